@@ -1,0 +1,117 @@
+"""``CallRecord``: the standard logging payload, built once per call.
+
+Every consumer (callbacks, spend writer, budget settlement, exporters) reads this one record. It is
+versioned (``schema_version``); its JSON schema is published at ``schema/call_record.schema.json`` and a
+test keeps that file equal to ``CallRecord.model_json_schema()``.
+
+Amounts are decimal strings in the JSON form (``model_dump(mode="json")``), ``Decimal`` in Python.
+Times are UNIX epoch seconds (float) as in LiteLLM's standard logging payload.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+CallType = Literal["completion", "acompletion", "embedding", "aembedding", "messages", "amessages"]
+CallStatus = Literal["success", "failure"]
+
+
+class UsageRecord(BaseModel):
+    """Canonical usage (see ``ledgerlm.types.Usage``), tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
+    input_audio_tokens: int = 0
+    output_audio_tokens: int = 0
+    input_image_tokens: int = 0
+    output_image_tokens: int = 0
+    web_search_requests: int = 0
+    service_tier: str | None = None
+    provider_cost: Decimal | None = None
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+
+class CostRecord(BaseModel):
+    """Cost in USD with its breakdown and provenance; ``total`` is ``None`` when unpriced."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    total: Decimal | None = None
+    currency: str = "USD"
+    breakdown: dict[str, Decimal] = Field(default_factory=dict)
+    unpriced_reason: str | None = None
+    source: Literal["catalog", "custom", "provider"] | None = None
+    model_ref: str | None = None
+    tier: str | None = None
+    data_version: str | None = None
+
+
+class ErrorRecord(BaseModel):
+    """What went wrong on a failed call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    status: int | None = None
+    message: str
+    provider_body: Any = None
+
+
+class CallRecord(BaseModel):
+    """The standard logging payload of one call (success or failure), built once at its end.
+
+    Shape: see the field list; times in epoch seconds, latency in seconds, usage in tokens, cost in USD.
+    ``messages`` and ``response`` are present only when content logging is on for the consumer.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    id: str
+    call_type: CallType
+    status: CallStatus
+    requested_model: str
+    model: str
+    model_group: str | None = None
+    deployment_id: str | None = None
+    provider: str
+    api_base: str | None = None
+    start_time: float
+    end_time: float
+    first_token_time: float | None = None
+    latency_s: float
+    time_to_first_token_s: float | None = None
+    usage: UsageRecord = Field(default_factory=UsageRecord)
+    cost: CostRecord = Field(default_factory=CostRecord)
+    response_cost: Decimal | None = None
+    cache_hit: bool = False
+    stream: bool = False
+    retries: int = 0
+    request_tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    key_hash: str | None = None
+    key_alias: str | None = None
+    user_id: str | None = None
+    team_id: str | None = None
+    organization_id: str | None = None
+    end_user: str | None = None
+    requester_ip: str | None = None
+    error: ErrorRecord | None = None
+    finish_reasons: list[str] = Field(default_factory=list)
+    response_id: str | None = None
+    response_model: str | None = None
+    request_params: dict[str, Any] = Field(default_factory=dict)
+    messages: Any = None
+    response: Any = None

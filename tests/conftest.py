@@ -1,0 +1,69 @@
+"""Shared test fixtures: real services (PostgreSQL, Redis) and the shared fixture corpus.
+
+Services: tests that need PostgreSQL or Redis use the ``postgres_url`` / ``redis_url`` fixtures. When a
+service is unreachable they skip with the reason, except under ``CI=true`` (set by ``.ci/run``), where an
+unreachable service fails the test: CI must never pass by skipping the real parts.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+FIXTURES = SHARED / "fixtures"
+CASES = SHARED / "cases"
+
+POSTGRES_URL = os.environ.get("LEDGERLM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("LEDGERLM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _require_service(name: str, host: str, port: int) -> None:
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true: .ci/run should have started it)")
+    pytest.skip(f"{message}; start it or run .ci/run")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A SQLAlchemy-style URL of the machine's PostgreSQL (database ``test``, trust auth)."""
+    _require_service("PostgreSQL", "127.0.0.1", 5432)
+    return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The URL of the machine's Redis."""
+    _require_service("Redis", "127.0.0.1", 6379)
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures() -> Path:
+    """``../shared/fixtures``: recorded provider payloads. Skips the conformance suite when absent."""
+    if not FIXTURES.is_dir():
+        pytest.skip(f"conformance suite skipped: {FIXTURES} is absent (it exists in CI)")
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def shared_cases() -> Path:
+    """``../shared/cases``: hand-checked cost cases. Skips when absent."""
+    if not CASES.is_dir():
+        pytest.skip(f"shared cost cases skipped: {CASES} is absent (it exists in CI)")
+    return CASES
