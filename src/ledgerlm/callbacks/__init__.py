@@ -31,13 +31,19 @@ class CustomLogger:
     def log_pre_api_call(self, model: str, messages: Any, kwargs: dict[str, Any]) -> None:
         """Before the provider is called."""
 
-    def log_post_api_call(self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any) -> None:
+    def log_post_api_call(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
         """After the provider answered (or failed)."""
 
-    def log_success_event(self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any) -> None:
+    def log_success_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
         """A call succeeded (sync hook)."""
 
-    def log_failure_event(self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any) -> None:
+    def log_failure_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
         """A call failed (sync hook)."""
 
     async def async_log_success_event(
