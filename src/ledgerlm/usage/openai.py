@@ -1,0 +1,126 @@
+"""OpenAI-family usage (chat completions, embeddings, Responses API, stream usage chunk) -> ``Usage``.
+
+Also used for every OpenAI-compatible provider (Azure, DeepSeek, Groq, Mistral, OpenRouter, xAI, ...).
+Field names are from the OpenAI API reference (``CompletionUsage``, ``ResponseUsage``) and the
+providers' own docs:
+
+* ``prompt_tokens`` / ``input_tokens`` INCLUDE ``prompt_tokens_details.cached_tokens`` (and
+  OpenRouter's ``cache_write_tokens``); DeepSeek reports ``prompt_cache_hit_tokens`` /
+  ``prompt_cache_miss_tokens`` (hit + miss = prompt_tokens).
+* ``completion_tokens`` / ``output_tokens`` INCLUDE ``completion_tokens_details.reasoning_tokens``,
+  except xAI, whose ``completion_tokens`` EXCLUDES reasoning (``total_tokens = prompt + completion +
+  reasoning``); this is detected from the numbers and the canonical ``output_tokens`` includes it.
+* Provider-reported cost: OpenRouter ``usage.cost`` (USD; for BYOK calls ``cost`` is OpenRouter's fee
+  and ``cost_details.upstream_inference_cost`` is billed to the user's own key, so both are added), xAI
+  ``cost_in_usd_ticks`` (1 tick = 1e-10 USD).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from ledgerlm.types import Usage
+from ledgerlm.usage._common import as_int, as_money, sub, to_mapping
+
+__all__ = ["XAI_TICK_USD", "provider_cost_openai", "usage_from_openai"]
+
+XAI_TICK_USD = Decimal("1e-10")
+"""USD per xAI ``cost_in_usd_ticks`` tick."""
+
+
+def usage_from_openai(
+    usage: Mapping[str, Any] | Any,
+    *,
+    provider: str = "openai",
+    service_tier: str | None = None,
+) -> Usage:
+    """Map an OpenAI-family usage object (dict or SDK model) to canonical ``Usage`` (tokens).
+
+    ``usage`` is the ``usage`` member of a chat completion, an embeddings response, the final usage
+    chunk of a stream, or a Responses-API response. ``service_tier`` is the body's top-level
+    ``service_tier`` when the caller has it (usage objects do not carry it). Never raises on missing or
+    null fields (they count 0); the usage is kept unchanged in ``Usage.raw``.
+    """
+    raw = to_mapping(usage)
+    if "input_tokens" in raw and "prompt_tokens" not in raw:
+        prompt, prompt_details = as_int(raw.get("input_tokens")), sub(raw, "input_tokens_details")
+        completion, completion_details = as_int(raw.get("output_tokens")), sub(raw, "output_tokens_details")
+    else:
+        prompt, prompt_details = as_int(raw.get("prompt_tokens")), sub(raw, "prompt_tokens_details")
+        completion = as_int(raw.get("completion_tokens"))
+        completion_details = sub(raw, "completion_tokens_details")
+    reasoning = as_int(completion_details.get("reasoning_tokens"))
+    output = _output_with_reasoning(raw, prompt, completion, reasoning, provider)
+    return Usage(
+        input_tokens=prompt,
+        output_tokens=output,
+        cache_read_tokens=_cache_read(raw, prompt_details, prompt),
+        cache_write_tokens=min(prompt, as_int(prompt_details.get("cache_write_tokens"))),
+        reasoning_tokens=min(reasoning, output),
+        input_audio_tokens=as_int(prompt_details.get("audio_tokens")),
+        output_audio_tokens=as_int(completion_details.get("audio_tokens")),
+        input_image_tokens=as_int(prompt_details.get("image_tokens")),
+        output_image_tokens=as_int(completion_details.get("image_tokens")),
+        web_search_requests=_web_searches(raw),
+        service_tier=service_tier or _str_or_none(raw.get("service_tier")),
+        provider_cost=provider_cost_openai(raw),
+        raw=dict(raw),
+    )
+
+
+def _output_with_reasoning(
+    raw: Mapping[str, Any], prompt: int, completion: int, reasoning: int, provider: str
+) -> int:
+    """``completion`` plus reasoning when the provider reports reasoning outside of it (xAI)."""
+    if reasoning == 0:
+        return completion
+    total = raw.get("total_tokens")
+    if total is not None:
+        total_int = as_int(total)
+        if total_int == prompt + completion + reasoning and total_int != prompt + completion:
+            return completion + reasoning
+        return completion
+    # No total to decide from: xAI documents completion_tokens without reasoning.
+    if provider == "xai" or reasoning > completion:
+        return completion + reasoning
+    return completion
+
+
+def _cache_read(raw: Mapping[str, Any], prompt_details: Mapping[str, Any], prompt: int) -> int:
+    """Cached prompt tokens: ``cached_tokens``, else DeepSeek's ``prompt_cache_hit_tokens``."""
+    cached = as_int(prompt_details.get("cached_tokens"))
+    if cached == 0:
+        cached = as_int(raw.get("prompt_cache_hit_tokens"))
+    return min(cached, prompt)
+
+
+def _web_searches(raw: Mapping[str, Any]) -> int:
+    """Web searches billed per search (OpenRouter ``server_tool_use.web_search_requests``)."""
+    return as_int(sub(raw, "server_tool_use").get("web_search_requests"))
+
+
+def provider_cost_openai(raw: Mapping[str, Any]) -> Decimal | None:
+    """The cost the provider reports in the usage (USD ``Decimal``), or ``None``.
+
+    OpenRouter: ``cost`` (+ ``cost_details.upstream_inference_cost`` when ``is_byok``);
+    xAI: ``cost_in_usd_ticks`` x 1e-10.
+    """
+    ticks = raw.get("cost_in_usd_ticks")
+    if ticks is not None and not isinstance(ticks, bool):
+        amount = as_money(ticks)
+        if amount is not None:
+            return amount * XAI_TICK_USD
+    cost = as_money(raw.get("cost"))
+    if cost is None:
+        return None
+    if raw.get("is_byok") is True:
+        upstream = as_money(sub(raw, "cost_details").get("upstream_inference_cost"))
+        if upstream is not None:
+            cost += upstream
+    return cost
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
