@@ -1,0 +1,80 @@
+"""Virtual keys (``verification_tokens``): create, look up by hash, update, delete, list.
+
+A key is ``sk-`` + 43 URL-safe characters, shown once; only its SHA-256 hex digest (``token``) and a
+masked name (``key_name``, ``sk-...abcd``) are stored. Fields (LiteLLM ``/key/generate`` names):
+``key_alias``, ``models`` (list of model groups; empty = all), ``max_budget``/``soft_budget`` (USD
+``Decimal``), ``budget_duration`` (``30s``, ``1h``, ``1d``, ``30d``, ``1mo``), ``budget_reset_at``,
+``tpm_limit``, ``rpm_limit``, ``max_parallel_requests``, ``metadata`` (dict; ``metadata["tags"]`` are
+the key's request tags), ``team_id``, ``user_id``, ``organization_id``, ``expires`` (aware datetime),
+``blocked``. ``spend`` (USD) is maintained by the spend writer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ledgerlm.store import _crud
+from ledgerlm.store._crud import Row
+from ledgerlm.store.tables import verification_tokens
+
+KEY_PREFIX = "sk-"
+
+
+def generate_key() -> str:
+    """A new random virtual key: ``sk-`` + 43 URL-safe characters (256 bits)."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    """SHA-256 hex digest of ``key`` (the stored ``token``). A 64-hex input is taken as a hash already."""
+    if len(key) == 64 and all(c in "0123456789abcdef" for c in key):
+        return key
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def mask_key(key: str) -> str:
+    """The displayable form of a key: ``sk-...`` plus its last 4 characters."""
+    return f"{KEY_PREFIX}...{key[-4:]}"
+
+
+async def create_key(engine: AsyncEngine, key: str, fields: Mapping[str, Any] | None = None) -> Row:
+    """Store virtual key ``key`` (hashed) with ``fields`` (see module docstring); returns the row.
+
+    Raises ``ValueError`` for an unknown field, ``AlreadyExistsError`` when the key exists.
+    """
+    values = {**(fields or {}), "token": hash_key(key), "key_name": mask_key(key)}
+    return await _crud.create(engine, verification_tokens, values)
+
+
+async def get_key(engine: AsyncEngine, key_or_hash: str) -> Row | None:
+    """The key row for a raw key or its SHA-256 hash, or ``None``."""
+    return await _crud.get(engine, verification_tokens, hash_key(key_or_hash))
+
+
+async def update_key(engine: AsyncEngine, key_or_hash: str, changes: Mapping[str, Any]) -> Row | None:
+    """Apply ``changes`` (module-docstring fields) and return the row, or ``None`` if no such key."""
+    return await _crud.update(engine, verification_tokens, hash_key(key_or_hash), changes)
+
+
+async def delete_key(engine: AsyncEngine, key_or_hash: str) -> bool:
+    """Delete a key; ``True`` when it existed. Its spend log rows are kept."""
+    return await _crud.delete(engine, verification_tokens, hash_key(key_or_hash))
+
+
+async def list_keys(
+    engine: AsyncEngine,
+    *,
+    team_id: str | None = None,
+    user_id: str | None = None,
+    key_alias: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Row]:
+    """Keys matching the given filters, oldest first, paginated."""
+    where = {"team_id": team_id, "user_id": user_id, "key_alias": key_alias}
+    return await _crud.list_rows(engine, verification_tokens, where=where, limit=limit, offset=offset)

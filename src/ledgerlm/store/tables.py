@@ -1,0 +1,241 @@
+"""All ledgerlm tables, SQLAlchemy 2 Core, one ``MetaData``.
+
+Column names follow LiteLLM's Prisma schema (``LiteLLM_SpendLogs``, ``LiteLLM_VerificationToken``,
+``LiteLLM_TeamTable``, ``LiteLLM_UserTable``, ``LiteLLM_EndUserTable``, ``LiteLLM_TagTable``,
+``LiteLLM_Daily*Spend``) where issue 5 asks for compatibility; table names are lower-case snake case.
+
+Money columns are ``Money`` (exact USD, ``Decimal``), times are ``UTCDateTime`` (aware UTC), token
+counts are BIGINT tokens. ``spend_logs.spend`` is NULL when the call was unpriced (never 0 for unknown).
+The schema is created and changed only by the Alembic migrations in ``ledgerlm/migrations``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ledgerlm.store.coltypes import JSONType, Money, UTCDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TOKEN_COLUMNS: tuple[str, ...] = (
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "reasoning_tokens",
+)
+
+
+def _tokens() -> list[sa.Column[Any]]:
+    return [sa.Column(name, sa.BigInteger, nullable=False, server_default="0") for name in TOKEN_COLUMNS]
+
+
+def _timestamps() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("created_at", UTCDateTime, nullable=False, server_default=sa.func.current_timestamp()),
+        sa.Column("updated_at", UTCDateTime, nullable=False, server_default=sa.func.current_timestamp()),
+    ]
+
+
+def _budget() -> list[sa.Column[Any]]:
+    """Budget fields (issue 7): USD amounts, a duration string (``30s``, ``1d``, ``1mo``) and next reset."""
+    return [
+        sa.Column("spend", Money, nullable=False, server_default="0"),
+        sa.Column("max_budget", Money, nullable=True),
+        sa.Column("soft_budget", Money, nullable=True),
+        sa.Column("budget_duration", sa.String(32), nullable=True),
+        sa.Column("budget_reset_at", UTCDateTime, nullable=True),
+    ]
+
+
+def _rate_limits() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("tpm_limit", sa.BigInteger, nullable=True),
+        sa.Column("rpm_limit", sa.BigInteger, nullable=True),
+        sa.Column("max_parallel_requests", sa.Integer, nullable=True),
+    ]
+
+
+def _json(name: str, default: str) -> sa.Column[Any]:
+    return sa.Column(name, JSONType, nullable=False, server_default=sa.text(f"'{default}'"))
+
+
+spend_logs = sa.Table(
+    "spend_logs",
+    metadata,
+    sa.Column("request_id", sa.String(255), primary_key=True),
+    sa.Column("call_type", sa.String(32), nullable=False),
+    sa.Column("api_key", sa.String(64), nullable=True),  # SHA-256 hex of the virtual key
+    sa.Column("spend", Money, nullable=True),  # USD; NULL when unpriced
+    *_tokens(),
+    sa.Column("startTime", UTCDateTime, nullable=False),
+    sa.Column("endTime", UTCDateTime, nullable=False),
+    sa.Column("completionStartTime", UTCDateTime, nullable=True),
+    sa.Column("model", sa.String(255), nullable=False),
+    sa.Column("model_id", sa.String(255), nullable=True),
+    sa.Column("model_group", sa.String(255), nullable=True),
+    sa.Column("custom_llm_provider", sa.String(64), nullable=True),
+    sa.Column("api_base", sa.String(1024), nullable=True),
+    sa.Column("user", sa.String(255), nullable=True),
+    sa.Column("team_id", sa.String(255), nullable=True),
+    sa.Column("organization_id", sa.String(255), nullable=True),
+    sa.Column("end_user", sa.String(255), nullable=True),
+    sa.Column("request_tags", JSONType, nullable=False),
+    sa.Column("metadata", JSONType, nullable=False),
+    sa.Column("cache_hit", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("requester_ip_address", sa.String(64), nullable=True),
+    sa.Column("messages", JSONType, nullable=True),
+    sa.Column("response", JSONType, nullable=True),
+    sa.Index(None, "startTime"),
+    sa.Index(None, "api_key", "startTime"),
+    sa.Index(None, "team_id", "startTime"),
+    sa.Index(None, "user", "startTime"),
+    sa.Index(None, "end_user", "startTime"),
+    sa.Index(None, "model_group", "startTime"),
+    sa.Index(None, "model", "startTime"),
+    sa.Index(None, "status", "startTime"),
+)
+
+spend_log_tags = sa.Table(
+    "spend_log_tags",
+    metadata,
+    sa.Column("request_id", sa.String(255), primary_key=True),
+    sa.Column("tag", sa.String(255), primary_key=True),
+    sa.Column("startTime", UTCDateTime, nullable=False),
+    sa.Index(None, "tag", "startTime"),
+)
+
+
+def _daily(name: str, entity: str, *, with_model: bool = True) -> sa.Table:
+    """A daily aggregate table: one row per (UTC date, entity[, model]); spend USD, counts, tokens."""
+    keys: list[sa.Column[Any]] = [
+        sa.Column("date", sa.Date, primary_key=True),
+        sa.Column(entity, sa.String(255), primary_key=True),
+    ]
+    if with_model:
+        keys.append(sa.Column("model", sa.String(255), primary_key=True))
+    return sa.Table(
+        name,
+        metadata,
+        *keys,
+        sa.Column("spend", Money, nullable=False, server_default="0"),
+        sa.Column("api_requests", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("successful_requests", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("failed_requests", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("unpriced_requests", sa.BigInteger, nullable=False, server_default="0"),
+        *_tokens(),
+    )
+
+
+daily_key_spend = _daily("daily_key_spend", "api_key")
+daily_user_spend = _daily("daily_user_spend", "user_id")
+daily_team_spend = _daily("daily_team_spend", "team_id")
+daily_end_user_spend = _daily("daily_end_user_spend", "end_user")
+daily_tag_spend = _daily("daily_tag_spend", "tag")
+daily_model_spend = _daily("daily_model_spend", "model", with_model=False)
+
+DAILY_TABLES: dict[str, sa.Table] = {
+    "key": daily_key_spend,
+    "user": daily_user_spend,
+    "team": daily_team_spend,
+    "end_user": daily_end_user_spend,
+    "tag": daily_tag_spend,
+    "model": daily_model_spend,
+}
+
+verification_tokens = sa.Table(
+    "verification_tokens",
+    metadata,
+    sa.Column("token", sa.String(64), primary_key=True),  # SHA-256 hex of the key, never the key
+    sa.Column("key_name", sa.String(64), nullable=True),  # masked: "sk-...abcd"
+    sa.Column("key_alias", sa.String(255), nullable=True, index=True),
+    _json("models", "[]"),
+    *_budget(),
+    *_rate_limits(),
+    _json("metadata", "{}"),
+    sa.Column("team_id", sa.String(255), nullable=True, index=True),
+    sa.Column("user_id", sa.String(255), nullable=True, index=True),
+    sa.Column("organization_id", sa.String(255), nullable=True),
+    sa.Column("expires", UTCDateTime, nullable=True),
+    sa.Column("blocked", sa.Boolean, nullable=False, server_default=sa.false()),
+    *_timestamps(),
+)
+
+teams = sa.Table(
+    "teams",
+    metadata,
+    sa.Column("team_id", sa.String(255), primary_key=True),
+    sa.Column("team_alias", sa.String(255), nullable=True),
+    sa.Column("organization_id", sa.String(255), nullable=True, index=True),
+    _json("models", "[]"),
+    _json("tags", "[]"),
+    _json("members", "[]"),
+    _json("metadata", "{}"),
+    *_budget(),
+    *_rate_limits(),
+    sa.Column("blocked", sa.Boolean, nullable=False, server_default=sa.false()),
+    *_timestamps(),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_id", sa.String(255), primary_key=True),
+    sa.Column("user_alias", sa.String(255), nullable=True),
+    sa.Column("user_email", sa.String(255), nullable=True, index=True),
+    sa.Column("user_role", sa.String(64), nullable=True),
+    sa.Column("organization_id", sa.String(255), nullable=True),
+    _json("models", "[]"),
+    _json("teams", "[]"),
+    *_budget(),
+    *_rate_limits(),
+    _json("metadata", "{}"),
+    *_timestamps(),
+)
+
+end_users = sa.Table(
+    "end_users",
+    metadata,
+    sa.Column("user_id", sa.String(255), primary_key=True),
+    sa.Column("alias", sa.String(255), nullable=True),
+    *_budget(),
+    sa.Column("allowed_model_region", sa.String(32), nullable=True),
+    sa.Column("default_model", sa.String(255), nullable=True),
+    sa.Column("blocked", sa.Boolean, nullable=False, server_default=sa.false()),
+    _json("metadata", "{}"),
+    *_timestamps(),
+)
+
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("tag_name", sa.String(255), primary_key=True),
+    sa.Column("description", sa.Text, nullable=True),
+    _json("models", "[]"),
+    *_budget(),
+    *_rate_limits(),
+    _json("metadata", "{}"),
+    *_timestamps(),
+)
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("organization_id", sa.String(255), primary_key=True),
+    sa.Column("organization_alias", sa.String(255), nullable=True),
+    _json("models", "[]"),
+    *_budget(),
+    *_rate_limits(),
+    _json("metadata", "{}"),
+    *_timestamps(),
+)
