@@ -17,14 +17,21 @@ providers' own docs:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from ledgerlm.types import Usage
 from ledgerlm.usage._common import as_int, as_money, sub, to_mapping
 
-__all__ = ["XAI_TICK_USD", "provider_cost_openai", "usage_from_openai"]
+__all__ = [
+    "XAI_TICK_USD",
+    "OpenAIStreamUsage",
+    "provider_cost_openai",
+    "usage_from_openai",
+    "usage_from_openai_body",
+    "usage_from_openai_stream",
+]
 
 XAI_TICK_USD = Decimal("1e-10")
 """USD per xAI ``cost_in_usd_ticks`` tick."""
@@ -124,3 +131,56 @@ def provider_cost_openai(raw: Mapping[str, Any]) -> Decimal | None:
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def usage_from_openai_body(body: Mapping[str, Any], *, provider: str = "openai") -> Usage | None:
+    """The usage of an OpenAI-family response body (chat, embeddings, Responses API), or ``None``.
+
+    Reads ``body["usage"]`` and the body's top-level ``service_tier``; a Responses-API stream event
+    (``{"type": "response.completed", "response": {...}}``) is unwrapped.
+    """
+    inner = body.get("response")
+    if isinstance(inner, Mapping) and "usage" not in body:
+        body = inner
+    usage = body.get("usage")
+    if not isinstance(usage, Mapping) or not usage:
+        return None
+    return usage_from_openai(usage, provider=provider, service_tier=_str_or_none(body.get("service_tier")))
+
+
+class OpenAIStreamUsage:
+    """Keeps the last usage seen over parsed stream chunks (chat ``usage`` chunk, Responses
+    ``response.completed`` / ``response.incomplete`` / ``response.failed`` event)."""
+
+    __slots__ = ("_last", "_tier")
+
+    def __init__(self) -> None:
+        self._last: Mapping[str, Any] | None = None
+        self._tier: str | None = None
+
+    def feed(self, chunk: Mapping[str, Any]) -> None:
+        """Take one parsed chunk / event dict."""
+        inner = chunk.get("response")
+        body: Mapping[str, Any] = inner if isinstance(inner, Mapping) else chunk
+        usage = body.get("usage")
+        if isinstance(usage, Mapping) and usage:
+            self._last = usage
+        tier = body.get("service_tier")
+        if isinstance(tier, str):
+            self._tier = tier
+
+    def usage(self, *, provider: str = "openai") -> Usage | None:
+        """The stream's ``Usage`` or ``None`` when no chunk carried usage."""
+        if self._last is None:
+            return None
+        return usage_from_openai(self._last, provider=provider, service_tier=self._tier)
+
+
+def usage_from_openai_stream(
+    events: Iterable[Mapping[str, Any]], *, provider: str = "openai"
+) -> Usage | None:
+    """The usage of a whole OpenAI-family stream (parsed chunks), or ``None`` when it had none."""
+    acc = OpenAIStreamUsage()
+    for event in events:
+        acc.feed(event)
+    return acc.usage(provider=provider)
