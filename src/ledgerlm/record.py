@@ -115,3 +115,5 @@ class CallRecord(BaseModel):
     request_params: dict[str, Any] = Field(default_factory=dict)
     messages: Any = None
     response: Any = None
+    no_log: bool = False
+    """The call was made with ``no_log=True``: content is never logged or exported for it."""

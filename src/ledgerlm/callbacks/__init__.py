@@ -1,93 +1,134 @@
 """Callbacks: the ``CustomLogger`` base, the global callback lists and the per-call log handle.
 
-INTERFACE CONTRACT (the engine calls this; the callbacks work implements it):
+INTERFACE CONTRACT (the engine calls this)::
 
     log = start_call(call_type=..., model=..., messages=..., params=..., context=..., stream=...,
-                     is_async=..., per_call_callbacks=[...])
+                     is_async=..., per_call_callbacks=[...], no_log=...)
     log.pre_api_call()                       # input_callback fns + CustomLogger.log_pre_api_call
-    log.stream_chunk(chunk_dict)             # opt-in per-chunk hooks (cheap no-op when nobody opted in)
+    log.stream_chunk(chunk)                  # opt-in per-chunk hooks (cheap no-op when nobody opted in)
     log.success(record, response_obj)        # exactly one of success/failure per call; later calls
     log.failure(record, exception)           #   are ignored (and counted), never raise
     log.add_sink(fn)                         # non-lossy sinks called synchronously with the CallRecord
                                              #   at the terminal event (the proxy's spend spool)
 
-The implementation in this file is provisional (no dispatch yet).
+Users register callbacks on the ``ledgerlm`` package: ``ledgerlm.callbacks`` (this package doubles as
+LiteLLM's ``callbacks`` list: ``append``, ``extend``, ``remove``, ``clear``, iteration and ``len`` act on
+:data:`ledgerlm.callbacks.registry.callbacks`), ``ledgerlm.success_callback``,
+``ledgerlm.failure_callback``, ``ledgerlm.input_callback`` (lists from :mod:`.registry`).
+
+Hooks run in :mod:`.dispatcher` (off the response path); :func:`flush` drains them, :func:`stats`
+counts them. Payload shapes: :mod:`.payload`; redaction: :mod:`ledgerlm.redaction`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import asyncio
+import sys
+import types
+from collections.abc import Iterable, Iterator
+from typing import Any, SupportsIndex
 
-from ledgerlm.record import CallRecord
-from ledgerlm.types import CallContext
+from ledgerlm.callbacks import registry
+from ledgerlm.callbacks.call_log import CallLog, Sink, start_call
+from ledgerlm.callbacks.custom_logger import CustomLogger
+from ledgerlm.callbacks.dispatcher import CallbackError, DispatcherConfig, get_dispatcher
+from ledgerlm.redaction import add_redactor, clear_redactors, remove_redactor
 
-__all__ = ["CallLog", "CustomLogger", "start_call"]
-
-
-class CustomLogger:
-    """Base class for callbacks (LiteLLM-compatible hook names). Override the hooks you need."""
-
-    def log_pre_api_call(self, model: str, messages: Any, kwargs: dict[str, Any]) -> None:
-        """Before the provider is called."""
-
-    def log_post_api_call(
-        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
-    ) -> None:
-        """After the provider answered (or failed)."""
-
-    def log_success_event(
-        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
-    ) -> None:
-        """A call succeeded (sync hook)."""
-
-    def log_failure_event(
-        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
-    ) -> None:
-        """A call failed (sync hook)."""
-
-    async def async_log_success_event(
-        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
-    ) -> None:
-        """A call succeeded (async hook)."""
-
-    async def async_log_failure_event(
-        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
-    ) -> None:
-        """A call failed (async hook)."""
+__all__ = [
+    "CallLog",
+    "CallbackError",
+    "CustomLogger",
+    "DispatcherConfig",
+    "Sink",
+    "add_redactor",
+    "aflush",
+    "clear_redactors",
+    "configure",
+    "flush",
+    "remove_redactor",
+    "start_call",
+    "stats",
+]
 
 
-class CallLog:
-    """Handle for one call's events; guarantees exactly one terminal event."""
-
-    def __init__(self, **call: Any) -> None:
-        self.call = call
-        self._sinks: list[Callable[[CallRecord], None]] = []
-        self.done = False
-
-    def add_sink(self, fn: Callable[[CallRecord], None]) -> None:
-        self._sinks.append(fn)
-
-    def pre_api_call(self) -> None:
-        return None
-
-    def stream_chunk(self, chunk: dict[str, Any]) -> None:
-        return None
-
-    def success(self, record: CallRecord, response_obj: Any) -> None:
-        self._terminal(record)
-
-    def failure(self, record: CallRecord, exception: BaseException) -> None:
-        self._terminal(record)
-
-    def _terminal(self, record: CallRecord) -> None:
-        if self.done:
-            return
-        self.done = True
-        for sink in self._sinks:
-            sink(record)
+def flush(timeout: float | None = 5.0) -> bool:
+    """Wait until every queued callback hook has run; True when drained, False after ``timeout`` s."""
+    return get_dispatcher().flush(timeout)
 
 
-def start_call(*, context: CallContext | None = None, **call: Any) -> CallLog:
-    """Open the log handle of one call (see the module docstring)."""
-    return CallLog(context=context, **call)
+async def aflush(timeout: float | None = 5.0) -> bool:
+    """:func:`flush` for async code: waits in a worker thread, never blocking the caller's loop."""
+    return await asyncio.to_thread(flush, timeout)
+
+
+def stats() -> dict[str, Any]:
+    """Counters: ``enqueued``, ``delivered``, ``errors``, ``dropped``, ``duplicate_terminal``,
+    ``abandoned``, ``pending``, ``errors_by_callback``, ``dropped_by_callback``."""
+    return get_dispatcher().stats()
+
+
+def configure(
+    *, queue_size: int | None = None, sync_workers: int | None = None, async_concurrency: int | None = None
+) -> DispatcherConfig:
+    """Change the dispatcher limits (events per callback lane, pool threads, async hooks in flight).
+
+    Takes effect for lanes and pools created afterwards; call it before the first call.
+    """
+    config = get_dispatcher().config
+    if queue_size is not None:
+        config.queue_size = queue_size
+    if sync_workers is not None:
+        config.sync_workers = sync_workers
+    if async_concurrency is not None:
+        config.async_concurrency = async_concurrency
+    return config
+
+
+class _CallbacksModule(types.ModuleType):
+    """This package, acting also as LiteLLM's ``callbacks`` list (delegates to ``registry.callbacks``)."""
+
+    def append(self, item: Any) -> None:
+        registry.callbacks.append(item)
+
+    def extend(self, items: Iterable[Any]) -> None:
+        registry.callbacks.extend(items)
+
+    def insert(self, index: SupportsIndex, item: Any) -> None:
+        registry.callbacks.insert(index, item)
+
+    def remove(self, item: Any) -> None:
+        registry.callbacks.remove(item)
+
+    def pop(self, index: SupportsIndex = -1) -> Any:
+        return registry.callbacks.pop(index)
+
+    def clear(self) -> None:
+        registry.callbacks.clear()
+
+    def index(self, item: Any) -> int:
+        return registry.callbacks.index(item)
+
+    def count(self, item: Any) -> int:
+        return registry.callbacks.count(item)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(tuple(registry.callbacks))
+
+    def __len__(self) -> int:
+        return len(registry.callbacks)
+
+    def __bool__(self) -> bool:
+        return True  # a module is always true, even with no callbacks registered
+
+    def __contains__(self, item: object) -> bool:
+        return item in registry.callbacks
+
+    def __getitem__(self, index: SupportsIndex) -> Any:
+        return registry.callbacks[index]
+
+    def __iadd__(self, items: Iterable[Any]) -> _CallbacksModule:
+        registry.callbacks.extend(items)
+        return self
+
+
+sys.modules[__name__].__class__ = _CallbacksModule

@@ -1,0 +1,275 @@
+"""``CallLog``: one call's log handle, and :func:`start_call` that opens it.
+
+The engine calls, in order::
+
+    log = start_call(call_type=..., model=..., messages=..., params=..., context=..., stream=...,
+                     is_async=..., per_call_callbacks=[...], no_log=...)
+    log.pre_api_call()              # input events (dispatched, never inline)
+    log.stream_chunk(chunk)         # per chunk; a no-op unless a logger overrides a stream hook
+    log.success(record, response) | log.failure(record, exc)   # exactly one wins; later ones are
+                                                               # counted (duplicate_terminal), ignored
+
+The terminal call runs the sinks added with :meth:`CallLog.add_sink` synchronously (the proxy's spend
+spool: non-lossy), then enqueues one job per hook. Nothing else runs on the caller's path; the payload
+(``kwargs``, ``standard_logging_object``) is built by the first worker that needs it, once.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from ledgerlm.callbacks import payload
+from ledgerlm.callbacks.custom_logger import CustomLogger, overrides
+from ledgerlm.callbacks.dispatcher import get_dispatcher
+from ledgerlm.callbacks.registry import Callback, current_lists, targets_for
+from ledgerlm.record import CallRecord
+from ledgerlm.types import CallContext
+
+__all__ = ["CallLog", "Sink", "start_call"]
+
+Sink = Callable[[CallRecord], None]
+
+
+class _Event:
+    """One event's hook arguments, built once on first use by any worker (thread-safe)."""
+
+    __slots__ = ("_args", "_build", "_lock")
+
+    def __init__(self, build: Callable[[], tuple[dict[str, Any], Any, datetime | None, datetime | None]]):
+        self._build = build
+        self._lock = threading.Lock()
+        self._args: tuple[dict[str, Any], Any, datetime | None, datetime | None] | None = None
+
+    def args(self) -> tuple[dict[str, Any], Any, datetime | None, datetime | None]:
+        """``(kwargs copy, response_obj, start_time, end_time)``."""
+        if self._args is None:
+            with self._lock:
+                if self._args is None:
+                    self._args = self._build()
+        kwargs, response, start, end = self._args
+        return dict(kwargs), response, start, end
+
+
+def _is_async_callable(fn: object) -> bool:
+    """``async def`` functions and objects whose ``__call__`` is ``async def``."""
+    call = fn.__call__ if callable(fn) and not inspect.isfunction(fn) else None
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
+
+
+def _pick_hook(
+    target: CustomLogger, sync_name: str, async_name: str, is_async: bool
+) -> tuple[str, bool] | None:
+    """The hook that receives an event: the one matching the call mode, else the other if overridden."""
+    order = ((async_name, True), (sync_name, False)) if is_async else ((sync_name, False), (async_name, True))
+    for name, hook_is_async in order:
+        if overrides(target, name):
+            return name, hook_is_async
+    return None
+
+
+class CallLog:
+    """Handle for one call's events; guarantees exactly one terminal event (thread-safe)."""
+
+    def __init__(
+        self, info: payload.CallInfo, per_call: Sequence[Callback] | None, lists: dict[str, list[Callback]]
+    ) -> None:
+        self.info = info
+        self._input = targets_for("input", per_call, lists)
+        self._success = targets_for("success", per_call, lists)
+        self._failure = targets_for("failure", per_call, lists)
+        self._stream = tuple(t for t in self._success if isinstance(t, CustomLogger) and _wants_chunks(t))
+        self._sinks: list[Sink] = []
+        self._lock = threading.Lock()
+        self.done = False
+
+    def add_sink(self, fn: Sink) -> None:
+        """Add a non-lossy sink ``fn(record)`` run synchronously, first, at the terminal event."""
+        self._sinks.append(fn)
+
+    # -- events ---------------------------------------------------------------------------------
+    def pre_api_call(self) -> None:
+        """Dispatch the input event: ``log_pre_api_call`` of loggers, ``input_callback`` functions."""
+        if not self._input:
+            return
+        info = self.info
+        event = _Event(
+            lambda: (payload.pre_call_kwargs(info), None, payload.to_datetime(info.start_time), None)
+        )
+        dispatcher = get_dispatcher()
+        for target in self._input:
+            if isinstance(target, CustomLogger):
+                if overrides(target, "log_pre_api_call"):
+                    job = _pre_job(target, event)
+                    dispatcher.submit(target, f"{_name(target)}.log_pre_api_call", job, is_async=False)
+            else:
+                _submit_function(target, event)
+
+    def stream_chunk(self, chunk: Any) -> None:
+        """Dispatch one chunk to loggers overriding ``log_stream_event`` / ``async_log_stream_event``."""
+        if not self._stream or self.done:
+            return
+        info = self.info
+        now = time.time()
+        event = _Event(
+            lambda: (
+                payload.pre_call_kwargs(info, "stream_event"),
+                payload.visible_response(info, chunk),
+                payload.to_datetime(info.start_time),
+                payload.to_datetime(now),
+            )
+        )
+        for target in self._stream:
+            _submit_hook(target, event, "log_stream_event", "async_log_stream_event", info.is_async)
+
+    def success(self, record: CallRecord, response_obj: Any) -> None:
+        """The call succeeded: sinks, then ``log_success_event`` hooks / success functions."""
+        if self._claim():
+            self._terminal(record, response_obj, None)
+
+    def failure(self, record: CallRecord, exception: BaseException) -> None:
+        """The call failed: sinks, then ``log_failure_event`` hooks / failure functions."""
+        if self._claim():
+            self._terminal(record, None, exception)
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _claim(self) -> bool:
+        with self._lock:
+            if self.done:
+                duplicate = True
+            else:
+                duplicate = False
+                self.done = True
+        if duplicate:
+            get_dispatcher().count("duplicate_terminal")
+        return not duplicate
+
+    def _terminal(self, record: CallRecord, response_obj: Any, exc: BaseException | None) -> None:
+        record = self._normalise(record)
+        self._run_sinks(record)
+        targets = self._success if exc is None else self._failure
+        if not targets:
+            return
+        info = self.info
+
+        def build() -> tuple[dict[str, Any], Any, datetime | None, datetime | None]:
+            visible = payload.visible_response(info, response_obj)
+            kwargs = payload.terminal_kwargs(info, record, visible, exc)
+            return kwargs, visible, kwargs["start_time"], kwargs["end_time"]
+
+        event = _Event(build)
+        kind = "success" if exc is None else "failure"
+        for target in targets:
+            if isinstance(target, CustomLogger):
+                _submit_post_call(target, event)
+                _submit_hook(target, event, f"log_{kind}_event", f"async_log_{kind}_event", info.is_async)
+            else:
+                _submit_function(target, event)
+
+    def _normalise(self, record: CallRecord) -> CallRecord:
+        """A ``no_log`` call's record never carries content, whoever built it."""
+        if self.info.no_log and (
+            not record.no_log or record.messages is not None or record.response is not None
+        ):
+            return record.model_copy(update={"no_log": True, "messages": None, "response": None})
+        return record
+
+    def _run_sinks(self, record: CallRecord) -> None:
+        for sink in self._sinks:
+            try:
+                sink(record)
+            except Exception as exc:
+                get_dispatcher().record_error(f"sink {_name(sink)}", exc)
+
+    def __del__(self) -> None:
+        try:
+            if not self.done and (self._success or self._failure or self._sinks):
+                get_dispatcher().count("abandoned")
+        except Exception:  # interpreter shutdown: module globals may be gone
+            return
+
+
+def _wants_chunks(target: CustomLogger) -> bool:
+    return overrides(target, "log_stream_event") or overrides(target, "async_log_stream_event")
+
+
+def _name(target: object) -> str:
+    name = getattr(target, "__qualname__", None)
+    return str(name) if name else type(target).__qualname__
+
+
+def _pre_job(target: CustomLogger, event: _Event) -> Callable[[], object]:
+    def job() -> object:
+        kwargs, _, _, _ = event.args()
+        target.log_pre_api_call(kwargs["model"], kwargs["messages"], kwargs)
+        return None
+
+    return job
+
+
+def _submit_post_call(target: CustomLogger, event: _Event) -> None:
+    if not overrides(target, "log_post_api_call"):
+        return
+
+    def job() -> object:
+        target.log_post_api_call(*event.args())
+        return None
+
+    get_dispatcher().submit(target, f"{_name(target)}.log_post_api_call", job, is_async=False)
+
+
+def _submit_hook(
+    target: CustomLogger, event: _Event, sync_name: str, async_name: str, is_async: bool
+) -> None:
+    picked = _pick_hook(target, sync_name, async_name, is_async)
+    if picked is None:
+        return
+    name, hook_is_async = picked
+    hook = getattr(target, name)
+    get_dispatcher().submit(
+        target, f"{_name(target)}.{name}", lambda: hook(*event.args()), is_async=hook_is_async
+    )
+
+
+def _submit_function(fn: Callable[..., Any], event: _Event) -> None:
+    """Plain functions: ``fn(kwargs, response_obj, start_time, end_time)``, sync or ``async def``."""
+    get_dispatcher().submit(fn, _name(fn), lambda: fn(*event.args()), is_async=_is_async_callable(fn))
+
+
+def start_call(
+    *,
+    call_type: str = "completion",
+    model: str = "",
+    messages: Any = None,
+    params: dict[str, Any] | None = None,
+    context: CallContext | None = None,
+    stream: bool = False,
+    is_async: bool = False,
+    per_call_callbacks: Sequence[Callback] | None = None,
+    no_log: bool = False,
+    **extra: Any,
+) -> CallLog:
+    """Open the log handle of one call (see the module docstring).
+
+    The global callback lists are read now: a callback registered while the call runs sees the
+    next call. ``per_call_callbacks`` apply to this call only. ``no_log`` (or ``context.no_log``)
+    drops content from every payload while usage and cost are still logged.
+    """
+    info = payload.CallInfo(
+        call_type=call_type,
+        model=model,
+        messages=messages,
+        params=dict(params or {}),
+        metadata=dict(context.metadata) if context is not None else {},
+        request_id=context.request_id if context is not None else None,
+        stream=stream,
+        is_async=is_async,
+        no_log=no_log or (context is not None and context.no_log),
+        start_time=time.time(),
+        extra=extra,
+    )
+    return CallLog(info, per_call_callbacks, current_lists())

@@ -1,0 +1,374 @@
+"""The dispatcher: runs callback hooks off the response path, isolated from each other.
+
+Model (an actor per callback, after structlog's chain of small callables and the actor pattern)::
+
+    caller thread --submit(job)--> Lane(callback, sync|async): bounded deque, FIFO
+        sync lane  --> one worker thread of a bounded pool at a time (hooks of one callback run in order)
+        async lane --> worker task on the dispatcher's OWN event loop (a daemon thread), at most
+                       ``async_concurrency`` hooks of one callback in flight
+
+The caller only takes a lock and appends to a deque (plus, when the lane was idle, one wake-up). A
+hook that raises is logged and counted; one that hangs holds its own lane (and one pool thread, for a
+sync hook) while every other callback keeps running. A full lane drops the event for that callback
+only, counted in :meth:`Dispatcher.stats` and logged as a warning. :meth:`Dispatcher.flush` waits until
+every accepted job has run; the first start registers a flush at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import collections
+import logging
+import os
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["CallbackError", "Dispatcher", "DispatcherConfig", "get_dispatcher"]
+
+logger = logging.getLogger("ledgerlm.callbacks")
+
+SyncJob = Callable[[], object]
+AsyncJob = Callable[[], Awaitable[object]]
+
+
+@dataclass
+class DispatcherConfig:
+    """Limits: ``queue_size`` events pending per callback lane, ``sync_workers`` threads in the pool,
+    ``async_concurrency`` hooks of one async callback in flight, ``exit_flush_timeout`` seconds."""
+
+    queue_size: int = 1000
+    sync_workers: int = 8
+    async_concurrency: int = 32
+    exit_flush_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class CallbackError:
+    """One error raised by a hook: ``seq`` (1-based count), ``label`` (``Class.hook``), the text."""
+
+    seq: int
+    label: str
+    error: str
+    traceback: str
+
+
+class _Lane:
+    """Pending jobs of one callback in one mode (sync or async)."""
+
+    __slots__ = ("active", "is_async", "items", "key", "label", "scheduled", "semaphore", "target")
+
+    def __init__(self, key: tuple[int, bool], target: object, label: str, is_async: bool) -> None:
+        self.key = key
+        self.target = target  # keeps id(target) stable while the lane exists
+        self.label = label
+        self.is_async = is_async
+        self.items: collections.deque[tuple[str, Callable[[], Any]]] = collections.deque()
+        self.scheduled = False
+        self.active = 0
+        self.semaphore: asyncio.Semaphore | None = None
+
+
+class _ThreadPool:
+    """A bounded pool of daemon threads (not concurrent.futures: it refuses work at interpreter exit)."""
+
+    def __init__(self, max_workers: int) -> None:
+        self._max = max(1, max_workers)
+        self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._pending = 0
+        self._busy = 0
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        self._queue.put(fn)
+        with self._lock:
+            self._pending += 1
+            if self._busy + self._pending > len(self._threads) and len(self._threads) < self._max:
+                name = f"ledgerlm-callbacks-{len(self._threads)}"
+                thread = threading.Thread(target=self._work, name=name, daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def owns_current_thread(self) -> bool:
+        return threading.current_thread() in self._threads
+
+    def _work(self) -> None:
+        while True:
+            fn = self._queue.get()
+            with self._lock:
+                self._pending -= 1
+                self._busy += 1
+            try:
+                fn()
+            finally:
+                with self._lock:
+                    self._busy -= 1
+
+
+class Dispatcher:
+    """Runs jobs per callback lane (see the module docstring). Thread-safe; started lazily."""
+
+    def __init__(self, config: DispatcherConfig | None = None) -> None:
+        self.config = config or DispatcherConfig()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._lanes: dict[tuple[int, bool], _Lane] = {}
+        self._outstanding = 0
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._errors_by: collections.Counter[str] = collections.Counter()
+        self._drops_by: collections.Counter[str] = collections.Counter()
+        self._recent: collections.deque[CallbackError] = collections.deque(maxlen=200)
+        self._pool: _ThreadPool | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- submission (caller side: cheap) -------------------------------------------------------
+    def submit(self, target: object, label: str, job: Callable[[], Any], *, is_async: bool) -> bool:
+        """Queue ``job`` on ``target``'s lane; returns False when the lane is full (event dropped).
+
+        ``label`` names the hook (``MyLogger.log_success_event``); an async ``job`` returns an
+        awaitable run on the dispatcher loop, a sync one runs in the pool.
+        """
+        key = (id(target), is_async)
+        with self._lock:
+            lane = self._lanes.get(key)
+            if lane is None:
+                lane = self._lanes[key] = _Lane(key, target, _target_label(target), is_async)
+            if len(lane.items) >= self.config.queue_size:
+                dropped = self._count_drop(lane.label)
+            else:
+                dropped = 0
+                lane.items.append((label, job))
+                self._outstanding += 1
+                self._counts["enqueued"] += 1
+                wake = not lane.scheduled
+                lane.scheduled = True
+        if dropped:
+            if dropped == 1 or dropped % 100 == 0:
+                logger.warning("callback %s: queue full, %d event(s) dropped so far", lane.label, dropped)
+            return False
+        if wake:
+            self._schedule(lane)
+        return True
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to the counter ``name`` (e.g. ``duplicate_terminal``, ``abandoned``)."""
+        with self._lock:
+            self._counts[name] += n
+
+    def record_error(self, label: str, exc: BaseException) -> None:
+        """Count and log an error raised by ``label`` (a hook or a sink); never raises."""
+        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        with self._lock:
+            self._counts["errors"] += 1
+            self._errors_by[label] += 1
+            self._recent.append(CallbackError(self._counts["errors"], label, text, tb))
+        logger.error("callback %s raised %s", label, text, exc_info=exc)
+
+    def _count_drop(self, label: str) -> int:
+        self._counts["dropped"] += 1
+        self._drops_by[label] += 1
+        return self._drops_by[label]
+
+    def _schedule(self, lane: _Lane) -> None:
+        if lane.is_async:
+            loop = self._ensure_loop()
+            loop.call_soon_threadsafe(self._start_async_lane, lane)
+        else:
+            self._ensure_pool().submit(lambda: self._run_sync_lane(lane))
+
+    # -- sync lanes ----------------------------------------------------------------------------
+    def _run_sync_lane(self, lane: _Lane) -> None:
+        while True:
+            with self._lock:
+                if not lane.items:
+                    lane.scheduled = False
+                    self._retire(lane)
+                    return
+                label, job = lane.items.popleft()
+            try:
+                result = job()
+                if asyncio.iscoroutine(result):
+                    result.close()
+                    raise TypeError(f"{label} returned a coroutine; register it as an async callback")
+            except BaseException as exc:
+                self.record_error(label, exc)
+            finally:
+                self._finish_job()
+
+    # -- async lanes ---------------------------------------------------------------------------
+    def _start_async_lane(self, lane: _Lane) -> None:
+        task = asyncio.get_running_loop().create_task(self._run_async_lane(lane))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_async_lane(self, lane: _Lane) -> None:
+        if lane.semaphore is None:
+            lane.semaphore = asyncio.Semaphore(self.config.async_concurrency)
+        while True:
+            await lane.semaphore.acquire()
+            with self._lock:
+                if not lane.items:
+                    lane.scheduled = False
+                    lane.semaphore.release()
+                    self._retire(lane)
+                    return
+                label, job = lane.items.popleft()
+                lane.active += 1
+            task = asyncio.get_running_loop().create_task(self._run_async_job(lane, label, job))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run_async_job(self, lane: _Lane, label: str, job: Callable[[], Any]) -> None:
+        try:
+            await job()
+        except BaseException as exc:
+            self.record_error(label, exc)
+        finally:
+            assert lane.semaphore is not None
+            lane.semaphore.release()
+            with self._lock:
+                lane.active -= 1
+                self._retire(lane)
+            self._finish_job()
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _retire(self, lane: _Lane) -> None:
+        """Forget an idle lane (lock held), so per-call callbacks do not pile up lanes."""
+        if not lane.items and not lane.scheduled and lane.active == 0 and self._lanes.get(lane.key) is lane:
+            del self._lanes[lane.key]
+
+    def _finish_job(self) -> None:
+        with self._lock:
+            self._outstanding -= 1
+            self._counts["delivered"] += 1
+            if self._outstanding == 0:
+                self._idle.notify_all()
+
+    # -- flush and stats -----------------------------------------------------------------------
+    def flush(self, timeout: float | None = 5.0) -> bool:
+        """Wait until every accepted job has run; True when drained, False on timeout (seconds).
+
+        Called from a callback (the dispatcher's own threads) it returns False at once.
+        """
+        if self._on_own_thread():
+            return False
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._idle:
+            while self._outstanding > 0:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: ``enqueued``, ``delivered``, ``errors``, ``dropped``, ``duplicate_terminal``,
+        ``abandoned``, ``pending``; ``errors_by_callback`` / ``dropped_by_callback`` keyed by label."""
+        with self._lock:
+            out: dict[str, Any] = {
+                name: self._counts[name]
+                for name in ("enqueued", "delivered", "errors", "dropped", "duplicate_terminal", "abandoned")
+            }
+            out["pending"] = self._outstanding
+            out["errors_by_callback"] = dict(self._errors_by)
+            out["dropped_by_callback"] = dict(self._drops_by)
+        return out
+
+    def errors_since(self, seq: int) -> list[CallbackError]:
+        """The recorded errors with ``seq`` greater than ``seq`` (the last 200 are kept)."""
+        with self._lock:
+            return [err for err in self._recent if err.seq > seq]
+
+    @property
+    def started(self) -> bool:
+        """True once a thread or the loop has been started."""
+        return self._pool is not None or self._loop is not None
+
+    # -- lazy start ----------------------------------------------------------------------------
+    def _on_own_thread(self) -> bool:
+        if self._loop_thread is not None and threading.current_thread() is self._loop_thread:
+            return True
+        return self._pool is not None and self._pool.owns_current_thread()
+
+    def _ensure_pool(self) -> _ThreadPool:
+        if self._pool is None:
+            with _START_LOCK:
+                if self._pool is None:
+                    _register_exit_flush()
+                    self._pool = _ThreadPool(self.config.sync_workers)
+        return self._pool
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            with _START_LOCK:
+                if self._loop is None:
+                    _register_exit_flush()
+                    loop = asyncio.new_event_loop()
+                    thread = threading.Thread(
+                        target=_serve, args=(loop,), name="ledgerlm-callbacks-loop", daemon=True
+                    )
+                    thread.start()
+                    self._loop_thread = thread
+                    self._loop = loop
+        return self._loop
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    loop.run_forever()
+
+
+def _target_label(target: object) -> str:
+    name = getattr(target, "__qualname__", None)
+    return str(name) if name else type(target).__qualname__
+
+
+_START_LOCK = threading.Lock()
+_dispatcher: Dispatcher | None = None
+_exit_registered = False
+
+
+def get_dispatcher() -> Dispatcher:
+    """The process-wide dispatcher (created on first use; recreated in a forked child)."""
+    global _dispatcher
+    if _dispatcher is None:
+        with _START_LOCK:
+            if _dispatcher is None:
+                _dispatcher = Dispatcher()
+    return _dispatcher
+
+
+def _register_exit_flush() -> None:
+    """Register the interpreter-exit flush and the fork reset once (lock held by the caller)."""
+    global _exit_registered
+    if _exit_registered:
+        return
+    _exit_registered = True
+    atexit.register(_flush_at_exit)
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _flush_at_exit() -> None:
+    dispatcher = _dispatcher
+    if dispatcher is None or not dispatcher.started:
+        return
+    if not dispatcher.flush(dispatcher.config.exit_flush_timeout):
+        logger.warning(
+            "ledgerlm callbacks: exit flush timed out; %d job(s) lost", dispatcher.stats()["pending"]
+        )
+
+
+def _reset_after_fork() -> None:
+    """A forked child has none of the parent's threads: start afresh (pending parent jobs are not ours)."""
+    global _dispatcher, _START_LOCK
+    _START_LOCK = threading.Lock()
+    _dispatcher = None

@@ -1,0 +1,105 @@
+"""The global callback lists and how one call's targets are chosen from them.
+
+Four module-level lists (LiteLLM's names), exposed on the ``ledgerlm`` package as the SAME objects:
+
+* ``callbacks``: ``CustomLogger`` instances (or plain functions) that see every event;
+* ``success_callback`` / ``failure_callback``: see the success / failure terminal events only;
+* ``input_callback``: see the pre-API-call event only.
+
+Entries are ``CustomLogger`` instances or plain functions ``fn(kwargs, response, start_time,
+end_time)`` (sync or ``async def``). Users may append to the lists or assign new lists
+(``ledgerlm.success_callback = [fn]``): :func:`current_lists` reads the package attributes at each call
+start, so both styles work. Per-call ``callbacks=[...]`` are added for that call only and never touch
+these lists.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+__all__ = [
+    "Callback",
+    "EventKind",
+    "callbacks",
+    "current_lists",
+    "failure_callback",
+    "input_callback",
+    "success_callback",
+    "targets_for",
+]
+
+Callback = Any
+"""A ``CustomLogger`` instance or a callable ``fn(kwargs, response, start_time, end_time)``."""
+
+EventKind = Literal["input", "success", "failure"]
+
+callbacks: list[Callback] = []
+success_callback: list[Callback] = []
+failure_callback: list[Callback] = []
+input_callback: list[Callback] = []
+
+_LIST_NAMES: tuple[str, ...] = ("callbacks", "success_callback", "failure_callback", "input_callback")
+_OWN: dict[str, list[Callback]] = {
+    "callbacks": callbacks,
+    "success_callback": success_callback,
+    "failure_callback": failure_callback,
+    "input_callback": input_callback,
+}
+_EVENT_LISTS: dict[EventKind, tuple[str, ...]] = {
+    "input": ("callbacks", "input_callback"),
+    "success": ("callbacks", "success_callback"),
+    "failure": ("callbacks", "failure_callback"),
+}
+
+
+def current_lists() -> dict[str, list[Callback]]:
+    """The four lists in effect now: a list assigned on the ``ledgerlm`` package wins over ours."""
+    pkg = sys.modules.get("ledgerlm")
+    out: dict[str, list[Callback]] = {}
+    for name in _LIST_NAMES:
+        value = getattr(pkg, name, None) if pkg is not None else None
+        out[name] = value if isinstance(value, list) else _OWN[name]
+    return out
+
+
+def targets_for(
+    kind: EventKind, per_call: Sequence[Callback] | None, lists: dict[str, list[Callback]] | None = None
+) -> tuple[Callback, ...]:
+    """The callbacks that receive ``kind`` for one call: global lists then per-call, deduplicated.
+
+    The same object registered twice (say in ``callbacks`` and ``success_callback``) receives an
+    event once. Plain functions receive the input event only from ``input_callback``. Strings
+    (LiteLLM's named integrations) are skipped here: exporters register
+    ``CustomLogger`` instances instead.
+    """
+    lists = lists if lists is not None else current_lists()
+    sources: list[Iterable[Callback]] = [lists[name] for name in _EVENT_LISTS[kind]]
+    if per_call:
+        sources.append(per_call)
+    if kind == "input":  # plain functions see the input event only from ``input_callback``
+        sources = [
+            source if source is lists["input_callback"] else [t for t in source if not is_plain_function(t)]
+            for source in sources
+        ]
+    return _dedupe(sources)
+
+
+def _dedupe(sources: Iterable[Iterable[Callback]]) -> tuple[Callback, ...]:
+    seen: set[int] = set()
+    out: list[Callback] = []
+    for source in sources:
+        for target in tuple(source):
+            if isinstance(target, str) or id(target) in seen:
+                continue
+            seen.add(id(target))
+            out.append(target)
+    return tuple(out)
+
+
+def is_plain_function(target: Callback) -> bool:
+    """True for a plain callable callback (not a ``CustomLogger``)."""
+    from ledgerlm.callbacks.custom_logger import CustomLogger
+
+    return not isinstance(target, CustomLogger) and callable(target)
