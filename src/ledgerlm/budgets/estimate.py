@@ -1,0 +1,122 @@
+"""Worst-case size and cost of a request, before it is sent.
+
+Input bound: the UTF-8 byte length of the whole JSON request body. Every tokenizer ledgerlm meets is
+byte-level BPE or SentencePiece with byte fallback (OpenAI tiktoken, Anthropic, Gemini, Llama), so one
+token covers at least one byte of text, and the body's JSON syntax (``{"role":"user","content":""}``,
+about 30 bytes a message) exceeds the few tokens of per-message framing a provider adds. What a provider
+bills beyond the text is added explicitly: ``image_tokens`` per image or file part (an image URL is a few
+bytes but is billed by its pixels: OpenAI high detail, Anthropic about width*height/750, capped near
+1,600 tokens, Gemini 258 per tile) and ``tool_overhead_tokens`` when tools are declared (Anthropic adds a
+tool-use system prompt of a few hundred tokens). The bound is capped by the model's context window when
+known.
+
+Output bound: ``max_completion_tokens`` / ``max_tokens`` / ``max_output_tokens`` (OpenAI, Anthropic,
+Gemini names) times ``n`` choices; else the model's maximum output tokens; else
+``fallback_max_output_tokens`` (then ``output_bounded`` is False and the overshoot bound does not hold).
+Reasoning tokens are part of the output and limited by the same fields (OpenAI ``max_completion_tokens``
+and Anthropic ``max_tokens`` include them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+__all__ = ["Estimate", "EstimateSettings", "estimate_request", "worst_case_cost"]
+
+_OUTPUT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+_IMAGE_PART_TYPES = frozenset({"image_url", "image", "input_image", "file", "input_file", "document"})
+
+
+@dataclass(frozen=True, slots=True)
+class EstimateSettings:
+    """Allowances in tokens; see the module docstring for why each exists."""
+
+    image_tokens: int = 6000
+    tool_overhead_tokens: int = 1024
+    fallback_max_output_tokens: int = 16384
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """Upper bounds for one request: tokens and worst-case cost (USD; ``None`` when unpriced)."""
+
+    input_tokens: int
+    output_tokens: int
+    output_bounded: bool
+    cost: Decimal | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+def estimate_request(
+    body: Mapping[str, Any],
+    *,
+    body_bytes: int | None = None,
+    model_max_output: int | None = None,
+    context_window: int | None = None,
+    settings: EstimateSettings | None = None,
+) -> Estimate:
+    """Token bounds for an OpenAI-format chat or embeddings ``body`` (no cost; see ``worst_case_cost``).
+
+    ``body_bytes``: length of the raw request body when the caller has it (else the body is encoded).
+    """
+    settings = settings or EstimateSettings()
+    size = body_bytes if body_bytes is not None else len(orjson.dumps(body, default=str))
+    input_tokens = size + settings.image_tokens * _count_media_parts(body)
+    if body.get("tools") or body.get("functions"):
+        input_tokens += settings.tool_overhead_tokens
+    if context_window:
+        input_tokens = min(input_tokens, context_window)
+    if "messages" not in body and "input" in body and "prompt" not in body:
+        return Estimate(input_tokens, 0, True)  # embeddings: no output tokens
+    output, bounded = _output_bound(body, model_max_output, settings)
+    return Estimate(input_tokens, output, bounded)
+
+
+def _output_bound(
+    body: Mapping[str, Any], model_max_output: int | None, settings: EstimateSettings
+) -> tuple[int, bool]:
+    choices = body.get("n")
+    n = choices if isinstance(choices, int) and choices > 0 else 1
+    for name in _OUTPUT_FIELDS:
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            if model_max_output:
+                value = min(value, model_max_output)
+            return value * n, True
+    if model_max_output:
+        return model_max_output * n, True
+    return settings.fallback_max_output_tokens * n, False
+
+
+def _count_media_parts(body: Mapping[str, Any]) -> int:
+    count = 0
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, list):
+            count += sum(
+                1 for part in content if isinstance(part, Mapping) and part.get("type") in _IMAGE_PART_TYPES
+            )
+    return count
+
+
+def worst_case_cost(price: Any, estimate: Estimate) -> Decimal | None:
+    """Worst-case USD cost of ``estimate`` at ``price`` (a ``CompiledPrice``), or ``None`` if unpriced.
+
+    Uses ``price.max_cost(input_tokens, max_output_tokens)`` (the pricing module's contract: the highest
+    cost any split of those tokens can reach, tiers included; ``None`` when unpriced).
+    """
+    if price is None:
+        return None
+    max_cost = getattr(price, "max_cost", None)
+    if max_cost is None:
+        return None
+    value = max_cost(estimate.input_tokens, estimate.output_tokens)
+    return value if isinstance(value, Decimal) else None

@@ -1,0 +1,183 @@
+"""Redis counters shared by every proxy instance: atomic Lua check-and-reserve, settle and release.
+
+See ``ledgerlm.budgets.lua`` for the key layout. The database stays the record: settled-spend counters
+are loaded from it (``SpendLoader``) when missing, so after a Redis restart or flush the counters are
+rebuilt lazily from the database; the ``P:epoch`` marker detects a fresh server, and the instance that
+sets it first drops any stale spend counters so that they reload too.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from redis.asyncio import Redis
+
+from ledgerlm.budgets.backend import WINDOW_S, window_of
+from ledgerlm.budgets.lua import ADMIT, RELEASE, SETTLE
+from ledgerlm.budgets.money import to_nano
+from ledgerlm.budgets.types import (
+    AdmitPlan,
+    AdmitResult,
+    EntityRef,
+    RateSnapshot,
+    SpendLoader,
+    zero_spend,
+)
+
+__all__ = ["DEFAULT_PREFIX", "RedisBudgets"]
+
+log = logging.getLogger("ledgerlm.budgets")
+
+DEFAULT_PREFIX = "{ledgerlm}"
+SEP = "\x1f"
+_MAX_ATTEMPTS = 5
+_LATE_SETTLE_S = 86400  # a reservation record outlives its lease by a day so a late settle still counts
+
+
+class RedisBudgets:
+    """``BudgetBackend`` on Redis. ``client``: a ``redis.asyncio.Redis``; or pass ``url``.
+
+    ``prefix`` namespaces every key (tests use a unique one); ``loader`` returns settled spend (USD).
+    """
+
+    def __init__(
+        self,
+        client: Redis | None = None,
+        *,
+        url: str | None = None,
+        prefix: str = DEFAULT_PREFIX,
+        loader: SpendLoader = zero_spend,
+    ) -> None:
+        if client is None:
+            if url is None:
+                raise ValueError("RedisBudgets needs a client or a url")
+            client = Redis.from_url(url)
+        self._r = client
+        self._p = prefix
+        self._loader = loader
+        self._run_id = uuid.uuid4().hex
+        self._admit = client.register_script(ADMIT)
+        self._settle = client.register_script(SETTLE)
+        self._release = client.register_script(RELEASE)
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self._p, *parts))
+
+    async def start(self) -> None:
+        """Claim the epoch marker if none exists (fresh or restarted Redis) and drop stale spend counters."""
+        if await self._r.set(self._key("epoch"), self._run_id, nx=True):
+            log.info("budget counters: new Redis epoch; spend counters reload from the database")
+            async for key in self._r.scan_iter(match=self._key("sp", "*"), count=500):
+                await self._r.delete(key)
+
+    async def admit(self, plan: AdmitPlan, now_s: float) -> AdmitResult:
+        """See ``BudgetBackend.admit``."""
+        keys, args = self._admit_call(plan, now_s)
+        for _ in range(_MAX_ATTEMPTS):
+            reply = await self._admit(keys=keys, args=args)
+            status = _text(reply[0])
+            if status == "EPOCH":
+                log.warning("budget counters: Redis epoch marker missing (restart?); rebuilding")
+                await self.start()
+            elif status == "LOAD":
+                await self._load(plan, [int(i) for i in reply[1:]])
+            else:
+                return self._result(plan, reply, now_s)
+        raise RuntimeError("budget counters could not be loaded from the database into Redis")
+
+    def _admit_call(self, plan: AdmitPlan, now_s: float) -> tuple[list[str], list[Any]]:
+        window, _ = window_of(now_s)
+        rid = plan.reservation_id
+        keys = [self._key("rexp"), self._key("res", rid), self._key("epoch")]
+        for check in plan.budgets:
+            keys += [self._key("sp", check.ref.slug), self._key("rs", check.ref.slug)]
+        for rate in plan.rates:
+            slug = rate.ref.slug
+            keys += [self._key("par", slug), self._key("rpm", str(window), slug)]
+            keys.append(self._key("tpm", str(window), slug))
+        keys += [self._key("sp", ref.slug) for ref in plan.track]
+        args: list[Any] = [
+            int(now_s * 1000),
+            str(plan.amount_nano),
+            int((now_s + plan.lease_s) * 1000),
+            len(plan.budgets),
+            len(plan.rates),
+            len(plan.track),
+            self._p,
+            int(plan.lease_s) + _LATE_SETTLE_S,
+            rid,
+            2 * WINDOW_S,
+            SEP.join(c.ref.slug for c in plan.budgets),
+            SEP.join(ref.slug for ref in plan.track),
+            SEP.join(r.ref.slug for r in plan.rates),
+        ]
+        args += [str(c.limit_nano) for c in plan.budgets]
+        for rate in plan.rates:
+            args += [_limit(rate.rpm), _limit(rate.tpm), _limit(rate.parallel)]
+        return keys, args
+
+    async def _load(self, plan: AdmitPlan, indexes: list[int]) -> None:
+        refs = [c.ref for c in plan.budgets] + list(plan.track)
+        wanted = [refs[i - 1] for i in indexes]
+        loaded = await self._loader(wanted)
+        async with self._r.pipeline(transaction=False) as pipe:
+            for ref in wanted:
+                pipe.set(self._key("sp", ref.slug), str(to_nano(loaded.get(ref, 0))), nx=True)
+            await pipe.execute()
+
+    def _result(self, plan: AdmitPlan, reply: list[Any], now_s: float) -> AdmitResult:
+        status, index = _text(reply[0]), int(reply[1])
+        counts = [int(c) for c in reply[5:]]
+        _, reset_s = window_of(now_s)
+        snaps = tuple(
+            RateSnapshot(r.ref, r.rpm, counts[2 * j], r.tpm, counts[2 * j + 1], reset_s)
+            for j, r in enumerate(plan.rates)
+        )
+        if status == "ok":
+            return AdmitResult("ok", rates=snaps)
+        limit, first, second = int(reply[2]), int(reply[3]), int(reply[4])
+        if status == "budget":
+            ref = plan.budgets[index - 1].ref
+            return AdmitResult("budget", ref, limit, spend_nano=first, reserved_nano=second)
+        ref = plan.rates[index - 1].ref
+        return AdmitResult(status, ref, limit, count=first, rates=snaps)  # type: ignore[arg-type]
+
+    async def settle(self, reservation_id: str, actual_nano: int, tokens: int, now_s: float) -> bool:
+        """See ``BudgetBackend.settle``."""
+        window, _ = window_of(now_s)
+        keys = [self._key("res", reservation_id), self._key("rexp")]
+        args = [self._p, reservation_id, str(actual_nano), str(tokens), str(window), str(2 * WINDOW_S)]
+        return bool(await self._settle(keys=keys, args=args))
+
+    async def release(self, reservation_id: str) -> bool:
+        """See ``BudgetBackend.release``."""
+        keys = [self._key("res", reservation_id), self._key("rexp")]
+        return bool(await self._release(keys=keys, args=[self._p, reservation_id]))
+
+    async def spend(self, ref: EntityRef) -> tuple[int, int]:
+        """See ``BudgetBackend.spend``."""
+        sp, rs = await self._r.mget(self._key("sp", ref.slug), self._key("rs", ref.slug))
+        return int(sp or 0), int(rs or 0)
+
+    async def reset_spend(self, ref: EntityRef, spend_nano: int = 0) -> None:
+        """See ``BudgetBackend.reset_spend``."""
+        await self._r.set(self._key("sp", ref.slug), str(spend_nano))
+
+    async def mark_once(self, key: str, ttl_s: float) -> bool:
+        """See ``BudgetBackend.mark_once``."""
+        ttl_ms = max(1, int(ttl_s * 1000))
+        return bool(await self._r.set(self._key("mark", key), "1", nx=True, px=ttl_ms))
+
+    async def close(self) -> None:
+        """Close the Redis connection pool."""
+        await self._r.aclose()
+
+
+def _limit(value: int | None) -> str:
+    return "-1" if value is None else str(value)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
