@@ -34,7 +34,7 @@ def to_decimal(value: Decimal | int | str | float) -> Decimal:
 
 
 def money_str(value: Decimal | None) -> str | None:
-    """A ``Decimal`` USD amount as a plain decimal string for JSON (``"0.00000015"``, ``"10"``), or ``None``."""
+    """USD ``Decimal`` as a plain decimal string for JSON (``"0.00000015"``, ``"10"``), or ``None``."""
     if value is None:
         return None
     text = format(value.normalize(), "f")

@@ -1,0 +1,195 @@
+"""Write a batch of spend rows in ONE transaction: rows, tag index, entity totals, daily aggregates.
+
+``await write_rows(conn, rows)`` is the only way spend enters the database:
+
+1. ``INSERT INTO spend_logs ... ON CONFLICT (request_id) DO NOTHING RETURNING request_id``;
+2. for the returned (newly inserted) rows only: ``spend_log_tags`` rows, ``spend`` totals on keys,
+   teams, organizations, users (personal spend: rows without a team, issue 7 item 6), end users
+   (created on first use) and registered tags, and the daily aggregate upserts.
+
+A replayed row is therefore never counted twice. Updates are issued in sorted key order so concurrent
+writers (several proxy instances) cannot deadlock each other.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ledgerlm.store.spend_log import SpendLog
+from ledgerlm.store.tables import (
+    DAILY_TABLES,
+    TOKEN_COLUMNS,
+    end_users,
+    organizations,
+    spend_log_tags,
+    spend_logs,
+    tags,
+    teams,
+    users,
+    verification_tokens,
+)
+
+COUNTER_COLUMNS = (
+    "api_requests",
+    "successful_requests",
+    "failed_requests",
+    "unpriced_requests",
+    *TOKEN_COLUMNS,
+)
+_TOTAL_TARGETS: tuple[tuple[sa.Table, str], ...] = (
+    (verification_tokens, "api_key"),
+    (teams, "team_id"),
+    (organizations, "organization_id"),
+    (users, "user"),
+    (tags, "tag"),
+)
+
+
+def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
+    """The dialect's ``INSERT`` construct (it has ``on_conflict_do_nothing/update``)."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def _model(row: Mapping[str, Any]) -> str:
+    return str(row.get("model_group") or row["model"])
+
+
+def _entities(row: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The entity ids a row counts toward, per daily-table kind (see ``DAILY_TABLES``)."""
+    one = {"key": row["api_key"], "user": row["user"], "team": row["team_id"], "end_user": row["end_user"]}
+    found = {kind: [value] for kind, value in one.items() if value}
+    found["tag"] = list(row["request_tags"])
+    found["model"] = [_model(row)]
+    return found
+
+
+def _add_counts(target: dict[str, Any], row: Mapping[str, Any]) -> None:
+    target["spend"] += row["spend"] or Decimal(0)
+    target["api_requests"] += 1
+    target["successful_requests"] += row["status"] == "success"
+    target["failed_requests"] += row["status"] == "failure"
+    target["unpriced_requests"] += row["spend"] is None
+    for name in TOKEN_COLUMNS:
+        target[name] += int(row[name] or 0)
+
+
+def daily_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[tuple[date, str, str], dict[str, Any]]]:
+    """Per daily-table kind, ``(date, entity, model) -> counters`` summed over ``rows`` (DB form)."""
+    out: dict[str, dict[tuple[date, str, str], dict[str, Any]]] = defaultdict(dict)
+    for row in rows:
+        day = row["startTime"].date()
+        for kind, entities in _entities(row).items():
+            for entity in entities:
+                key = (day, entity, "" if kind == "model" else _model(row))
+                counts = out[kind].setdefault(key, {"spend": Decimal(0), **dict.fromkeys(COUNTER_COLUMNS, 0)})
+                _add_counts(counts, row)
+    return out
+
+
+def total_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Decimal]]:
+    """Per entity kind (``api_key``, ``team_id``, ``organization_id``, ``user``, ``end_user``, ``tag``),
+    ``entity id -> USD`` to add to its ``spend`` total. Unpriced rows add nothing.
+
+    Attribution (issue 7 item 6): ``user`` counts only rows WITHOUT a team (personal spend).
+    """
+    out: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for row in rows:
+        spend = row["spend"]
+        if spend is None:
+            continue
+        for kind in ("api_key", "team_id", "organization_id", "end_user"):
+            if row[kind]:
+                out[kind][row[kind]] += spend
+        if row["user"] and not row["team_id"]:
+            out["user"][row["user"]] += spend
+        for tag in row["request_tags"]:
+            out["tag"][tag] += spend
+    return out
+
+
+async def _insert_rows(conn: AsyncConnection, params: Sequence[dict[str, Any]]) -> set[str]:
+    statement = (
+        _insert(conn, spend_logs)
+        .on_conflict_do_nothing(index_elements=["request_id"])
+        .returning(spend_logs.c.request_id)
+    )
+    result = await conn.execute(statement, list(params))
+    return set(result.scalars().all())
+
+
+async def _insert_tags(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    values = [
+        {"request_id": row["request_id"], "tag": tag, "startTime": row["startTime"]}
+        for row in rows
+        for tag in row["request_tags"]
+    ]
+    if values:
+        await conn.execute(_insert(conn, spend_log_tags).on_conflict_do_nothing(), values)
+
+
+async def _update_totals(conn: AsyncConnection, deltas: Mapping[str, Mapping[str, Decimal]]) -> None:
+    for table, kind in _TOTAL_TARGETS:
+        pk = next(iter(table.primary_key.columns))
+        amounts = deltas.get(kind, {})
+        if not amounts:
+            continue
+        statement = (
+            table.update()
+            .where(pk == sa.bindparam("b_id"))
+            .values(spend=table.c.spend + sa.bindparam("b_amount", type_=table.c.spend.type))
+        )
+        await conn.execute(statement, [{"b_id": i, "b_amount": amounts[i]} for i in sorted(amounts)])
+    customers = deltas.get("end_user", {})
+    if customers:
+        insert = _insert(conn, end_users)
+        statement = insert.on_conflict_do_update(
+            index_elements=["user_id"], set_={"spend": end_users.c.spend + insert.excluded.spend}
+        )
+        await conn.execute(statement, [{"user_id": i, "spend": customers[i]} for i in sorted(customers)])
+
+
+async def _upsert_daily(
+    conn: AsyncConnection, kind: str, deltas: Mapping[tuple[date, str, str], Any]
+) -> None:
+    table = DAILY_TABLES[kind]
+    key_names = [column.name for column in table.primary_key.columns]
+    values = []
+    for key in sorted(deltas):
+        day, entity, model = key
+        row = {"date": day, key_names[1]: entity, **deltas[key]}
+        if kind != "model":
+            row["model"] = model
+        values.append(row)
+    insert = _insert(conn, table)
+    changes = {name: table.c[name] + insert.excluded[name] for name in ("spend", *COUNTER_COLUMNS)}
+    await conn.execute(insert.on_conflict_do_update(index_elements=key_names, set_=changes), values)
+
+
+async def write_rows(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Insert spool rows (``SpendLog.from_record`` form) and their totals and aggregates; returns the
+    request ids actually inserted (already-present ids are skipped, counted nowhere).
+
+    Runs inside the caller's transaction (``async with engine.begin() as conn``). Raises
+    ``ValueError``/``KeyError`` for a malformed row and SQLAlchemy errors for database failures.
+    """
+    unique = {str(row["request_id"]): row for row in rows}
+    params = [SpendLog.to_params(row) for row in unique.values()]
+    if not params:
+        return []
+    inserted = await _insert_rows(conn, params)
+    fresh = [row for row in params if row["request_id"] in inserted]
+    if not fresh:
+        return []
+    await _insert_tags(conn, fresh)
+    await _update_totals(conn, total_deltas(fresh))
+    for kind, deltas in sorted(daily_deltas(fresh).items()):
+        await _upsert_daily(conn, kind, deltas)
+    return [row["request_id"] for row in fresh]

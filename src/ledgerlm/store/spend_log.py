@@ -1,0 +1,121 @@
+"""``SpendLog``: one ``spend_logs`` row built from a ``CallRecord``, in spool (JSON) form and DB form.
+
+Spool form (``SpendLog.from_record``): a JSON-ready ``dict`` keyed by ``spend_logs`` column names:
+
+* ``spend``: decimal string USD, or ``None`` when unpriced;
+* ``startTime`` / ``endTime`` / ``completionStartTime``: UNIX epoch seconds (float);
+* token counts: ints (canonical ``Usage`` meaning: ``prompt_tokens`` INCLUDES cache reads/writes,
+  ``completion_tokens`` INCLUDES reasoning);
+* ``metadata``: cost breakdown + price provenance (``cost``), canonical usage (``usage``), ``error``
+  (type, status, message), and call facts (``requested_model``, ``stream``, ``retries``, ``latency_s``, ...);
+* ``messages`` / ``response``: only when ``store_prompts`` is true, else ``None``.
+
+DB form (``SpendLog.to_params``): the same dict with ``Decimal`` spend and aware UTC datetimes.
+``api_key`` is always a SHA-256 hex digest: a raw key passed by mistake is hashed here, never stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from ledgerlm.record import CallRecord
+from ledgerlm.store.keys import hash_key
+from ledgerlm.store.tables import TOKEN_COLUMNS, spend_logs
+
+ROW_VERSION = 1
+TIME_COLUMNS = ("startTime", "endTime", "completionStartTime")
+_COLUMNS: tuple[str, ...] = tuple(column.name for column in spend_logs.c)
+_DEFAULTS: dict[str, Any] = {**dict.fromkeys(TOKEN_COLUMNS, 0), "cache_hit": False}
+
+
+def _metadata(data: Mapping[str, Any], *, store_prompts: bool) -> dict[str, Any]:
+    error = data.get("error")
+    if error is not None and not store_prompts:
+        error = {k: error.get(k) for k in ("type", "status", "message")}
+    return {
+        "cost": data["cost"],
+        "usage": data["usage"],
+        "response_cost": data.get("response_cost"),
+        "error": error,
+        "requested_model": data["requested_model"],
+        "key_alias": data.get("key_alias"),
+        "stream": data.get("stream", False),
+        "retries": data.get("retries", 0),
+        "latency_s": data.get("latency_s"),
+        "time_to_first_token_s": data.get("time_to_first_token_s"),
+        "finish_reasons": data.get("finish_reasons", []),
+        "response_id": data.get("response_id"),
+        "response_model": data.get("response_model"),
+        "request_metadata": data.get("metadata", {}),
+        "schema_version": data.get("schema_version"),
+    }
+
+
+def _unique(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(tags))
+
+
+class SpendLog:
+    """Conversions between ``CallRecord``, spool rows and ``spend_logs`` parameters (see module doc)."""
+
+    @staticmethod
+    def from_record(record: CallRecord, *, store_prompts: bool) -> dict[str, Any]:
+        """The spool row (JSON-ready dict) of ``record``; prompts/responses only with ``store_prompts``."""
+        data = record.model_dump(mode="json")
+        usage = data["usage"]
+        cost_total = data["cost"]["total"]
+        return {
+            "v": ROW_VERSION,
+            "request_id": record.id,
+            "call_type": record.call_type,
+            "api_key": None if record.key_hash is None else hash_key(record.key_hash),
+            "spend": cost_total,
+            "prompt_tokens": usage["input_tokens"],
+            "completion_tokens": usage["output_tokens"],
+            "total_tokens": usage["input_tokens"] + usage["output_tokens"],
+            "cache_read_input_tokens": usage["cache_read_tokens"],
+            "cache_creation_input_tokens": usage["cache_write_tokens"],
+            "reasoning_tokens": usage["reasoning_tokens"],
+            "startTime": record.start_time,
+            "endTime": record.end_time,
+            "completionStartTime": record.first_token_time,
+            "model": record.model,
+            "model_id": record.deployment_id,
+            "model_group": record.model_group,
+            "custom_llm_provider": record.provider,
+            "api_base": record.api_base,
+            "user": record.user_id,
+            "team_id": record.team_id,
+            "organization_id": record.organization_id,
+            "end_user": record.end_user,
+            "request_tags": _unique(record.request_tags),
+            "metadata": _metadata(data, store_prompts=store_prompts),
+            "cache_hit": record.cache_hit,
+            "status": record.status,
+            "requester_ip_address": record.requester_ip,
+            "messages": data.get("messages") if store_prompts else None,
+            "response": data.get("response") if store_prompts else None,
+        }
+
+    @staticmethod
+    def to_params(row: Mapping[str, Any]) -> dict[str, Any]:
+        """``spend_logs`` insert parameters from a spool row: ``Decimal`` spend, aware UTC datetimes.
+
+        Raises ``KeyError``/``ValueError`` on a malformed row (the writer sets it aside).
+        """
+        params = {name: row.get(name, _DEFAULTS.get(name)) for name in _COLUMNS}
+        spend = row.get("spend")
+        params["spend"] = None if spend is None else Decimal(str(spend))
+        for name in TIME_COLUMNS:
+            value = row.get(name)
+            params[name] = None if value is None else datetime.fromtimestamp(float(value), UTC)
+        if params.get("api_key") is not None:
+            params["api_key"] = hash_key(str(params["api_key"]))
+        params["request_tags"] = _unique([str(tag) for tag in row.get("request_tags") or []])
+        params["metadata"] = params["metadata"] or {}
+        if not params.get("request_id") or params.get("status") not in ("success", "failure"):
+            raise ValueError("spend row needs a request_id and a status of success or failure")
+        return params

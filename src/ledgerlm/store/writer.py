@@ -1,0 +1,197 @@
+"""``SpendWriter``: moves spooled spend rows into the database in batches, never losing or doubling one.
+
+Loop: read up to ``batch_size`` complete lines from the spool (``SegmentReader``), write them in one
+transaction with ``ingest.write_rows`` (idempotent by ``request_id``), then checkpoint and delete
+finished segments. When the database is unreachable the batch is retried with exponential backoff
+(``interval_s`` doubling up to ``max_backoff_s``) while the spool keeps growing; at start-up everything
+left by an earlier process is replayed first. A row the database rejects as invalid (bad JSON, a
+constraint or data error on that row alone) is moved to ``<spool>/rejected.jsonl`` and logged, so one
+bad row cannot stall the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ledgerlm.store.ingest import write_rows
+from ledgerlm.store.segments import Chunk, SegmentReader
+from ledgerlm.store.spool import Spool
+
+logger = logging.getLogger(__name__)
+
+REJECTED_FILE = "rejected.jsonl"
+_ROW_ERRORS = (ValueError, KeyError, TypeError, sa_exc.IntegrityError, sa_exc.DataError)
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+
+
+class SpendWriter:
+    """Batched async writer from a ``Spool`` to the database behind ``engine``.
+
+    ``await start()`` launches the loop; ``await stop(timeout_s=10)`` seals the spool and drains it (rows
+    still unwritten at the timeout stay spooled for the next start). Counters: ``rows_written`` (rows
+    newly inserted), ``rows_duplicate`` (already present), ``rows_rejected``; ``queue_depth`` (rows this
+    process appended and not yet committed), ``spool_bytes``, ``last_error`` (``None`` when the last
+    write succeeded).
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        spool: Spool,
+        batch_size: int = 500,
+        interval_s: float = 0.05,
+        *,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self.engine = engine
+        self.spool = spool
+        self.batch_size = batch_size
+        self.interval_s = interval_s
+        self.max_backoff_s = max_backoff_s
+        self.rows_written = 0
+        self.rows_duplicate = 0
+        self.rows_rejected = 0
+        self.last_error: str | None = None
+        self.last_success_at: float | None = None
+        self._reader = SegmentReader(spool)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._wake = asyncio.Event()
+
+    # -- public surface ----------------------------------------------------------------------------
+
+    @property
+    def queue_depth(self) -> int:
+        """Rows appended by this process and not yet committed (rows)."""
+        return max(0, self.spool.rows_appended - self._reader.own_lines_committed)
+
+    @property
+    def spool_bytes(self) -> int:
+        """Bytes waiting in spool segment files (bytes)."""
+        return self.spool.disk_bytes()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        """Start the background loop (replays anything already spooled first)."""
+        if self.running:
+            return
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="ledgerlm-spend-writer")
+
+    def notify(self) -> None:
+        """Wake the loop now instead of at the next ``interval_s`` tick (optional, after appends)."""
+        self._wake.set()
+
+    async def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every row appended so far is committed; ``False`` on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while self.queue_depth > 0:
+            if time.monotonic() > deadline:
+                return False
+            self._wake.set()
+            await asyncio.sleep(min(self.interval_s, 0.01))
+        return True
+
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        """Seal the spool, drain it within ``timeout_s``, stop. Never raises for database failures."""
+        if self._task is None:
+            return
+        self.spool.rotate()
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+        except TimeoutError:
+            logger.warning("spend writer stopped with %d rows still spooled", self.queue_depth)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        finally:
+            self._task = None
+            self._reader.close()
+
+    # -- loop --------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = self.interval_s
+        while True:
+            chunk = self._reader.next_chunk(self.batch_size)
+            if chunk is None:
+                if self._stopping:
+                    return
+                await self._sleep(self.interval_s)
+                continue
+            try:
+                await self._write_chunk(chunk)
+            except Exception as exc:  # database down or unexpected: keep the rows, retry
+                self._record_failure(exc)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+                continue
+            backoff = self.interval_s
+            self._reader.commit(chunk)
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    def _record_failure(self, exc: Exception) -> None:
+        message = _short(exc)
+        if message != self.last_error:
+            logger.warning("spend writer: database write failed, rows stay spooled: %s", message)
+        self.last_error = message
+
+    async def _write_chunk(self, chunk: Chunk) -> None:
+        if chunk.bad:
+            self._reject([line for line in chunk.bad], "not a JSON object")
+        if not chunk.rows:
+            return
+        try:
+            await self._write(chunk.rows)
+        except _ROW_ERRORS:
+            await self._write_one_by_one(chunk.rows)
+
+    async def _write(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        async with self.engine.begin() as conn:
+            inserted = await write_rows(conn, rows)
+        self.rows_written += len(inserted)
+        self.rows_duplicate += len({str(row.get("request_id")) for row in rows}) - len(inserted)
+        self.last_error = None
+        self.last_success_at = time.time()
+
+    async def _write_one_by_one(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        for row in rows:
+            try:
+                await self._write([row])
+            except _ROW_ERRORS as exc:
+                self._reject([orjson.dumps(row)], _short(exc))
+
+    def _reject(self, lines: Sequence[bytes], reason: str) -> None:
+        """Append unwritable lines to ``rejected.jsonl`` (with the reason) and log them."""
+        self.rows_rejected += len(lines)
+        logger.error("spend writer: %d row(s) rejected (%s), kept in %s", len(lines), reason, REJECTED_FILE)
+        path = self.spool.directory / REJECTED_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            for line in lines:
+                record = {"reason": reason, "line": line.decode("utf-8", "replace").rstrip("\n")}
+                os.write(fd, orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+        finally:
+            os.close(fd)
