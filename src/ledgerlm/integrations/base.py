@@ -122,6 +122,10 @@ class BatchingExporter(CustomLogger):
         """Whether this exporter ships ``event`` (e.g. failures only). Default: every event."""
         return True
 
+    def observe(self, event: Mapping[str, Any]) -> None:
+        """Called on the caller's thread for each accepted event (cheap, in-memory work only:
+        metrics). Exceptions are counted in ``errors`` and never reach the caller."""
+
     async def on_stop(self) -> None:
         """Called on the worker loop after the last flush (release backend resources)."""
 
@@ -165,6 +169,11 @@ class BatchingExporter(CustomLogger):
         if not self.accepts(event) or self._is_duplicate(event.get("id")):
             return False
         self._count("enqueued")
+        try:
+            self.observe(event)
+        except Exception:
+            self._count("errors")
+            log.exception("exporter %s: observe failed", self.name)
         self._ensure_started()
         if len(self._queue) >= self.settings.max_queue:
             return self._spill([event]) == 1
