@@ -1,0 +1,12 @@
+"""The ledgerlm proxy: an OpenAI-compatible gateway with virtual keys, request tags and spend logs.
+
+Public entry points (everything else is internal)::
+
+    from ledgerlm.proxy.app import build_app, create_app      # Starlette app from a state / config file
+    from ledgerlm.proxy.config import load_config, parse_config   # validated ProxyConfig (ConfigError)
+    from ledgerlm.proxy.state import build_state              # ProxyState: built once at start
+    from ledgerlm.proxy.server import serve, ServerThread     # run it (CLI / tests and demo)
+    from ledgerlm.proxy.admission import Admission, NoAdmission, Reservation   # budgets plug in here
+
+Request flow: see ``ledgerlm.proxy.call``. Nothing here runs at import time.
+"""

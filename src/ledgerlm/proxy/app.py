@@ -1,0 +1,106 @@
+"""The proxy's Starlette app: routes, start-up and shut-down.
+
+``build_app(state)`` returns the ASGI app; ``create_app(config_path)`` loads the config first (used by
+``ledgerlm proxy`` and, with ``LEDGERLM_PROXY_CONFIG``, by uvicorn workers through ``app_factory``).
+
+Routes (OpenAI and LiteLLM paths; see ``ledgerlm.proxy.openapi`` for the schemas):
+``POST /v1/chat/completions``, ``/chat/completions``, ``/v1/embeddings``, ``/embeddings``;
+``GET /v1/models``, ``/models``; ``GET /health/liveliness``, ``/health/readiness``; ``GET /openapi.json``;
+key / team / user / customer management (``ledgerlm.proxy.management``); spend (``ledgerlm.proxy.spend_api``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ledgerlm.proxy import llm_routes, management, spend_api
+from ledgerlm.proxy.config import load_config
+from ledgerlm.proxy.http import json_response
+from ledgerlm.proxy.openapi import openapi_document
+from ledgerlm.proxy.state import ProxyState, build_state
+
+__all__ = ["CONFIG_ENV", "app_factory", "build_app", "create_app"]
+
+CONFIG_ENV = "LEDGERLM_PROXY_CONFIG"
+NO_MIGRATE_ENV = "LEDGERLM_PROXY_NO_MIGRATE"
+
+
+async def liveliness(request: Request) -> Response:
+    """``GET /health/liveliness``: the process answers."""
+    return json_response({"status": "healthy"})
+
+
+async def readiness(request: Request) -> Response:
+    """``GET /health/readiness``: 200 when the database answers AND the spool is healthy, else 503."""
+    state: ProxyState = request.app.state.proxy
+    db_ok = await state.store.ping()
+    spool_ok, reason = state.store.spool_health()
+    body = {
+        "status": "healthy" if db_ok and spool_ok else "unhealthy",
+        "db": "connected" if db_ok else "unreachable",
+        "spool": "healthy" if spool_ok else f"unhealthy: {reason}",
+        "spool_bytes": getattr(state.store.writer, "spool_bytes", None),
+    }
+    return json_response(body, status=200 if db_ok and spool_ok else 503)
+
+
+async def openapi(request: Request) -> Response:
+    """``GET /openapi.json``."""
+    return json_response(openapi_document())
+
+
+def routes() -> list[Route]:
+    """Every route of the proxy."""
+    out = [
+        Route("/v1/chat/completions", llm_routes.chat_completions, methods=["POST"]),
+        Route("/chat/completions", llm_routes.chat_completions, methods=["POST"]),
+        Route("/v1/embeddings", llm_routes.embeddings, methods=["POST"]),
+        Route("/embeddings", llm_routes.embeddings, methods=["POST"]),
+        Route("/v1/models", llm_routes.list_models, methods=["GET"]),
+        Route("/models", llm_routes.list_models, methods=["GET"]),
+        Route("/health/liveliness", liveliness, methods=["GET"]),
+        Route("/health/readiness", readiness, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    out.extend(management.routes())
+    out.extend(spend_api.routes())
+    return out
+
+
+def build_app(state: ProxyState) -> Starlette:
+    """The ASGI app serving ``state``; the store starts and stops with the app's lifespan."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await state.store.start()
+        try:
+            yield
+        finally:
+            await state.store.stop()
+
+    app = Starlette(routes=routes(), lifespan=lifespan)
+    app.state.proxy = state
+    return app
+
+
+def create_app(config_path: str | Path, *, migrate: bool = True) -> Starlette:
+    """Load and validate the config (``ConfigError`` on a bad field), then build the app."""
+    path = Path(config_path)
+    config = load_config(path)
+    return build_app(build_state(config, base_dir=path.resolve().parent, migrate=migrate))
+
+
+def app_factory() -> Starlette:
+    """uvicorn ``--factory`` entry for worker processes: config path from ``LEDGERLM_PROXY_CONFIG``."""
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        raise RuntimeError(f"{CONFIG_ENV} is not set")
+    return create_app(path, migrate=os.environ.get(NO_MIGRATE_ENV) != "1")

@@ -1,0 +1,202 @@
+"""``ProxyCall``: one LLM request after authentication, as a pipeline of named steps.
+
+::
+
+    parse body -> route (model group -> deployment, 404/403) -> tags (400) -> CallContext
+      -> pre-call hooks (400) -> admission.reserve (429) -> engine (spend row via the sink) -> headers
+
+Any error after auth ends in ``fail``: one ``failure`` spend row (unless the engine already wrote one),
+admission released, failure hooks run, and the OpenAI-format error response.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ledgerlm.errors import BadRequestError, NotFoundError
+from ledgerlm.providers.base import Deployment
+from ledgerlm.proxy.admission import Reservation
+from ledgerlm.proxy.auth import KeyContext, check_model
+from ledgerlm.proxy.http import error_response
+from ledgerlm.proxy.spend import RecordingSink, emit_failure, failure_record
+from ledgerlm.proxy.state import ProxyState
+from ledgerlm.record import CallRecord, CallType
+from ledgerlm.types import CallContext
+
+__all__ = ["ProxyCall", "request_id_of"]
+
+END_USER_HEADER = "x-litellm-end-user-id"
+_PROXY_ONLY_FIELDS = ("metadata", "tags")
+
+
+def request_id_of(request: Request) -> str:
+    """The client's ``x-request-id`` when sane (1..200 printable ASCII), else a new uuid4."""
+    given = request.headers.get("x-request-id")
+    if given and len(given) <= 200 and given.isascii() and given.isprintable():
+        return given
+    return str(uuid.uuid4())
+
+
+def _client_ip(request: Request) -> str | None:
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded:
+        return forwarded.split(",", 1)[0].strip() or None
+    return request.client.host if request.client else None
+
+
+class ProxyCall:
+    """State of one proxied call; see the module docstring for the steps."""
+
+    def __init__(
+        self, state: ProxyState, request: Request, key: KeyContext, request_id: str, call_type: CallType
+    ) -> None:
+        self.state = state
+        self.request = request
+        self.key = key
+        self.call_type: CallType = call_type
+        self.t0 = time.perf_counter()
+        self.start_time = time.time()
+        self.body: dict[str, Any] = {}
+        self.model = ""
+        self.stream = False
+        self.deployment: Deployment | None = None
+        self.reservation: Reservation | None = None
+        self.sink = RecordingSink(state.store.append)
+        self.ctx = CallContext(
+            request_id=request_id,
+            key_hash=key.token,
+            key_alias=key.key_alias,
+            user_id=key.user_id,
+            team_id=key.team_id,
+            organization_id=key.org_id,
+        )
+
+    def route(self, body: dict[str, Any], *, need: str) -> None:
+        """Validate the body's ``model`` and ``need`` field, pick the deployment, resolve tags."""
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise BadRequestError("'model' is required (a string)", param="model", code="missing_model")
+        self.model = model
+        self.ctx.model_group = model
+        self.body = body
+        headers = self.request.headers
+        request_tags = self.state.tags.from_request(body, headers)
+        self.ctx.request_tags = request_tags
+        self._context_fields(body)
+        if need not in body:
+            raise BadRequestError(f"'{need}' is required", param=need, code=f"missing_{need}")
+        group = self.state.registry.get(model)
+        if group is None:
+            raise NotFoundError(
+                f"model {model!r} is not served by this proxy", param="model", code="model_not_found"
+            )
+        check_model(self.key, model)
+        self.deployment = group.pick()
+        self.ctx.request_tags = self.state.tags.resolve(
+            request_tags, self.key.tags, self.key.team_tags, self.deployment.tags, headers
+        )
+
+    def _context_fields(self, body: dict[str, Any]) -> None:
+        user = body.get("user")
+        if user is not None and not isinstance(user, str):
+            raise BadRequestError("'user' must be a string", param="user")
+        self.ctx.end_user = user or self.request.headers.get(END_USER_HEADER) or None
+        self.ctx.requester_ip = _client_ip(self.request)
+        metadata = body.get("metadata")
+        if isinstance(metadata, dict):
+            self.ctx.metadata = {k: v for k, v in metadata.items() if k != "tags"}
+        traceparent = self.request.headers.get("traceparent")
+        if traceparent:
+            self.ctx.metadata["traceparent"] = traceparent
+
+    async def admit(self) -> dict[str, Any]:
+        """Pre-call hooks then admission; returns the body to send upstream (proxy-only fields removed)."""
+        state = self.state
+        body = self.body
+        if state.hooks.pre:
+            body = await state.hooks.pre_call(self._hook_key(), body, _hook_call_type(self.call_type))
+            self.body = body
+        assert self.deployment is not None
+        self.reservation = await state.admission.reserve(self.ctx, self.deployment, body)
+        return {k: v for k, v in body.items() if k not in _PROXY_ONLY_FIELDS}
+
+    def _hook_key(self) -> KeyContext:
+        """The caller as hooks see it: a copy carrying this request's end user."""
+        return dataclasses.replace(self.key, end_user_id=self.ctx.end_user)
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``engine.chat`` / ``chat_stream`` / ``embed``."""
+        state = self.state
+        deployment = self.deployment
+        assert deployment is not None
+        retries = state.registry.retries_by_deployment.get(deployment.deployment_id or "", state.num_retries)
+        return {
+            "context": self.ctx,
+            "call_type": self.call_type,
+            "num_retries": retries,
+            "timeout": deployment.timeout or state.timeout,
+            "callbacks": state.callbacks.per_call or None,
+            "sinks": [self.sink],
+        }
+
+    def headers(self, record: CallRecord | None = None, cost: Decimal | None = None) -> dict[str, str]:
+        """Response headers: request id, cost (decimal string; absent when unpriced), our overhead (ms)."""
+        rid = self.ctx.request_id
+        out = {"x-request-id": rid, "x-litellm-call-id": rid}
+        if self.deployment is not None and self.deployment.deployment_id:
+            out["x-litellm-model-id"] = self.deployment.deployment_id
+        if cost is not None:
+            text = format(cost, "f")
+            out["x-litellm-response-cost"] = text
+            out["x-ledgerlm-response-cost"] = text
+        if record is not None:
+            total_ms = (time.perf_counter() - self.t0) * 1000.0
+            out["x-ledgerlm-overhead-ms"] = f"{max(0.0, total_ms - record.latency_s * 1000.0):.3f}"
+        if self.reservation is not None:
+            out.update(self.state.admission.headers(self.reservation))
+        return out
+
+    async def settle(self, record: CallRecord | None) -> None:
+        """Settle the reservation with the call's cost (or release it when nothing was spent)."""
+        reservation, self.reservation = self.reservation, None
+        if reservation is None:
+            return
+        cost = record.response_cost if record is not None else None
+        if record is not None and (record.status == "success" or cost):
+            await self.state.admission.settle(reservation, cost)
+        else:
+            await self.state.admission.release(reservation)
+
+    async def fail(self, exc: BaseException) -> Response:
+        """Record the failure (once), release admission, run failure hooks; the error response."""
+        if self.sink.record is None:
+            self.write_failure(exc)
+        await self.settle(self.sink.record)
+        if self.state.hooks.failure:
+            await self.state.hooks.post_failure(self.body, exc, self._hook_key())
+        return error_response(exc, self.headers())
+
+    def write_failure(self, exc: BaseException) -> None:
+        """Spool a ``failure`` row for an error the engine did not record."""
+        record = failure_record(
+            ctx=self.ctx,
+            exc=exc,
+            call_type=self.call_type,
+            requested_model=self.model,
+            deployment=self.deployment,
+            start_time=self.start_time,
+            stream=self.stream,
+            messages=self.body.get("messages") if self.state.store_prompts else None,
+        )
+        emit_failure(record, exc, self.state.callbacks.per_call, self.sink, self.ctx)
+
+
+def _hook_call_type(call_type: CallType) -> str:
+    return "embeddings" if "embedding" in call_type else "completion"

@@ -1,0 +1,229 @@
+"""Callbacks named in the config, and the proxy hooks of ``CustomLogger`` (LiteLLM names and arguments).
+
+Loading (``load_callbacks``): each name in ``litellm_settings.callbacks`` / ``success_callback`` /
+``failure_callback`` is either ``module.attribute`` (an instance, a class instantiated without arguments,
+or a plain function ``fn(kwargs, response, start_time, end_time)``; the module is imported normally, else
+from ``<config dir>/<module>.py`` like LiteLLM), or an exporter name resolved by
+``ledgerlm.integrations.get_exporter(name, settings)``; anything else: ``ConfigError("unknown callback")``.
+
+Hooks (``ProxyHooks``), called only for loggers that override them:
+
+* ``async_pre_call_hook(user_api_key_dict, cache, data, call_type)`` -> a dict replaces the request;
+  an exception rejects it (400 with its message, or its own status for ledgerlm errors);
+* ``async_post_call_success_hook(data, user_api_key_dict, response)`` -> a dict replaces the response;
+* ``async_post_call_failure_hook(request_data, original_exception, user_api_key_dict)``;
+* ``async_post_call_streaming_hook(user_api_key_dict, response)`` per chunk -> a dict replaces the chunk.
+
+Post-call hooks that raise are logged and never change the response.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ledgerlm.callbacks import CustomLogger
+from ledgerlm.errors import BadRequestError, ConfigError, LedgerLMError
+from ledgerlm.proxy.auth import KeyContext
+
+__all__ = ["HookCache", "LoadedCallbacks", "ProxyHooks", "load_callbacks"]
+
+log = logging.getLogger("ledgerlm.proxy")
+
+
+class HookCache:
+    """The ``cache`` argument of ``async_pre_call_hook``: a small in-process key/value store
+    (LiteLLM ``DualCache`` method names)."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, Any] = {}
+
+    def get_cache(self, key: str, **_: Any) -> Any:
+        return self._data.get(key)
+
+    def set_cache(self, key: str, value: Any, **_: Any) -> None:
+        self._data[key] = value
+
+    async def async_get_cache(self, key: str, **_: Any) -> Any:
+        return self._data.get(key)
+
+    async def async_set_cache(self, key: str, value: Any, **_: Any) -> None:
+        self._data[key] = value
+
+
+class _OnlyOn(CustomLogger):
+    """Forwards only success (or only failure) events of a wrapped callback (``success_callback``...)."""
+
+    def __init__(self, inner: Any, kind: str) -> None:
+        self.inner = inner
+        self.kind = kind
+
+    def _call(self, sync: bool, args: tuple[Any, ...]) -> Any:
+        inner = self.inner
+        if not isinstance(inner, CustomLogger):
+            return inner(*args) if sync else None
+        name = f"log_{self.kind}_event" if sync else f"async_log_{self.kind}_event"
+        return getattr(inner, name)(*args)
+
+    def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        if self.kind == "success":
+            self._call(True, (kwargs, response_obj, start_time, end_time))
+
+    def log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        if self.kind == "failure":
+            self._call(True, (kwargs, response_obj, start_time, end_time))
+
+    async def async_log_success_event(
+        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        if self.kind == "success" and isinstance(self.inner, CustomLogger):
+            await self._call(False, (kwargs, response_obj, start_time, end_time))
+
+    async def async_log_failure_event(
+        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        if self.kind == "failure" and isinstance(self.inner, CustomLogger):
+            await self._call(False, (kwargs, response_obj, start_time, end_time))
+
+
+class LoadedCallbacks:
+    """Callbacks for every call (``per_call``: passed to the engine) and the proxy-hook loggers."""
+
+    def __init__(self, per_call: list[Any], loggers: list[CustomLogger]) -> None:
+        self.per_call = per_call
+        self.loggers = loggers
+
+
+def _import_attr(spec: str, base_dir: Path | None) -> Any:
+    module_name, _, attr = spec.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        candidate = (base_dir / (module_name.replace(".", "/") + ".py")) if base_dir else None
+        if candidate is None or not candidate.is_file():
+            raise
+        file_spec = importlib.util.spec_from_file_location(module_name, candidate)
+        if file_spec is None or file_spec.loader is None:
+            raise
+        module = importlib.util.module_from_spec(file_spec)
+        sys.modules[module_name] = module
+        file_spec.loader.exec_module(module)
+    if not hasattr(module, attr):
+        raise ConfigError(f"module {module_name!r} has no attribute {attr!r}")
+    return getattr(module, attr)
+
+
+def _exporter(name: str, settings: Mapping[str, Any]) -> Any:
+    try:
+        integrations = importlib.import_module("ledgerlm.integrations")
+    except ImportError:  # pragma: no cover
+        integrations = None
+    get_exporter: Callable[..., Any] | None = getattr(integrations, "get_exporter", None)
+    if get_exporter is None:
+        raise ConfigError(f"unknown callback {name!r} (no exporter registry available)")
+    try:
+        return get_exporter(name, settings)
+    except (KeyError, LookupError) as exc:
+        raise ConfigError(f"unknown callback {name!r}") from exc
+
+
+def load_one(name: str, settings: Mapping[str, Any], base_dir: Path | None, path: str) -> Any:
+    """Resolve one callback name (see the module docstring). Raises ``ConfigError`` with ``path``."""
+    try:
+        if "." in name:
+            obj = _import_attr(name, base_dir)
+            return obj() if isinstance(obj, type) else obj
+        return _exporter(name, settings)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, path=path) from None
+    except Exception as exc:
+        raise ConfigError(f"cannot load callback {name!r}: {exc}", path=path) from None
+
+
+def load_callbacks(
+    callbacks: list[str],
+    success: list[str],
+    failure: list[str],
+    *,
+    settings: Mapping[str, Any],
+    base_dir: Path | None = None,
+) -> LoadedCallbacks:
+    """Load ``litellm_settings`` callbacks once at start. Raises ``ConfigError`` naming the bad entry."""
+    per_call: list[Any] = []
+    loggers: list[CustomLogger] = []
+    for index, name in enumerate(callbacks):
+        obj = load_one(name, settings, base_dir, f"litellm_settings.callbacks[{index}]")
+        per_call.append(obj)
+        if isinstance(obj, CustomLogger):
+            loggers.append(obj)
+    for kind, names in (("success", success), ("failure", failure)):
+        for index, name in enumerate(names):
+            obj = load_one(name, settings, base_dir, f"litellm_settings.{kind}_callback[{index}]")
+            per_call.append(_OnlyOn(obj, kind))
+    return LoadedCallbacks(per_call=per_call, loggers=loggers)
+
+
+def _overrides(obj: Any, name: str) -> bool:
+    method = getattr(type(obj), name, None)
+    return method is not None and method is not getattr(CustomLogger, name, None)
+
+
+class ProxyHooks:
+    """Runs the proxy hooks of the loaded loggers. Cheap when no logger overrides a hook."""
+
+    def __init__(self, loggers: list[CustomLogger]) -> None:
+        self.cache = HookCache()
+        self.pre = [x for x in loggers if _overrides(x, "async_pre_call_hook")]
+        self.success = [x for x in loggers if _overrides(x, "async_post_call_success_hook")]
+        self.failure = [x for x in loggers if _overrides(x, "async_post_call_failure_hook")]
+        self.streaming = [x for x in loggers if _overrides(x, "async_post_call_streaming_hook")]
+
+    async def pre_call(self, ctx: KeyContext, data: dict[str, Any], call_type: str) -> dict[str, Any]:
+        """Run pre-call hooks in order; returns the (maybe replaced) request. Raises 4xx to reject."""
+        for logger in self.pre:
+            try:
+                result = await logger.async_pre_call_hook(ctx, self.cache, data, call_type)
+            except LedgerLMError:
+                raise
+            except Exception as exc:
+                raise BadRequestError(str(exc) or type(exc).__name__, code="rejected_by_hook") from exc
+            if isinstance(result, dict):
+                data = result
+        return data
+
+    async def post_success(self, data: dict[str, Any], ctx: KeyContext, response: Any) -> Any:
+        """Run success hooks; a dict returned replaces the response."""
+        for logger in self.success:
+            try:
+                result = await logger.async_post_call_success_hook(data, ctx, response)
+            except Exception:
+                log.exception("async_post_call_success_hook of %s raised", type(logger).__name__)
+                continue
+            if isinstance(result, dict):
+                response = result
+        return response
+
+    async def post_failure(self, data: dict[str, Any], exc: BaseException, ctx: KeyContext) -> None:
+        """Run failure hooks (errors logged)."""
+        for logger in self.failure:
+            try:
+                await logger.async_post_call_failure_hook(data, exc, ctx)
+            except Exception:
+                log.exception("async_post_call_failure_hook of %s raised", type(logger).__name__)
+
+    async def on_chunk(self, ctx: KeyContext, chunk: dict[str, Any]) -> dict[str, Any]:
+        """Run streaming hooks on one chunk; a dict returned replaces it."""
+        for logger in self.streaming:
+            try:
+                result = await logger.async_post_call_streaming_hook(ctx, chunk)
+            except Exception:
+                log.exception("async_post_call_streaming_hook of %s raised", type(logger).__name__)
+                continue
+            if isinstance(result, dict):
+                chunk = result
+        return chunk

@@ -1,0 +1,94 @@
+"""HTTP edge helpers: orjson responses, OpenAI-format errors, request-body parsing.
+
+Errors leave the proxy as ``{"error": {"message", "type", "param", "code"}}`` with the status of the
+``LedgerLMError`` (``to_openai()`` / ``status_code``); anything else is a 500 ``api_error`` whose message
+does not leak internals (the traceback is logged).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ledgerlm.errors import APIError, BadRequestError, LedgerLMError, RequestTooLargeError
+
+__all__ = ["error_response", "json_response", "read_json_body", "status_of"]
+
+log = logging.getLogger("ledgerlm.proxy")
+
+JSON_MEDIA = "application/json"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def dumps(value: Any) -> bytes:
+    """orjson bytes; ``Decimal`` as a decimal string, pydantic models dumped."""
+    return orjson.dumps(value, default=_default)
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON response encoded once with orjson."""
+    return Response(
+        dumps(body), status_code=status, headers=dict(headers) if headers else None, media_type=JSON_MEDIA
+    )
+
+
+def status_of(exc: BaseException) -> int:
+    """The HTTP status for ``exc`` (5xx for anything that is not a ledgerlm API error)."""
+    if isinstance(exc, LedgerLMError):
+        status = exc.status_code
+        return status if isinstance(status, int) and 400 <= status <= 599 else 502
+    return 500
+
+
+def error_body(exc: BaseException) -> dict[str, Any]:
+    """The OpenAI error body for ``exc``."""
+    if isinstance(exc, LedgerLMError):
+        return exc.to_openai()
+    return {"error": {"message": "internal error", "type": "api_error", "param": None, "code": None}}
+
+
+def error_response(exc: BaseException, headers: Mapping[str, str] | None = None) -> Response:
+    """The OpenAI-format error response for ``exc`` (``Retry-After`` kept for 429/503)."""
+    if not isinstance(exc, LedgerLMError):
+        log.error("unhandled error in the proxy", exc_info=exc)
+    out = dict(headers) if headers else {}
+    if isinstance(exc, APIError) and exc.retry_after is not None:
+        out["retry-after"] = str(max(0, int(exc.retry_after + 0.999)))
+    return json_response(error_body(exc), status=status_of(exc), headers=out)
+
+
+async def read_json_body(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The request's JSON object. Raises 413 over ``max_bytes``, 400 for non-JSON / non-object bodies."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > max_bytes:
+        raise RequestTooLargeError(f"request body over {max_bytes} bytes", code="request_too_large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise RequestTooLargeError(f"request body over {max_bytes} bytes", code="request_too_large")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw:
+        raise BadRequestError("the request body is empty: send a JSON object", code="invalid_json")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequestError(f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise BadRequestError("the request body must be a JSON object", code="invalid_json")
+    return body

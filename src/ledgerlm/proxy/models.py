@@ -1,0 +1,187 @@
+"""Model groups: the config's ``model_list`` turned into deployments with compiled prices, ONCE at load.
+
+A model group is the public ``model_name``; each of its entries is a ``Deployment`` (provider, model,
+credentials, tags, compiled price). ``ModelGroup.pick()`` chooses one by simple shuffle (weighted by
+``weight``, else ``rpm``, else uniform), as LiteLLM's default ``simple-shuffle`` routing does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ledgerlm.errors import ConfigError, LedgerLMError
+from ledgerlm.providers.base import Deployment
+from ledgerlm.proxy.config import ModelEntry, ProxyConfig, _is_price_key
+
+__all__ = ["ModelGroup", "ModelRegistry", "build_registry"]
+
+_ROUTING_KEYS = {
+    "model",
+    "api_key",
+    "api_base",
+    "api_version",
+    "tags",
+    "rpm",
+    "tpm",
+    "weight",
+    "timeout",
+    "stream_timeout",
+    "max_retries",
+}
+
+
+@dataclass(slots=True)
+class ModelGroup:
+    """The deployments serving one public model name; ``pick()`` is the simple shuffle."""
+
+    name: str
+    deployments: list[Deployment]
+    weights: list[float] | None = None
+    max_retries: list[int | None] = field(default_factory=list)
+
+    def pick(self) -> Deployment:
+        """One deployment of the group (weighted random when weights are configured)."""
+        if len(self.deployments) == 1:
+            return self.deployments[0]
+        if self.weights is None:
+            return random.choice(self.deployments)
+        return random.choices(self.deployments, weights=self.weights, k=1)[0]
+
+
+@dataclass(slots=True)
+class ModelRegistry:
+    """All model groups by public name, and the deployment-level retry settings."""
+
+    groups: dict[str, ModelGroup]
+    retries_by_deployment: dict[str, int] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        """Public model names, in config order."""
+        return list(self.groups)
+
+    def get(self, name: str) -> ModelGroup | None:
+        """The group for ``name`` or None."""
+        return self.groups.get(name)
+
+
+def _split_model(model: str) -> tuple[str, str]:
+    """``provider/model`` -> (provider, model); a bare name goes through the SDK router's rules."""
+    try:
+        from ledgerlm import router  # optional until the SDK lands
+
+        resolve = getattr(router, "split_model", None)
+        if resolve is not None:
+            provider, name = resolve(model)
+            return str(provider), str(name)
+    except ImportError:  # pragma: no cover - the SDK is always present in a release
+        pass
+    except LedgerLMError as exc:
+        raise ConfigError(exc.message) from None
+    provider, sep, name = model.partition("/")
+    if not sep or not name:
+        raise ConfigError(f"model {model!r} has no provider prefix (write e.g. openai/{model})")
+    return provider, name
+
+
+def _custom_prices(entry: ModelEntry, path: str) -> dict[str, Any] | None:
+    """Custom prices (``litellm_params`` over ``model_info``), validated by the pricing module."""
+    params = entry.litellm_params.model_dump(exclude_none=True)
+    info = entry.model_info.model_dump(exclude_none=True)
+    try:
+        from ledgerlm import pricing
+
+        extract = getattr(pricing, "extract_custom_prices", None)
+        if extract is not None:
+            result = extract(params, info)
+            return dict(result) if result else None
+    except ConfigError as exc:
+        raise ConfigError(exc.message, path=path) from None
+    prices = {k: v for k, v in {**info, **params}.items() if _is_price_key(k)}
+    return prices or None
+
+
+def _deployment_id(entry: ModelEntry, index: int) -> str:
+    if entry.model_info.id:
+        return entry.model_info.id
+    seed = orjson.dumps(
+        [entry.model_name, index, entry.litellm_params.model, entry.litellm_params.api_base],
+    )
+    return hashlib.sha256(seed).hexdigest()[:16]
+
+
+def _build_deployment(entry: ModelEntry, index: int) -> Deployment:
+    from ledgerlm.pricing import compile_price
+
+    path = f"model_list[{index}]"
+    params = entry.litellm_params
+    try:
+        provider, model = _split_model(params.model)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, path=f"{path}.litellm_params.model") from None
+    custom = _custom_prices(entry, path)
+    extra: dict[str, Any] = {
+        k: v for k, v in (params.model_extra or {}).items() if k not in _ROUTING_KEYS and not _is_price_key(k)
+    }
+    try:
+        price = compile_price(provider, model, custom=custom, base_model=entry.model_info.base_model)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, path=(exc.path and f"{path}.{exc.path}") or path) from None
+    return Deployment(
+        provider=provider,
+        model=model,
+        api_base=params.api_base,
+        api_key=params.api_key,
+        api_version=params.api_version,
+        model_group=entry.model_name,
+        deployment_id=_deployment_id(entry, index),
+        tags=list(params.tags),
+        extra=extra,
+        price=price,
+        timeout=params.timeout,
+    )
+
+
+def _weights(entries: list[ModelEntry]) -> list[float] | None:
+    if all(e.litellm_params.weight for e in entries):
+        return [float(e.litellm_params.weight or 0) for e in entries]
+    if all(e.litellm_params.rpm for e in entries):
+        return [float(e.litellm_params.rpm or 0) for e in entries]
+    return None
+
+
+def build_registry(config: ProxyConfig) -> ModelRegistry:
+    """Deployments and compiled prices for every ``model_list`` entry. Raises ``ConfigError`` (path)."""
+    by_name: dict[str, list[tuple[int, ModelEntry]]] = {}
+    for index, entry in enumerate(config.model_list):
+        by_name.setdefault(entry.model_name, []).append((index, entry))
+    groups: dict[str, ModelGroup] = {}
+    retries: dict[str, int] = {}
+    seen_ids: dict[str, int] = {}
+    for name, items in by_name.items():
+        deployments = []
+        for index, entry in items:
+            deployment = _build_deployment(entry, index)
+            assert deployment.deployment_id is not None
+            if deployment.deployment_id in seen_ids:
+                raise ConfigError(
+                    f"duplicate deployment id {deployment.deployment_id!r} "
+                    f"(also model_list[{seen_ids[deployment.deployment_id]}])",
+                    path=f"model_list[{index}].model_info.id",
+                )
+            seen_ids[deployment.deployment_id] = index
+            if entry.litellm_params.max_retries is not None:
+                retries[deployment.deployment_id] = entry.litellm_params.max_retries
+            deployments.append(deployment)
+        groups[name] = ModelGroup(name=name, deployments=deployments, weights=_weights([e for _, e in items]))
+    return ModelRegistry(groups=groups, retries_by_deployment=retries)
+
+
+def describe_models(registry: ModelRegistry, allowed: Mapping[str, bool] | None = None) -> list[str]:
+    """Public names, filtered by ``allowed`` when given (used by ``/v1/models``)."""
+    return [n for n in registry.names() if allowed is None or allowed.get(n, False)]

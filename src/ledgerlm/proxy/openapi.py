@@ -1,0 +1,305 @@
+"""``/openapi.json``: an OpenAPI 3.1 document describing every proxy route with its request and
+response schemas (OpenAI shapes for the LLM routes, LiteLLM fields for management and spend).
+
+Built once (cached) from the management pydantic models and the hand-written schemas below.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from ledgerlm.proxy import management_models as mm
+
+__all__ = ["openapi_document"]
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+
+MESSAGE = {
+    "type": "object",
+    "required": ["role"],
+    "properties": {
+        "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool", "function"]},
+        "content": {"anyOf": [{"type": "string"}, {"type": "array"}, {"type": "null"}]},
+        "name": {"type": "string"},
+        "tool_calls": {"type": "array"},
+        "tool_call_id": {"type": "string"},
+    },
+}
+
+TAGS = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 128}, "maxItems": 64}
+METADATA = {"type": "object", "properties": {"tags": TAGS}, "additionalProperties": True}
+
+CHAT_REQUEST = {
+    "type": "object",
+    "required": ["model", "messages"],
+    "properties": {
+        "model": {"type": "string", "minLength": 1},
+        "messages": {"type": "array", "items": MESSAGE, "minItems": 1},
+        "stream": {"type": "boolean"},
+        "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
+        "max_tokens": {"type": "integer", "minimum": 1},
+        "max_completion_tokens": {"type": "integer", "minimum": 1},
+        "temperature": {"type": "number"},
+        "top_p": {"type": "number"},
+        "n": {"type": "integer", "minimum": 1},
+        "stop": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "tools": {"type": "array"},
+        "tool_choice": {},
+        "response_format": {"type": "object"},
+        "user": {"type": "string", "description": "end user id (also header x-litellm-end-user-id)"},
+        "metadata": METADATA,
+        "tags": TAGS,
+    },
+    "additionalProperties": True,
+}
+
+USAGE = {
+    "type": "object",
+    "properties": {
+        "prompt_tokens": {"type": "integer"},
+        "completion_tokens": {"type": "integer"},
+        "total_tokens": {"type": "integer"},
+    },
+}
+
+CHAT_RESPONSE = {
+    "type": "object",
+    "required": ["id", "object", "choices"],
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"type": "string"},
+        "created": {"type": "integer"},
+        "model": {"type": "string"},
+        "choices": {"type": "array", "items": {"type": "object"}},
+        "usage": USAGE,
+    },
+}
+
+EMBEDDING_REQUEST = {
+    "type": "object",
+    "required": ["model", "input"],
+    "properties": {
+        "model": {"type": "string", "minLength": 1},
+        "input": {"anyOf": [{"type": "string"}, {"type": "array"}]},
+        "dimensions": {"type": "integer", "minimum": 1},
+        "encoding_format": {"type": "string", "enum": ["float", "base64"]},
+        "user": {"type": "string"},
+        "metadata": METADATA,
+        "tags": TAGS,
+    },
+}
+
+EMBEDDING_RESPONSE = {
+    "type": "object",
+    "required": ["object", "data"],
+    "properties": {
+        "object": {"type": "string"},
+        "data": {"type": "array"},
+        "model": {"type": "string"},
+        "usage": USAGE,
+    },
+}
+
+MODELS_RESPONSE = {
+    "type": "object",
+    "properties": {
+        "object": {"type": "string"},
+        "data": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}}}},
+    },
+}
+
+OBJECT = {"type": "object", "additionalProperties": True}
+SPEND_ROW = {
+    "type": "object",
+    "properties": {"request_id": {"type": "string"}, "spend": {"type": ["string", "null"]}},
+}
+SPEND_LOGS = {
+    "type": "object",
+    "properties": {"data": {"type": "array", "items": SPEND_ROW}, "page": {"type": "integer"}},
+}
+
+RESPONSE_HEADERS = {
+    "x-request-id": {"schema": {"type": "string"}},
+    "x-litellm-call-id": {"schema": {"type": "string"}},
+    "x-litellm-response-cost": {"schema": {"type": "string"}, "description": "USD, absent when unpriced"},
+    "x-ledgerlm-response-cost": {"schema": {"type": "string"}, "description": "USD, absent when unpriced"},
+    "x-ledgerlm-overhead-ms": {"schema": {"type": "string"}, "description": "proxy time minus upstream"},
+}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {
+        str(s): {"description": "error", "content": {"application/json": {"schema": ERROR}}} for s in statuses
+    }
+
+
+def _op(
+    summary: str,
+    response: dict[str, Any],
+    *,
+    body: dict[str, Any] | None = None,
+    params: Sequence[str] = (),
+    errors: tuple[int, ...] = (400, 401, 403),
+    sse: bool = False,
+) -> dict[str, Any]:
+    content: dict[str, Any] = {"application/json": {"schema": response}}
+    if sse:
+        content["text/event-stream"] = {"schema": {"type": "string"}}
+    op: dict[str, Any] = {
+        "summary": summary,
+        "responses": {
+            "200": {"description": "OK", "content": content, "headers": RESPONSE_HEADERS},
+            **_errors(*errors),
+        },
+        "security": [{"bearer": []}],
+    }
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if params:
+        op["parameters"] = [
+            {"name": p, "in": "query", "required": False, "schema": {"type": "string"}} for p in params
+        ]
+    return op
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema(mode="validation")
+
+
+def _llm_paths() -> dict[str, Any]:
+    chat = _op(
+        "Chat completion (plain or SSE stream)",
+        CHAT_RESPONSE,
+        body=CHAT_REQUEST,
+        errors=(400, 401, 403, 404, 413, 429, 500, 502, 503, 504),
+        sse=True,
+    )
+    embed = _op(
+        "Embeddings",
+        EMBEDDING_RESPONSE,
+        body=EMBEDDING_REQUEST,
+        errors=(400, 401, 403, 404, 413, 429, 500, 502, 503, 504),
+    )
+    models = _op("Models the caller's key may use", MODELS_RESPONSE, errors=(401,))
+    return {
+        "/v1/chat/completions": {"post": chat},
+        "/chat/completions": {"post": chat},
+        "/v1/embeddings": {"post": embed},
+        "/embeddings": {"post": embed},
+        "/v1/models": {"get": models},
+        "/models": {"get": models},
+        "/health/liveliness": {
+            "get": {"summary": "Process alive", "responses": {"200": {"description": "OK"}}}
+        },
+        "/health/readiness": {
+            "get": {
+                "summary": "Database reachable and spool healthy",
+                "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
+            }
+        },
+        "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
+    }
+
+
+def _management_paths() -> dict[str, Any]:
+    post: dict[str, tuple[str, type[BaseModel]]] = {
+        "/key/generate": ("Create a virtual key (shown once)", mm.KeyGenerate),
+        "/key/update": ("Update a key", mm.KeyUpdate),
+        "/key/delete": ("Delete keys", mm.KeyDelete),
+        "/team/new": ("Create a team", mm.TeamNew),
+        "/team/update": ("Update a team", mm.TeamUpdate),
+        "/team/delete": ("Delete teams", mm.TeamDelete),
+        "/user/new": ("Create a user (and a key)", mm.UserNew),
+        "/customer/new": ("Create an end user (customer)", mm.CustomerNew),
+    }
+    out: dict[str, Any] = {
+        p: {"post": _op(s, OBJECT, body=_schema(m), errors=(400, 401, 403, 404))}
+        for p, (s, m) in post.items()
+    }
+    get = {
+        "/key/info": ("A key's fields", ["key"]),
+        "/key/list": ("Keys", ["page", "size", "team_id", "user_id", "key_alias", "return_full_object"]),
+        "/team/info": ("A team and its keys", ["team_id"]),
+        "/user/info": ("A user, its keys and teams", ["user_id"]),
+        "/customer/info": ("An end user", ["end_user_id"]),
+    }
+    for path, (summary, params) in get.items():
+        out[path] = {"get": _op(summary, OBJECT, params=params, errors=(400, 401, 403, 404))}
+    return out
+
+
+def _spend_paths() -> dict[str, Any]:
+    filters = [
+        "request_id",
+        "api_key",
+        "user_id",
+        "team_id",
+        "end_user",
+        "tags",
+        "model",
+        "status",
+        "start_date",
+        "end_date",
+        "page",
+        "page_size",
+    ]
+    return {
+        "/spend/logs": {
+            "get": _op(
+                "Spend log rows (a virtual key: its own only)", SPEND_LOGS, params=filters, errors=(400, 401)
+            )
+        },
+        "/spend/tags": {
+            "get": _op(
+                "Spend and requests per tag",
+                OBJECT,
+                params=["start_date", "end_date"],
+                errors=(400, 401, 403),
+            )
+        },
+        "/global/spend/report": {
+            "get": _op(
+                "Spend grouped by team, customer, api_key, tag, model or day",
+                OBJECT,
+                params=["group_by", "start_date", "end_date"],
+                errors=(400, 401, 403),
+            )
+        },
+    }
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document (cached)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ledgerlm proxy",
+            "version": "0.1.0",
+            "description": "OpenAI-compatible LLM gateway with virtual keys, tags and spend logs.",
+        },
+        "paths": {**_llm_paths(), **_management_paths(), **_spend_paths()},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": ERROR},
+        },
+    }

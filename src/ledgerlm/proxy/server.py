@@ -1,0 +1,116 @@
+"""Running the proxy: ``serve`` (the ``ledgerlm proxy`` command) and ``ServerThread`` (tests, demo).
+
+``serve`` validates the config and migrates the database BEFORE starting uvicorn, so a bad config or an
+unreachable database fails at start with a clear message; with ``workers > 1`` each worker process builds
+its own app from ``LEDGERLM_PROXY_CONFIG`` (and its own spool slot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from ledgerlm.proxy.app import CONFIG_ENV, NO_MIGRATE_ENV, build_app
+from ledgerlm.proxy.config import load_config
+from ledgerlm.proxy.state import build_state
+
+__all__ = ["ServerThread", "serve"]
+
+
+def _uvicorn_options(log_level: str) -> dict[str, Any]:
+    # "auto" picks uvloop and httptools when installed.
+    return {
+        "loop": "auto",
+        "http": "auto",
+        "log_level": log_level,
+        "access_log": False,
+        "timeout_graceful_shutdown": 10,
+    }
+
+
+def serve(
+    config_path: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 4000,
+    workers: int = 1,
+    log_level: str = "info",
+) -> None:
+    """Validate the config, migrate the database, then serve until interrupted.
+
+    Raises ``ConfigError`` for a bad config (the CLI prints it and exits 2).
+    """
+    from ledgerlm.store.migrate import migrate
+
+    path = Path(config_path).resolve()
+    config = load_config(path)
+    state = build_state(config, base_dir=path.parent, migrate=False)
+    migrate(config.database_url)
+    if workers <= 1:
+        uvicorn.run(build_app(state), host=host, port=port, **_uvicorn_options(log_level))
+        return
+    os.environ[CONFIG_ENV] = str(path)
+    os.environ[NO_MIGRATE_ENV] = "1"
+    uvicorn.run(
+        "ledgerlm.proxy.app:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        **_uvicorn_options(log_level),
+    )
+
+
+class ServerThread:
+    """uvicorn serving ``app`` on 127.0.0.1 (a free port) in a background thread.
+
+    ``with ServerThread(app) as server: server.url`` -> ``http://127.0.0.1:PORT``. ``stop()`` shuts down
+    gracefully (the app's lifespan drains the spend writer).
+    """
+
+    def __init__(self, app: Any, *, log_level: str = "warning", start_timeout_s: float = 30.0) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port: int = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, lifespan="on", **_uvicorn_options(log_level))
+        self.server = uvicorn.Server(config)
+        self.start_timeout_s = start_timeout_s
+        self.thread = threading.Thread(target=self._run, name=f"ledgerlm-proxy-{self.port}", daemon=True)
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self.server.serve(sockets=[self.sock]))
+        except BaseException as exc:  # surfaced by start()
+            self.error = exc
+
+    def start(self) -> ServerThread:
+        """Start and wait until the server accepts requests. Raises ``RuntimeError`` on failure."""
+        self.thread.start()
+        deadline = time.monotonic() + self.start_timeout_s
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"proxy did not start: {self.error!r}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Graceful shutdown; waits for the thread."""
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

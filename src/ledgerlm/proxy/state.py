@@ -1,0 +1,87 @@
+"""``ProxyState``: everything a request needs, built ONCE from the config at start.
+
+Nothing here is recomputed per request: deployments and compiled prices, the tag resolver, the hook lists,
+the callbacks passed to the engine, the key cache, the store link (engine, spool, writer).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ledgerlm.proxy.admission import Admission, NoAdmission
+from ledgerlm.proxy.auth import Authenticator, KeyCache
+from ledgerlm.proxy.config import ProxyConfig
+from ledgerlm.proxy.hooks import LoadedCallbacks, ProxyHooks, load_callbacks
+from ledgerlm.proxy.models import ModelRegistry, build_registry
+from ledgerlm.proxy.tags import TagResolver
+
+if TYPE_CHECKING:
+    from ledgerlm.proxy.store_link import StoreLink
+
+__all__ = ["ProxyState", "build_state"]
+
+log = logging.getLogger("ledgerlm.proxy")
+
+
+@dataclass(slots=True)
+class ProxyState:
+    """The proxy's long-lived parts. ``store`` is None only in unit tests of the routes."""
+
+    config: ProxyConfig
+    registry: ModelRegistry
+    auth: Authenticator
+    tags: TagResolver
+    hooks: ProxyHooks
+    callbacks: LoadedCallbacks
+    store: StoreLink
+    admission: Admission = field(default_factory=NoAdmission)
+    num_retries: int = 2
+    timeout: float | None = 600.0
+    store_prompts: bool = False
+    max_body_bytes: int = 10 * 1024 * 1024
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: bool = True) -> ProxyState:
+    """Build the state (no I/O beyond importing callbacks; the store connects in ``store.start()``).
+
+    Raises ``ConfigError`` for a bad model list or callback.
+    """
+    from ledgerlm.proxy.store_link import StoreLink
+
+    general = config.general_settings
+    settings = config.litellm_settings
+    registry = build_registry(config)
+    callbacks = load_callbacks(
+        settings.callbacks,
+        settings.success_callback,
+        settings.failure_callback,
+        settings=config.model_dump(),
+        base_dir=base_dir,
+    )
+    store = StoreLink(
+        database_url=config.database_url,
+        spool_dir=Path(general.spool_dir),
+        store_prompts=general.store_prompts_in_spend_logs and not settings.turn_off_message_logging,
+        fsync=general.spool_fsync,
+        migrate=migrate,
+    )
+    cache = KeyCache(ttl_s=general.key_cache_ttl_s)
+    if general.master_key is None:
+        log.warning("no general_settings.master_key: the proxy is OPEN (every caller is admin)")
+    return ProxyState(
+        config=config,
+        registry=registry,
+        auth=Authenticator(general.master_key, store.lookup_key, cache),
+        tags=TagResolver(settings.extra_spend_tag_headers, general.required_tags),
+        hooks=ProxyHooks(callbacks.loggers),
+        callbacks=callbacks,
+        store=store,
+        num_retries=settings.num_retries,
+        timeout=settings.request_timeout,
+        store_prompts=store.store_prompts,
+        max_body_bytes=int(general.max_request_size_mb * 1024 * 1024),
+    )

@@ -1,0 +1,126 @@
+"""Request tags: the ordered union, without duplicates, of every source (issue 5 item 4).
+
+Precedence (first occurrence wins the position)::
+
+    1. body  metadata.tags                   (list of strings)
+    2. body  tags                            (root-level list of strings)
+    3. header x-litellm-tags                 (comma separated; IGNORED when the body has root ``tags``)
+    4. the virtual key's tags                (key metadata.tags)
+    5. the key's team's tags                 (team tags / team metadata.tags)
+    6. the serving deployment's config tags  (litellm_params.tags)
+    7. one "<Header-Name>: <value>" tag per header in litellm_settings.extra_spend_tag_headers
+
+Limits: each tag a string of 1..128 characters, at most 64 tags per request; otherwise
+``BadRequestError`` (400). ``required_tags`` prefixes (e.g. ``team:``) must each be matched by one tag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ledgerlm.errors import BadRequestError
+
+__all__ = ["MAX_TAGS", "MAX_TAG_LENGTH", "TagResolver", "check_required", "parse_header_tags"]
+
+MAX_TAG_LENGTH = 128
+MAX_TAGS = 64
+TAGS_HEADER = "x-litellm-tags"
+
+
+def _bad(message: str, param: str) -> BadRequestError:
+    return BadRequestError(message, param=param, code="invalid_tags")
+
+
+def _body_list(value: Any, param: str) -> list[str]:
+    """A body tag list: None -> [], else a list of valid strings."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _bad(f"{param} must be a list of strings", param)
+    for item in value:
+        _check_tag(item, param)
+    return value
+
+
+def _check_tag(tag: Any, param: str) -> None:
+    if not isinstance(tag, str):
+        raise _bad(f"{param}: every tag must be a string, got {type(tag).__name__}", param)
+    if not tag:
+        raise _bad(f"{param}: empty tag", param)
+    if len(tag) > MAX_TAG_LENGTH:
+        raise _bad(f"{param}: tag longer than {MAX_TAG_LENGTH} characters ({len(tag)})", param)
+
+
+def parse_header_tags(value: str | None) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]`` (blank items dropped; each tag checked)."""
+    if not value:
+        return []
+    tags = [part.strip() for part in value.split(",")]
+    tags = [t for t in tags if t]
+    for tag in tags:
+        _check_tag(tag, TAGS_HEADER)
+    return tags
+
+
+def check_required(tags: Sequence[str], prefixes: Sequence[str]) -> None:
+    """Raise 400 naming every required prefix that no tag starts with."""
+    missing = [p for p in prefixes if not any(t.startswith(p) for t in tags)]
+    if missing:
+        raise _bad(
+            "missing required request tags: "
+            + ", ".join(repr(p) for p in missing)
+            + " (send them in metadata.tags, tags or the x-litellm-tags header)",
+            "tags",
+        )
+
+
+class TagResolver:
+    """Resolves the tags of one request; built once per config (header names are lower-cased once)."""
+
+    def __init__(self, extra_spend_tag_headers: Iterable[str] = (), required: Iterable[str] = ()) -> None:
+        self.extra_headers: list[tuple[str, str]] = [(h, h.lower()) for h in extra_spend_tag_headers]
+        self.required: list[str] = list(required)
+
+    def from_request(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> list[str]:
+        """Sources 1-3 (the request's own tags), in order, duplicates kept (``resolve`` dedupes)."""
+        metadata = body.get("metadata")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise _bad("metadata must be an object", "metadata")
+        out = list(_body_list(metadata.get("tags") if metadata else None, "metadata.tags"))
+        if "tags" in body and body["tags"] is not None:
+            out.extend(_body_list(body["tags"], "tags"))
+        else:
+            out.extend(parse_header_tags(headers.get(TAGS_HEADER)))
+        return out
+
+    def from_headers(self, headers: Mapping[str, str]) -> list[str]:
+        """Source 7: ``"<Header-Name>: <value>"`` for each configured header present."""
+        out = []
+        for name, lower in self.extra_headers:
+            value = headers.get(lower)
+            if value is not None:
+                tag = f"{name}: {value}"
+                _check_tag(tag, name)
+                out.append(tag)
+        return out
+
+    def resolve(
+        self,
+        request_tags: Sequence[str],
+        key_tags: Sequence[str],
+        team_tags: Sequence[str],
+        deployment_tags: Sequence[str],
+        headers: Mapping[str, str],
+    ) -> list[str]:
+        """The ordered union of every source; enforces the limits and ``required_tags``."""
+        seen: dict[str, None] = {}
+        for group in (request_tags, key_tags, team_tags, deployment_tags, self.from_headers(headers)):
+            for tag in group:
+                seen.setdefault(tag, None)
+        tags = list(seen)
+        if len(tags) > MAX_TAGS:
+            raise _bad(f"too many tags: {len(tags)} (at most {MAX_TAGS} per request)", "tags")
+        if self.required:
+            check_required(tags, self.required)
+        return tags
