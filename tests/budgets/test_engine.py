@@ -1,0 +1,110 @@
+"""The admission engine: worst-case reservation, rejections that name the entity, unpriced policy,
+rate-limit errors with headers, and the overshoot bound under 50 concurrent requests."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from ledgerlm.budgets.estimate import estimate_request
+from ledgerlm.budgets.reservations import Budgets, BudgetSettings, Reservation
+from ledgerlm.budgets.types import EntityLimits, EntityRef
+from ledgerlm.errors import BudgetExceededError, PermissionDeniedError, RateLimitError
+
+from .conftest import Pair
+from .prices import LinearPrice
+
+PRICE = LinearPrice(Decimal("0.000001"), Decimal("0.000004"))
+BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 100}
+RESET = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def worst_case() -> Decimal:
+    estimate = estimate_request(BODY)
+    cost = PRICE.max_cost(estimate.input_tokens, estimate.output_tokens)
+    assert cost is not None
+    return cost
+
+
+async def test_fifty_concurrent_requests_budget_fits_five(pair: Pair) -> None:
+    limit = worst_case() * 5 + worst_case() / 2
+    key = EntityLimits(EntityRef("key", "k"), max_budget=limit, budget_reset_at=RESET)
+    engines = [Budgets(pair.first), Budgets(pair.second)]
+
+    async def one(i: int) -> Reservation | BudgetExceededError:
+        try:
+            return await engines[i % 2].reserve([key], price=PRICE, body=BODY, request_id=f"r{i}")
+        except BudgetExceededError as exc:
+            return exc
+
+    results = await asyncio.gather(*(one(i) for i in range(50)))
+    admitted = [r for r in results if isinstance(r, Reservation)]
+    assert len(admitted) == 5
+    # the provider honours max_tokens: every actual cost is at most the reservation
+    actual = PRICE.max_cost(estimate_request(BODY).input_tokens // 3, 100)
+    assert actual is not None
+    for reservation in admitted:
+        await engines[0].settle(reservation, actual, tokens=150)
+    spend, reserved = await pair.first.spend(key.ref)
+    assert reserved == 0
+    assert Decimal(spend) / 10**9 == actual * 5 <= limit
+
+
+async def test_budget_error_names_entity_spend_limit_and_reset(pair: Pair) -> None:
+    team = EntityLimits(EntityRef("team", "team-blue"), max_budget=worst_case() / 2, budget_reset_at=RESET)
+    with pytest.raises(BudgetExceededError) as caught:
+        await Budgets(pair.first).reserve([team], price=PRICE, body=BODY, request_id="r")
+    error = caught.value
+    assert error.status_code == 429
+    assert error.to_openai()["error"]["type"] == "budget_exceeded"
+    assert "team 'team-blue'" in error.message
+    assert f"max_budget ${worst_case() / 2}" in error.message
+    assert "spend $0" in error.message
+    assert RESET.isoformat() in error.message
+    assert "this request alone exceeds the budget" in error.message
+
+
+async def test_unpriced_model_rejected_by_default_and_admitted_when_configured(pair: Pair) -> None:
+    key = EntityLimits(EntityRef("key", "k"), max_budget=Decimal(10))
+    unpriced = LinearPrice(None, None)
+    with pytest.raises(PermissionDeniedError, match="no known price"):
+        await Budgets(pair.first).reserve([key], price=unpriced, body=BODY, request_id="r")
+    admit = Budgets(pair.first, BudgetSettings(unpriced="admit"))
+    reservation = await admit.reserve([key], price=unpriced, body=BODY, request_id="r")
+    assert reservation.amount is None and reservation.held
+    await admit.settle(reservation, None)
+    assert await pair.first.spend(key.ref) == (0, 0)
+    # no budget applies: unpriced is fine and nothing is held
+    free = await Budgets(pair.first).reserve([], price=unpriced, body=BODY, request_id="r")
+    assert not free.held
+
+
+async def test_rate_limit_error_has_retry_after_and_openai_headers(pair: Pair) -> None:
+    key = EntityLimits(EntityRef("key", "k"), rpm_limit=2)
+    budgets = Budgets(pair.first, clock=lambda: 1_800_000_010.0)
+    first = await budgets.reserve([key], price=PRICE, body=BODY, request_id="a")
+    assert first.headers["x-ratelimit-remaining-requests"] == "1"
+    await budgets.reserve([key], price=PRICE, body=BODY, request_id="b")
+    with pytest.raises(RateLimitError) as caught:
+        await budgets.reserve([key], price=PRICE, body=BODY, request_id="c")
+    error = caught.value
+    assert not isinstance(error, BudgetExceededError)
+    assert error.status_code == 429
+    assert error.headers["retry-after"] == "50"
+    assert error.headers["x-ratelimit-limit-requests"] == "2"
+    assert error.headers["x-ratelimit-remaining-requests"] == "0"
+    assert error.headers["x-ratelimit-reset-requests"] == "50s"
+    assert "rpm_limit is 2" in error.message
+
+
+async def test_settle_and_release_are_idempotent(pair: Pair) -> None:
+    key = EntityLimits(EntityRef("key", "k"), max_budget=Decimal(1))
+    budgets = Budgets(pair.first)
+    reservation = await budgets.reserve([key], price=PRICE, body=BODY, request_id="a")
+    await budgets.settle(reservation, Decimal("0.25"))
+    await budgets.settle(reservation, Decimal("0.25"))
+    await budgets.release(reservation)
+    assert await pair.first.spend(key.ref) == (250_000_000, 0)
