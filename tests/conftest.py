@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,35 @@ def shared_cases() -> Path:
     if not CASES.is_dir():
         pytest.skip(f"shared cost cases skipped: {CASES} is absent (it exists in CI)")
     return CASES
+
+
+# --- callbacks (issue 4): an unexpected callback error fails the test ---------------------------------
+
+CALLBACK_ERRORS_MARKER = "callback_errors_expected"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{CALLBACK_ERRORS_MARKER}: the test makes callbacks raise on purpose (their errors do not fail it)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _callback_errors_fail_the_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test when a callback hook or sink raised during it (``ledgerlm.callbacks`` counts and logs
+    such errors without propagating them). Opt out with ``@pytest.mark.callback_errors_expected``."""
+    from ledgerlm.callbacks.dispatcher import get_dispatcher
+
+    dispatcher = get_dispatcher()
+    before = dispatcher.stats()["errors"]
+    yield
+    if dispatcher.started and dispatcher.stats()["pending"]:
+        dispatcher.flush(timeout=2.0)
+    errors = dispatcher.errors_since(before)
+    if errors and request.node.get_closest_marker(CALLBACK_ERRORS_MARKER) is None:
+        details = "\n".join(f"{e.label}: {e.error}\n{e.traceback}" for e in errors)
+        pytest.fail(
+            f"{len(errors)} callback error(s) during the test (mark it {CALLBACK_ERRORS_MARKER} if "
+            f"intended):\n{details}"
+        )

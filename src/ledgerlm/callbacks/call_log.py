@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from ledgerlm.callbacks import payload
+from ledgerlm.callbacks.assemble import assemble_chat_completion
 from ledgerlm.callbacks.custom_logger import CustomLogger, overrides
 from ledgerlm.callbacks.dispatcher import get_dispatcher
 from ledgerlm.callbacks.registry import Callback, current_lists, targets_for
@@ -85,6 +86,8 @@ class CallLog:
         self._stream = tuple(t for t in self._success if isinstance(t, CustomLogger) and _wants_chunks(t))
         self._sinks: list[Sink] = []
         self._lock = threading.Lock()
+        # chunks kept (references only) to assemble a stream's response for the success hooks
+        self._chunks: list[Any] | None = [] if info.stream and self._success else None
         self.done = False
 
     def add_sink(self, fn: Sink) -> None:
@@ -111,6 +114,8 @@ class CallLog:
 
     def stream_chunk(self, chunk: Any) -> None:
         """Dispatch one chunk to loggers overriding ``log_stream_event`` / ``async_log_stream_event``."""
+        if self._chunks is not None:
+            self._chunks.append(chunk)
         if not self._stream or self.done:
             return
         info = self.info
@@ -155,9 +160,12 @@ class CallLog:
         if not targets:
             return
         info = self.info
+        chunks = self._chunks if exc is None and response_obj is None else None
+        self._chunks = None
 
         def build() -> tuple[dict[str, Any], Any, datetime | None, datetime | None]:
-            visible = payload.visible_response(info, response_obj)
+            response = assemble_chat_completion(chunks) if chunks is not None else response_obj
+            visible = payload.visible_response(info, response)
             kwargs = payload.terminal_kwargs(info, record, visible, exc)
             return kwargs, visible, kwargs["start_time"], kwargs["end_time"]
 

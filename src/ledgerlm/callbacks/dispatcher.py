@@ -107,6 +107,7 @@ class _ThreadPool:
             try:
                 fn()
             finally:
+                del fn  # do not keep the last job alive while waiting for the next
                 with self._lock:
                     self._busy -= 1
 
@@ -187,22 +188,30 @@ class Dispatcher:
 
     # -- sync lanes ----------------------------------------------------------------------------
     def _run_sync_lane(self, lane: _Lane) -> None:
-        while True:
-            with self._lock:
-                if not lane.items:
-                    lane.scheduled = False
-                    self._retire(lane)
-                    return
-                label, job = lane.items.popleft()
+        with self._lock:
+            job = self._next_job(lane)
+        while job is not None:
+            label, fn = job
+            job = None
             try:
-                result = job()
+                result = fn()
                 if asyncio.iscoroutine(result):
                     result.close()
                     raise TypeError(f"{label} returned a coroutine; register it as an async callback")
             except BaseException as exc:
                 self.record_error(label, exc)
-            finally:
-                self._finish_job()
+            del fn  # drop the job (and the callback it holds) before reporting it done
+            with self._lock:
+                self._job_done()
+                job = self._next_job(lane)
+
+    def _next_job(self, lane: _Lane) -> tuple[str, Callable[[], Any]] | None:
+        """The lane's next job, or None after marking the lane idle (lock held)."""
+        if lane.items:
+            return lane.items.popleft()
+        lane.scheduled = False
+        self._retire(lane)
+        return None
 
     # -- async lanes ---------------------------------------------------------------------------
     def _start_async_lane(self, lane: _Lane) -> None:
@@ -216,14 +225,13 @@ class Dispatcher:
         while True:
             await lane.semaphore.acquire()
             with self._lock:
-                if not lane.items:
-                    lane.scheduled = False
+                job = self._next_job(lane)
+                if job is None:
                     lane.semaphore.release()
-                    self._retire(lane)
                     return
-                label, job = lane.items.popleft()
                 lane.active += 1
-            task = asyncio.get_running_loop().create_task(self._run_async_job(lane, label, job))
+            task = asyncio.get_running_loop().create_task(self._run_async_job(lane, *job))
+            del job
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -233,12 +241,13 @@ class Dispatcher:
         except BaseException as exc:
             self.record_error(label, exc)
         finally:
+            del job
             assert lane.semaphore is not None
             lane.semaphore.release()
             with self._lock:
                 lane.active -= 1
                 self._retire(lane)
-            self._finish_job()
+                self._job_done()
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _retire(self, lane: _Lane) -> None:
@@ -246,12 +255,12 @@ class Dispatcher:
         if not lane.items and not lane.scheduled and lane.active == 0 and self._lanes.get(lane.key) is lane:
             del self._lanes[lane.key]
 
-    def _finish_job(self) -> None:
-        with self._lock:
-            self._outstanding -= 1
-            self._counts["delivered"] += 1
-            if self._outstanding == 0:
-                self._idle.notify_all()
+    def _job_done(self) -> None:
+        """One accepted job has run (lock held): wake :meth:`flush` when none is left."""
+        self._outstanding -= 1
+        self._counts["delivered"] += 1
+        if self._outstanding == 0:
+            self._idle.notify_all()
 
     # -- flush and stats -----------------------------------------------------------------------
     def flush(self, timeout: float | None = 5.0) -> bool:

@@ -48,6 +48,9 @@ class CallInfo:
         return redaction.content_logging_allowed(no_log=self.no_log)
 
 
+_CONTENT_PARAMS = frozenset({"messages", "input", "prompt", "system"})
+
+
 def to_datetime(epoch: float | None) -> datetime | None:
     """Epoch seconds to a timezone-aware UTC datetime (``None`` stays ``None``)."""
     return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC)
@@ -64,7 +67,9 @@ def pre_call_kwargs(info: CallInfo, log_event_type: str = "pre_api_call") -> dic
     return {
         "model": info.model,
         "messages": _messages(info),
-        "optional_params": redaction.scrub(info.params),
+        "optional_params": redaction.scrub(
+            {k: v for k, v in info.params.items() if k not in _CONTENT_PARAMS}
+        ),
         "call_type": info.call_type,
         "stream": info.stream,
         "litellm_call_id": info.request_id,
@@ -80,12 +85,20 @@ def pre_call_kwargs(info: CallInfo, log_event_type: str = "pre_api_call") -> dic
     }
 
 
-def standard_logging_object(info: CallInfo, record: CallRecord) -> dict[str, Any]:
-    """``record.model_dump(mode="json")`` with content kept only when allowed, every string scrubbed."""
+def standard_logging_object(info: CallInfo, record: CallRecord, response: Any = None) -> dict[str, Any]:
+    """``record.model_dump(mode="json")`` with content kept only when allowed, every string scrubbed.
+
+    When content is allowed and the record carries none, ``messages`` come from the call and
+    ``response`` from the response object (JSON dict form).
+    """
     data = record.model_dump(mode="json")
     if info.content_allowed():
         if data.get("messages") is None and info.messages is not None:
             data["messages"] = info.messages
+        if data.get("response") is None and response is not None:
+            data["response"] = (
+                response.model_dump(mode="json") if hasattr(response, "model_dump") else response
+            )
     else:
         data["messages"] = None
         data["response"] = None
@@ -111,7 +124,7 @@ def terminal_kwargs(
         start_time=to_datetime(record.start_time),
         end_time=to_datetime(record.end_time),
         completion_start_time=to_datetime(record.first_token_time),
-        standard_logging_object=standard_logging_object(info, record),
+        standard_logging_object=standard_logging_object(info, record, None if exc else response_obj),
     )
     if info.stream and exc is None:
         kwargs["complete_streaming_response"] = response_obj
