@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,22 +69,17 @@ class ModelRegistry:
         return self.groups.get(name)
 
 
-def _split_model(model: str) -> tuple[str, str]:
-    """``provider/model`` -> (provider, model); a bare name goes through the SDK router's rules."""
-    try:
-        from ledgerlm import router  # optional until the SDK lands
+def _split_model(model: str, api_base: str | None) -> tuple[str, str]:
+    """``provider/model`` -> (provider, model) by the SDK's rules; checks the provider and ``api_base``."""
+    from ledgerlm.providers import get_provider, split_model
+    from ledgerlm.router import validate_api_base
 
-        resolve = getattr(router, "split_model", None)
-        if resolve is not None:
-            provider, name = resolve(model)
-            return str(provider), str(name)
-    except ImportError:  # pragma: no cover - the SDK is always present in a release
-        pass
+    try:
+        provider, name = split_model(model)
+        get_provider(provider)
+        validate_api_base(api_base)
     except LedgerLMError as exc:
         raise ConfigError(exc.message) from None
-    provider, sep, name = model.partition("/")
-    if not sep or not name:
-        raise ConfigError(f"model {model!r} has no provider prefix (write e.g. openai/{model})")
     return provider, name
 
 
@@ -121,9 +115,10 @@ def _build_deployment(entry: ModelEntry, index: int) -> Deployment:
     path = f"model_list[{index}]"
     params = entry.litellm_params
     try:
-        provider, model = _split_model(params.model)
+        provider, model = _split_model(params.model, params.api_base)
     except ConfigError as exc:
-        raise ConfigError(exc.message, path=f"{path}.litellm_params.model") from None
+        field = "api_base" if "api_base" in exc.message else "model"
+        raise ConfigError(exc.message, path=f"{path}.litellm_params.{field}") from None
     custom = _custom_prices(entry, path)
     extra: dict[str, Any] = {
         k: v for k, v in (params.model_extra or {}).items() if k not in _ROUTING_KEYS and not _is_price_key(k)
@@ -180,8 +175,3 @@ def build_registry(config: ProxyConfig) -> ModelRegistry:
             deployments.append(deployment)
         groups[name] = ModelGroup(name=name, deployments=deployments, weights=_weights([e for _, e in items]))
     return ModelRegistry(groups=groups, retries_by_deployment=retries)
-
-
-def describe_models(registry: ModelRegistry, allowed: Mapping[str, bool] | None = None) -> list[str]:
-    """Public names, filtered by ``allowed`` when given (used by ``/v1/models``)."""
-    return [n for n in registry.names() if allowed is None or allowed.get(n, False)]
