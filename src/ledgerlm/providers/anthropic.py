@@ -1,0 +1,215 @@
+"""Anthropic Messages API provider (``anthropic/claude-...``).
+
+Wire format: ``POST {api_base}/v1/messages`` with headers ``x-api-key`` and
+``anthropic-version: 2023-06-01`` (https://docs.anthropic.com/en/api/messages). Requests are translated
+from the OpenAI chat format (``_anthropic_request``), responses and stream events back to it
+(``_anthropic_response``); usage is mapped by ``ledgerlm.usage.anthropic``. A native mode
+(``build_messages_request``) sends a body that is already in Anthropic format, for the proxy's
+``/v1/messages`` pass-through.
+
+Errors (https://docs.anthropic.com/en/api/errors): the body is
+``{"type": "error", "error": {"type", "message"}, "request_id"}``; 400 invalid_request_error,
+401 authentication_error, 403 permission_error, 404 not_found_error, 413 request_too_large,
+429 rate_limit_error (``retry-after`` header, seconds), 500 api_error, 529 overloaded_error
+(-> ``ServiceUnavailableError``). The same ``error`` object can arrive as an SSE ``error`` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from ledgerlm.errors import (
+    APIError,
+    ContextWindowExceededError,
+    ServiceUnavailableError,
+    error_for_status,
+)
+from ledgerlm.providers._anthropic_request import anthropic_request_body
+from ledgerlm.providers._anthropic_response import AnthropicEventTranslator, openai_completion
+from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
+from ledgerlm.sse import SSEDecoder, SSEEvent
+from ledgerlm.types import Usage
+from ledgerlm.usage.anthropic import usage_from_anthropic
+
+__all__ = [
+    "ANTHROPIC_VERSION",
+    "AnthropicProvider",
+    "AnthropicSSEDecoder",
+    "anthropic_error",
+    "messages_url",
+    "retry_after_seconds",
+]
+
+ANTHROPIC_VERSION = "2023-06-01"
+"""The ``anthropic-version`` header value sent on every request."""
+
+_ERROR_STATUS: dict[str, int] = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+"""Anthropic ``error.type`` -> HTTP status (for errors that arrive inside a 200 stream)."""
+
+
+def messages_url(api_base: str) -> str:
+    """``{api_base}/v1/messages``; an ``api_base`` already ending in ``/v1`` gets ``/messages``."""
+    base = api_base.rstrip("/")
+    return f"{base}/messages" if base.endswith("/v1") else f"{base}/v1/messages"
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """The ``retry-after`` header as seconds (``retry-after-ms`` preferred), or ``None``."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            return float(lowered[name]) * scale
+        except (KeyError, ValueError):
+            continue
+    return None
+
+
+def anthropic_error(
+    status: int,
+    body: Any,
+    *,
+    provider: str,
+    model: str | None,
+    headers: Mapping[str, str] | None = None,
+) -> APIError:
+    """Map an Anthropic error (HTTP status + parsed body, or an SSE ``error`` event) to ``APIError``."""
+    headers = dict(headers or {})
+    error = body.get("error") if isinstance(body, Mapping) else None
+    error = error if isinstance(error, Mapping) else {}
+    kind = str(error.get("type") or "")
+    message = str(error.get("message") or f"HTTP {status}")
+    cls = error_for_status(status)
+    if kind == "overloaded_error":
+        cls = ServiceUnavailableError
+    elif status == 400 and "prompt is too long" in message.lower():
+        cls = ContextWindowExceededError
+    code = "model_not_found" if status == 404 and message.startswith("model:") else None
+    request_id = body.get("request_id") if isinstance(body, Mapping) else None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return cls(
+        f"{provider} {kind or 'error'} ({status}): {message}",
+        provider=provider,
+        model=model,
+        body=body,
+        request_id=request_id or lowered.get("request-id"),
+        headers=headers,
+        retry_after=retry_after_seconds(headers),
+        code=code,
+    )
+
+
+def _parse_error_body(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body.decode("utf-8", "replace")
+
+
+class AnthropicSSEDecoder(StreamDecoder):
+    """Decodes an Anthropic SSE stream (bytes, any split) into OpenAI chunks."""
+
+    def __init__(self, translator: AnthropicEventTranslator) -> None:
+        self._sse = SSEDecoder()
+        self._translator = translator
+        self.finish_reasons = translator.finish_reasons
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        return self._events(self._sse.feed(data))
+
+    def close(self) -> list[dict[str, Any]]:
+        return self._events(self._sse.close())
+
+    def _events(self, events: list[SSEEvent]) -> list[dict[str, Any]]:
+        chunks: list[dict[str, Any]] = []
+        try:
+            for event in events:
+                if event.data.strip():
+                    chunks.extend(self._translator.translate(orjson.loads(event.data)))
+        finally:
+            self._refresh()
+        return chunks
+
+    def _refresh(self) -> None:
+        self.usage = self._translator.usage
+        self.response_id = self._translator.response_id
+        self.response_model = self._translator.response_model
+
+
+class AnthropicProvider(Provider):
+    """The Anthropic Messages API. ``deployment.extra``: ``anthropic_beta`` (header value, optional),
+    ``extra_headers`` (dict, optional)."""
+
+    name = "anthropic"
+    api_key_env = ("ANTHROPIC_API_KEY",)
+    default_api_base = "https://api.anthropic.com"
+
+    def headers(self, deployment: Deployment) -> dict[str, str]:
+        """Request headers: ``x-api-key``, ``anthropic-version``, ``content-type`` (+ beta, extras)."""
+        headers = {
+            "content-type": "application/json",
+            "anthropic-version": ANTHROPIC_VERSION,
+            "x-api-key": deployment.api_key or "",
+        }
+        beta = deployment.extra.get("anthropic_beta")
+        if beta:
+            headers["anthropic-beta"] = str(beta)
+        headers.update({str(k): str(v) for k, v in (deployment.extra.get("extra_headers") or {}).items()})
+        return headers
+
+    def build_chat_request(
+        self, deployment: Deployment, params: Mapping[str, Any], *, stream: bool
+    ) -> HTTPRequest:
+        """POST /v1/messages with the translated body (see ``anthropic_request_body``)."""
+        body = anthropic_request_body(deployment.model, params, stream=stream)
+        return self.build_messages_request(deployment, body, stream=stream)
+
+    def build_messages_request(
+        self, deployment: Deployment, body: Mapping[str, Any], *, stream: bool
+    ) -> HTTPRequest:
+        """Native mode: POST an Anthropic-format ``body`` as-is (``model`` set to the deployment's)."""
+        native = dict(body)
+        native["model"] = deployment.model
+        if stream:
+            native["stream"] = True
+        else:
+            native.pop("stream", None)
+        base = deployment.api_base or self.default_api_base or ""
+        return HTTPRequest("POST", messages_url(base), self.headers(deployment), orjson.dumps(native))
+
+    def parse_chat_response(self, deployment: Deployment, body: Mapping[str, Any]) -> dict[str, Any]:
+        return openai_completion(body, provider=self.name)
+
+    def usage_from_body(self, body: Mapping[str, Any]) -> Usage:
+        return usage_from_anthropic(body.get("usage") or {}, provider=self.name)
+
+    def stream_decoder(self, deployment: Deployment, *, caller_wants_usage: bool) -> StreamDecoder:
+        translator = AnthropicEventTranslator(
+            caller_wants_usage=caller_wants_usage,
+            on_error=lambda event: self._stream_error(deployment, event),
+            provider=self.name,
+        )
+        return AnthropicSSEDecoder(translator)
+
+    def _stream_error(self, deployment: Deployment, event: Mapping[str, Any]) -> APIError:
+        kind = str((event.get("error") or {}).get("type") or "api_error")
+        status = _ERROR_STATUS.get(kind, 500)
+        return anthropic_error(status, event, provider=self.name, model=deployment.model)
+
+    def error_from_response(
+        self, deployment: Deployment, status: int, body: bytes, headers: Mapping[str, str]
+    ) -> APIError:
+        return anthropic_error(
+            status, _parse_error_body(body), provider=self.name, model=deployment.model, headers=headers
+        )

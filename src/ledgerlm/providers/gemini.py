@@ -1,0 +1,237 @@
+"""Gemini providers: Google AI Studio (``gemini/...``) and Vertex AI (``vertex_ai/...``).
+
+Both speak ``generateContent`` / ``streamGenerateContent?alt=sse`` with the same body
+(https://ai.google.dev/api/generate-content); they differ in URL and auth:
+
+* AI Studio: ``{api_base}/v1beta/models/{model}:generateContent``, header ``x-goog-api-key``
+  (env ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``).
+* Vertex AI: ``{api_base}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}
+  :generateContent`` with ``Authorization: Bearer {token}``; ``api_base`` defaults to
+  ``https://{location}-aiplatform.googleapis.com`` (``https://aiplatform.googleapis.com`` for location
+  ``global``). See ``VertexProvider`` for where project, location and token come from.
+
+Errors (https://cloud.google.com/apis/design/errors): ``{"error": {"code", "message", "status",
+"details"}}``; an invalid API key is a 400 with reason ``API_KEY_INVALID`` (mapped to
+``AuthenticationError``). The same object can arrive as a chunk inside a 200 stream.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from ledgerlm.errors import APIError, AuthenticationError, MissingAPIKeyError, error_for_status
+from ledgerlm.providers._gemini_request import gemini_request_body
+from ledgerlm.providers._gemini_response import GeminiChunkTranslator, openai_completion
+from ledgerlm.providers.anthropic import retry_after_seconds
+from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
+from ledgerlm.sse import SSEDecoder, SSEEvent
+from ledgerlm.types import Usage
+from ledgerlm.usage.gemini import usage_from_gemini
+
+__all__ = ["GeminiProvider", "GeminiSSEDecoder", "VertexProvider", "gemini_error"]
+
+_STATUS_BY_NAME: dict[str, int] = {
+    "INVALID_ARGUMENT": 400,
+    "FAILED_PRECONDITION": 400,
+    "UNAUTHENTICATED": 401,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "RESOURCE_EXHAUSTED": 429,
+    "INTERNAL": 500,
+    "UNAVAILABLE": 503,
+    "DEADLINE_EXCEEDED": 504,
+}
+
+
+def gemini_error(
+    status: int, body: Any, *, provider: str, model: str | None, headers: Mapping[str, str] | None = None
+) -> APIError:
+    """Map a Google API error (HTTP status + parsed body, or an error chunk in a stream) to ``APIError``."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    error = error if isinstance(error, Mapping) else {}
+    message = str(error.get("message") or f"HTTP {status}")
+    reasons = {str(d.get("reason")) for d in error.get("details") or [] if isinstance(d, Mapping)}
+    cls = AuthenticationError if "API_KEY_INVALID" in reasons else error_for_status(status)
+    return cls(
+        f"{provider} {error.get('status') or 'error'} ({status}): {message}",
+        provider=provider,
+        model=model,
+        body=body,
+        headers=dict(headers or {}),
+        retry_after=retry_after_seconds(headers or {}),
+        code="model_not_found" if status == 404 else None,
+    )
+
+
+class GeminiSSEDecoder(StreamDecoder):
+    """Decodes a ``streamGenerateContent?alt=sse`` body (bytes, any split) into OpenAI chunks."""
+
+    def __init__(self, translator: GeminiChunkTranslator) -> None:
+        self._sse = SSEDecoder()
+        self._translator = translator
+        self.finish_reasons = translator.finish_reasons
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        return self._events(self._sse.feed(data))
+
+    def close(self) -> list[dict[str, Any]]:
+        return self._events(self._sse.close()) + self._translator.finish()
+
+    def _events(self, events: list[SSEEvent]) -> list[dict[str, Any]]:
+        chunks: list[dict[str, Any]] = []
+        try:
+            for event in events:
+                if event.data.strip():
+                    chunks.extend(self._translator.translate(orjson.loads(event.data)))
+        finally:
+            self._refresh()
+        return chunks
+
+    def _refresh(self) -> None:
+        self.usage = self._translator.usage
+        self.response_id = self._translator.response_id
+        self.response_model = self._translator.response_model
+
+
+class _GoogleProvider(Provider):
+    """What AI Studio and Vertex share: body, parsing, usage, stream, errors."""
+
+    def base_url(self, deployment: Deployment) -> str:
+        """Everything up to ``:generateContent`` (no trailing slash)."""
+        raise NotImplementedError
+
+    def auth_headers(self, deployment: Deployment) -> dict[str, str]:
+        """The credential header."""
+        raise NotImplementedError
+
+    def build_chat_request(
+        self, deployment: Deployment, params: Mapping[str, Any], *, stream: bool
+    ) -> HTTPRequest:
+        """POST ``:generateContent`` (or ``:streamGenerateContent?alt=sse``) with the translated body."""
+        body = gemini_request_body(params)
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        url = f"{self.base_url(deployment)}:{method}"
+        headers = {"content-type": "application/json", **self.auth_headers(deployment)}
+        return HTTPRequest("POST", url, headers, orjson.dumps(body))
+
+    def parse_chat_response(self, deployment: Deployment, body: Mapping[str, Any]) -> dict[str, Any]:
+        return openai_completion(body, model=deployment.model, provider=self.name)
+
+    def usage_from_body(self, body: Mapping[str, Any]) -> Usage:
+        return usage_from_gemini(body.get("usageMetadata") or {}, provider=self.name)
+
+    def stream_decoder(self, deployment: Deployment, *, caller_wants_usage: bool) -> StreamDecoder:
+        translator = GeminiChunkTranslator(
+            model=deployment.model,
+            caller_wants_usage=caller_wants_usage,
+            on_error=lambda chunk: self._stream_error(deployment, chunk),
+            provider=self.name,
+        )
+        return GeminiSSEDecoder(translator)
+
+    def _stream_error(self, deployment: Deployment, chunk: Mapping[str, Any]) -> APIError:
+        error = chunk.get("error") or {}
+        status = error.get("code") if isinstance(error.get("code"), int) else None
+        status = status or _STATUS_BY_NAME.get(str(error.get("status")), 500)
+        return gemini_error(status, chunk, provider=self.name, model=deployment.model)
+
+    def error_from_response(
+        self, deployment: Deployment, status: int, body: bytes, headers: Mapping[str, str]
+    ) -> APIError:
+        try:
+            parsed: Any = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            parsed = body.decode("utf-8", "replace")
+        return gemini_error(status, parsed, provider=self.name, model=deployment.model, headers=headers)
+
+
+class GeminiProvider(_GoogleProvider):
+    """Google AI Studio (Gemini API) with an API key in ``x-goog-api-key``."""
+
+    name = "gemini"
+    api_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    default_api_base = "https://generativelanguage.googleapis.com"
+
+    def base_url(self, deployment: Deployment) -> str:
+        base = (deployment.api_base or self.default_api_base or "").rstrip("/")
+        version = deployment.api_version or "v1beta"
+        return f"{base}/{version}/models/{quote(deployment.model, safe='')}"
+
+    def auth_headers(self, deployment: Deployment) -> dict[str, str]:
+        return {"x-goog-api-key": deployment.api_key or ""}
+
+
+class VertexProvider(_GoogleProvider):
+    """Vertex AI Gemini models.
+
+    ``deployment.extra`` (or environment): ``vertex_project`` (``VERTEXAI_PROJECT``,
+    ``GOOGLE_CLOUD_PROJECT``), ``vertex_location`` (``VERTEXAI_LOCATION``, default ``us-central1``),
+    ``vertex_token`` (``VERTEXAI_ACCESS_TOKEN``; ``deployment.api_key`` is also taken as the token);
+    without a token, google-auth application-default credentials are used when ``google-auth`` is
+    installed (``vertex_credentials``: a service-account JSON file path, optional).
+    """
+
+    name = "vertex_ai"
+    api_key_env = ()
+    default_api_base = None
+    token_env = "VERTEXAI_ACCESS_TOKEN"
+
+    def __init__(self) -> None:
+        self._credentials: Any = None
+
+    def _setting(self, deployment: Deployment, key: str, *env: str) -> str | None:
+        value = deployment.extra.get(key)
+        if value:
+            return str(value)
+        return next((os.environ[name] for name in env if os.environ.get(name)), None)
+
+    def base_url(self, deployment: Deployment) -> str:
+        project = self._setting(deployment, "vertex_project", "VERTEXAI_PROJECT", "GOOGLE_CLOUD_PROJECT")
+        if not project:
+            raise MissingAPIKeyError(
+                "vertex_ai needs a project: set vertex_project in the deployment or VERTEXAI_PROJECT",
+                provider=self.name,
+                model=deployment.model,
+            )
+        location = self._setting(deployment, "vertex_location", "VERTEXAI_LOCATION") or "us-central1"
+        host = (
+            "aiplatform.googleapis.com" if location == "global" else f"{location}-aiplatform.googleapis.com"
+        )
+        base = (deployment.api_base or f"https://{host}").rstrip("/")
+        version = deployment.api_version or "v1"
+        model = quote(deployment.model, safe="")
+        return f"{base}/{version}/projects/{project}/locations/{location}/publishers/google/models/{model}"
+
+    def auth_headers(self, deployment: Deployment) -> dict[str, str]:
+        token = self._setting(deployment, "vertex_token", self.token_env) or deployment.api_key
+        return {"authorization": f"Bearer {token or self._google_auth_token(deployment)}"}
+
+    def _google_auth_token(self, deployment: Deployment) -> str:
+        """A bearer token from google-auth credentials (refreshed when expired; blocking I/O)."""
+        try:
+            import google.auth
+            import google.auth.transport.requests
+        except ImportError as exc:
+            raise MissingAPIKeyError(
+                f"vertex_ai needs a token: set vertex_token in the deployment or {self.token_env}, "
+                "or install google-auth for application-default credentials",
+                provider=self.name,
+                model=deployment.model,
+            ) from exc
+        if self._credentials is None:
+            scopes = ["https://www.googleapis.com/auth/cloud-platform"]
+            path = deployment.extra.get("vertex_credentials")
+            if path:
+                from google.oauth2 import service_account
+
+                self._credentials = service_account.Credentials.from_service_account_file(path, scopes=scopes)
+            else:
+                self._credentials, _ = google.auth.default(scopes=scopes)
+        if not self._credentials.valid:
+            self._credentials.refresh(google.auth.transport.requests.Request())
+        return str(self._credentials.token)
