@@ -87,6 +87,9 @@ class Provider(ABC):
     api_key_env: ClassVar[tuple[str, ...]] = ()
     default_api_base: ClassVar[str | None] = None
     supports_embeddings: ClassVar[bool] = False
+    returns_openai_format: ClassVar[bool] = False
+    """True when ``parse_chat_response`` returns the provider's body unchanged (OpenAI family): the
+    engine then hands the upstream bytes on as ``ChatResult.raw`` so the proxy can forward them."""
 
     @abstractmethod
     def build_chat_request(

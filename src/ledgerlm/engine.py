@@ -1,0 +1,338 @@
+"""The shared call path of the SDK and the proxy: provider -> send -> parse -> usage -> cost -> record.
+
+Public API (async; the proxy calls these directly, the SDK wraps them)::
+
+    result = await chat(deployment, body, context=ctx)            # ChatResult
+    stream = await chat_stream(deployment, body, context=ctx)     # ChatStream (async iterator of chunks)
+    result = await embed(deployment, body, context=ctx)           # EmbeddingResult
+
+``body`` is an OpenAI request body (``messages`` + params, or ``input`` + params); the upstream model
+comes from ``deployment.model``. Every call produces exactly one terminal event on its ``CallLog``
+(``ledgerlm.callbacks``): ``success(record, response)`` or ``failure(record, exc)``, also when the
+consumer of a stream stops early, the stream breaks or stalls, or the calling task is cancelled.
+Errors are raised as ``ledgerlm.errors.APIError`` subclasses after the failure event.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from ledgerlm.callbacks import CallLog, start_call
+from ledgerlm.engine_record import build_record, estimate_prompt_tokens
+from ledgerlm.engine_stream import ChatStream, ClientDisconnectedError
+from ledgerlm.errors import APIError, APIResponseValidationError, LedgerLMError
+from ledgerlm.providers import Provider, get_provider
+from ledgerlm.providers.base import Deployment, HTTPRequest
+from ledgerlm.record import CallRecord
+from ledgerlm.transport import send
+from ledgerlm.types import CallContext, Cost, Usage
+
+__all__ = [
+    "ChatResult",
+    "ChatStream",
+    "ClientDisconnectedError",
+    "EmbeddingResult",
+    "Sink",
+    "chat",
+    "chat_stream",
+    "compiled_price",
+    "embed",
+]
+
+Sink = Callable[[CallRecord], None]
+
+
+@dataclass(slots=True)
+class ChatResult:
+    """A finished chat call: ``body`` (OpenAI ``chat.completion`` dict), canonical ``usage`` (tokens),
+    ``cost`` (USD), the ``record`` logged, and ``raw`` (the upstream bytes when the provider speaks the
+    OpenAI format, so a proxy can forward them untouched; else ``None``)."""
+
+    body: dict[str, Any]
+    usage: Usage
+    cost: Cost
+    record: CallRecord
+    raw: bytes | None = None
+
+
+@dataclass(slots=True)
+class EmbeddingResult:
+    """A finished embeddings call: ``body`` (OpenAI ``list`` of ``embedding``), ``usage``, ``cost``,
+    ``record``, ``raw`` (as in ``ChatResult``)."""
+
+    body: dict[str, Any]
+    usage: Usage
+    cost: Cost
+    record: CallRecord
+    raw: bytes | None = None
+
+
+class _UnpricedPrice:
+    """Fallback when the price catalog cannot compile a price: every cost is unpriced with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def cost(self, usage: Usage, *, at: datetime | None = None) -> Cost:
+        return Cost.unpriced(self.reason)
+
+
+def compiled_price(deployment: Deployment) -> Any:
+    """``deployment.price``, compiled once with ``ledgerlm.pricing.compile_price`` when ``None``."""
+    price = deployment.price
+    if price is None:
+        from ledgerlm.pricing import compile_price
+
+        try:
+            price = compile_price(deployment.provider, deployment.model)
+        except LedgerLMError as exc:
+            price = _UnpricedPrice(f"price of {deployment.provider}/{deployment.model}: {exc}")
+        deployment.price = price
+    return price
+
+
+def _cost(deployment: Deployment, usage: Usage, start: float) -> Cost:
+    cost: Cost = compiled_price(deployment).cost(usage, at=datetime.fromtimestamp(start, tz=UTC))
+    return cost
+
+
+def _open_log(
+    deployment: Deployment,
+    body: Mapping[str, Any],
+    context: CallContext,
+    call_type: str,
+    stream: bool,
+    callbacks: list[Any] | None,
+    sinks: list[Sink] | None,
+) -> CallLog:
+    log = start_call(
+        call_type=call_type,
+        model=deployment.model_group or f"{deployment.provider}/{deployment.model}",
+        messages=body.get("messages", body.get("input")),
+        params=body if isinstance(body, dict) else dict(body),
+        context=context,
+        stream=stream,
+        is_async=call_type.startswith("a"),
+        per_call_callbacks=callbacks or [],
+    )
+    if sinks:
+        for sink in sinks:
+            log.add_sink(sink)
+    return log
+
+
+def _fail(
+    log: CallLog,
+    exc: BaseException,
+    *,
+    deployment: Deployment,
+    body: Mapping[str, Any],
+    context: CallContext,
+    call_type: str,
+    start: float,
+    retries: int = 0,
+) -> None:
+    error = exc if isinstance(exc, APIError) else ClientDisconnectedError("the call was cancelled")
+    usage = Usage()
+    record = build_record(
+        deployment=deployment,
+        body=body,
+        context=context,
+        call_type=call_type,
+        start=start,
+        usage=usage,
+        cost=_cost(deployment, usage, start),
+        error=error,
+        retries=retries,
+    )
+    log.failure(record, error)
+
+
+def _parse_json(provider: Provider, deployment: Deployment, raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise APIResponseValidationError(
+            f"{provider.name} returned a body that is not JSON: {raw[:200]!r}",
+            provider=provider.name,
+            model=deployment.model,
+            body=raw.decode("utf-8", errors="replace")[:2000],
+        ) from None
+
+
+async def _plain_call(
+    deployment: Deployment,
+    body: Mapping[str, Any],
+    *,
+    context: CallContext,
+    call_type: str,
+    embedding: bool,
+    num_retries: int,
+    timeout: float | None,
+    callbacks: list[Any] | None,
+    sinks: list[Sink] | None,
+) -> tuple[dict[str, Any], Usage, Cost, CallRecord, bytes | None]:
+    """One non-streamed call through the whole pipeline; returns (body, usage, cost, record, raw)."""
+    start = time.time()
+    log = _open_log(deployment, body, context, call_type, False, callbacks, sinks)
+    try:
+        provider = get_provider(deployment.provider)
+        request: HTTPRequest = (
+            provider.build_embedding_request(deployment, body)
+            if embedding
+            else provider.build_chat_request(deployment, body, stream=False)
+        )
+        log.pre_api_call()
+        sent = await send(
+            request,
+            map_error=lambda s, b, h: provider.error_from_response(deployment, s, b, h),
+            provider=provider.name,
+            model=deployment.model,
+            timeout=timeout if timeout is not None else deployment.timeout,
+            num_retries=num_retries,
+        )
+        raw = sent.body or b""
+        parsed = _parse_json(provider, deployment, raw)
+        if embedding:
+            out = provider.parse_embedding_response(deployment, parsed)
+        else:
+            out = provider.parse_chat_response(deployment, parsed)
+        usage = provider.usage_from_body(parsed)
+    except BaseException as exc:
+        _fail(log, exc, deployment=deployment, body=body, context=context, call_type=call_type, start=start)
+        raise
+    cost = _cost(deployment, usage, start)
+    record = build_record(
+        deployment=deployment,
+        body=body,
+        context=context,
+        call_type=call_type,
+        start=start,
+        usage=usage,
+        cost=cost,
+        retries=sent.retries,
+        response=out,
+        finish_reasons=[c.get("finish_reason") for c in out.get("choices", ()) if c.get("finish_reason")],
+    )
+    log.success(record, out)
+    return out, usage, cost, record, (raw if provider.returns_openai_format else None)
+
+
+async def chat(
+    deployment: Deployment,
+    body: dict[str, Any],
+    *,
+    context: CallContext,
+    call_type: str = "acompletion",
+    num_retries: int = 2,
+    timeout: float | None = None,
+    callbacks: list[Any] | None = None,
+    sinks: list[Sink] | None = None,
+) -> ChatResult:
+    """A non-streamed chat completion. ``timeout``: seconds for the whole call (default: the
+    deployment's, else ``transport.DEFAULT_TIMEOUT_S``). Raises ``APIError`` subclasses."""
+    out, usage, cost, record, raw = await _plain_call(
+        deployment,
+        body,
+        context=context,
+        call_type=call_type,
+        embedding=False,
+        num_retries=num_retries,
+        timeout=timeout,
+        callbacks=callbacks,
+        sinks=sinks,
+    )
+    return ChatResult(out, usage, cost, record, raw)
+
+
+async def embed(
+    deployment: Deployment,
+    body: dict[str, Any],
+    *,
+    context: CallContext,
+    call_type: str = "aembedding",
+    num_retries: int = 2,
+    timeout: float | None = None,
+    callbacks: list[Any] | None = None,
+    sinks: list[Sink] | None = None,
+) -> EmbeddingResult:
+    """An embeddings call (``body``: ``input`` + params). Raises ``APIError`` subclasses."""
+    out, usage, cost, record, raw = await _plain_call(
+        deployment,
+        body,
+        context=context,
+        call_type=call_type,
+        embedding=True,
+        num_retries=num_retries,
+        timeout=timeout,
+        callbacks=callbacks,
+        sinks=sinks,
+    )
+    return EmbeddingResult(out, usage, cost, record, raw)
+
+
+def _caller_wants_usage(body: Mapping[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return bool(isinstance(options, Mapping) and options.get("include_usage"))
+
+
+async def chat_stream(
+    deployment: Deployment,
+    body: dict[str, Any],
+    *,
+    context: CallContext,
+    call_type: str = "acompletion",
+    num_retries: int = 2,
+    timeout: float | None = None,
+    callbacks: list[Any] | None = None,
+    sinks: list[Sink] | None = None,
+) -> ChatStream:
+    """A streamed chat completion, returned once the provider answered 200 (errors before that are
+    raised here, after retries). ``timeout``: seconds to the first byte and between chunks.
+
+    Iterate the ``ChatStream`` for OpenAI chunk dicts; ``.usage`` / ``.cost`` / ``.record`` are set
+    when it ends. The usage chunk ledgerlm requested on the caller's behalf is not yielded unless the
+    body asked for it (``stream_options.include_usage``).
+    """
+    start = time.time()
+    log = _open_log(deployment, body, context, call_type, True, callbacks, sinks)
+    try:
+        provider = get_provider(deployment.provider)
+        request = provider.build_chat_request(deployment, body, stream=True)
+        decoder = provider.stream_decoder(deployment, caller_wants_usage=_caller_wants_usage(body))
+        log.pre_api_call()
+        sent = await send(
+            request,
+            map_error=lambda s, b, h: provider.error_from_response(deployment, s, b, h),
+            provider=provider.name,
+            model=deployment.model,
+            timeout=timeout if timeout is not None else deployment.timeout,
+            num_retries=num_retries,
+            stream=True,
+        )
+    except BaseException as exc:
+        _fail(log, exc, deployment=deployment, body=body, context=context, call_type=call_type, start=start)
+        raise
+    assert sent.response is not None
+    return ChatStream(
+        response=sent.response,
+        decoder=decoder,
+        log=log,
+        finish=lambda usage: _cost(deployment, usage, start),
+        record_args={
+            "deployment": deployment,
+            "body": body,
+            "context": context,
+            "call_type": call_type,
+            "start": start,
+            "retries": sent.retries,
+        },
+        estimate_input=lambda: estimate_prompt_tokens(body),
+        timeout=timeout if timeout is not None else deployment.timeout,
+    )

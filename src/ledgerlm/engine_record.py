@@ -1,0 +1,139 @@
+"""Build the ``CallRecord`` (standard logging payload) of one call, once, at its terminal event.
+
+Kept apart from ``engine`` so both the plain and the streamed paths (and tests) build records the same
+way. Records are assembled with ``model_construct`` (no validation on the hot path): every value put in
+is already of the declared type, which ``tests/sdk/test_engine_record.py`` checks by re-validating.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ledgerlm.errors import APIError
+from ledgerlm.providers.base import Deployment
+from ledgerlm.record import CallRecord, CostRecord, ErrorRecord, UsageRecord
+from ledgerlm.types import USAGE_COUNT_FIELDS, CallContext, Cost, Usage
+
+__all__ = ["build_record", "cost_record", "estimate_prompt_tokens", "usage_record"]
+
+# Body members that are content (kept out of ``request_params``) or call options that may hold secrets.
+_NOT_PARAMS = frozenset({"messages", "input", "extra_headers", "extra_body", "extra_query", "api_key"})
+
+
+def usage_record(usage: Usage) -> UsageRecord:
+    """``Usage`` -> ``UsageRecord`` (tokens)."""
+    values: dict[str, Any] = {name: getattr(usage, name) for name in USAGE_COUNT_FIELDS}
+    return UsageRecord.model_construct(
+        **values,
+        total_tokens=usage.total_tokens,
+        service_tier=usage.service_tier,
+        provider_cost=usage.provider_cost,
+        raw=dict(usage.raw),
+    )
+
+
+def cost_record(cost: Cost) -> CostRecord:
+    """``Cost`` -> ``CostRecord`` (USD ``Decimal``; ``total`` None when unpriced)."""
+    return CostRecord.model_construct(
+        total=cost.total,
+        currency=cost.currency,
+        breakdown=dict(cost.breakdown),
+        unpriced_reason=cost.unpriced_reason,
+        source=cost.source,
+        model_ref=cost.model_ref,
+        tier=cost.tier,
+        data_version=cost.data_version,
+    )
+
+
+def error_record(error: APIError) -> ErrorRecord:
+    """The error part of a failure record (class name, HTTP status, message, provider body)."""
+    status = getattr(error, "status_code", None)
+    return ErrorRecord.model_construct(
+        type=type(error).__name__,
+        status=status if isinstance(status, int) else None,
+        message=error.message,
+        provider_body=error.body,
+    )
+
+
+def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
+    """A rough prompt size in tokens: ~4 characters per token + 3 per message (for broken streams
+    that never reported usage; marked ``{"ledgerlm_estimated": true}`` in the usage's raw)."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return 0
+    chars = 0
+    for message in messages:
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, str):
+            chars += len(content)
+        elif isinstance(content, list):
+            chars += sum(len(p.get("text", "")) for p in content if isinstance(p, Mapping))
+    return math.ceil(chars / 4) + 3 * len(messages)
+
+
+def build_record(
+    *,
+    deployment: Deployment,
+    body: Mapping[str, Any],
+    context: CallContext,
+    call_type: str,
+    start: float,
+    usage: Usage,
+    cost: Cost,
+    error: APIError | None = None,
+    retries: int = 0,
+    response: Mapping[str, Any] | None = None,
+    finish_reasons: list[str] | None = None,
+    stream: bool = False,
+    first_token_time: float | None = None,
+    response_id: str | None = None,
+    response_model: str | None = None,
+) -> CallRecord:
+    """The record of one call that ends now (epoch seconds, tokens, USD). Content (messages,
+    response) is left out; consumers that log content get it from the callback arguments."""
+    end = time.time()
+    if response is not None:
+        response_id = response_id or response.get("id")
+        response_model = response_model or response.get("model")
+    return CallRecord.model_construct(
+        id=context.request_id,
+        call_type=call_type,
+        status="failure" if error is not None else "success",
+        requested_model=context.model_group
+        or deployment.model_group
+        or f"{deployment.provider}/{deployment.model}",
+        model=deployment.model,
+        model_group=context.model_group or deployment.model_group,
+        deployment_id=deployment.deployment_id,
+        provider=deployment.provider,
+        api_base=deployment.api_base,
+        start_time=start,
+        end_time=end,
+        first_token_time=first_token_time,
+        latency_s=max(0.0, end - start),
+        time_to_first_token_s=None if first_token_time is None else max(0.0, first_token_time - start),
+        usage=usage_record(usage),
+        cost=cost_record(cost),
+        response_cost=cost.total,
+        stream=stream,
+        retries=retries,
+        request_tags=list(context.request_tags),
+        metadata=dict(context.metadata),
+        key_hash=context.key_hash,
+        key_alias=context.key_alias,
+        user_id=context.user_id,
+        team_id=context.team_id,
+        organization_id=context.organization_id,
+        end_user=context.end_user,
+        requester_ip=context.requester_ip,
+        error=None if error is None else error_record(error),
+        finish_reasons=list(finish_reasons or ()),
+        response_id=response_id,
+        response_model=response_model,
+        request_params={k: v for k, v in body.items() if k not in _NOT_PARAMS},
+    )

@@ -1,0 +1,246 @@
+"""The SDK calls: ``completion`` / ``acompletion`` and ``embedding`` / ``aembedding``.
+
+::
+
+    resp = ledgerlm.completion("openai/gpt-4o-mini", [{"role": "user", "content": "hi"}])
+    resp.choices[0].message.content, resp.usage.prompt_tokens       # OpenAI form
+    resp.ledger.usage.input_tokens, resp.ledger.response_cost       # canonical usage, Decimal USD
+
+Sync calls run the async ones on ledgerlm's background event-loop thread (``ledgerlm.transport``).
+``**openai_params`` are sent as they are (``temperature``, ``tools``, ``stream_options``,
+``extra_headers`` ...). Errors are ``ledgerlm.errors`` classes, raised before any network call for bad
+input (unknown provider, empty messages, invalid ``api_base``, missing API key).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from ledgerlm import engine
+from ledgerlm.errors import BadRequestError
+from ledgerlm.responses import CustomStreamWrapper, EmbeddingResponse, Ledger, ModelResponse
+from ledgerlm.router import resolve_deployment
+from ledgerlm.transport import run_sync
+from ledgerlm.types import CallContext
+
+__all__ = ["acompletion", "aembedding", "completion", "embedding"]
+
+DEFAULT_NUM_RETRIES = 2
+
+
+def _context(metadata: Mapping[str, Any] | None, no_log: bool) -> CallContext:
+    meta = dict(metadata or {})
+    tags = meta.get("tags")
+    request_tags = [str(t) for t in tags] if isinstance(tags, list | tuple) else []
+    return CallContext(request_id=str(uuid.uuid4()), metadata=meta, request_tags=request_tags, no_log=no_log)
+
+
+def _check_messages(messages: Any) -> list[Any]:
+    if not isinstance(messages, list) or not messages:
+        raise BadRequestError(
+            "messages must be a non-empty list like [{'role': 'user', 'content': 'Hello'}]", param="messages"
+        )
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping) or "role" not in message:
+            raise BadRequestError(
+                f"messages[{i}] must be an object with a 'role' (and usually 'content')", param="messages"
+            )
+    return messages
+
+
+def _check_input(value: Any) -> Any:
+    empty = value is None or (isinstance(value, str | list) and len(value) == 0)
+    if empty or not isinstance(value, str | list):
+        raise BadRequestError("input must be a non-empty string or list of strings/tokens", param="input")
+    return value
+
+
+async def _acompletion(
+    model: str,
+    messages: Any,
+    *,
+    stream: bool,
+    sync: bool,
+    api_key: str | None,
+    api_base: str | None,
+    api_version: str | None,
+    timeout: float | None,
+    num_retries: int,
+    metadata: Mapping[str, Any] | None,
+    callbacks: list[Any] | None,
+    no_log: bool,
+    params: dict[str, Any],
+) -> ModelResponse | CustomStreamWrapper:
+    deployment = resolve_deployment(model, api_key=api_key, api_base=api_base, api_version=api_version)
+    body = {"messages": _check_messages(messages), **params}
+    context = _context(metadata, no_log)
+    call_type = "completion" if sync else "acompletion"
+    kwargs: dict[str, Any] = {
+        "context": context,
+        "call_type": call_type,
+        "num_retries": num_retries,
+        "timeout": timeout,
+        "callbacks": callbacks,
+    }
+    if stream:
+        chat_stream = await engine.chat_stream(deployment, body, **kwargs)
+        return CustomStreamWrapper(chat_stream, request_id=context.request_id, sync=sync)
+    result = await engine.chat(deployment, body, **kwargs)
+    ledger = Ledger(usage=result.usage, cost=result.cost, request_id=context.request_id, record=result.record)
+    return ModelResponse(result.body, ledger)
+
+
+async def acompletion(
+    model: str,
+    messages: list[dict[str, Any]],
+    *,
+    stream: bool = False,
+    api_key: str | None = None,
+    api_base: str | None = None,
+    api_version: str | None = None,
+    timeout: float | None = None,
+    num_retries: int = DEFAULT_NUM_RETRIES,
+    metadata: dict[str, Any] | None = None,
+    callbacks: list[Any] | None = None,
+    no_log: bool = False,
+    **openai_params: Any,
+) -> Any:
+    """Chat completion on ``model`` (``provider/model``); returns a ``ModelResponse``, or with
+    ``stream=True`` a ``CustomStreamWrapper`` to iterate with ``async for``.
+
+    ``timeout``: seconds for the whole call (streams: to the first byte and between chunks).
+    ``num_retries``: retries on 429/5xx/connection errors (0 disables). ``metadata``: free-form, its
+    ``tags`` list becomes the call's request tags. ``callbacks``: per-call ``CustomLogger`` objects.
+    ``no_log``: do not log this call's content.
+    """
+    return await _acompletion(
+        model,
+        messages,
+        stream=stream,
+        sync=False,
+        api_key=api_key,
+        api_base=api_base,
+        api_version=api_version,
+        timeout=timeout,
+        num_retries=num_retries,
+        metadata=metadata,
+        callbacks=callbacks,
+        no_log=no_log,
+        params=openai_params,
+    )
+
+
+def completion(
+    model: str,
+    messages: list[dict[str, Any]],
+    *,
+    stream: bool = False,
+    api_key: str | None = None,
+    api_base: str | None = None,
+    api_version: str | None = None,
+    timeout: float | None = None,
+    num_retries: int = DEFAULT_NUM_RETRIES,
+    metadata: dict[str, Any] | None = None,
+    callbacks: list[Any] | None = None,
+    no_log: bool = False,
+    **openai_params: Any,
+) -> Any:
+    """Sync ``acompletion``: a ``ModelResponse``, or with ``stream=True`` a ``CustomStreamWrapper``
+    to iterate with ``for``. Same arguments and errors as ``acompletion``."""
+    return run_sync(
+        _acompletion(
+            model,
+            messages,
+            stream=stream,
+            sync=True,
+            api_key=api_key,
+            api_base=api_base,
+            api_version=api_version,
+            timeout=timeout,
+            num_retries=num_retries,
+            metadata=metadata,
+            callbacks=callbacks,
+            no_log=no_log,
+            params=openai_params,
+        )
+    )
+
+
+async def _aembedding(
+    model: str, input: Any, *, sync: bool, options: dict[str, Any], params: dict[str, Any]
+) -> EmbeddingResponse:
+    deployment = resolve_deployment(
+        model, api_key=options["api_key"], api_base=options["api_base"], api_version=options["api_version"]
+    )
+    body = {"input": _check_input(input), **params}
+    context = _context(options["metadata"], options["no_log"])
+    result = await engine.embed(
+        deployment,
+        body,
+        context=context,
+        call_type="embedding" if sync else "aembedding",
+        num_retries=options["num_retries"],
+        timeout=options["timeout"],
+        callbacks=options["callbacks"],
+    )
+    ledger = Ledger(usage=result.usage, cost=result.cost, request_id=context.request_id, record=result.record)
+    return EmbeddingResponse(result.body, ledger)
+
+
+async def aembedding(
+    model: str,
+    input: str | list[Any],
+    *,
+    api_key: str | None = None,
+    api_base: str | None = None,
+    api_version: str | None = None,
+    timeout: float | None = None,
+    num_retries: int = DEFAULT_NUM_RETRIES,
+    metadata: dict[str, Any] | None = None,
+    callbacks: list[Any] | None = None,
+    no_log: bool = False,
+    **params: Any,
+) -> EmbeddingResponse:
+    """Embeddings of ``input`` (a string or list) with ``model``; returns an ``EmbeddingResponse``
+    (OpenAI ``list`` of ``embedding`` objects, ``.ledger``). Arguments as in ``acompletion``."""
+    options = {
+        "api_key": api_key,
+        "api_base": api_base,
+        "api_version": api_version,
+        "timeout": timeout,
+        "num_retries": num_retries,
+        "metadata": metadata,
+        "callbacks": callbacks,
+        "no_log": no_log,
+    }
+    return await _aembedding(model, input, sync=False, options=options, params=params)
+
+
+def embedding(
+    model: str,
+    input: str | list[Any],
+    *,
+    api_key: str | None = None,
+    api_base: str | None = None,
+    api_version: str | None = None,
+    timeout: float | None = None,
+    num_retries: int = DEFAULT_NUM_RETRIES,
+    metadata: dict[str, Any] | None = None,
+    callbacks: list[Any] | None = None,
+    no_log: bool = False,
+    **params: Any,
+) -> EmbeddingResponse:
+    """Sync ``aembedding``."""
+    options = {
+        "api_key": api_key,
+        "api_base": api_base,
+        "api_version": api_version,
+        "timeout": timeout,
+        "num_retries": num_retries,
+        "metadata": metadata,
+        "callbacks": callbacks,
+        "no_log": no_log,
+    }
+    return run_sync(_aembedding(model, input, sync=True, options=options, params=params))
