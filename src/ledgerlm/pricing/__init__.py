@@ -1,38 +1,35 @@
 """Pricing: the price catalog (genai-prices + custom prices), compiled per deployment, and cost math.
 
-INTERFACE CONTRACT (the engine and the proxy call this; the cost-engine work implements it):
+INTERFACE (the engine and the proxy call this)::
 
     price = compile_price(provider, model, custom=None, base_model=None)   # once per deployment
-    cost  = price.cost(usage, at=start_datetime)                           # ~1-5 us per call -> Cost
+    cost  = price.cost(usage, at=start_datetime)                           # ~3 us per call -> Cost
+    price.max_cost(input_tokens, max_output_tokens) -> Decimal | None       # worst case, for budgets
+    price.max_output_tokens -> int | None
     completion_cost(response, *, provider=None, model=None, at=None, config=None) -> Cost
+    extract_custom_prices(litellm_params, model_info=None, *, path="") -> dict[str, Decimal] | None
 
-The implementation in this file is provisional (everything is unpriced).
+Sources, in order: custom prices (``source="custom"``), a provider-reported cost in the usage
+(``"provider"``), the genai-prices catalog (``"catalog"``); otherwise unpriced (``total is None``).
+See ``docs/pricing.md``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from ledgerlm.pricing.catalog import data_version, resolve_model
+from ledgerlm.pricing.compiled import CompiledPrice, compile_price
+from ledgerlm.pricing.completion import CostReport, NotAResponseError, completion_cost, price_report
+from ledgerlm.pricing.custom import CUSTOM_PRICE_KEYS, extract_custom_prices
 
-from ledgerlm.types import Cost, Usage
-
-__all__ = ["CompiledPrice", "compile_price"]
-
-
-class CompiledPrice:
-    """A deployment's price, resolved once. ``cost(usage, at=...)`` returns a ``Cost`` in USD."""
-
-    def __init__(self, provider: str, model: str) -> None:
-        self.provider = provider
-        self.model = model
-
-    def cost(self, usage: Usage, *, at: datetime | None = None) -> Cost:
-        return Cost.unpriced(f"no price known for {self.provider}/{self.model}")
-
-
-def compile_price(
-    provider: str, model: str, *, custom: Mapping[str, Any] | None = None, base_model: str | None = None
-) -> CompiledPrice:
-    """Resolve and compile the price of ``provider``/``model`` (custom prices override the catalog)."""
-    return CompiledPrice(provider, model)
+__all__ = [
+    "CUSTOM_PRICE_KEYS",
+    "CompiledPrice",
+    "CostReport",
+    "NotAResponseError",
+    "compile_price",
+    "completion_cost",
+    "data_version",
+    "extract_custom_prices",
+    "price_report",
+    "resolve_model",
+]
