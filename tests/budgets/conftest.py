@@ -4,17 +4,21 @@ Redis (two proxies) under a unique key prefix per test."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import psycopg
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledgerlm.budgets.backend import BudgetBackend
 from ledgerlm.budgets.memory import MemoryBudgets
 from ledgerlm.budgets.redis_backend import RedisBudgets
 from ledgerlm.budgets.types import EntityRef
+from ledgerlm.store.engine import create_engine
+from ledgerlm.store.migrate import migrate
 
 
 @dataclass
@@ -63,3 +67,48 @@ async def pair(request: pytest.FixtureRequest) -> AsyncIterator[Pair]:
         await client.aclose()
         await first.close()
         await second.close()
+
+
+@dataclass(frozen=True)
+class Database:
+    """A migrated database: ``url`` plus the PostgreSQL schema (``search_path``) or ``None``."""
+
+    kind: str
+    url: str
+    search_path: str | None = None
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """A migrated SQLite file, or a fresh PostgreSQL schema dropped afterwards (one per test module)."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("budgets") / "ledgerlm.db"
+        db = Database("sqlite", f"sqlite:///{path}")
+        migrate(db.url)
+        yield db
+        return
+    url = request.getfixturevalue("postgres_url")
+    schema = f"ledgerlm_budgets_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        db = Database("postgresql", url, schema)
+        migrate(db.url, search_path=schema)
+        yield db
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+async def engine(database: Database) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(database.url, search_path=database.search_path)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
+
+
+def uid(prefix: str = "") -> str:
+    """A unique id for test data (other engineers' tests share the PostgreSQL server)."""
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
