@@ -55,7 +55,7 @@ def is_sqlite(url: str) -> bool:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f")
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 

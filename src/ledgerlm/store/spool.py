@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 SEGMENT_SUFFIX = ".jsonl"
 CHECKPOINT_SUFFIX = ".ckpt"
+SEGMENT_NAME = re.compile(r"\d{20}-\d+\.jsonl")
 
 
 class SpoolError(OSError):
@@ -41,7 +43,7 @@ class SpoolError(OSError):
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f")
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
@@ -146,7 +148,7 @@ class Spool:
     def segments(self) -> list[Path]:
         """All segment files in the directory, oldest first (names sort by creation time)."""
         try:
-            names = sorted(p for p in os.listdir(self.directory) if p.endswith(SEGMENT_SUFFIX))
+            names = sorted(p for p in os.listdir(self.directory) if SEGMENT_NAME.fullmatch(p))
         except OSError:
             return []
         return [self.directory / name for name in names]

@@ -1,0 +1,82 @@
+"""Helpers for store tests: spool rows, totals read back from the database, a TCP forwarder."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+from tests.store.conftest import make_record
+
+from ledgerlm.store import SpendLog
+from ledgerlm.store.ingest import write_rows
+from ledgerlm.store.tables import spend_logs
+
+
+def rows(count: int, **overrides: Any) -> list[dict[str, Any]]:
+    """``count`` spool rows of fresh records with ``overrides`` applied."""
+    return [SpendLog.from_record(make_record(**overrides), store_prompts=False) for _ in range(count)]
+
+
+async def ingest(engine: AsyncEngine, batch: list[dict[str, Any]]) -> list[str]:
+    async with engine.begin() as conn:
+        return await write_rows(conn, batch)
+
+
+async def scalar(engine: AsyncEngine, statement: Any) -> Any:
+    async with engine.connect() as conn:
+        return (await conn.execute(statement)).scalar()
+
+
+async def sum_spend(engine: AsyncEngine, *where: Any) -> Decimal:
+    """``SUM(spend)`` of the spend log rows matching ``where`` (0 when none)."""
+    value = await scalar(engine, sa.select(sa.func.sum(spend_logs.c.spend)).where(*where))
+    return Decimal(0) if value is None else value
+
+
+async def count_rows(engine: AsyncEngine, *where: Any) -> int:
+    return int(await scalar(engine, sa.select(sa.func.count()).select_from(spend_logs).where(*where)))
+
+
+class TCPForwarder:
+    """A real TCP hop in front of a server that can be taken down and brought back (network fault)."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def down(self) -> None:
+        """Refuse new connections and cut every open one."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.update((writer, up_writer))
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.transport.abort()
+        self._writers.discard(writer)
