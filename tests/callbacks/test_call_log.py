@@ -55,13 +55,13 @@ class Events(CustomLogger):
 
 
 class SyncOnly(Events):
-    async_log_success_event = CustomLogger.async_log_success_event  # type: ignore[assignment]
-    async_log_failure_event = CustomLogger.async_log_failure_event  # type: ignore[assignment]
+    async_log_success_event = CustomLogger.async_log_success_event
+    async_log_failure_event = CustomLogger.async_log_failure_event
 
 
 class AsyncOnly(Events):
-    log_success_event = CustomLogger.log_success_event  # type: ignore[assignment]
-    log_failure_event = CustomLogger.log_failure_event  # type: ignore[assignment]
+    log_success_event = CustomLogger.log_success_event
+    log_failure_event = CustomLogger.log_failure_event
 
 
 class ChunkEvents(Events):
@@ -124,7 +124,12 @@ def test_sinks_run_synchronously_on_the_caller_thread_before_hooks(make_record: 
     log = start_call(model="m", messages=MESSAGES)
     record = make_record()
     seen: list[Any] = []
-    log.add_sink(lambda r: (seen.append((r, threading.current_thread())), order.append("sink")))
+
+    def sink(record: Any) -> None:
+        seen.append((record, threading.current_thread()))
+        order.append("sink")
+
+    log.add_sink(sink)
     log.success(record, {})
     assert seen == [(record, threading.current_thread())]  # before success() returned
     assert flush(5)
@@ -328,7 +333,7 @@ def test_content_is_dropped_everywhere_but_usage_and_cost_stay(make_record: Any,
     events = Events()
     reg.callbacks.append(events)
     if how == "turn_off_message_logging":
-        ledgerlm.turn_off_message_logging = True  # type: ignore[attr-defined]
+        setattr(ledgerlm, "turn_off_message_logging", True)  # noqa: B010
     sunk: list[Any] = []
     log = start_call(
         model="m",

@@ -42,9 +42,17 @@ __all__ = [
     "Sink",
     "add_redactor",
     "aflush",
+    "append",
+    "clear",
     "clear_redactors",
     "configure",
+    "count",
+    "extend",
     "flush",
+    "index",
+    "insert",
+    "pop",
+    "remove",
     "remove_redactor",
     "start_call",
     "stats",
@@ -84,32 +92,52 @@ def configure(
     return config
 
 
+# -- the package doubles as LiteLLM's ``callbacks`` list -------------------------------------------------
+
+
+def append(item: Any) -> None:
+    """``ledgerlm.callbacks.append(logger)``: register a callback for every event."""
+    registry.callbacks.append(item)
+
+
+def extend(items: Iterable[Any]) -> None:
+    """``ledgerlm.callbacks.extend([...])``."""
+    registry.callbacks.extend(items)
+
+
+def insert(index: SupportsIndex, item: Any) -> None:
+    """``ledgerlm.callbacks.insert(i, logger)``."""
+    registry.callbacks.insert(index, item)
+
+
+def remove(item: Any) -> None:
+    """``ledgerlm.callbacks.remove(logger)``; raises ``ValueError`` when absent (as ``list.remove``)."""
+    registry.callbacks.remove(item)
+
+
+def pop(index: SupportsIndex = -1) -> Any:
+    """``ledgerlm.callbacks.pop()``."""
+    return registry.callbacks.pop(index)
+
+
+def clear() -> None:
+    """``ledgerlm.callbacks.clear()``: unregister every callback of the ``callbacks`` list."""
+    registry.callbacks.clear()
+
+
+def index(item: Any) -> int:
+    """``ledgerlm.callbacks.index(logger)``."""
+    return registry.callbacks.index(item)
+
+
+def count(item: Any) -> int:
+    """``ledgerlm.callbacks.count(logger)``."""
+    return registry.callbacks.count(item)
+
+
 class _CallbacksModule(types.ModuleType):
-    """This package, acting also as LiteLLM's ``callbacks`` list (delegates to ``registry.callbacks``)."""
-
-    def append(self, item: Any) -> None:
-        registry.callbacks.append(item)
-
-    def extend(self, items: Iterable[Any]) -> None:
-        registry.callbacks.extend(items)
-
-    def insert(self, index: SupportsIndex, item: Any) -> None:
-        registry.callbacks.insert(index, item)
-
-    def remove(self, item: Any) -> None:
-        registry.callbacks.remove(item)
-
-    def pop(self, index: SupportsIndex = -1) -> Any:
-        return registry.callbacks.pop(index)
-
-    def clear(self) -> None:
-        registry.callbacks.clear()
-
-    def index(self, item: Any) -> int:
-        return registry.callbacks.index(item)
-
-    def count(self, item: Any) -> int:
-        return registry.callbacks.count(item)
+    """This package, acting also as LiteLLM's ``callbacks`` list: ``len``, iteration, ``in``, indexing
+    and ``+=`` act on ``registry.callbacks`` (the list methods are the module functions above)."""
 
     def __iter__(self) -> Iterator[Any]:
         return iter(tuple(registry.callbacks))
@@ -123,8 +151,8 @@ class _CallbacksModule(types.ModuleType):
     def __contains__(self, item: object) -> bool:
         return item in registry.callbacks
 
-    def __getitem__(self, index: SupportsIndex) -> Any:
-        return registry.callbacks[index]
+    def __getitem__(self, position: SupportsIndex) -> Any:
+        return registry.callbacks[position]
 
     def __iadd__(self, items: Iterable[Any]) -> _CallbacksModule:
         registry.callbacks.extend(items)
