@@ -1,0 +1,401 @@
+"""Prometheus metrics: per-call series with bounded labels, proxy gauges, and the ``/metrics`` ASGI app.
+
+Series (prefix ``ledgerlm_``; labels in braces):
+
+| metric | type | labels |
+| --- | --- | --- |
+| ``requests_total`` | counter | model_group, provider, status, team |
+| ``request_failures_total`` | counter | model_group, provider, team, error_type |
+| ``request_latency_seconds`` | histogram | model_group, provider, status |
+| ``time_to_first_token_seconds`` | histogram | model_group, provider |
+| ``overhead_latency_seconds`` | histogram | model_group, provider |
+| ``tokens_total`` | counter | model_group, provider, team, type (input/output/cache_read/...) |
+| ``spend_usd_total`` | counter | model_group, provider, team |
+| ``unpriced_requests_total`` | counter | model_group, provider |
+| ``key_requests_total`` / ``key_spend_usd_total`` | counter | key (allow-listed keys only) |
+| ``tag_requests_total`` / ``tag_spend_usd_total`` | counter | tag (allow-listed tags only) |
+| ``budget_remaining_usd`` | gauge | scope, name |
+| ``spend_writer_queue_depth`` | gauge | |
+| ``spend_spool_events`` / ``spend_spool_bytes`` | gauge | |
+| ``callback_drops_total`` | counter | callback |
+
+Bounded by design: no label carries a per-request, per-key, per-user or per-tag value unless the
+operator allow-lists it (``key_allowlist`` by key alias or key hash, ``tag_allowlist``). Even the
+bounded labels (model group, team, error type, ...) are capped at ``max_label_values`` distinct values
+per label; later values are reported as ``__other__``.
+
+Multiprocess: when ``PROMETHEUS_MULTIPROC_DIR`` is set (before ``prometheus_client`` is imported, as its
+docs require), every worker writes its samples to that directory and ``metrics_app`` merges them with
+``MultiProcessCollector``; gauges use ``livesum`` (queue depth, spool size) or ``mostrecent`` (budget).
+The process manager calls ``mark_worker_dead(pid)`` when a worker exits, so its live gauges go away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from decimal import Decimal
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from ledgerlm.callbacks import CustomLogger
+from ledgerlm.integrations.events import record_from_kwargs, to_export_dict
+from ledgerlm.integrations.settings import Lookup
+from ledgerlm.record import CallRecord
+
+__all__ = [
+    "OTHER",
+    "PrometheusExporter",
+    "PrometheusMetrics",
+    "configure",
+    "default_metrics",
+    "inc_callback_drops",
+    "mark_worker_dead",
+    "metrics_app",
+    "observe_overhead",
+    "record_call",
+    "set_budget_remaining",
+    "set_spend_queue_depth",
+    "set_spend_spool_size",
+]
+
+OTHER = "__other__"
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+_OVERHEAD_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+_TOKEN_TYPES = {
+    "input": "input_tokens",
+    "output": "output_tokens",
+    "cache_read": "cache_read_tokens",
+    "cache_write": "cache_write_tokens",
+    "reasoning": "reasoning_tokens",
+}
+BUDGET_SCOPES = frozenset({"global", "organization", "team", "user", "key", "end_user", "tag"})
+
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    Awaitable[None],
+]
+
+
+class LabelLimiter:
+    """Caps distinct values of one label: the first ``max_values`` pass, later ones become ``__other__``."""
+
+    def __init__(self, max_values: int) -> None:
+        self.max_values = max_values
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, value: Any) -> str:
+        text = "unknown" if value in (None, "") else str(value)
+        if text in self._seen:
+            return text
+        with self._lock:
+            if len(self._seen) >= self.max_values:
+                return OTHER
+            self._seen.add(text)
+        return text
+
+
+class PrometheusMetrics:
+    """The ledgerlm metric families in one registry (see the module docstring for the series)."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        key_allowlist: Iterable[str] = (),
+        tag_allowlist: Iterable[str] = (),
+        max_label_values: int = 200,
+    ) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.key_allowlist = frozenset(key_allowlist)
+        self.tag_allowlist = frozenset(tag_allowlist)
+        self._limiters: dict[str, LabelLimiter] = {}
+        self._max = max_label_values
+        self._make_call_metrics()
+        self._make_proxy_metrics()
+
+    def _make_call_metrics(self) -> None:
+        r, ns = self.registry, "ledgerlm"
+        group = ["model_group", "provider"]
+        self.requests = Counter(
+            "requests", "LLM calls.", [*group, "status", "team"], namespace=ns, registry=r
+        )
+        self.failures = Counter(
+            "request_failures", "Failed LLM calls.", [*group, "team", "error_type"], namespace=ns, registry=r
+        )
+        self.latency = Histogram(
+            "request_latency_seconds", "Call latency (s).", [*group, "status"], namespace=ns,
+            registry=r, buckets=_LATENCY_BUCKETS,
+        )  # fmt: skip
+        self.ttft = Histogram(
+            "time_to_first_token_seconds", "Time to first token of streams (s).", group, namespace=ns,
+            registry=r, buckets=_LATENCY_BUCKETS,
+        )  # fmt: skip
+        self.overhead = Histogram(
+            "overhead_latency_seconds", "Gateway overhead per call (s).", group, namespace=ns,
+            registry=r, buckets=_OVERHEAD_BUCKETS,
+        )  # fmt: skip
+        self.tokens = Counter("tokens", "Tokens by type.", [*group, "team", "type"], namespace=ns, registry=r)
+        self.spend = Counter(
+            "spend_usd", "Spend of priced calls (USD).", [*group, "team"], namespace=ns, registry=r
+        )
+        self.unpriced = Counter(
+            "unpriced_requests", "Calls without a known price.", group, namespace=ns, registry=r
+        )
+        self.key_requests = Counter(
+            "key_requests", "Calls of allow-listed keys.", ["key"], namespace=ns, registry=r
+        )
+        self.key_spend = Counter(
+            "key_spend_usd", "Spend of allow-listed keys (USD).", ["key"], namespace=ns, registry=r
+        )
+        self.tag_requests = Counter(
+            "tag_requests", "Calls of allow-listed tags.", ["tag"], namespace=ns, registry=r
+        )
+        self.tag_spend = Counter(
+            "tag_spend_usd", "Spend of allow-listed tags (USD).", ["tag"], namespace=ns, registry=r
+        )
+
+    def _make_proxy_metrics(self) -> None:
+        r, ns = self.registry, "ledgerlm"
+        self.budget_remaining = Gauge(
+            "budget_remaining_usd", "Budget left (USD).", ["scope", "name"], namespace=ns, registry=r,
+            multiprocess_mode="mostrecent",
+        )  # fmt: skip
+        self.queue_depth = Gauge(
+            "spend_writer_queue_depth", "Spend records waiting for the DB writer.", namespace=ns, registry=r,
+            multiprocess_mode="livesum",
+        )  # fmt: skip
+        self.spool_events = Gauge(
+            "spend_spool_events", "Spend records spooled to disk.", namespace=ns, registry=r,
+            multiprocess_mode="livesum",
+        )  # fmt: skip
+        self.spool_bytes = Gauge(
+            "spend_spool_bytes",
+            "Spend spool size (bytes).",
+            namespace=ns,
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.callback_drops = Counter(
+            "callback_drops", "Callback events dropped.", ["callback"], namespace=ns, registry=r
+        )
+
+    def label(self, name: str, value: Any) -> str:
+        """``value`` for label ``name``, capped at ``max_label_values`` distinct values."""
+        limiter = self._limiters.get(name)
+        if limiter is None:
+            limiter = self._limiters.setdefault(name, LabelLimiter(self._max))
+        return limiter(value)
+
+    def record_call(self, event: Mapping[str, Any]) -> None:
+        """Update the per-call series from a CallRecord JSON dict."""
+        group = (self.label("model_group", event.get("model_group") or event.get("requested_model")),
+                 self.label("provider", event.get("provider")))  # fmt: skip
+        team = self.label("team", event.get("team_id"))
+        status = "success" if event.get("status") == "success" else "failure"
+        self.requests.labels(*group, status, team).inc()
+        self.latency.labels(*group, status).observe(float(event.get("latency_s") or 0.0))
+        if status == "failure":
+            error_type = (event.get("error") or {}).get("type")
+            self.failures.labels(*group, team, self.label("error_type", error_type)).inc()
+        ttft = event.get("time_to_first_token_s")
+        if event.get("stream") and ttft is not None:
+            self.ttft.labels(*group).observe(float(ttft))
+        overhead = (event.get("metadata") or {}).get("overhead_s")
+        if isinstance(overhead, int | float):
+            self.overhead.labels(*group).observe(float(overhead))
+        usage = event.get("usage") or {}
+        for token_type, key in _TOKEN_TYPES.items():
+            if usage.get(key):
+                self.tokens.labels(*group, team, token_type).inc(int(usage[key]))
+        self._record_cost(event, group, team)
+
+    def _record_cost(self, event: Mapping[str, Any], group: tuple[str, str], team: str) -> None:
+        total = (event.get("cost") or {}).get("total")
+        usd = float(Decimal(str(total))) if total is not None else None
+        if usd is None:
+            self.unpriced.labels(*group).inc()
+        else:
+            self.spend.labels(*group, team).inc(usd)
+        key = next(
+            (k for k in (event.get("key_alias"), event.get("key_hash")) if k in self.key_allowlist), None
+        )
+        if key is not None:
+            self.key_requests.labels(key).inc()
+            if usd is not None:
+                self.key_spend.labels(key).inc(usd)
+        for tag in set(event.get("request_tags") or ()) & self.tag_allowlist:
+            self.tag_requests.labels(tag).inc()
+            if usd is not None:
+                self.tag_spend.labels(tag).inc(usd)
+
+    def set_budget_remaining(self, scope: str, name: str, remaining_usd: Decimal | float | None) -> None:
+        """Budget left for ``scope`` (global/organization/team/user/key/end_user/tag) ``name`` (USD).
+
+        ``key``/``user``/``end_user``/``tag`` budgets are exported only for allow-listed names (keys by
+        alias or hash, tags by tag); ``None`` removes the series. Raises ``ValueError`` on an unknown scope.
+        """
+        if scope not in BUDGET_SCOPES:
+            raise ValueError(f"unknown budget scope {scope!r}")
+        if scope in ("key", "user", "end_user") and name not in self.key_allowlist:
+            return
+        if scope == "tag" and name not in self.tag_allowlist:
+            return
+        label = self.label(f"budget_{scope}", name)
+        if remaining_usd is None:
+            with contextlib.suppress(KeyError):
+                self.budget_remaining.remove(scope, label)
+            return
+        self.budget_remaining.labels(scope, label).set(float(remaining_usd))
+
+
+class PrometheusExporter(CustomLogger):
+    """The ``prometheus`` callback: updates ``metrics`` (default: ``default_metrics()``) on every call."""
+
+    name = "prometheus"
+
+    def __init__(self, metrics: PrometheusMetrics | None = None) -> None:
+        self.metrics = metrics or default_metrics()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Mapping[str, Any], env: Mapping[str, str] | None = None
+    ) -> PrometheusExporter:
+        """Configure the process-wide metrics from config/env (``key_allowlist`` /
+        ``LEDGERLM_PROMETHEUS_KEY_ALLOWLIST``, ``tag_allowlist`` / ``LEDGERLM_PROMETHEUS_TAG_ALLOWLIST``,
+        comma-separated or lists; ``max_label_values``) and return the callback."""
+        look = Lookup(settings, env)
+        metrics = configure(
+            key_allowlist=_names(look.get("key_allowlist", "LEDGERLM_PROMETHEUS_KEY_ALLOWLIST")),
+            tag_allowlist=_names(look.get("tag_allowlist", "LEDGERLM_PROMETHEUS_TAG_ALLOWLIST")),
+            max_label_values=look.get_int("max_label_values", default=200),
+        )
+        return cls(metrics)
+
+    def record(self, record: CallRecord | Mapping[str, Any]) -> None:
+        """Update the series for one call (CallRecord or its JSON dict)."""
+        self.metrics.record_call(to_export_dict(record, content_logging=False))
+
+    async def async_log_success_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        """Forward ``kwargs["standard_logging_object"]`` to ``record``."""
+        self._from_kwargs(kwargs)
+
+    async def async_log_failure_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        """Forward ``kwargs["standard_logging_object"]`` to ``record``."""
+        self._from_kwargs(kwargs)
+
+    def _from_kwargs(self, kwargs: Mapping[str, Any]) -> None:
+        record = record_from_kwargs(kwargs)
+        if record is not None:
+            self.record(record)
+
+
+def _names(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
+# -- process-wide metrics (created on first use, never at import) -----------------------------------
+
+_default: PrometheusMetrics | None = None
+_default_lock = threading.Lock()
+
+
+def default_metrics() -> PrometheusMetrics:
+    """The process-wide metrics (created on first use with no allow-lists)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = PrometheusMetrics()
+        return _default
+
+
+def configure(
+    *, key_allowlist: Iterable[str] = (), tag_allowlist: Iterable[str] = (), max_label_values: int = 200
+) -> PrometheusMetrics:
+    """Replace the process-wide metrics (a fresh registry) with these allow-lists; returns them."""
+    global _default
+    with _default_lock:
+        _default = PrometheusMetrics(
+            key_allowlist=key_allowlist, tag_allowlist=tag_allowlist, max_label_values=max_label_values
+        )
+        return _default
+
+
+def metrics_app(metrics: PrometheusMetrics | None = None) -> ASGIApp:
+    """ASGI app serving the Prometheus text format (mount it at ``GET /metrics``).
+
+    Serves ``metrics`` (default: the process-wide metrics, looked up per request); with
+    ``PROMETHEUS_MULTIPROC_DIR`` set, merges every worker's samples from that directory instead.
+    """
+
+    async def app(
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if directory:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        else:
+            registry = (metrics or default_metrics()).registry
+        await make_asgi_app(registry)(scope, receive, send)
+
+    return app
+
+
+def record_call(record: CallRecord | Mapping[str, Any]) -> None:
+    """Update the per-call series of the process-wide metrics."""
+    default_metrics().record_call(to_export_dict(record, content_logging=False))
+
+
+def set_spend_queue_depth(depth: int) -> None:
+    """Spend records waiting for the database writer (records)."""
+    default_metrics().queue_depth.set(depth)
+
+
+def set_spend_spool_size(events: int, size_bytes: int | None = None) -> None:
+    """Spend records spooled to local disk (records, and bytes when known)."""
+    metrics = default_metrics()
+    metrics.spool_events.set(events)
+    if size_bytes is not None:
+        metrics.spool_bytes.set(size_bytes)
+
+
+def inc_callback_drops(callback: str, count: int = 1) -> None:
+    """Count callback events dropped by the dispatcher (``callback``: the callback's name)."""
+    metrics = default_metrics()
+    metrics.callback_drops.labels(metrics.label("callback", callback)).inc(count)
+
+
+def set_budget_remaining(scope: str, name: str, remaining_usd: Decimal | float | None) -> None:
+    """See ``PrometheusMetrics.set_budget_remaining`` (process-wide metrics)."""
+    default_metrics().set_budget_remaining(scope, name, remaining_usd)
+
+
+def observe_overhead(seconds: float, *, model_group: str | None, provider: str | None) -> None:
+    """Gateway overhead of one call (seconds), when not carried in ``metadata["overhead_s"]``."""
+    metrics = default_metrics()
+    metrics.overhead.labels(
+        metrics.label("model_group", model_group), metrics.label("provider", provider)
+    ).observe(seconds)
+
+
+def mark_worker_dead(pid: int) -> None:
+    """Multiprocess mode: drop the live gauges of an exited worker (call from the child-exit hook)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
