@@ -9,11 +9,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tests.store.conftest import make_record
 
 from ledgerlm.store import SpendLog
 from ledgerlm.store.ingest import write_rows
 from ledgerlm.store.tables import spend_logs
+
+from .factories import make_record
 
 
 def rows(count: int, **overrides: Any) -> list[dict[str, Any]]:

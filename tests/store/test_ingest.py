@@ -6,8 +6,6 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tests.store.conftest import make_record, uid
-from tests.store.helpers import count_rows, ingest, rows, scalar, sum_spend
 
 from ledgerlm.record import CostRecord, ErrorRecord
 from ledgerlm.store import SpendLog, customers, keys, organizations, tags, teams, users
@@ -21,6 +19,9 @@ from ledgerlm.store.tables import (
     spend_log_tags,
     spend_logs,
 )
+
+from .factories import make_record, uid
+from .helpers import count_rows, ingest, rows, scalar, sum_spend
 
 
 async def _setup_entities(engine: AsyncEngine) -> dict[str, str]:

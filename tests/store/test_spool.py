@@ -13,9 +13,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.store.helpers import rows
 
 from ledgerlm.store.spool import Spool, SpoolError
+
+from .helpers import rows
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,11 +14,12 @@ from pathlib import Path
 import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tests.store.conftest import Database, uid
-from tests.store.helpers import TCPForwarder, count_rows, rows, sum_spend
 
 from ledgerlm.store import SpendWriter, Spool, create_engine, keys, migrate
 from ledgerlm.store.tables import spend_logs
+
+from .factories import Database, uid
+from .helpers import TCPForwarder, count_rows, rows, sum_spend
 
 ROOT = Path(__file__).resolve().parents[2]
 COST = Decimal("0.0002865")
