@@ -174,8 +174,9 @@ class CompiledPrice:
     def _compile_segment(self, at: datetime | None, variant: str | None) -> tuple[Formula, str | None]:
         assert self._info is not None
         context = _TIER_CONTEXT.get(variant) if variant else None
-        formula = catalog_formula(self._info.get_prices(_utc(at), context))
-        return formula, variant if _has_variant(self._info, context) else None
+        when = _utc(at)
+        formula = catalog_formula(self._info.get_prices(when, context))
+        return formula, variant if _has_variant(self._info, context, when) else None
 
     def _warn_once(self) -> None:
         key = (self.provider, self.model)
@@ -217,11 +218,14 @@ def _worst_case(formula: Formula, input_tokens: int, output_tokens: int) -> Deci
     return dearest(inputs) * max(0, input_tokens) + dearest(outputs) * max(0, output_tokens) + request
 
 
-def _has_variant(info: ModelInfo | None, context: Mapping[str, str] | None) -> bool:
+def _has_variant(info: ModelInfo | None, context: Mapping[str, str] | None, when: datetime) -> bool:
+    """True when a price variant matching ``context`` is in effect at ``when``."""
     if info is None or not context:
         return False
     return any(
-        all(context.get(k) == v for k, v in variant.when.items()) for variant in info.price_variants or ()
+        all(context.get(k) == v for k, v in variant.when.items())
+        and (variant.constraint is None or variant.constraint.active(when))
+        for variant in info.price_variants or ()
     )
 
 
