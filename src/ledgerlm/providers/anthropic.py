@@ -36,6 +36,7 @@ from ledgerlm.usage.anthropic import usage_from_anthropic
 
 __all__ = [
     "ANTHROPIC_VERSION",
+    "NATIVE_FLAG",
     "AnthropicProvider",
     "AnthropicSSEDecoder",
     "anthropic_error",
@@ -45,6 +46,12 @@ __all__ = [
 
 ANTHROPIC_VERSION = "2023-06-01"
 """The ``anthropic-version`` header value sent on every request."""
+
+NATIVE_FLAG = "anthropic_native"
+"""``deployment.extra[NATIVE_FLAG] = True``: native mode. The call body is already an Anthropic Messages
+request (sent as-is), ``parse_chat_response`` returns the Anthropic body unchanged and the stream decoder
+yields the Anthropic events themselves (dicts with ``type``) instead of OpenAI chunks; usage, finish
+reasons and in-stream errors work as in the translated mode. Used by the proxy's ``/v1/messages``."""
 
 _ERROR_STATUS: dict[str, int] = {
     "invalid_request_error": 400,
@@ -131,12 +138,21 @@ class AnthropicSSEDecoder(StreamDecoder):
     def close(self) -> list[dict[str, Any]]:
         return self._events(self._sse.close())
 
+    native = False
+    """True: return the Anthropic events themselves instead of the OpenAI chunks (native mode)."""
+
     def _events(self, events: list[SSEEvent]) -> list[dict[str, Any]]:
         chunks: list[dict[str, Any]] = []
         try:
             for event in events:
-                if event.data.strip():
-                    chunks.extend(self._translator.translate(orjson.loads(event.data)))
+                if not event.data.strip():
+                    continue
+                parsed = orjson.loads(event.data)
+                translated = self._translator.translate(parsed)
+                if self.native:
+                    chunks.append(parsed)
+                else:
+                    chunks.extend(translated)
         finally:
             self._refresh()
         return chunks
@@ -171,7 +187,10 @@ class AnthropicProvider(Provider):
     def build_chat_request(
         self, deployment: Deployment, params: Mapping[str, Any], *, stream: bool
     ) -> HTTPRequest:
-        """POST /v1/messages with the translated body (see ``anthropic_request_body``)."""
+        """POST /v1/messages with the translated body (see ``anthropic_request_body``); in native mode
+        ``params`` is already the Anthropic body."""
+        if deployment.extra.get(NATIVE_FLAG):
+            return self.build_messages_request(deployment, params, stream=stream)
         body = anthropic_request_body(deployment.model, params, stream=stream)
         return self.build_messages_request(deployment, body, stream=stream)
 
@@ -189,6 +208,8 @@ class AnthropicProvider(Provider):
         return HTTPRequest("POST", messages_url(base), self.headers(deployment), orjson.dumps(native))
 
     def parse_chat_response(self, deployment: Deployment, body: Mapping[str, Any]) -> dict[str, Any]:
+        if deployment.extra.get(NATIVE_FLAG):
+            return dict(body)
         return openai_completion(body, provider=self.name)
 
     def usage_from_body(self, body: Mapping[str, Any]) -> Usage:
@@ -200,7 +221,9 @@ class AnthropicProvider(Provider):
             on_error=lambda event: self._stream_error(deployment, event),
             provider=self.name,
         )
-        return AnthropicSSEDecoder(translator)
+        decoder = AnthropicSSEDecoder(translator)
+        decoder.native = bool(deployment.extra.get(NATIVE_FLAG))
+        return decoder
 
     def _stream_error(self, deployment: Deployment, event: Mapping[str, Any]) -> APIError:
         kind = str((event.get("error") or {}).get("type") or "api_error")
