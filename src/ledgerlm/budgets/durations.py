@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["Duration", "add_months", "next_reset", "parse_duration"]
+__all__ = ["Duration", "add_months", "next_reset", "parse_duration", "with_reset_time"]
 
 _PATTERN = re.compile(r"^\s*(\d+)\s*(mo|s|m|h|d|w)\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -99,3 +99,18 @@ def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def with_reset_time(
+    fields: dict[str, object], *, existing_duration: str | None = None, now: datetime | None = None
+) -> dict[str, object]:
+    """Add ``budget_reset_at`` (the end of the first period, ``now + duration``) to management ``fields``
+    when they set a new ``budget_duration``; clear it when the duration is removed. Returns ``fields``."""
+    if "budget_duration" not in fields:
+        return fields
+    duration = fields["budget_duration"]
+    if duration is None:
+        fields["budget_reset_at"] = None
+    elif isinstance(duration, str) and duration != existing_duration:
+        fields["budget_reset_at"] = next_reset(duration, now or datetime.now(UTC))
+    return fields
