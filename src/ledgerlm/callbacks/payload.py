@@ -135,7 +135,14 @@ def terminal_kwargs(
 
 
 def visible_response(info: CallInfo, response_obj: Any) -> Any:
-    """The response object handed to hooks: as is, or a content-free copy when content is off."""
-    if response_obj is None or info.content_allowed():
-        return response_obj
-    return redaction.strip_content(response_obj)
+    """The response object handed to hooks: a content-free copy when content is off; a plain dict
+    (the engine's OpenAI body, an assembled stream) gets attribute access like the SDK's responses
+    (``response_obj.usage.prompt_tokens``), as LiteLLM callbacks expect."""
+    if response_obj is None:
+        return None
+    visible = response_obj if info.content_allowed() else redaction.strip_content(response_obj)
+    if type(visible) is dict:
+        from ledgerlm.responses import OpenAIObject
+
+        return OpenAIObject(visible)
+    return visible
