@@ -186,13 +186,15 @@ async def send(
     timeout: float | None = None,
     num_retries: int = 2,
     stream: bool = False,
-    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    policy: RetryPolicy | None = None,
 ) -> SendResult:
     """Send ``request``; retry 408/409/429/5xx and connection errors up to ``num_retries`` times.
 
     Returns a ``SendResult`` for a 2xx answer; raises the ``APIError`` of the last attempt otherwise
     (``map_error(status, body, headers)`` for HTTP errors, ``map_client_error`` for the rest).
+    ``policy`` defaults to the module's ``DEFAULT_RETRY_POLICY`` (read at call time).
     """
+    policy = policy or DEFAULT_RETRY_POLICY
     session = await get_session()
     limit = DEFAULT_TIMEOUT_S if timeout is None else timeout
     attempt = 0

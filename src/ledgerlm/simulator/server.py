@@ -37,6 +37,16 @@ def build_app(state: SimState) -> web.Application:
     return app
 
 
+async def _shutdown(runner: web.AppRunner) -> None:
+    """Stop listening, then cancel the handlers still running (stalls, long latencies)."""
+    await runner.cleanup()
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class Simulator:
     """A running simulator. ``url`` is ``http://HOST:PORT`` (no path); ``requests`` lists what it
     received (``SimRequest``); ``models`` maps a model (Azure: deployment) name to its knobs."""
@@ -104,7 +114,9 @@ class Simulator:
         return self
 
     async def _serve(self) -> None:
-        runner = web.AppRunner(build_app(self.state), access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            build_app(self.state), access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, backlog=1024)
         await site.start()
@@ -120,7 +132,7 @@ class Simulator:
             return
         self.state.closing = True
         if runner is not None:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+            asyncio.run_coroutine_threadsafe(_shutdown(runner), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
