@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from ledgerlm.providers.base import Deployment
 from ledgerlm.types import CallContext
 
-__all__ = ["Admission", "NoAdmission", "Reservation"]
+__all__ = ["Admission", "NoAdmission", "Reservation", "start_admission", "stop_admission"]
 
 
 @dataclass(slots=True)
@@ -65,3 +65,17 @@ class NoAdmission:
 
     def headers(self, reservation: Reservation) -> dict[str, str]:
         return {}
+
+
+async def start_admission(admission: Admission) -> None:
+    """Start an admission that has a ``start()`` (budgets: backend, reset loop); after the store started."""
+    start = getattr(admission, "start", None)
+    if start is not None:
+        await start()
+
+
+async def stop_admission(admission: Admission) -> None:
+    """Stop an admission that has a ``stop()``; before the store stops."""
+    stop = getattr(admission, "stop", None)
+    if stop is not None:
+        await stop()

@@ -21,7 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ledgerlm.proxy import llm_routes, management, spend_api
+from ledgerlm import transport
+from ledgerlm.proxy import llm_routes, management, spend_api, tag_routes
+from ledgerlm.proxy.admission import start_admission, stop_admission
 from ledgerlm.proxy.config import load_config
 from ledgerlm.proxy.http import json_response
 from ledgerlm.proxy.openapi import openapi_document
@@ -72,6 +74,7 @@ def routes() -> list[Route]:
     ]
     out.extend(management.routes())
     out.extend(spend_api.routes())
+    out.extend(tag_routes.routes())
     return out
 
 
@@ -81,10 +84,13 @@ def build_app(state: ProxyState) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.store.start()
+        await start_admission(state.admission)
         try:
             yield
         finally:
+            await stop_admission(state.admission)
             await state.store.stop()
+            await transport.close_session()
 
     app = Starlette(routes=routes(), lifespan=lifespan)
     app.state.proxy = state

@@ -170,6 +170,7 @@ class ProxyCall:
             return
         cost = record.response_cost if record is not None else None
         if record is not None and (record.status == "success" or cost):
+            reservation.data["tokens"] = record.usage.total_tokens  # tpm limits (budgets)
             await self.state.admission.settle(reservation, cost)
         else:
             await self.state.admission.release(reservation)

@@ -27,7 +27,8 @@ JSON_MEDIA = "application/json"
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        text = format(value.normalize(), "f")
+        return "0" if text in ("-0", "0") else text
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
@@ -38,10 +39,16 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=_default)
 
 
-def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    """A JSON response encoded once with orjson."""
+def json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None, *, any_keys: bool = False
+) -> Response:
+    """A JSON response encoded once with orjson (``any_keys``: dict keys may be ``str`` subclasses, as in
+    database rows)."""
+    content = (
+        orjson.dumps(body, default=_default, option=orjson.OPT_NON_STR_KEYS) if any_keys else dumps(body)
+    )
     return Response(
-        dumps(body), status_code=status, headers=dict(headers) if headers else None, media_type=JSON_MEDIA
+        content, status_code=status, headers=dict(headers) if headers else None, media_type=JSON_MEDIA
     )
 
 

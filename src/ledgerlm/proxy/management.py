@@ -47,7 +47,7 @@ def managed(*, admin: bool = True) -> Callable[[Handler], Callable[[Request], Aw
                 return error_response(BadRequestError(str(exc), code="invalid_request"))
             except Exception as exc:
                 return error_response(exc)
-            return result if isinstance(result, Response) else json_response(result)
+            return result if isinstance(result, Response) else json_response(result, any_keys=True)
 
         return handler
 

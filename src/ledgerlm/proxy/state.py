@@ -50,6 +50,7 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
 
     Raises ``ConfigError`` for a bad model list or callback.
     """
+    from ledgerlm.budgets.admission import build_admission
     from ledgerlm.proxy.store_link import StoreLink
 
     general = config.general_settings
@@ -84,4 +85,5 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
         timeout=settings.request_timeout,
         store_prompts=store.store_prompts,
         max_body_bytes=int(general.max_request_size_mb * 1024 * 1024),
+        admission=build_admission(config, lambda: store.engine),
     )
