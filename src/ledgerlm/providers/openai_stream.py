@@ -79,9 +79,9 @@ class OpenAIStreamDecoder(StreamDecoder):
         return self._chunk(obj)
 
     def _chunk(self, obj: dict[str, Any]) -> dict[str, Any] | None:
-        if self.response_id is None:
+        if not self.response_id and obj.get("id"):  # Azure's filter-only first chunk has id ""
             self.response_id = obj.get("id")
-            self.response_model = obj.get("model")
+            self.response_model = obj.get("model") or None
         usage = obj.get("usage")
         if usage is None:
             groq = obj.get("x_groq")
