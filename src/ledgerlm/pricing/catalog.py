@@ -19,7 +19,14 @@ from genai_prices import data_snapshot
 from genai_prices.types import ModelInfo
 from genai_prices.types import Provider as CatalogProvider
 
-__all__ = ["CatalogMatch", "catalog_provider_id", "data_version", "model_candidates", "resolve_model"]
+__all__ = [
+    "CatalogMatch",
+    "catalog_provider_id",
+    "data_version",
+    "is_known_provider",
+    "model_candidates",
+    "resolve_model",
+]
 
 # ledgerlm / LiteLLM provider prefixes -> genai-prices provider ids.
 _PROVIDER_IDS: dict[str, str] = {
@@ -78,6 +85,12 @@ def data_version() -> str:
     if snapshot.from_auto_update:
         return f"genai-prices {genai_prices_version} (update {snapshot.timestamp.isoformat()})"
     return f"genai-prices {genai_prices_version}"
+
+
+def is_known_provider(provider: str) -> bool:
+    """True for a ledgerlm provider name (or genai-prices provider id) the catalog knows."""
+    name = provider.lower()
+    return name in _PROVIDER_IDS or any(p.id == name for p in data_snapshot.get_snapshot().providers)
 
 
 def catalog_provider_id(provider: str) -> str | None:

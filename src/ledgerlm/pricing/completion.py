@@ -84,7 +84,7 @@ def price_report(
     if deployment is not None:
         provider, model = deployment.provider, deployment.model
     model = model or found_model
-    if model is not None and provider is not None:
+    if model is not None:
         provider, model = _split_prefix(provider, model)
     provider = provider or "openai"
     if model is None:
@@ -103,11 +103,12 @@ def _read(response: Any, provider: str | None) -> tuple[Usage | None, str | None
     ledger = getattr(response, "ledger", None)
     usage = getattr(ledger, "usage", None)
     if isinstance(usage, Usage):
-        model = getattr(response, "model", None)
+        record = getattr(ledger, "record", None)
+        model = getattr(record, "model", None) or getattr(response, "model", None)
         if model is None and isinstance(response, Mapping):
             model = response.get("model")
-        found_provider = provider or getattr(ledger, "provider", None)
-        return usage, found_provider, model if isinstance(model, str) else None
+        found = provider or getattr(ledger, "provider", None) or getattr(record, "provider", None)
+        return usage, found if isinstance(found, str) else None, model if isinstance(model, str) else None
     recorded = parse_recorded(response)
     provider = provider or detect_provider(recorded)
     if provider is None:
@@ -125,13 +126,15 @@ def _read(response: Any, provider: str | None) -> tuple[Usage | None, str | None
     return usage, provider, recorded_model(recorded)
 
 
-def _split_prefix(provider: str, model: str) -> tuple[str, str]:
-    """``("openai", "anthropic/claude-x")`` -> ``("anthropic", "claude-x")`` when the prefix is a
-    known provider and the response's provider is only a shape guess; OpenRouter keeps vendor/model."""
+def _split_prefix(provider: str | None, model: str) -> tuple[str | None, str]:
+    """``"anthropic/claude-x"`` -> ``("anthropic", "claude-x")`` when the prefix is a known provider
+    and the provider is unknown or only a shape guess (``openai``); OpenRouter keeps vendor/model."""
     head, sep, tail = model.partition("/")
-    if not sep or provider == "openrouter" or provider_family(provider) != "openai":
+    if not sep or provider == "openrouter":
         return provider, model
-    if head == provider or (catalog_provider_id(head) is not None and provider == "openai"):
+    if provider is not None and provider_family(provider) != "openai":
+        return provider, model
+    if head == provider or (catalog_provider_id(head) is not None and provider in (None, "openai")):
         return head, tail
     return provider, model
 

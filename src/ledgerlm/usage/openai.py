@@ -118,7 +118,7 @@ def provider_cost_openai(raw: Mapping[str, Any]) -> Decimal | None:
     if ticks is not None and not isinstance(ticks, bool):
         amount = as_money(ticks)
         if amount is not None:
-            return amount * XAI_TICK_USD
+            return (amount * XAI_TICK_USD).normalize()
     cost = as_money(raw.get("cost"))
     if cost is None:
         return None
