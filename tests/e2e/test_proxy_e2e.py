@@ -214,8 +214,12 @@ def test_non_admin_key_cannot_manage(proxy: Proxy) -> None:
         ("POST", "/user/new", {}),
         ("POST", "/customer/new", {"user_id": "x"}),
         ("GET", "/team/info?team_id=x", None),
-        ("GET", "/spend/tags", None),
-        ("GET", "/global/spend/report", None),
+        ("GET", "/user/info?user_id=x", None),
+        ("GET", "/customer/info?end_user_id=x", None),
+        ("POST", "/key/update", {"key": key, "models": []}),
+        ("POST", "/key/delete", {"keys": [key]}),
+        ("POST", "/team/update", {"team_id": "x"}),
+        ("POST", "/team/delete", {"team_ids": ["x"]}),
     ]:
         status, error, _ = proxy.request(method, path, body, key=key)
         assert status == 403, (path, status, error)

@@ -130,6 +130,8 @@ class LiteLLMSettings(_Lenient):
     turn_off_message_logging: bool = False
     num_retries: int = Field(default=2, ge=0)
     request_timeout: float | None = Field(default=600.0, gt=0)
+    max_budget: Decimal | None = Field(default=None, ge=0)  # global proxy budget, USD (budgets)
+    budget_duration: str | None = None  # its period, e.g. 30d (budgets)
 
     @field_validator("callbacks", "success_callback", "failure_callback", mode="before")
     @classmethod
@@ -145,6 +147,7 @@ class ProxyConfig(_Lenient):
     litellm_settings: LiteLLMSettings = Field(default_factory=LiteLLMSettings)
     router_settings: dict[str, Any] = Field(default_factory=dict)
     environment_variables: dict[str, Any] = Field(default_factory=dict)
+    budget_settings: dict[str, Any] = Field(default_factory=dict)  # validated by ledgerlm.budgets.config
 
     @field_validator("general_settings", "litellm_settings", mode="before")
     @classmethod

@@ -74,6 +74,8 @@ def error_response(exc: BaseException, headers: Mapping[str, str] | None = None)
     out = dict(headers) if headers else {}
     if isinstance(exc, APIError) and exc.retry_after is not None:
         out["retry-after"] = str(max(0, int(exc.retry_after + 0.999)))
+    if isinstance(exc, APIError) and exc.status_code == 429:  # OpenAI's x-ratelimit-* headers (budgets)
+        out.update({k: v for k, v in exc.headers.items() if k.lower().startswith("x-ratelimit-")})
     return json_response(error_body(exc), status=status_of(exc), headers=out)
 
 

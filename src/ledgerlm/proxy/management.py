@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ledgerlm.budgets.durations import with_reset_time
 from ledgerlm.errors import BadRequestError, NotFoundError
 from ledgerlm.proxy import management_models as mm
 from ledgerlm.proxy.auth import KeyContext, generate_key, hash_key, require_admin
@@ -59,8 +60,10 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 def _set(model: Any, *, exclude: set[str]) -> dict[str, Any]:
-    """The fields the caller actually sent, minus ``exclude``."""
-    return {k: v for k, v in model.model_dump(exclude_unset=True).items() if k not in exclude}
+    """The fields the caller actually sent, minus ``exclude`` (a new ``budget_duration`` sets
+    ``budget_reset_at``, the end of the first budget period)."""
+    fields = {k: v for k, v in model.model_dump(exclude_unset=True).items() if k not in exclude}
+    return with_reset_time(fields)
 
 
 def _key_fields(req: mm.KeyGenerate, *, existing_metadata: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -2,16 +2,18 @@
 
 * ``GET /spend/logs``: filters ``request_id``, ``api_key`` (a key or its hash), ``user_id``, ``team_id``,
   ``end_user``, ``tags`` (comma separated; rows having ANY of them), ``model``, ``status``,
-  ``start_date``/``end_date`` (``YYYY-MM-DD`` or ISO-8601; end date inclusive), ``page`` (from 1),
-  ``page_size`` (max 1000). A virtual key sees ONLY its own rows (another ``api_key`` filter: 403).
-* ``GET /spend/tags``: spend (USD decimal string) and request count per tag over the date range.
-* ``GET /global/spend/report?group_by=team|customer|api_key|tag|model|day``.
-The last two need the master key.
+  ``start_date``/``end_date`` (``YYYY-MM-DD`` UTC days, both inclusive), ``page`` (from 1), ``page_size``
+  (max 1000).
+* ``GET /spend/tags``: spend (USD decimal string) and request counts per tag over the date range.
+* ``GET /global/spend/report?group_by=team|customer|api_key|user|tag|model|day``.
+
+The master key sees everything; a virtual key sees ONLY its own calls on every spend route (asking for
+another key's rows: 403).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -21,27 +23,26 @@ from ledgerlm.errors import BadRequestError, PermissionDeniedError
 from ledgerlm.proxy.auth import KeyContext, hash_key
 from ledgerlm.proxy.management import managed
 from ledgerlm.proxy.state import ProxyState
+from ledgerlm.store import spend_queries
+from ledgerlm.store.spend_queries import LogFilter
 
-__all__ = ["GROUP_BY", "parse_date", "routes"]
+__all__ = ["GROUP_BY", "parse_day", "routes"]
 
-GROUP_BY = ("team", "customer", "api_key", "tag", "model", "day")
+GROUP_BY = ("team", "customer", "api_key", "user", "tag", "model", "day")
 MAX_PAGE_SIZE = 1000
 
 
-def parse_date(value: str | None, *, end: bool = False, param: str) -> datetime | None:
-    """``YYYY-MM-DD`` (start of day; for ``end``: start of the NEXT day, so the day is included) or an
-    ISO-8601 datetime (naive = UTC). Raises 400 for anything else."""
+def parse_day(value: str | None, *, param: str) -> date | None:
+    """``YYYY-MM-DD`` (or an ISO-8601 datetime, whose UTC date is used); 400 for anything else."""
     if not value:
         return None
     try:
         if len(value) == 10:
-            day = date.fromisoformat(value)
-            moment = datetime.combine(day, time(0), tzinfo=UTC)
-            return moment + timedelta(days=1) if end else moment
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return date.fromisoformat(value)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise BadRequestError(f"{param} must be YYYY-MM-DD or ISO-8601, got {value!r}", param=param) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        raise BadRequestError(f"{param} must be YYYY-MM-DD, got {value!r}", param=param) from None
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
 
 
 def _int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -57,73 +58,84 @@ def _int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
-def _own_key_filter(ctx: KeyContext, requested: str | None) -> str | None:
-    """The ``api_key`` filter: any for the admin; a virtual key only ever sees its own hash."""
-    wanted = hash_key(requested) if requested and len(requested) != 64 else requested
+def _key_hash(value: str | None) -> str | None:
+    if not value:
+        return None
+    return value if len(value) == 64 and not value.startswith("sk-") else hash_key(value)
+
+
+def _restriction(ctx: KeyContext, requested: str | None) -> str | None:
+    """None for the admin; a virtual key is restricted to its own hash (asking for another: 403)."""
     if ctx.is_admin:
-        return wanted
+        return None
+    wanted = _key_hash(requested)
     if wanted is not None and wanted != ctx.token:
         raise PermissionDeniedError("a virtual key can only read its own spend", param="api_key")
     return ctx.token
 
 
-def log_filters(request: Request, ctx: KeyContext) -> dict[str, Any]:
+def _dates(request: Request) -> tuple[date | None, date | None]:
+    q = request.query_params
+    return parse_day(q.get("start_date"), param="start_date"), parse_day(q.get("end_date"), param="end_date")
+
+
+def log_filter(request: Request, ctx: KeyContext) -> LogFilter:
     """The ``/spend/logs`` filters from the query string (see the module docstring)."""
     q = request.query_params
-    tags = [t.strip() for t in q.get("tags", "").split(",") if t.strip()]
-    return {
-        "request_id": q.get("request_id") or None,
-        "api_key": _own_key_filter(ctx, q.get("api_key")),
-        "user_id": q.get("user_id") or None,
-        "team_id": q.get("team_id") or None,
-        "end_user": q.get("end_user") or None,
-        "tags": tags or None,
-        "model": q.get("model") or None,
-        "status": q.get("status") or None,
-        "start": parse_date(q.get("start_date"), param="start_date"),
-        "end": parse_date(q.get("end_date"), end=True, param="end_date"),
-    }
+    start, end = _dates(request)
+    return LogFilter(
+        request_id=q.get("request_id") or None,
+        api_key=_key_hash(q.get("api_key")),
+        user_id=q.get("user_id") or None,
+        team_id=q.get("team_id") or None,
+        end_user=q.get("end_user") or None,
+        tags=[t.strip() for t in q.get("tags", "").split(",") if t.strip()],
+        model=q.get("model") or None,
+        status=q.get("status") or None,
+        start=start,
+        end=end,
+        restrict_api_key=_restriction(ctx, q.get("api_key")),
+    )
 
 
 @managed(admin=False)
 async def spend_logs(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
-    """``GET /spend/logs`` -> ``{"data": [rows], "page", "page_size"}``."""
-    from ledgerlm.store import spend_queries
-
-    filters = log_filters(request, ctx)
+    """``GET /spend/logs`` -> ``{"data": [rows], "total", "page", "page_size"}`` (newest first)."""
+    filters = log_filter(request, ctx)
     page = _int(request, "page", 1, 1, 10**9)
     size = _int(request, "page_size", 100, 1, MAX_PAGE_SIZE)
-    rows = await spend_queries.spend_logs(state.store.engine, **filters, limit=size, offset=(page - 1) * size)
-    return {"data": rows, "page": page, "page_size": size}
+    engine = state.store.engine
+    rows = await spend_queries.query_logs(engine, filters, limit=size, offset=(page - 1) * size)
+    total = await spend_queries.count_logs(engine, filters)
+    return {"data": rows, "total": total, "page": page, "page_size": size}
 
 
-def _range(request: Request) -> tuple[datetime | None, datetime | None]:
-    q = request.query_params
-    return (
-        parse_date(q.get("start_date"), param="start_date"),
-        parse_date(q.get("end_date"), end=True, param="end_date"),
-    )
-
-
-@managed()
+@managed(admin=False)
 async def spend_tags(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
-    """``GET /spend/tags`` -> ``{"data": [{"tag", "spend", "requests", ...}]}``."""
-    from ledgerlm.store import spend_queries
+    """``GET /spend/tags`` -> ``{"data": [{"group": tag, "spend", "api_requests", ...}]}`` (a virtual
+    key: its own calls only)."""
+    start, end = _dates(request)
+    restrict = _restriction(ctx, None)
+    rows = await spend_queries.spend_per_tag(
+        state.store.engine, start=start, end=end, restrict_api_key=restrict
+    )
+    return {"data": [{"tag": r["group"], **r} for r in rows]}
 
-    start, end = _range(request)
-    return {"data": await spend_queries.spend_by_tag(state.store.engine, start=start, end=end)}
 
-
-@managed()
+@managed(admin=False)
 async def global_report(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
-    """``GET /global/spend/report?group_by=&start_date=&end_date=``."""
-    from ledgerlm.store import spend_queries
-
+    """``GET /global/spend/report?group_by=&start_date=&end_date=`` (a virtual key: its own calls)."""
     group_by = request.query_params.get("group_by", "team")
     if group_by not in GROUP_BY:
         raise BadRequestError(f"group_by must be one of {', '.join(GROUP_BY)}", param="group_by")
-    start, end = _range(request)
-    rows = await spend_queries.spend_report(state.store.engine, group_by=group_by, start=start, end=end)
+    start, end = _dates(request)
+    rows = await spend_queries.spend_report(
+        state.store.engine,
+        group_by,
+        start=start,
+        end=end,  # type: ignore[arg-type]
+        restrict_api_key=_restriction(ctx, None),
+    )
     return {"group_by": group_by, "data": rows}
 
 
