@@ -14,7 +14,7 @@ another key's rows: 403).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.routing import Route
@@ -131,9 +131,9 @@ async def global_report(request: Request, state: ProxyState, ctx: KeyContext) ->
     start, end = _dates(request)
     rows = await spend_queries.spend_report(
         state.store.engine,
-        group_by,
+        cast(spend_queries.GroupBy, group_by),
         start=start,
-        end=end,  # type: ignore[arg-type]
+        end=end,
         restrict_api_key=_restriction(ctx, None),
     )
     return {"group_by": group_by, "data": rows}
