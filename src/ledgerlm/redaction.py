@@ -121,8 +121,10 @@ def set_message_logging(enabled: bool) -> None:
 
 def message_logging_off() -> bool:
     """True when ``turn_off_message_logging`` is set (on ``ledgerlm`` or via :func:`set_message_logging`)."""
+    if _message_logging_off:
+        return True
     pkg = sys.modules.get("ledgerlm")
-    return _message_logging_off or bool(getattr(pkg, "turn_off_message_logging", False))
+    return pkg is not None and bool(vars(pkg).get("turn_off_message_logging", False))
 
 
 def content_logging_allowed(*, no_log: bool, content_logging: bool = True) -> bool:

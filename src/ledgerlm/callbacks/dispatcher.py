@@ -25,7 +25,7 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +33,8 @@ __all__ = ["CallbackError", "Dispatcher", "DispatcherConfig", "get_dispatcher"]
 
 logger = logging.getLogger("ledgerlm.callbacks")
 
-SyncJob = Callable[[], object]
-AsyncJob = Callable[[], Awaitable[object]]
+DROP_WARN_INTERVAL_S = 10.0
+"""Seconds between two queue-full warnings for the same callback."""
 
 
 @dataclass
@@ -129,6 +129,7 @@ class Dispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last_drop_warning: dict[str, float] = {}
 
     # -- submission (caller side: cheap) -------------------------------------------------------
     def submit(self, target: object, label: str, job: Callable[[], Any], *, is_async: bool) -> bool:
@@ -152,8 +153,7 @@ class Dispatcher:
                 wake = not lane.scheduled
                 lane.scheduled = True
         if dropped:
-            if dropped == 1 or dropped % 100 == 0:
-                logger.warning("callback %s: queue full, %d event(s) dropped so far", lane.label, dropped)
+            self._warn_drop(lane.label, dropped)
             return False
         if wake:
             self._schedule(lane)
@@ -173,6 +173,18 @@ class Dispatcher:
             self._errors_by[label] += 1
             self._recent.append(CallbackError(self._counts["errors"], label, text, tb))
         logger.error("callback %s raised %s", label, text, exc_info=exc)
+
+    def _warn_drop(self, label: str, dropped: int) -> None:
+        """Warn on the first drop of a callback, then at most every ``DROP_WARN_INTERVAL_S`` seconds."""
+        now = time.monotonic()
+        if now - self._last_drop_warning.get(label, -DROP_WARN_INTERVAL_S) >= DROP_WARN_INTERVAL_S:
+            self._last_drop_warning[label] = now
+            logger.warning(
+                "callback %s: queue full (%d pending), %d event(s) dropped so far",
+                label,
+                self.config.queue_size,
+                dropped,
+            )
 
     def _count_drop(self, label: str) -> int:
         self._counts["dropped"] += 1

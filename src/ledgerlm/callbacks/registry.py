@@ -57,9 +57,10 @@ _EVENT_LISTS: dict[EventKind, tuple[str, ...]] = {
 def current_lists() -> dict[str, list[Callback]]:
     """The four lists in effect now: a list assigned on the ``ledgerlm`` package wins over ours."""
     pkg = sys.modules.get("ledgerlm")
+    found = vars(pkg) if pkg is not None else {}  # not getattr: no lazy-import hook, no exceptions
     out: dict[str, list[Callback]] = {}
     for name in _LIST_NAMES:
-        value = getattr(pkg, name, None) if pkg is not None else None
+        value = found.get(name)
         out[name] = value if isinstance(value, list) else _OWN[name]
     return out
 
