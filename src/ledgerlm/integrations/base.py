@@ -20,7 +20,8 @@ resend after a lost response can be deduplicated by the backend.
 
 Counters (``stats()``): ``enqueued``, ``sent``, ``retried`` (retry attempts), ``spilled`` (events
 written to disk), ``replayed`` (events sent from disk), ``dropped`` (lost: queue and spool full, or
-rejected by the backend with a 4xx), ``duplicates`` (ignored re-deliveries), ``errors`` (exporter bugs).
+rejected by the backend with a 4xx), ``rejected`` (single items a backend refused inside an accepted
+batch, e.g. Langfuse's 207 errors), ``duplicates`` (ignored re-deliveries), ``errors`` (exporter bugs).
 """
 
 from __future__ import annotations
@@ -48,11 +49,21 @@ __all__ = ["BatchingExporter", "PermanentSendError", "RetryableSendError"]
 log = logging.getLogger("ledgerlm.integrations")
 
 _DEDUPE_WINDOW = 50_000
-_COUNTERS = ("enqueued", "sent", "retried", "spilled", "replayed", "dropped", "duplicates", "errors")
+_COUNTERS = (
+    "enqueued",
+    "sent",
+    "retried",
+    "spilled",
+    "replayed",
+    "dropped",
+    "rejected",
+    "duplicates",
+    "errors",
+)
 
 
 class RetryableSendError(Exception):
-    """The backend may accept the batch later (429, 5xx, timeout, connection error).
+    """The backend may accept the batch later (408, 429, 5xx, timeout, connection error).
 
     ``retry_after``: seconds the backend asked to wait (``Retry-After``), or ``None``.
     """
@@ -168,12 +179,16 @@ class BatchingExporter(CustomLogger):
         event = to_export_dict(record, content_logging=self.settings.content_logging)
         if not self.accepts(event) or self._is_duplicate(event.get("id")):
             return False
-        self._count("enqueued")
         try:
             self.observe(event)
         except Exception:
             self._count("errors")
             log.exception("exporter %s: observe failed", self.name)
+        return self.enqueue_event(event)
+
+    def enqueue_event(self, event: dict[str, Any]) -> bool:
+        """Queue an already-built JSON event (no filtering, no dedupe); False when dropped."""
+        self._count("enqueued")
         self._ensure_started()
         if len(self._queue) >= self.settings.max_queue:
             return self._spill([event]) == 1
@@ -353,7 +368,7 @@ class BatchingExporter(CustomLogger):
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
         """POST ``body``; returns ``(status, response body)`` for 2xx/3xx.
 
-        Raises ``RetryableSendError`` on 429/5xx, ``PermanentSendError`` on other 4xx; aiohttp and
+        Raises ``RetryableSendError`` on 408/429/5xx, ``PermanentSendError`` on other 4xx; aiohttp and
         timeout errors propagate (the caller retries them).
         """
         assert self.session is not None, "post() runs on the worker loop"
@@ -361,7 +376,7 @@ class BatchingExporter(CustomLogger):
             payload = await resp.read()
             status = resp.status
             retry_after = _retry_after(resp.headers.get("Retry-After"))
-        if status == 429 or status >= 500:
+        if status in (408, 429) or status >= 500:
             raise RetryableSendError(f"HTTP {status}", retry_after)
         if status >= 400:
             raise PermanentSendError(f"HTTP {status}: {payload[:200]!r}")

@@ -115,7 +115,7 @@ class PrometheusMetrics:
         self.key_allowlist = frozenset(key_allowlist)
         self.tag_allowlist = frozenset(tag_allowlist)
         self._limiters: dict[str, LabelLimiter] = {}
-        self._max = max_label_values
+        self.max_label_values = max_label_values
         self._make_call_metrics()
         self._make_proxy_metrics()
 
@@ -189,7 +189,7 @@ class PrometheusMetrics:
         """``value`` for label ``name``, capped at ``max_label_values`` distinct values."""
         limiter = self._limiters.get(name)
         if limiter is None:
-            limiter = self._limiters.setdefault(name, LabelLimiter(self._max))
+            limiter = self._limiters.setdefault(name, LabelLimiter(self.max_label_values))
         return limiter(value)
 
     def record_call(self, event: Mapping[str, Any]) -> None:
@@ -255,12 +255,18 @@ class PrometheusMetrics:
 
 
 class PrometheusExporter(CustomLogger):
-    """The ``prometheus`` callback: updates ``metrics`` (default: ``default_metrics()``) on every call."""
+    """The ``prometheus`` callback: updates ``metrics`` (default: ``default_metrics()``, looked up at each
+    call so a later ``configure`` is honoured) on every call."""
 
     name = "prometheus"
 
     def __init__(self, metrics: PrometheusMetrics | None = None) -> None:
-        self.metrics = metrics or default_metrics()
+        self._metrics = metrics
+
+    @property
+    def metrics(self) -> PrometheusMetrics:
+        """The metrics this callback updates (the process-wide ones unless given)."""
+        return self._metrics if self._metrics is not None else default_metrics()
 
     @classmethod
     def from_settings(
@@ -270,12 +276,12 @@ class PrometheusExporter(CustomLogger):
         ``LEDGERLM_PROMETHEUS_KEY_ALLOWLIST``, ``tag_allowlist`` / ``LEDGERLM_PROMETHEUS_TAG_ALLOWLIST``,
         comma-separated or lists; ``max_label_values``) and return the callback."""
         look = Lookup(settings, env)
-        metrics = configure(
+        configure(
             key_allowlist=_names(look.get("key_allowlist", "LEDGERLM_PROMETHEUS_KEY_ALLOWLIST")),
             tag_allowlist=_names(look.get("tag_allowlist", "LEDGERLM_PROMETHEUS_TAG_ALLOWLIST")),
             max_label_values=look.get_int("max_label_values", default=200),
         )
-        return cls(metrics)
+        return cls()
 
     def record(self, record: CallRecord | Mapping[str, Any]) -> None:
         """Update the series for one call (CallRecord or its JSON dict)."""
@@ -325,13 +331,12 @@ def default_metrics() -> PrometheusMetrics:
 def configure(
     *, key_allowlist: Iterable[str] = (), tag_allowlist: Iterable[str] = (), max_label_values: int = 200
 ) -> PrometheusMetrics:
-    """Replace the process-wide metrics (a fresh registry) with these allow-lists; returns them."""
-    global _default
-    with _default_lock:
-        _default = PrometheusMetrics(
-            key_allowlist=key_allowlist, tag_allowlist=tag_allowlist, max_label_values=max_label_values
-        )
-        return _default
+    """Set the allow-lists and label cap of the process-wide metrics (series already there are kept)."""
+    metrics = default_metrics()
+    metrics.key_allowlist = frozenset(key_allowlist)
+    metrics.tag_allowlist = frozenset(tag_allowlist)
+    metrics.max_label_values = max_label_values
+    return metrics
 
 
 def metrics_app(metrics: PrometheusMetrics | None = None) -> ASGIApp:
