@@ -58,3 +58,10 @@ def make_record(**overrides: Any) -> CallRecord:
     }
     fields.update(overrides)
     return CallRecord(**fields)
+
+
+def cli_url(database: Database) -> str:
+    """``database`` as one URL for the CLI (the schema as a ``search_path`` URL parameter)."""
+    if database.search_path is None:
+        return database.url
+    return f"{database.url}?search_path={database.search_path}"

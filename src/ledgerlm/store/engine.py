@@ -5,7 +5,8 @@
   default, and maps plain driver names to the async ones: ``sqlite://`` -> ``sqlite+aiosqlite://``,
   ``postgresql://`` / ``postgres://`` / ``postgresql+psycopg://`` -> ``postgresql+asyncpg://``.
 * ``create_engine(url, search_path=None)`` returns an ``AsyncEngine``; SQLite files run in WAL mode with
-  a 5 s busy timeout; ``search_path`` (PostgreSQL only) puts every connection in that schema.
+  a 5 s busy timeout; ``search_path`` (PostgreSQL only, also accepted as a ``?search_path=SCHEMA`` URL
+  parameter) puts every connection in that schema.
 """
 
 from __future__ import annotations
@@ -71,9 +72,24 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def split_search_path(url: str) -> tuple[str, str | None]:
+    """``(url without it, schema)`` for a PostgreSQL URL carrying ``?search_path=SCHEMA``."""
+    parsed = make_url(url)
+    schema = parsed.query.get("search_path")
+    if schema is None:
+        return url, None
+    cleaned = parsed.difference_update_query(["search_path"])
+    return cleaned.render_as_string(hide_password=False), str(schema)
+
+
 def create_engine(url: str | None = None, *, search_path: str | None = None, **kwargs: Any) -> AsyncEngine:
-    """An ``AsyncEngine`` for ``url`` (see ``resolve_url``); extra ``kwargs`` go to SQLAlchemy."""
-    resolved = resolve_url(url)
+    """An ``AsyncEngine`` for ``url`` (see ``resolve_url``); extra ``kwargs`` go to SQLAlchemy.
+
+    PostgreSQL: ``search_path`` (or a ``?search_path=SCHEMA`` URL parameter) puts ledgerlm's tables in
+    that schema.
+    """
+    resolved, url_schema = split_search_path(resolve_url(url))
+    search_path = search_path or url_schema
     options: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": orjson.loads}
     if resolved.startswith("postgresql"):
         options["pool_pre_ping"] = True

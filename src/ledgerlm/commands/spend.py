@@ -1,0 +1,128 @@
+"""``ledgerlm spend report --by team|tag|model|key|customer|user|day``: spend totals from the database.
+
+Mirrors ``GET /global/spend/report``: totals over ``--start``/``--end`` (inclusive UTC dates,
+``YYYY-MM-DD``; default: all time), highest spend first, as a table or with ``--json`` as a JSON list
+(amounts as decimal strings in USD, never floats; unpriced calls counted apart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+
+BY_CHOICES = {
+    "team": "team",
+    "tag": "tag",
+    "model": "model",
+    "key": "api_key",
+    "api_key": "api_key",
+    "customer": "customer",
+    "end_user": "customer",
+    "user": "user",
+    "day": "day",
+}
+
+
+def _parse_date(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{name} must be YYYY-MM-DD, got {value!r}") from exc
+
+
+def report_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Report rows as JSON-ready dicts: ``spend`` as a decimal string (USD), dates as ISO strings."""
+    from ledgerlm.store.coltypes import money_str
+
+    out = []
+    for row in rows:
+        item = dict(row)
+        item["spend"] = money_str(row["spend"])
+        item["group"] = row["group"].isoformat() if isinstance(row["group"], date) else row["group"]
+        out.append(item)
+    return out
+
+
+ByOption = Annotated[str, typer.Option("--by", help="team, tag, model, key, customer, user or day.")]
+UrlOption = Annotated[str | None, typer.Option("--database-url", help="Default: $DATABASE_URL.")]
+StartOption = Annotated[str | None, typer.Option("--start", help="First UTC day, YYYY-MM-DD (inclusive).")]
+EndOption = Annotated[str | None, typer.Option("--end", help="Last UTC day, YYYY-MM-DD (inclusive).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")]
+COUNTS = ("api_requests", "failed_requests", "unpriced_requests", "prompt_tokens", "completion_tokens")
+COLUMNS = ("label", "spend (USD)", "requests", "failed", "unpriced", "prompt tokens", "completion tokens")
+
+
+def render_table(by: str, rows: list[dict[str, Any]]) -> Any:
+    """A ``rich.table.Table`` of report rows (spend as exact decimal strings)."""
+    from rich.table import Table
+
+    table = Table(title=f"Spend by {by}")
+    table.add_column(by)
+    for name in COLUMNS:
+        table.add_column(name, justify="left" if name == "label" else "right")
+    for row in report_json(rows):
+        counts = (
+            "api_requests",
+            "failed_requests",
+            "unpriced_requests",
+            "prompt_tokens",
+            "completion_tokens",
+        )
+        table.add_row(
+            str(row["group"]), row["label"] or "", row["spend"], *(str(row[name]) for name in counts)
+        )
+    return table
+
+
+async def fetch_report(
+    by: str, database_url: str | None, start: date | None, end: date | None
+) -> list[dict[str, Any]]:
+    """The report rows for ``by`` (a ``BY_CHOICES`` key) from the database at ``database_url``."""
+    from ledgerlm.store.engine import create_engine
+    from ledgerlm.store.spend_queries import spend_report
+
+    engine = create_engine(database_url)
+    try:
+        return await spend_report(engine, BY_CHOICES[by], start=start, end=end)  # type: ignore[arg-type]
+    finally:
+        await engine.dispose()
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``spend`` command group to ``app``."""
+    spend = typer.Typer(help="Spend reports from the spend log database.", no_args_is_help=True)
+
+    @spend.command("report")
+    def report(
+        by: Annotated[
+            str, typer.Option("--by", help="team, tag, model, key, customer, user or day.")
+        ] = "team",
+        database_url: Annotated[
+            str | None, typer.Option("--database-url", help="Default: $DATABASE_URL.")
+        ] = None,
+        start: Annotated[str | None, typer.Option("--start", help="First UTC day, YYYY-MM-DD.")] = None,
+        end: Annotated[
+            str | None, typer.Option("--end", help="Last UTC day, YYYY-MM-DD (inclusive).")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, not a table.")] = False,
+    ) -> None:
+        """Spend totals grouped by team, tag, model, key, customer, user or day."""
+        if by not in BY_CHOICES:
+            raise typer.BadParameter(f"--by must be one of {', '.join(BY_CHOICES)}")
+        rows = asyncio.run(
+            fetch_report(by, database_url, _parse_date(start, "--start"), _parse_date(end, "--end"))
+        )
+        if as_json:
+            typer.echo(json.dumps(report_json(rows), indent=2))
+            return
+        from rich.console import Console
+
+        Console().print(render_table(by, rows))
+
+    app.add_typer(spend, name="spend")
