@@ -40,14 +40,17 @@ async def test_alerts_sent_once_per_period_to_webhook_and_slack(pair: Pair) -> N
             webhook_urls=(receiver.url + "/hook",), slack_webhook_urls=(receiver.url + "/slack",)
         )
         sender = HTTPAlertSender(settings)
+        hooks = [BudgetAlerts(backend, sender, settings) for backend in (pair.first, pair.second)]
         engines = [
-            Budgets(backend, on_settled=BudgetAlerts(backend, sender, settings))
-            for backend in (pair.first, pair.second)
+            Budgets(backend, on_settled=hook)
+            for backend, hook in zip((pair.first, pair.second), hooks, strict=True)
         ]
         for i, cost in enumerate(["0.2", "0.15", "0.1", "0.05"]):  # 0.2, 0.35, 0.45, 0.5
             engine = engines[i % 2]
             reservation = await engine.reserve([team], price=PRICE, body=BODY, request_id=str(i))
             await engine.settle(reservation, Decimal(cost))
+        for hook in hooks:
+            await hook.drain()
         await sender.close()
     events = [body["event"] for body in receiver.at("/hook")]
     assert events == ["soft_budget", "threshold_50"]
@@ -64,7 +67,7 @@ async def test_alerts_sent_once_per_period_to_webhook_and_slack(pair: Pair) -> N
 async def test_failed_delivery_is_counted_not_raised(pair: Pair) -> None:
     entity = EntityLimits(EntityRef("key", "k-alert"), soft_budget=Decimal(0))
     sender = HTTPAlertSender(AlertSettings(webhook_urls=("http://127.0.0.1:9/unreachable",), timeout_s=2))
-    alerts = BudgetAlerts(pair.first, sender)
+    alerts = BudgetAlerts(pair.first, sender, background=False)
     sent = await alerts.check(entity)
     await sender.close()
     assert [a.event for a in sent] == ["soft_budget"]

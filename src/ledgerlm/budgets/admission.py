@@ -10,6 +10,7 @@ up) picks the backend: ``RedisBudgets`` when ``redis_url`` / ``$REDIS_URL`` is s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -61,6 +62,8 @@ class BudgetAdmission:
         self.limits: StoreLimits | None = None
         self.backend: BudgetBackend | None = None
         self.resets: ResetLoop | None = None
+        self.alerts: BudgetAlerts | None = None
+        self._starting = asyncio.Lock()
         self._sender: HTTPAlertSender | None = None
 
     async def start(self) -> None:
@@ -75,8 +78,8 @@ class BudgetAdmission:
             self.backend = MemoryBudgets(loader=loader)
         await self.backend.start()
         self._sender = HTTPAlertSender(config.alert_settings())
-        alerts = BudgetAlerts(self.backend, self._sender, config.alert_settings())
-        self.budgets = Budgets(self.backend, config.settings(), on_settled=alerts)
+        self.alerts = BudgetAlerts(self.backend, self._sender, config.alert_settings())
+        self.budgets = Budgets(self.backend, config.settings(), on_settled=self.alerts)
         self.limits = StoreLimits(engine, cache_ttl_s=config.limits_cache_ttl_s, global_budget=global_budget)
         await sync_config_tags(engine, config.tags)
         self.resets = ResetLoop(
@@ -89,9 +92,11 @@ class BudgetAdmission:
         self.resets.start()
 
     async def stop(self) -> None:
-        """Stop the reset loop and close connections."""
+        """Stop the reset loop, deliver pending alerts and close connections."""
         if self.resets is not None:
             await self.resets.stop()
+        if self.alerts is not None:
+            await self.alerts.drain()
         if self._sender is not None:
             await self._sender.close()
         if self.backend is not None:
@@ -100,7 +105,10 @@ class BudgetAdmission:
     async def reserve(self, ctx: CallContext, deployment: Deployment, body: dict[str, Any]) -> Reservation:
         """Reserve against every applicable budget and limit; raises 429 / 403 errors (see ``Budgets``)."""
         if self.budgets is None or self.limits is None:
-            raise RuntimeError("BudgetAdmission.start() was not called")
+            async with self._starting:  # the app normally starts it; else the first request does
+                if self.budgets is None:
+                    await self.start()
+        assert self.budgets is not None and self.limits is not None
         limits = self.deployments.get(deployment.deployment_id or "")
         entities = await self.limits.entities(ctx, limits)
         price = deployment.price
@@ -169,9 +177,9 @@ def build_admission(config: ProxyConfig, engine: Callable[[], AsyncEngine]) -> B
     """The proxy's admission from its config (``budget_settings``, LiteLLM global budget keys, Redis).
 
     Raises ``ConfigError`` naming a bad ``budget_settings`` field."""
-    extra = config.model_extra or {}
+    raw = getattr(config, "budget_settings", None) or (config.model_extra or {}).get("budget_settings")
     budget = parse_budget_config(
-        extra.get("budget_settings"),
+        raw,
         general=config.general_settings.model_dump(),
         litellm=config.litellm_settings.model_dump(),
     )

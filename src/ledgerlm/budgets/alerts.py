@@ -4,15 +4,16 @@ per entity and budget period, to generic webhooks (JSON event) and Slack incomin
 
 De-duplication: ``backend.mark_once("<slug>|<period>|<event>")`` (an in-process set, or ``SET NX`` in
 Redis shared by every instance) where the period is the entity's ``budget_reset_at`` (``"none"`` without
-a duration), so the same alert comes again only after a reset. Sending never raises: a failed delivery
-is logged and counted in ``failures``.
+a duration), so the same alert comes again only after a reset. Delivery runs in background tasks
+(``drain()`` waits for them) so that a slow webhook never delays a response; it never raises: a failed
+delivery is logged and counted in ``failures``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -139,11 +140,31 @@ class BudgetAlerts:
     """The ``on_settled`` hook of ``Budgets``: checks each budgeted entity of a settled reservation."""
 
     def __init__(
-        self, backend: BudgetBackend, sender: AlertSender, settings: AlertSettings | None = None
+        self,
+        backend: BudgetBackend,
+        sender: AlertSender,
+        settings: AlertSettings | None = None,
+        *,
+        background: bool = True,
     ) -> None:
         self.backend = backend
         self.sender = sender
         self.settings = settings or AlertSettings()
+        self.background = background
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def drain(self) -> None:
+        """Wait until every alert scheduled so far was delivered (or failed)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks))
+
+    def _deliver(self, alert: BudgetAlert) -> Awaitable[None] | None:
+        if not self.background:
+            return self.sender.send(alert)
+        task = asyncio.get_running_loop().create_task(self.sender.send(alert))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return None
 
     async def __call__(self, reservation: Reservation) -> None:
         for entity in reservation.entities:
@@ -151,7 +172,8 @@ class BudgetAlerts:
                 await self.check(entity)
 
     async def check(self, entity: EntityLimits, now: datetime | None = None) -> list[BudgetAlert]:
-        """Send every alert ``entity`` has reached and not yet sent this period; returns those sent."""
+        """Send every alert ``entity`` has reached and not yet sent this period; returns those sent
+        (scheduled, when ``background``)."""
         spend = from_nano((await self.backend.spend(entity.ref))[0])
         period = entity.budget_reset_at.isoformat() if entity.budget_reset_at else "none"
         ttl = _NO_PERIOD_TTL_S
@@ -171,6 +193,8 @@ class BudgetAlerts:
                 entity.max_budget,
                 entity.budget_reset_at,
             )
-            await self.sender.send(alert)
+            pending = self._deliver(alert)
+            if pending is not None:
+                await pending
             sent.append(alert)
         return sent

@@ -71,6 +71,7 @@ class AlertConfig(_Strict):
     thresholds: list[Decimal] = Field(default_factory=lambda: [Decimal("0.5"), Decimal("0.8"), Decimal(1)])
     webhook_urls: list[str] = Field(default_factory=list)
     slack_webhook_urls: list[str] = Field(default_factory=list)
+    slack_alerter: bool = False
     timeout_s: float = Field(default=5.0, gt=0)
 
 
@@ -134,7 +135,6 @@ def parse_budget_config(
         path = ".".join(str(p) for p in ("budget_settings", *error["loc"]))
         raise ConfigError(error["msg"], path=path) from None
     config.redis_url = general.get("redis_url") or os.environ.get("REDIS_URL") or None
-    slack = os.environ.get("SLACK_WEBHOOK_URL")
-    if "slack" in (general.get("alerting") or []) and slack and slack not in config.alerts.slack_webhook_urls:
-        config.alerts.slack_webhook_urls.append(slack)
+    if "slack" in (general.get("alerting") or []):
+        config.alerts.slack_alerter = True
     return config
