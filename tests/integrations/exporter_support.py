@@ -30,7 +30,7 @@ def make_record(**overrides: Any) -> dict[str, Any]:
         "call_type": "acompletion",
         "status": "success",
         "requested_model": "gpt-4o-mini",
-        "model": "gpt-4o-mini-2024-07-18",
+        "model": "gpt-4o-mini",
         "model_group": "gpt-4o-mini",
         "provider": "openai",
         "start_time": start,

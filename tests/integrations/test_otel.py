@@ -100,6 +100,7 @@ async def test_span_has_genai_attributes_cost_and_ids(
     assert attrs["ledgerlm.key.hash"] == "a" * 64
     assert attrs["ledgerlm.end_user.id"] == "customer-9"
     assert attrs["ledgerlm.request.id"] == "req-otel-1"
+    assert attrs["ledgerlm.requested_model"] == "gpt-4o-mini"
     assert "gen_ai.prompt" not in attrs and "gen_ai.input.messages" not in attrs  # content off
     assert "error.type" not in attrs
     assert span.status.code == 0  # UNSET
@@ -137,7 +138,11 @@ async def test_latest_experimental_names_and_content(
         {"metrics": False, "content_logging": True},
         {"OTEL_SEMCONV_STABILITY_OPT_IN": "http,gen_ai_latest_experimental"},
     )
-    exporter.enqueue(make_record(provider="anthropic", requested_model="claude-sonnet-4-5"))
+    exporter.enqueue(
+        make_record(
+            provider="anthropic", requested_model="anthropic/claude-sonnet-4-5", model="claude-sonnet-4-5"
+        )
+    )
     assert await exporter.aflush()
 
     [(span, attrs, _)] = _spans(receiver)

@@ -51,6 +51,7 @@ from ledgerlm.integrations.otel_attributes import (
     latest_experimental,
     metric_attributes,
     operation_name,
+    request_model,
     span_attributes,
 )
 from ledgerlm.integrations.settings import BatchSettings, Lookup
@@ -118,7 +119,7 @@ def build_span(event: Mapping[str, Any], *, resource: Resource, latest: bool, co
         error = event.get("error") or {}
         status = Status(StatusCode.ERROR, str(error.get("message") or error.get("type") or "error"))
     return ReadableSpan(
-        name=f"{operation_name(event)} {event.get('requested_model') or 'unknown'}",
+        name=f"{operation_name(event)} {request_model(event)}",
         context=context,
         parent=parent,
         resource=resource,

@@ -16,7 +16,8 @@ There is no standard cost attribute yet, so cost lives under ``ledgerlm.cost.*``
 (exact decimal string), ``ledgerlm.cost.{category}_usd`` per breakdown category, ``ledgerlm.cost.priced``,
 ``ledgerlm.cost.unpriced_reason``, ``ledgerlm.cost.source``. Who/what: ``ledgerlm.request.id``,
 ``ledgerlm.request.tags``, ``ledgerlm.team.id``, ``ledgerlm.key.hash``, ``ledgerlm.key.alias``,
-``ledgerlm.user.id``, ``ledgerlm.organization.id``, ``ledgerlm.end_user.id``, ``ledgerlm.model_group``.
+``ledgerlm.user.id``, ``ledgerlm.organization.id``, ``ledgerlm.end_user.id``, ``ledgerlm.model_group``,
+``ledgerlm.requested_model`` (the name the caller used; ``gen_ai.request.model`` is the provider's model).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "metric_attributes",
     "operation_name",
     "provider_name",
+    "request_model",
     "span_attributes",
 ]
 
@@ -78,6 +80,7 @@ _USAGE: dict[str, str] = {
 
 _WHO: dict[str, str] = {
     "id": "ledgerlm.request.id",
+    "requested_model": "ledgerlm.requested_model",
     "model_group": "ledgerlm.model_group",
     "deployment_id": "ledgerlm.deployment.id",
     "team_id": "ledgerlm.team.id",
@@ -105,12 +108,18 @@ def provider_name(event: Mapping[str, Any]) -> str:
     return PROVIDER_NAMES.get(provider, provider)
 
 
+def request_model(event: Mapping[str, Any]) -> str:
+    """``gen_ai.request.model``: the model asked of the provider (``model``; the SDK's
+    ``requested_model`` carries a routing prefix and the proxy's is the public model group)."""
+    return str(event.get("model") or event.get("requested_model") or "unknown")
+
+
 def metric_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
     """The low-cardinality attributes of the ``gen_ai.client.*`` metrics (+ ``error.type``)."""
     attrs: dict[str, Any] = {
         "gen_ai.operation.name": operation_name(event),
         "gen_ai.provider.name": provider_name(event),
-        "gen_ai.request.model": event.get("requested_model") or "unknown",
+        "gen_ai.request.model": request_model(event),
     }
     response_model = event.get("response_model") or event.get("model")
     if response_model:
