@@ -78,12 +78,15 @@ class AlertSender(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class AlertSettings:
-    """``thresholds``: fractions of ``max_budget`` (0.5 = 50%); URLs for webhooks and Slack."""
+    """``thresholds``: fractions of ``max_budget`` (0.5 = 50%); URLs for webhooks and Slack;
+    ``slack_alerter``: also send the text through ``ledgerlm.integrations.slack.alert`` (the ``slack``
+    callback's webhook, or ``$SLACK_WEBHOOK_URL``)."""
 
     thresholds: tuple[Decimal, ...] = DEFAULT_THRESHOLDS
     webhook_urls: tuple[str, ...] = ()
     slack_webhook_urls: tuple[str, ...] = ()
     timeout_s: float = 5.0
+    slack_alerter: bool = False
 
 
 @dataclass
@@ -99,6 +102,10 @@ class HTTPAlertSender:
         """Deliver to every URL concurrently; failures are logged (never the URL's secret path)."""
         posts = [(url, alert.to_json()) for url in self.settings.webhook_urls]
         posts += [(url, {"text": alert.text()}) for url in self.settings.slack_webhook_urls]
+        if self.settings.slack_alerter:
+            from ledgerlm.integrations.slack import alert as slack_alert
+
+            slack_alert(alert.text())  # queued by the Slack exporter; never blocks or raises
         if posts:
             await asyncio.gather(*(self._post(url, body) for url, body in posts))
 

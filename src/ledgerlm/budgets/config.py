@@ -4,7 +4,7 @@
 
     general_settings:
       redis_url: redis://127.0.0.1:6379/0      # or $REDIS_URL; without it counters live in the process
-      alerting: ["slack"]                      # LiteLLM: Slack alerts to $SLACK_WEBHOOK_URL
+      alerting: ["slack"]                      # LiteLLM: also via the Slack alerter ($SLACK_WEBHOOK_URL)
     litellm_settings:
       max_budget: 100                          # LiteLLM's global proxy budget (USD) ...
       budget_duration: 30d                     # ... and its period
@@ -23,7 +23,8 @@
       alerts:
         thresholds: [0.5, 0.8, 1.0]            # fractions of max_budget
         webhook_urls: [https://hooks.example.com/ledgerlm]
-        slack_webhook_urls: [os.environ/SLACK_WEBHOOK_URL]
+        slack_webhook_urls: [os.environ/SLACK_WEBHOOK_URL]   # posted directly, {"text": ...}
+        slack_alerter: false                   # true: ledgerlm.integrations.slack.alert(text) as well
 """
 
 from __future__ import annotations
@@ -103,7 +104,11 @@ class BudgetConfig(_Strict):
     def alert_settings(self) -> AlertSettings:
         a = self.alerts
         return AlertSettings(
-            tuple(a.thresholds), tuple(a.webhook_urls), tuple(a.slack_webhook_urls), a.timeout_s
+            tuple(a.thresholds),
+            tuple(a.webhook_urls),
+            tuple(a.slack_webhook_urls),
+            a.timeout_s,
+            a.slack_alerter,
         )
 
     def global_budget(self) -> GlobalBudget | None:
