@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import logging
 import sys
 from collections.abc import Callable, Mapping
@@ -56,39 +57,58 @@ class HookCache:
         self._data[key] = value
 
 
-class _OnlyOn(CustomLogger):
-    """Forwards only success (or only failure) events of a wrapped callback (``success_callback``...)."""
+class _SyncFunctionOn(CustomLogger):
+    """A plain function ``fn(kwargs, response, start_time, end_time)`` from ``success_callback`` (or
+    ``failure_callback``): called for that event only, in the dispatcher's thread pool."""
+
+    def __init__(self, fn: Callable[..., Any], kind: str) -> None:
+        self.fn = fn
+        self.kind = kind
+
+    def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        if self.kind == "success":
+            self.fn(kwargs, response_obj, start_time, end_time)
+
+    def log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        if self.kind == "failure":
+            self.fn(kwargs, response_obj, start_time, end_time)
+
+
+class _AsyncOn(CustomLogger):
+    """An ``async def`` function, or a ``CustomLogger``, restricted to success (or failure) events."""
 
     def __init__(self, inner: Any, kind: str) -> None:
         self.inner = inner
         self.kind = kind
 
-    def _call(self, sync: bool, args: tuple[Any, ...]) -> Any:
+    async def _forward(self, kind: str, args: tuple[Any, ...]) -> None:
+        if kind != self.kind:
+            return
         inner = self.inner
         if not isinstance(inner, CustomLogger):
-            return inner(*args) if sync else None
-        name = f"log_{self.kind}_event" if sync else f"async_log_{self.kind}_event"
-        return getattr(inner, name)(*args)
-
-    def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
-        if self.kind == "success":
-            self._call(True, (kwargs, response_obj, start_time, end_time))
-
-    def log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
-        if self.kind == "failure":
-            self._call(True, (kwargs, response_obj, start_time, end_time))
+            await inner(*args)
+        elif _overrides(inner, f"async_log_{kind}_event"):
+            await getattr(inner, f"async_log_{kind}_event")(*args)
+        else:
+            getattr(inner, f"log_{kind}_event")(*args)
 
     async def async_log_success_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
-        if self.kind == "success" and isinstance(self.inner, CustomLogger):
-            await self._call(False, (kwargs, response_obj, start_time, end_time))
+        await self._forward("success", (kwargs, response_obj, start_time, end_time))
 
     async def async_log_failure_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
-        if self.kind == "failure" and isinstance(self.inner, CustomLogger):
-            await self._call(False, (kwargs, response_obj, start_time, end_time))
+        await self._forward("failure", (kwargs, response_obj, start_time, end_time))
+
+
+def _only_on(obj: Any, kind: str) -> CustomLogger:
+    if isinstance(obj, CustomLogger) or inspect.iscoroutinefunction(obj):
+        return _AsyncOn(obj, kind)
+    if not callable(obj):
+        raise ConfigError(f"{kind}_callback entries must be functions or CustomLogger instances")
+    return _SyncFunctionOn(obj, kind)
 
 
 class LoadedCallbacks:
@@ -164,7 +184,7 @@ def load_callbacks(
     for kind, names in (("success", success), ("failure", failure)):
         for index, name in enumerate(names):
             obj = load_one(name, settings, base_dir, f"litellm_settings.{kind}_callback[{index}]")
-            per_call.append(_OnlyOn(obj, kind))
+            per_call.append(_only_on(obj, kind))
     return LoadedCallbacks(per_call=per_call, loggers=loggers)
 
 
