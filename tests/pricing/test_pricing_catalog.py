@@ -114,6 +114,11 @@ def test_deepseek_off_peak_time_of_day() -> None:
     usage = Usage(input_tokens=1_000_000)
     assert price.cost(usage, at=datetime(2026, 5, 1, 10, tzinfo=UTC)).total == D("0.27")  # peak $0.27/M
     assert price.cost(usage, at=datetime(2026, 5, 1, 20, tzinfo=UTC)).total == D("0.135")  # off-peak
+    # window edges: peak is 00:30 <= t < 16:30 UTC
+    assert price.cost(usage, at=datetime(2026, 5, 1, 0, 29, 59, tzinfo=UTC)).total == D("0.135")
+    assert price.cost(usage, at=datetime(2026, 5, 1, 0, 30, tzinfo=UTC)).total == D("0.27")
+    assert price.cost(usage, at=datetime(2026, 5, 1, 16, 29, 59, tzinfo=UTC)).total == D("0.27")
+    assert price.cost(usage, at=datetime(2026, 5, 1, 16, 30, tzinfo=UTC)).total == D("0.135")
 
 
 def test_web_search_fee() -> None:

@@ -117,7 +117,7 @@ class CompiledPrice:
             self._dated_variants = tuple(
                 v for v in self._info.price_variants or () if v.constraint is not None
             )
-        self._periodic, self._bounds = _segments(self._periods, self._dated_variants)
+        self._daily, self._bounds = _segments(self._periods, self._dated_variants)
         self._unpriced = Cost.unpriced(unpriced_reason or "", data_version=self.data_version)
 
     @property
@@ -149,17 +149,21 @@ class CompiledPrice:
     def _formula(self, at: datetime | None, service_tier: str | None) -> tuple[Formula, str | None]:
         """The compiled formula and variant label for the price period at ``at`` (cached).
 
-        Start-date constraints become epoch boundaries, so the period is one ``bisect``; daily
-        time-of-day prices (DeepSeek off-peak) take the generic path.
+        Start-date constraints become epoch boundaries (the period is one ``bisect``), daily
+        time-of-day windows (DeepSeek off-peak) become UTC seconds-of-day ranges.
         """
         variant = service_tier.lower() if service_tier else None
         if variant not in _TIER_CONTEXT:
             variant = None
-        if self._periodic:
-            when = _utc(at)
+        if self._daily:
+            ts = time.time() if at is None else _timestamp(at)
+            seconds = ts % 86400
             segment: object = (
-                _period_index(self._periods, when),
-                tuple(v.constraint.active(when) for v in self._dated_variants),
+                bisect_right(self._bounds, ts),
+                tuple(
+                    start <= seconds < end if start < end else seconds >= start or seconds < end
+                    for start, end in self._daily
+                ),
             )
         elif self._bounds:
             segment = bisect_right(self._bounds, time.time() if at is None else _timestamp(at))
@@ -231,16 +235,28 @@ def _has_variant(info: ModelInfo | None, context: Mapping[str, str] | None, when
 
 def _segments(
     periods: tuple[ConditionalPrice, ...], variants: tuple[Any, ...]
-) -> tuple[bool, tuple[float, ...]]:
-    """``(has daily time-of-day prices, sorted epoch seconds where a start-date price begins)``."""
+) -> tuple[tuple[tuple[float, float], ...], tuple[float, ...]]:
+    """``(daily UTC windows as (start, end) seconds of day, sorted epoch seconds where a start-date
+    price begins)`` of every price period and dated variant."""
     constraints = [p.constraint for p in periods] + [v.constraint for v in variants]
-    periodic = any(isinstance(c, TimeOfDateConstraint) for c in constraints)
+    daily = tuple(
+        (_seconds_of_day(c.start_time), _seconds_of_day(c.end_time))
+        for c in constraints
+        if isinstance(c, TimeOfDateConstraint)
+    )
     starts = {
         datetime.combine(c.start_date, dt_time(0), tzinfo=UTC).timestamp()
         for c in constraints
         if isinstance(c, StartDateConstraint)
     }
-    return periodic, tuple(sorted(starts))
+    return daily, tuple(sorted(starts))
+
+
+def _seconds_of_day(value: dt_time) -> float:
+    """A time of day as UTC seconds since midnight (naive = UTC)."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    utc = datetime.combine(datetime(1970, 1, 2).date(), aware).astimezone(UTC)
+    return float(utc.hour * 3600 + utc.minute * 60 + utc.second) + utc.microsecond / 1e6
 
 
 def _timestamp(at: datetime) -> float:
@@ -252,15 +268,6 @@ def _utc(at: datetime | None) -> datetime:
     if at is None:
         return datetime.now(tz=UTC)
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-
-
-def _period_index(periods: tuple[ConditionalPrice, ...], when: datetime) -> int:
-    """Index of the price period in effect (the last active one; the first when none is)."""
-    for index in range(len(periods) - 1, -1, -1):
-        constraint = periods[index].constraint
-        if constraint is None or constraint.active(when):
-            return index
-    return 0
 
 
 def compile_price(
