@@ -29,12 +29,23 @@ _EXPORTS: dict[str, str] = {
     "CallRecord": "ledgerlm.record",
     "Deployment": "ledgerlm.providers.base",
     "Simulator": "ledgerlm.simulator",
+    # callbacks (issue 4): the SAME list objects as ledgerlm.callbacks.registry, so appends are seen
+    "CustomLogger": "ledgerlm.callbacks.custom_logger",
+    "success_callback": "ledgerlm.callbacks.registry",
+    "failure_callback": "ledgerlm.callbacks.registry",
+    "input_callback": "ledgerlm.callbacks.registry",
+    "flush": "ledgerlm.callbacks",
+    "aflush": "ledgerlm.callbacks",
 }
+
+turn_off_message_logging = False
+"""LiteLLM's switch: when True, no callback payload or export carries messages or responses."""
 
 __all__ = [
     "CallContext",
     "CallRecord",
     "Cost",
+    "CustomLogger",
     "CustomStreamWrapper",
     "Deployment",
     "EmbeddingResponse",
@@ -46,11 +57,22 @@ __all__ = [
     "__version__",
     "acompletion",
     "aembedding",
+    "aflush",
+    "callbacks",
     "completion",
     "embedding",
+    "failure_callback",
+    "flush",
+    "input_callback",
+    "success_callback",
+    "turn_off_message_logging",
 ]
 
 if TYPE_CHECKING:
+    from ledgerlm import callbacks
+    from ledgerlm.callbacks import aflush, flush
+    from ledgerlm.callbacks.custom_logger import CustomLogger
+    from ledgerlm.callbacks.registry import failure_callback, input_callback, success_callback
     from ledgerlm.providers.base import Deployment
     from ledgerlm.record import CallRecord
     from ledgerlm.responses import (
@@ -66,6 +88,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "callbacks":  # the ledgerlm.callbacks package doubles as LiteLLM's ``callbacks`` list
+        return importlib.import_module("ledgerlm.callbacks")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'ledgerlm' has no attribute {name!r}")

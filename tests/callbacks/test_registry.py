@@ -60,3 +60,15 @@ def test_a_callback_registered_during_a_call_sees_the_next_call(make_record: Any
     start_call(model="m", messages=[]).success(make_record(), {})
     assert flush(5)
     assert late.successes == 1
+
+
+def test_the_package_exposes_the_same_list_objects(make_record: Any) -> None:
+    assert ledgerlm.success_callback is registry.success_callback
+    assert ledgerlm.failure_callback is registry.failure_callback
+    assert ledgerlm.input_callback is registry.input_callback
+    assert ledgerlm.CustomLogger is CustomLogger and ledgerlm.flush is flush
+    logger = Counter()
+    ledgerlm.success_callback.append(logger)
+    start_call(model="m", messages=[]).success(make_record(), {})
+    assert ledgerlm.flush(5)
+    assert logger.successes == 1
