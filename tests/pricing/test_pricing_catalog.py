@@ -105,6 +105,12 @@ def test_service_tiers_follow_the_price_dates() -> None:
     # before: standard $2.50 / $10: 0.0025 + 0.001
     assert price.cost(priority, at=JAN).total == D("0.0035")
     assert price.cost(priority, at=JAN).tier is None
+    # the request's tier applies when the response names none; the response's own tier wins
+    plain = priority.replace(service_tier=None)
+    assert price.cost(plain, at=NOV, service_tier="priority").total == D("0.00595")
+    assert price.cost(priority.replace(service_tier="default"), at=NOV, service_tier="priority").total == D(
+        "0.0035"
+    )
     # batch from 2026-10-14: $1.25 / $5: 0.00125 + 0.0005
     assert price.cost(priority.replace(service_tier="batch"), at=NOV).total == D("0.00175")
 

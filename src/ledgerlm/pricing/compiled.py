@@ -125,8 +125,12 @@ class CompiledPrice:
         """True when custom or catalog prices are known (a provider-reported cost may still apply)."""
         return self.source is not None
 
-    def cost(self, usage: Usage, *, at: datetime | None = None) -> Cost:
-        """The ``Cost`` of ``usage`` at time ``at`` (call start; default now, naive = UTC)."""
+    def cost(self, usage: Usage, *, at: datetime | None = None, service_tier: str | None = None) -> Cost:
+        """The ``Cost`` of ``usage`` at time ``at`` (call start; default now, naive = UTC).
+
+        ``service_tier``: the tier the request asked for (``"flex"``, ``"priority"``, ``"batch"``),
+        used when the response's usage names none (the response's own tier wins).
+        """
         custom = self._custom
         if custom is not None:
             total, breakdown, tier = custom.apply(usage)
@@ -135,12 +139,12 @@ class CompiledPrice:
         if reported is not None and reported >= 0:
             return Cost(
                 reported, {"provider_reported": reported}, "USD", None, "provider",
-                self.model_ref, usage.service_tier, self.data_version,
+                self.model_ref, None, self.data_version,
             )  # fmt: skip
         if self._info is None:
             self._warn_once()
             return self._unpriced
-        formula, variant = self._formula(at, usage.service_tier)
+        formula, variant = self._formula(at, usage.service_tier or service_tier)
         total, breakdown, tier = formula.apply(usage)
         if variant is not None:
             tier = variant if tier is None else f"{variant}+{tier}"
