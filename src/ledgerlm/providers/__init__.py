@@ -42,6 +42,10 @@ _FACTORIES: dict[str, tuple[str, str, str | None]] = {
     "fireworks": ("ledgerlm.providers.openai", "preset_provider", "fireworks"),
     "vllm": ("ledgerlm.providers.openai", "preset_provider", "vllm"),
     "ollama": ("ledgerlm.providers.openai", "preset_provider", "ollama"),
+    "anthropic": ("ledgerlm.providers.anthropic", "AnthropicProvider", None),
+    "gemini": ("ledgerlm.providers.gemini", "GeminiProvider", None),
+    "vertex_ai": ("ledgerlm.providers.gemini", "VertexProvider", None),
+    "bedrock": ("ledgerlm.providers.bedrock", "BedrockProvider", None),
 }
 
 # Aliases accepted as prefixes (LiteLLM spellings).
@@ -53,6 +57,8 @@ _ALIASES: dict[str, str] = {
     "hosted_vllm": "vllm",
     "x-ai": "xai",
     "mistralai": "mistral",
+    "vertex": "vertex_ai",
+    "vertexai": "vertex_ai",
 }
 
 # Bare model-name prefixes whose provider is unambiguous.

@@ -277,7 +277,12 @@ class AnthropicEventEncoder:
             self._index += 1
             self._open = f"tool:{position}"
             self._tools[position] = self._index
-            block: dict[str, Any] = {"type": "tool_use", "id": call.get("id"), "name": fn.get("name"), "input": {}}
+            block: dict[str, Any] = {
+                "type": "tool_use",
+                "id": call.get("id"),
+                "name": fn.get("name"),
+                "input": {},
+            }
             events.append({"type": "content_block_start", "index": self._index, "content_block": block})
         if fn.get("arguments"):
             delta = {"type": "input_json_delta", "partial_json": fn["arguments"]}

@@ -16,6 +16,7 @@ Errors (https://docs.anthropic.com/en/api/errors): the body is
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ import orjson
 from ledgerlm.errors import (
     APIError,
     ContextWindowExceededError,
+    MissingAPIKeyError,
     ServiceUnavailableError,
     error_for_status,
 )
@@ -41,6 +43,7 @@ __all__ = [
     "AnthropicSSEDecoder",
     "anthropic_error",
     "messages_url",
+    "resolve_api_key",
     "retry_after_seconds",
 ]
 
@@ -70,6 +73,24 @@ def messages_url(api_base: str) -> str:
     """``{api_base}/v1/messages``; an ``api_base`` already ending in ``/v1`` gets ``/messages``."""
     base = api_base.rstrip("/")
     return f"{base}/messages" if base.endswith("/v1") else f"{base}/v1/messages"
+
+
+def resolve_api_key(provider: Provider, deployment: Deployment) -> str:
+    """The deployment's key, else the first of ``provider.api_key_env`` that is set; raises
+    ``MissingAPIKeyError`` naming the variable to set (no network)."""
+    if deployment.api_key:
+        return deployment.api_key
+    for env in provider.api_key_env:
+        value = os.environ.get(env)
+        if value:
+            return value
+    raise MissingAPIKeyError(
+        f"no API key for provider {provider.name!r}: set the environment variable "
+        f"{provider.api_key_env[0]} or pass api_key=...",
+        provider=provider.name,
+        model=deployment.model,
+        param="api_key",
+    )
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -176,7 +197,7 @@ class AnthropicProvider(Provider):
         headers = {
             "content-type": "application/json",
             "anthropic-version": ANTHROPIC_VERSION,
-            "x-api-key": deployment.api_key or "",
+            "x-api-key": resolve_api_key(self, deployment),
         }
         beta = deployment.extra.get("anthropic_beta")
         if beta:
@@ -192,7 +213,9 @@ class AnthropicProvider(Provider):
         if deployment.extra.get(NATIVE_FLAG):
             return self.build_messages_request(deployment, params, stream=stream)
         body = anthropic_request_body(deployment.model, params, stream=stream)
-        return self.build_messages_request(deployment, body, stream=stream)
+        request = self.build_messages_request(deployment, body, stream=stream)
+        request.headers.update({str(k): str(v) for k, v in (params.get("extra_headers") or {}).items()})
+        return request
 
     def build_messages_request(
         self, deployment: Deployment, body: Mapping[str, Any], *, stream: bool

@@ -36,6 +36,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.session import Session
+from yarl import URL
 
 from ledgerlm.errors import APIError, MissingAPIKeyError, error_for_status
 from ledgerlm.providers._anthropic_response import AnthropicEventTranslator
@@ -145,14 +146,16 @@ class BedrockProvider(Provider):
         return next((r for p, r in REGION_PREFIXES.items() if model_id.startswith(p)), "us-east-1")
 
     def url(self, deployment: Deployment, *, stream: bool) -> str:
-        """``{host}/model/{quoted id}/{converse|converse-stream|invoke|invoke-with-response-stream}``."""
+        """``{host}/model/{model id}/{converse|converse-stream|invoke|invoke-with-response-stream}``."""
         route, model_id = split_route(deployment.model)
         host = deployment.api_base or f"https://bedrock-runtime.{self.region(deployment)}.amazonaws.com"
         if route == "invoke":
             action = "invoke-with-response-stream" if stream else "invoke"
         else:
             action = "converse-stream" if stream else "converse"
-        return f"{host.rstrip('/')}/model/{quote(model_id, safe='')}/{action}"
+        # Normalised the way aiohttp (yarl) sends it (``%3A`` -> ``:``, ``%2F`` kept), so the SigV4
+        # canonical URI that is signed is the one the server receives.
+        return str(URL(f"{host.rstrip('/')}/model/{quote(model_id, safe='')}/{action}"))
 
     def build_chat_request(
         self, deployment: Deployment, params: Mapping[str, Any], *, stream: bool
@@ -164,6 +167,7 @@ class BedrockProvider(Provider):
         headers = {"content-type": "application/json", "accept": "application/json"}
         if stream:
             headers["accept"] = "application/vnd.amazon.eventstream"
+        headers.update({str(k): str(v) for k, v in (params.get("extra_headers") or {}).items()})
         url = self.url(deployment, stream=stream)
         bearer = deployment.api_key or deployment.extra.get("aws_bearer_token")
         bearer = bearer or os.environ.get("AWS_BEARER_TOKEN_BEDROCK")

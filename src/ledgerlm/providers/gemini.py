@@ -27,7 +27,7 @@ import orjson
 from ledgerlm.errors import APIError, AuthenticationError, MissingAPIKeyError, error_for_status
 from ledgerlm.providers._gemini_request import gemini_request_body
 from ledgerlm.providers._gemini_response import GeminiChunkTranslator, openai_completion
-from ledgerlm.providers.anthropic import retry_after_seconds
+from ledgerlm.providers.anthropic import resolve_api_key, retry_after_seconds
 from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
 from ledgerlm.sse import SSEDecoder, SSEEvent
 from ledgerlm.types import Usage
@@ -117,6 +117,7 @@ class _GoogleProvider(Provider):
         method = "streamGenerateContent?alt=sse" if stream else "generateContent"
         url = f"{self.base_url(deployment)}:{method}"
         headers = {"content-type": "application/json", **self.auth_headers(deployment)}
+        headers.update({str(k): str(v) for k, v in (params.get("extra_headers") or {}).items()})
         return HTTPRequest("POST", url, headers, orjson.dumps(body))
 
     def parse_chat_response(self, deployment: Deployment, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,7 +164,7 @@ class GeminiProvider(_GoogleProvider):
         return f"{base}/{version}/models/{quote(deployment.model, safe='')}"
 
     def auth_headers(self, deployment: Deployment) -> dict[str, str]:
-        return {"x-goog-api-key": deployment.api_key or ""}
+        return {"x-goog-api-key": resolve_api_key(self, deployment)}
 
 
 class VertexProvider(_GoogleProvider):

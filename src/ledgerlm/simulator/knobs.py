@@ -27,6 +27,8 @@ class Knobs:
     * ``prompt_tokens`` / ``completion_tokens``: reported totals (default: from the texts; completion
       includes ``reasoning_tokens`` and ``audio_completion_tokens``, prompt includes
       ``audio_prompt_tokens``); ``cached_tokens``, ``reasoning_tokens``, ``audio_*``: reported details.
+    * ``cache_write_tokens`` / ``cache_write_1h_tokens``: prompt-cache writes (the 1-hour part inside
+      the total), reported by the Anthropic, Gemini and Bedrock formats.
     * ``content``: the reply text (default: deterministic from the request).
     * ``error_status`` (+ ``error_body``, ``retry_after`` seconds): answer with that error; with
       ``fail_times`` only the first N requests of ``fail_key`` fail, then the calls succeed.
@@ -43,6 +45,8 @@ class Knobs:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
     reasoning_tokens: int = 0
     audio_prompt_tokens: int = 0
     audio_completion_tokens: int = 0

@@ -25,7 +25,12 @@ from ledgerlm.simulator.state import SimRequest, SimState
 
 __all__ = ["ROUTE_MODULES", "Simulator", "build_app"]
 
-ROUTE_MODULES: list[str] = ["ledgerlm.simulator.openai"]
+ROUTE_MODULES: list[str] = [
+    "ledgerlm.simulator.openai",
+    "ledgerlm.simulator.anthropic",
+    "ledgerlm.simulator.gemini",
+    "ledgerlm.simulator.bedrock",
+]
 """Modules exposing ``routes(state) -> list[web.RouteDef]``; each adds one provider format."""
 
 
