@@ -198,3 +198,26 @@ def test_per_call_loggers_are_released_after_their_events(make_record: Any) -> N
     del logger
     gc.collect()
     assert ref() is None
+
+
+def test_a_flood_of_chunk_events_never_crowds_out_the_terminal_event() -> None:
+    dispatcher = Dispatcher(DispatcherConfig(queue_size=4, sync_workers=1))
+    entered, release = threading.Event(), threading.Event()
+    ran: list[str] = []
+    target = object()
+
+    def blocker() -> None:
+        entered.set()
+        release.wait(30)
+
+    assert dispatcher.submit(target, "first", blocker, is_async=False)
+    assert entered.wait(10)
+    chunks = [
+        dispatcher.submit(target, "chunk", lambda: ran.append("chunk"), is_async=False, bulk=True)
+        for _ in range(5)
+    ]
+    assert chunks == [True, True, False, False, False]  # bulk events fill half the lane at most
+    assert dispatcher.submit(target, "terminal", lambda: ran.append("terminal"), is_async=False)
+    release.set()
+    assert dispatcher.flush(10)
+    assert ran == ["chunk", "chunk", "terminal"]

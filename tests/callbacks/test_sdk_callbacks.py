@@ -236,24 +236,26 @@ async def test_a_sleeping_callback_does_not_delay_50_concurrent_calls(
 
 
 FRESH_PROCESS_SCRIPT = """
-import json, sys
+import asyncio, json, sys, time
 import ledgerlm
 from ledgerlm import errors
-from ledgerlm.callbacks import CustomLogger, registry
+from ledgerlm.callbacks import CustomLogger
 
 out = open(sys.argv[2], "a")
 
 def on_failure(kwargs, response, start, end):
+    time.sleep(0.3)  # still running when the script ends: only the exit flush can deliver it
     out.write(json.dumps({"fn": type(kwargs["exception"]).__name__}) + "\\n"); out.flush()
 
 class Logger(CustomLogger):
     async def async_log_failure_event(self, kwargs, response, start, end):
+        await asyncio.sleep(0.3)
         slo = kwargs["standard_logging_object"]
         event = {"logger": slo["error"]["status"], "status": slo["status"]}
         out.write(json.dumps(event) + "\\n"); out.flush()
 
-registry.failure_callback.append(on_failure)
-registry.callbacks.append(Logger())
+ledgerlm.failure_callback.append(on_failure)
+ledgerlm.callbacks.append(Logger())
 try:
     ledgerlm.completion("openai/gpt-4o-mini", [{"role": "user", "content": "hi"}], api_base=sys.argv[1],
                         api_key="sk-test", num_retries=0, extra_headers={"x-sim": '{"error_status": 429}'})

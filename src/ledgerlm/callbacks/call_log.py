@@ -129,7 +129,9 @@ class CallLog:
             )
         )
         for target in self._stream:
-            _submit_hook(target, event, "log_stream_event", "async_log_stream_event", info.is_async)
+            _submit_hook(
+                target, event, "log_stream_event", "async_log_stream_event", info.is_async, bulk=True
+            )
 
     def success(self, record: CallRecord, response_obj: Any) -> None:
         """The call succeeded: sinks, then ``log_success_event`` hooks / success functions."""
@@ -231,7 +233,13 @@ def _submit_post_call(target: CustomLogger, event: _Event) -> None:
 
 
 def _submit_hook(
-    target: CustomLogger, event: _Event, sync_name: str, async_name: str, is_async: bool
+    target: CustomLogger,
+    event: _Event,
+    sync_name: str,
+    async_name: str,
+    is_async: bool,
+    *,
+    bulk: bool = False,
 ) -> None:
     picked = _pick_hook(target, sync_name, async_name, is_async)
     if picked is None:
@@ -239,7 +247,7 @@ def _submit_hook(
     name, hook_is_async = picked
     hook = getattr(target, name)
     get_dispatcher().submit(
-        target, f"{_name(target)}.{name}", lambda: hook(*event.args()), is_async=hook_is_async
+        target, f"{_name(target)}.{name}", lambda: hook(*event.args()), is_async=hook_is_async, bulk=bulk
     )
 
 

@@ -132,18 +132,22 @@ class Dispatcher:
         self._last_drop_warning: dict[str, float] = {}
 
     # -- submission (caller side: cheap) -------------------------------------------------------
-    def submit(self, target: object, label: str, job: Callable[[], Any], *, is_async: bool) -> bool:
+    def submit(
+        self, target: object, label: str, job: Callable[[], Any], *, is_async: bool, bulk: bool = False
+    ) -> bool:
         """Queue ``job`` on ``target``'s lane; returns False when the lane is full (event dropped).
 
         ``label`` names the hook (``MyLogger.log_success_event``); an async ``job`` returns an
-        awaitable run on the dispatcher loop, a sync one runs in the pool.
+        awaitable run on the dispatcher loop, a sync one runs in the pool. ``bulk`` jobs (per-chunk
+        events) may fill only half the lane, so a flood of chunks never crowds out a terminal event.
         """
         key = (id(target), is_async)
+        limit = self.config.queue_size // 2 if bulk else self.config.queue_size
         with self._lock:
             lane = self._lanes.get(key)
             if lane is None:
                 lane = self._lanes[key] = _Lane(key, target, _target_label(target), is_async)
-            if len(lane.items) >= self.config.queue_size:
+            if len(lane.items) >= limit:
                 dropped = self._count_drop(lane.label)
             else:
                 dropped = 0
