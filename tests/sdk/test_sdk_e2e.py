@@ -181,3 +181,48 @@ def test_key_from_environment(sim: Simulator, base: str, monkeypatch: pytest.Mon
     resp = ledgerlm.completion("groq/llama-3.3-70b-versatile", MESSAGES, api_base=base)
     assert resp.ledger.record.status == "success"
     assert sim.requests[-1].headers["authorization"] == "***"
+
+
+def test_sync_stream_closed_early_records_one_failure(base: str) -> None:
+    stream = ledgerlm.completion(
+        "openai/gpt-4o-mini",
+        MESSAGES,
+        stream=True,
+        api_base=base,
+        api_key="sk",
+        **knobs(content="w1 w2 w3 w4 w5", chunk_interval_ms=20),
+    )
+    with stream:
+        first = next(stream)
+        assert first.choices[0].delta.role == "assistant"
+    assert stream.ledger is not None
+    assert stream.ledger.record.status == "failure"
+    assert stream.ledger.record.error.type == "ClientDisconnectedError"
+    with pytest.raises(StopIteration):
+        next(stream)
+
+
+async def test_async_stream_closed_early(base: str) -> None:
+    stream = await ledgerlm.acompletion(
+        "openai/gpt-4o-mini",
+        MESSAGES,
+        stream=True,
+        api_base=base,
+        api_key="sk",
+        **knobs(chunk_interval_ms=20),
+    )
+    async with stream:
+        async for _ in stream:
+            break
+    assert stream.ledger.record.status == "failure"
+    with pytest.raises(TypeError, match="async for"):
+        next(iter(stream))
+
+
+def test_demo_runs_and_prints_real_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    from ledgerlm import demo
+
+    assert demo.main() == 0
+    out = capsys.readouterr().out
+    assert "completion(stream=True)" in out and "text-embedding-3-small" in out
+    assert "1200" in out and "1024" in out  # o3-mini knobs: prompt and cached tokens, canonical
