@@ -72,3 +72,28 @@ def test_the_package_exposes_the_same_list_objects(make_record: Any) -> None:
     start_call(model="m", messages=[]).success(make_record(), {})
     assert ledgerlm.flush(5)
     assert logger.successes == 1
+
+
+class Buffering(CustomLogger):
+    """Stands in for an exporter with its own queue: events are 'sent' only by its flush."""
+
+    def __init__(self) -> None:
+        self.buffered: list[str] = []
+        self.sent: list[str] = []
+
+    def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        self.buffered.append(kwargs["litellm_call_id"])
+
+    def flush(self, timeout: float) -> bool:
+        self.sent.extend(self.buffered)
+        self.buffered.clear()
+        return True
+
+
+def test_flush_also_drains_registered_loggers_with_their_own_queue(make_record: Any) -> None:
+    exporter = Buffering()
+    ledgerlm.callbacks.append(exporter)
+    record = make_record()
+    start_call(model="m", messages=[]).success(record, {})
+    assert ledgerlm.flush(5)
+    assert exporter.sent == [record.id] and exporter.buffered == []

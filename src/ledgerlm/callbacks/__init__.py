@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 import types
 from collections.abc import Iterable, Iterator
 from typing import Any, SupportsIndex
@@ -60,8 +61,32 @@ __all__ = [
 
 
 def flush(timeout: float | None = 5.0) -> bool:
-    """Wait until every queued callback hook has run; True when drained, False after ``timeout`` s."""
-    return get_dispatcher().flush(timeout)
+    """Drain everything: wait until every queued callback hook has run, then call ``flush(seconds)``
+    of each registered logger that has one (exporters with their own queues). True when all drained
+    within ``timeout`` seconds (``None``: hooks without limit, exporters 30 s each)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    dispatcher = get_dispatcher()
+    drained = dispatcher.flush(timeout)
+    if dispatcher.on_own_thread():
+        return False
+    for logger in _flushable_loggers():
+        remaining = 30.0 if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            drained = bool(logger.flush(remaining)) and drained
+        except Exception as exc:
+            dispatcher.record_error(f"{type(logger).__qualname__}.flush", exc)
+            drained = False
+    return drained
+
+
+def _flushable_loggers() -> list[Any]:
+    """Registered loggers (global lists) whose class defines ``flush(timeout)``, each once."""
+    seen: dict[int, Any] = {}
+    for entries in registry.current_lists().values():
+        for entry in tuple(entries):
+            if isinstance(entry, CustomLogger) and callable(getattr(type(entry), "flush", None)):
+                seen.setdefault(id(entry), entry)
+    return list(seen.values())
 
 
 async def aflush(timeout: float | None = 5.0) -> bool:

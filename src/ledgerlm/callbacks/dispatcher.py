@@ -284,7 +284,7 @@ class Dispatcher:
 
         Called from a callback (the dispatcher's own threads) it returns False at once.
         """
-        if self._on_own_thread():
+        if self.on_own_thread():
             return False
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._idle:
@@ -319,7 +319,8 @@ class Dispatcher:
         return self._pool is not None or self._loop is not None
 
     # -- lazy start ----------------------------------------------------------------------------
-    def _on_own_thread(self) -> bool:
+    def on_own_thread(self) -> bool:
+        """True when called from a dispatcher thread (a hook), where waiting would deadlock."""
         if self._loop_thread is not None and threading.current_thread() is self._loop_thread:
             return True
         return self._pool is not None and self._pool.owns_current_thread()
