@@ -109,3 +109,15 @@ async def test_reset_keeps_open_reservations(pair: Pair) -> None:
 async def test_mark_once(pair: Pair) -> None:
     assert await pair.first.mark_once("alert:x", 60)
     assert not await pair.second.mark_once("alert:x", 60)
+
+
+async def test_counter_of_another_period_reloads_from_database(pair: Pair) -> None:
+    """A reset made by another instance (new ``budget_reset_at``) reaches this instance's counter."""
+    pair.database.spend[KEY] = Decimal("0.0000009")
+    old = plan(200, BudgetCheck(KEY, 1000, "2026-01-01T00:00:00+00:00"))
+    assert not (await pair.first.admit(old, NOW)).ok
+    pair.database.spend[KEY] = Decimal(0)  # the database was reset; the counter still says 900
+    assert not (await pair.second.admit(plan(200, BudgetCheck(KEY, 1000, old.budgets[0].period)), NOW)).ok
+    new = plan(200, BudgetCheck(KEY, 1000, "2026-01-02T00:00:00+00:00"))
+    assert (await pair.second.admit(new, NOW)).ok
+    assert await pair.first.spend(KEY) == (0, 200)

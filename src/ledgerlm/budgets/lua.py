@@ -5,6 +5,7 @@ lives in one cluster slot); ``slug`` is ``kind:id`` of an entity; amounts are in
 
 * ``P:epoch``               marker holding the run id of the instance that (re)built the counters
 * ``P:sp:<slug>``           settled spend in the current budget period (loaded from the database)
+* ``P:pd:<slug>``           the period that spend belongs to (the entity's ``budget_reset_at``)
 * ``P:rs:<slug>``           sum of open reservations
 * ``P:par:<slug>``          requests in flight
 * ``P:rpm:<window>:<slug>`` requests in a one-minute window; ``P:tpm:<window>:<slug>`` tokens
@@ -20,7 +21,7 @@ or ``{"budget"|"rpm"|"tpm"|"parallel", i, limit, spend|count, reserved, ...count
 
 from __future__ import annotations
 
-__all__ = ["ADMIT", "RELEASE", "SETTLE"]
+__all__ = ["ADMIT", "LOAD", "RELEASE", "SETTLE"]
 
 _COMMON = r"""
 local SEP = string.char(31)
@@ -61,18 +62,22 @@ for _, old in ipairs(expired) do
   redis.call('ZREM', KEYS[1], old)
 end
 
+-- spend counters missing (new entity, Redis restart) or of another budget period (reset elsewhere)
 local missing = {'LOAD'}
 for i = 1, nb do
-  if redis.call('EXISTS', KEYS[3 + 2 * i - 1]) == 0 then missing[#missing + 1] = i end
+  local sp, pd = KEYS[3 + 3 * i - 2], KEYS[3 + 3 * i]
+  if redis.call('EXISTS', sp) == 0 or redis.call('GET', pd) ~= ARGV[LIM + nb + i] then
+    missing[#missing + 1] = i
+  end
 end
 for j = 1, nt do
-  if redis.call('EXISTS', KEYS[3 + 2 * nb + 3 * nr + j]) == 0 then missing[#missing + 1] = nb + j end
+  if redis.call('EXISTS', KEYS[3 + 3 * nb + 3 * nr + j]) == 0 then missing[#missing + 1] = nb + j end
 end
 if #missing > 1 then return missing end
 
 local counts = {}
 for j = 1, nr do
-  local base = 3 + 2 * nb + 3 * (j - 1)
+  local base = 3 + 3 * nb + 3 * (j - 1)
   counts[#counts + 1] = tonumber(redis.call('GET', KEYS[base + 2]) or '0')
   counts[#counts + 1] = tonumber(redis.call('GET', KEYS[base + 3]) or '0')
 end
@@ -83,16 +88,16 @@ local function reply(kind, index, limit, a, b)
 end
 
 for i = 1, nb do
-  local sp = redis.call('GET', KEYS[3 + 2 * i - 1])
-  local rs = redis.call('GET', KEYS[3 + 2 * i]) or '0'
+  local sp = redis.call('GET', KEYS[3 + 3 * i - 2])
+  local rs = redis.call('GET', KEYS[3 + 3 * i - 1]) or '0'
   local limit = ARGV[LIM + i]
   if tonumber(sp) + tonumber(rs) + amount > tonumber(limit) then
     return reply('budget', i, limit, sp, rs)
   end
 end
 for j = 1, nr do
-  local base = 3 + 2 * nb + 3 * (j - 1)
-  local a = LIM + nb + 3 * (j - 1)
+  local base = 3 + 3 * nb + 3 * (j - 1)
+  local a = LIM + 2 * nb + 3 * (j - 1)
   local rpm, tpm, par = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   local inflight = tonumber(redis.call('GET', KEYS[base + 1]) or '0')
   if rpm >= 0 and counts[2 * j - 1] + 1 > rpm then return reply('rpm', j, rpm, counts[2 * j - 1], 0) end
@@ -100,9 +105,9 @@ for j = 1, nr do
   if par >= 0 and inflight + 1 > par then return reply('parallel', j, par, inflight, 0) end
 end
 
-for i = 1, nb do redis.call('INCRBY', KEYS[3 + 2 * i], ARGV[2]) end
+for i = 1, nb do redis.call('INCRBY', KEYS[3 + 3 * i - 1], ARGV[2]) end
 for j = 1, nr do
-  local base = 3 + 2 * nb + 3 * (j - 1)
+  local base = 3 + 3 * nb + 3 * (j - 1)
   redis.call('INCR', KEYS[base + 1])
   redis.call('INCR', KEYS[base + 2])
   redis.call('EXPIRE', KEYS[base + 2], window_ttl)
@@ -161,3 +166,17 @@ redis.call('DEL', KEYS[1])
 return 1
 """
 )
+
+LOAD = r"""
+-- KEYS: sp, pd per entity. ARGV: spend (nano-USD), period per entity. Loads spend loaded from the
+-- database unless another instance loaded this period already (then its counter is kept).
+for i = 1, #KEYS / 2 do
+  local sp, pd = KEYS[2 * i - 1], KEYS[2 * i]
+  local period = ARGV[2 * i]
+  if redis.call('EXISTS', sp) == 0 or redis.call('GET', pd) ~= period then
+    redis.call('SET', sp, ARGV[2 * i - 1])
+    redis.call('SET', pd, period)
+  end
+end
+return 1
+"""

@@ -55,21 +55,28 @@ class MemoryBudgets:
         self._c = _Counters()
         self._open: dict[str, _Open] = {}
         self._marks: dict[str, float] = {}
+        self._period: dict[EntityRef, str] = {}
 
     async def start(self) -> None:
         """Nothing to prepare: counters load lazily from the database."""
 
-    async def _ensure_loaded(self, refs: tuple[EntityRef, ...]) -> None:
-        missing = [ref for ref in refs if ref not in self._c.spend]
+    async def _ensure_loaded(self, plan: AdmitPlan) -> None:
+        """Load spend of entities not seen yet, or whose counter belongs to another budget period."""
+        periods = {c.ref: c.period for c in plan.budgets}
+        refs = tuple(periods) + plan.track
+        missing = [r for r in refs if r not in self._c.spend or self._period.get(r, "") != periods.get(r, "")]
         if not missing:
             return
         loaded = await self._loader(missing)
         for ref in missing:
-            self._c.spend.setdefault(ref, to_nano(loaded.get(ref, 0)))
+            period = periods.get(ref, "")
+            if ref not in self._c.spend or self._period.get(ref, "") != period:
+                self._c.spend[ref] = to_nano(loaded.get(ref, 0))
+                self._period[ref] = period
 
     async def admit(self, plan: AdmitPlan, now_s: float) -> AdmitResult:
         """See ``BudgetBackend.admit``."""
-        await self._ensure_loaded(tuple(b.ref for b in plan.budgets) + plan.track)
+        await self._ensure_loaded(plan)
         self._reclaim(now_s)
         failure = self._first_failure(plan, now_s)
         if failure is not None:

@@ -15,7 +15,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from ledgerlm.budgets.backend import WINDOW_S, window_of
-from ledgerlm.budgets.lua import ADMIT, RELEASE, SETTLE
+from ledgerlm.budgets.lua import ADMIT, LOAD, RELEASE, SETTLE
 from ledgerlm.budgets.money import to_nano
 from ledgerlm.budgets.types import (
     AdmitPlan,
@@ -61,6 +61,7 @@ class RedisBudgets:
         self._admit = client.register_script(ADMIT)
         self._settle = client.register_script(SETTLE)
         self._release = client.register_script(RELEASE)
+        self._load_script = client.register_script(LOAD)
 
     def _key(self, *parts: str) -> str:
         return ":".join((self._p, *parts))
@@ -92,7 +93,8 @@ class RedisBudgets:
         rid = plan.reservation_id
         keys = [self._key("rexp"), self._key("res", rid), self._key("epoch")]
         for check in plan.budgets:
-            keys += [self._key("sp", check.ref.slug), self._key("rs", check.ref.slug)]
+            slug = check.ref.slug
+            keys += [self._key("sp", slug), self._key("rs", slug), self._key("pd", slug)]
         for rate in plan.rates:
             slug = rate.ref.slug
             keys += [self._key("par", slug), self._key("rpm", str(window), slug)]
@@ -114,18 +116,23 @@ class RedisBudgets:
             SEP.join(r.ref.slug for r in plan.rates),
         ]
         args += [str(c.limit_nano) for c in plan.budgets]
+        args += [c.period for c in plan.budgets]
         for rate in plan.rates:
             args += [_limit(rate.rpm), _limit(rate.tpm), _limit(rate.parallel)]
         return keys, args
 
     async def _load(self, plan: AdmitPlan, indexes: list[int]) -> None:
+        """Load spend counters from the database (missing ones, or ones of another budget period)."""
+        periods = [c.period for c in plan.budgets] + [""] * len(plan.track)
         refs = [c.ref for c in plan.budgets] + list(plan.track)
-        wanted = [refs[i - 1] for i in indexes]
-        loaded = await self._loader(wanted)
-        async with self._r.pipeline(transaction=False) as pipe:
-            for ref in wanted:
-                pipe.set(self._key("sp", ref.slug), str(to_nano(loaded.get(ref, 0))), nx=True)
-            await pipe.execute()
+        wanted = [(refs[i - 1], periods[i - 1]) for i in indexes]
+        loaded = await self._loader([ref for ref, _ in wanted])
+        keys: list[str] = []
+        args: list[str] = []
+        for ref, period in wanted:
+            keys += [self._key("sp", ref.slug), self._key("pd", ref.slug)]
+            args += [str(to_nano(loaded.get(ref, 0))), period]
+        await self._load_script(keys=keys, args=args)
 
     def _result(self, plan: AdmitPlan, reply: list[Any], now_s: float) -> AdmitResult:
         status, index = _text(reply[0]), int(reply[1])

@@ -143,7 +143,9 @@ class Budgets:
     def _plan(self, reservation: Reservation, entities: Sequence[EntityLimits]) -> AdmitPlan:
         amount_nano = 0 if reservation.amount is None else to_nano(reservation.amount)
         budgets = tuple(
-            BudgetCheck(e.ref, to_nano(e.max_budget)) for e in entities if e.max_budget is not None
+            BudgetCheck(e.ref, to_nano(e.max_budget), _period(e))
+            for e in entities
+            if e.max_budget is not None
         )
         rates = tuple(
             RateCheck(e.ref, e.rpm_limit, e.tpm_limit, e.max_parallel_requests)
@@ -206,3 +208,7 @@ def _budget_error(result: AdmitResult, entity: EntityLimits, reservation: Reserv
     if wanted > limit:
         message += "; this request alone exceeds the budget: lower max_tokens"
     return BudgetExceededError(message)
+
+
+def _period(entity: EntityLimits) -> str:
+    return entity.budget_reset_at.isoformat() if entity.budget_reset_at is not None else ""

@@ -101,10 +101,15 @@ class EntityLimits:
 
 @dataclass(frozen=True, slots=True)
 class BudgetCheck:
-    """Reserve against ``ref`` only if ``spend + reserved + amount <= limit_nano`` (nano-USD)."""
+    """Reserve against ``ref`` only if ``spend + reserved + amount <= limit_nano`` (nano-USD).
+
+    ``period`` names the budget period (the entity's ``budget_reset_at``, ISO; ``""`` without one): a
+    counter kept for another period is reloaded from the database first (a reset made elsewhere).
+    """
 
     ref: EntityRef
     limit_nano: int
+    period: str = ""
 
 
 @dataclass(frozen=True, slots=True)
