@@ -15,6 +15,7 @@ Errors are raised as ``ledgerlm.errors.APIError`` subclasses after the failure e
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from ledgerlm.errors import APIError, APIResponseValidationError, LedgerLMError
 from ledgerlm.providers import Provider, get_provider
 from ledgerlm.providers.base import Deployment, HTTPRequest
 from ledgerlm.record import CallRecord
-from ledgerlm.transport import send
+from ledgerlm.transport import RETRIES_ATTR, send
 from ledgerlm.types import CallContext, Cost, Usage
 
 __all__ = [
@@ -136,10 +137,23 @@ def _fail(
     context: CallContext,
     call_type: str,
     start: float,
-    retries: int = 0,
 ) -> None:
-    error = exc if isinstance(exc, APIError) else ClientDisconnectedError("the call was cancelled")
+    """The failure event of a call that raised ``exc`` before producing a response (no usage)."""
+    if isinstance(exc, APIError):
+        error = exc
+    elif isinstance(exc, asyncio.CancelledError):
+        error = ClientDisconnectedError("the call was cancelled")
+    else:
+        error = APIError(f"unexpected error in ledgerlm: {exc!r}")
     usage = Usage()
+    try:
+        cost = _cost(deployment, usage, start)
+    except Exception as price_exc:
+        cost = Cost.unpriced(f"pricing failed: {price_exc!r}")
+    try:
+        default_base = get_provider(deployment.provider).default_api_base
+    except APIError:
+        default_base = None
     record = build_record(
         deployment=deployment,
         body=body,
@@ -147,9 +161,10 @@ def _fail(
         call_type=call_type,
         start=start,
         usage=usage,
-        cost=_cost(deployment, usage, start),
+        cost=cost,
         error=error,
-        retries=retries,
+        retries=getattr(exc, RETRIES_ATTR, 0),
+        default_api_base=default_base,
     )
     log.failure(record, error)
 
@@ -218,6 +233,7 @@ async def _plain_call(
         cost=cost,
         retries=sent.retries,
         response=out,
+        default_api_base=provider.default_api_base,
         finish_reasons=[c.get("finish_reason") for c in out.get("choices", ()) if c.get("finish_reason")],
     )
     log.success(record, out)
@@ -332,6 +348,7 @@ async def chat_stream(
             "call_type": call_type,
             "start": start,
             "retries": sent.retries,
+            "default_api_base": provider.default_api_base,
         },
         estimate_input=lambda: estimate_prompt_tokens(body),
         timeout=timeout if timeout is not None else deployment.timeout,

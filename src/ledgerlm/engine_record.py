@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ledgerlm.errors import APIError
 from ledgerlm.providers.base import Deployment
@@ -68,6 +69,16 @@ def error_fields(error: APIError) -> dict[str, Any]:
     }
 
 
+def _public_base(api_base: str | None) -> str | None:
+    """``api_base`` without user:password (never log credentials put in a URL)."""
+    if api_base is None or "@" not in api_base:
+        return api_base
+    parts = urlsplit(api_base)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
     """A rough prompt size in tokens: ~4 characters per token + 3 per message (for broken streams
     that never reported usage; marked ``{"ledgerlm_estimated": true}`` in the usage's raw)."""
@@ -101,9 +112,11 @@ def build_record(
     first_token_time: float | None = None,
     response_id: str | None = None,
     response_model: str | None = None,
+    default_api_base: str | None = None,
 ) -> CallRecord:
     """The record of one call that ends now (epoch seconds, tokens, USD). Content (messages,
-    response) is left out; consumers that log content get it from the callback arguments."""
+    response) is left out; consumers that log content get it from the callback arguments.
+    ``default_api_base``: the provider's default URL, recorded when the deployment sets none."""
     end = time.time()
     if response is not None:
         response_id = response_id or response.get("id")
@@ -119,7 +132,7 @@ def build_record(
         model_group=context.model_group or deployment.model_group,
         deployment_id=deployment.deployment_id,
         provider=deployment.provider,
-        api_base=deployment.api_base,
+        api_base=_public_base(deployment.api_base or default_api_base),
         start_time=start,
         end_time=end,
         first_token_time=first_token_time,

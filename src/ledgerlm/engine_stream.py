@@ -67,6 +67,7 @@ class ChatStream:
         self._record_args = record_args
         self._estimate_input = estimate_input
         self._timeout = DEFAULT_TIMEOUT_S if timeout is None else timeout
+        self._loop = asyncio.get_running_loop()
         self._pending: deque[dict[str, Any]] = deque()
         self._eof = False
         self.finished = False
@@ -168,6 +169,15 @@ class ChatStream:
         self._finish(ClientDisconnectedError("the consumer closed the stream before its end"))
 
     def __del__(self) -> None:
-        if not getattr(self, "finished", True):
-            with contextlib.suppress(Exception):  # nothing may escape a finalizer
-                self._finish(ClientDisconnectedError("the stream was dropped before its end"))
+        if getattr(self, "finished", True):
+            return
+        error = ClientDisconnectedError("the stream was dropped before its end")
+        with contextlib.suppress(Exception):  # nothing may escape a finalizer
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is self._loop or self._loop.is_closed():
+                self._finish(error)
+            else:  # the connection belongs to another thread's loop: finish there
+                self._loop.call_soon_threadsafe(self._finish, error)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -173,6 +174,13 @@ class CustomStreamWrapper:
 
     def __enter__(self) -> CustomStreamWrapper:
         return self
+
+    def __del__(self) -> None:
+        # A sync stream dropped before its end: close it on the bridge loop that owns the connection.
+        stream = getattr(self, "_stream", None)
+        if stream is not None and self._sync and not stream.finished:
+            with contextlib.suppress(Exception):
+                self.close()
 
     def __exit__(self, *exc: object) -> None:
         self.close()

@@ -45,6 +45,9 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT_S = 600.0
 """Timeout (seconds) when neither the call nor the deployment sets one."""
 
+RETRIES_ATTR = "ledgerlm_retries"
+"""Attribute set on the error ``send`` raises: how many retries were made before giving up."""
+
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
 
@@ -204,6 +207,7 @@ async def send(
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             error = map_client_error(exc, provider=provider, model=model, url=request.url, timeout=limit)
             if isinstance(error, BadRequestError) or attempt >= num_retries:
+                setattr(error, RETRIES_ATTR, attempt)
                 raise error from exc
             await asyncio.sleep(policy.delay(attempt, None))
             attempt += 1
@@ -212,6 +216,7 @@ async def send(
             return SendResult(status, headers, body, response, attempt)
         error = map_error(status, body or b"", headers)
         if status not in RETRY_STATUSES or attempt >= num_retries:
+            setattr(error, RETRIES_ATTR, attempt)
             raise error
         await asyncio.sleep(policy.delay(attempt, parse_retry_after(headers)))
         attempt += 1

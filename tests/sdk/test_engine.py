@@ -169,3 +169,32 @@ async def test_embed(base: str) -> None:
     assert len(result.body["data"]) == 2
     assert result.usage.input_tokens == 2
     assert records == [result.record] and result.record.call_type == "aembedding"
+
+
+async def test_failure_record_counts_retries(base: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledgerlm import transport
+
+    monkeypatch.setattr(
+        transport, "DEFAULT_RETRY_POLICY", transport.RetryPolicy(initial_delay_s=0.0, max_delay_s=0.0)
+    )
+    records: list[CallRecord] = []
+    with pytest.raises(errors.InternalServerError):
+        await engine.chat(
+            _deployment(base), _body(error_status=500), context=_ctx(), num_retries=2, sinks=[records.append]
+        )
+    assert [r.retries for r in records] == [2]
+    assert records[0].api_base == base
+
+
+async def test_unexpected_exception_still_records_failure(base: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledgerlm.providers.openai import OpenAICompatibleProvider
+
+    def broken(self: object, body: object) -> object:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(OpenAICompatibleProvider, "usage_from_body", broken)
+    records: list[CallRecord] = []
+    with pytest.raises(KeyError):
+        await engine.chat(_deployment(base), _body(), context=_ctx(), sinks=[records.append])
+    assert len(records) == 1 and records[0].error is not None
+    assert records[0].error.type == "APIError" and "bug" in records[0].error.message

@@ -272,3 +272,55 @@ def test_invalid_api_base(api_base: str) -> None:
 def test_empty_embedding_input() -> None:
     with pytest.raises(errors.BadRequestError, match="input"):
         ledgerlm.embedding("openai/text-embedding-3-small", [], api_key="sk")
+
+
+def test_stream_time_to_first_byte_timeout(base: str) -> None:
+    with pytest.raises(errors.APITimeoutError):
+        ledgerlm.completion(
+            "openai/gpt-4o-mini",
+            MESSAGES,
+            stream=True,
+            api_base=base,
+            api_key="sk",
+            timeout=0.2,
+            num_retries=0,
+            **knobs(latency_ms=1500),
+        )
+
+
+def test_dropped_sync_stream_is_one_failure_event(base: str) -> None:
+    from ledgerlm import callbacks
+    from ledgerlm.callbacks import CustomLogger
+
+    class Collect(CustomLogger):
+        def __init__(self) -> None:
+            self.failures: list[object] = []
+            self.successes: list[object] = []
+
+        def log_failure_event(
+            self, kwargs: dict, response_obj: object, start_time: object, end_time: object
+        ) -> None:  # type: ignore[type-arg]
+            self.failures.append(kwargs)
+
+        def log_success_event(
+            self, kwargs: dict, response_obj: object, start_time: object, end_time: object
+        ) -> None:  # type: ignore[type-arg]
+            self.successes.append(kwargs)
+
+    logger = Collect()
+    stream = ledgerlm.completion(
+        "openai/gpt-4o-mini",
+        MESSAGES,
+        stream=True,
+        api_base=base,
+        api_key="sk",
+        callbacks=[logger],
+        **knobs(chunk_interval_ms=20),
+    )
+    next(stream)
+    del stream
+    import gc
+
+    gc.collect()
+    assert callbacks.flush(5.0)
+    assert len(logger.failures) == 1 and logger.successes == []

@@ -178,3 +178,21 @@ def test_response_objects() -> None:
     assert orjson.loads(resp.model_dump_json()) == body
     with pytest.raises(AttributeError, match="nope"):
         _ = resp.nope
+
+
+def test_record_api_base_default_and_credentials_removed() -> None:
+    common = {
+        "body": {},
+        "context": CallContext(request_id="r"),
+        "call_type": "acompletion",
+        "start": 1.0,
+        "usage": Usage(),
+        "cost": Cost.unpriced("x"),
+    }
+    rec = build_record(
+        deployment=Deployment("openai", "m"), default_api_base="https://api.openai.com/v1", **common
+    )  # type: ignore[arg-type]
+    assert rec.api_base == "https://api.openai.com/v1"
+    dep = Deployment("vllm", "m", api_base="http://user:pw@gpu:8000/v1?token=t")
+    rec = build_record(deployment=dep, **common)  # type: ignore[arg-type]
+    assert rec.api_base == "http://gpu:8000/v1"
