@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ledgerlm.errors import AuthenticationError, PermissionDeniedError
+from ledgerlm.errors import AuthenticationError, PermissionDeniedError, ServiceUnavailableError
 from ledgerlm.proxy.auth import (
     Authenticator,
     KeyCache,
@@ -117,3 +117,24 @@ def test_model_permissions() -> None:
     assert info.value.status_code == 403
     with pytest.raises(PermissionDeniedError):
         check_model(KeyContext(token="t", models=[], team_models=["x"]), "y")
+
+
+async def test_stale_entry_serves_while_store_is_down_but_never_an_invalidated_one() -> None:
+    store = _Store()
+    key = generate_key()
+    store.rows[hash_key(key)] = KeyContext(token=hash_key(key))
+    cache = KeyCache(ttl_s=0.0001)
+    cache.ttl_s = 60
+    auth = Authenticator("sk-master", store.lookup, cache)
+    await auth.authenticate({"x-api-key": key})
+    cache.ttl_s = 0.0  # every entry is now stale
+
+    async def broken(token: str) -> KeyContext | None:
+        raise ConnectionError("database down")
+
+    auth.lookup = broken
+    assert (await auth.authenticate({"x-api-key": key})).token == hash_key(key)
+    cache.invalidate(hash_key(key))
+    with pytest.raises(ServiceUnavailableError) as info:
+        await auth.authenticate({"x-api-key": key})
+    assert info.value.status_code == 503

@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ledgerlm.errors import AuthenticationError, PermissionDeniedError
+from ledgerlm.errors import AuthenticationError, PermissionDeniedError, ServiceUnavailableError
 
 __all__ = [
     "ALL_MODELS",
@@ -33,6 +35,8 @@ __all__ = [
     "key_from_headers",
     "mask_key",
 ]
+
+log = logging.getLogger("ledgerlm.proxy")
 
 ALL_MODELS = {"*", "all-proxy-models"}
 KEY_PREFIX = "sk-"
@@ -134,13 +138,27 @@ class KeyCache:
         self._entries: dict[str, tuple[float, int, KeyContext]] = {}
 
     def get(self, token: str) -> KeyContext | None:
-        """The cached context, or None when absent, stale or from an older ``version``."""
+        """The cached context, or None when absent, older than ``ttl_s`` or from an older ``version``
+        (a stale entry is kept for ``get_stale``)."""
         entry = self._entries.get(token)
         if entry is None:
             return None
         stamp, version, ctx = entry
-        if version != self.version or time.monotonic() - stamp > self.ttl_s:
+        if version != self.version:
             self._entries.pop(token, None)
+            return None
+        if time.monotonic() - stamp > self.ttl_s:
+            return None
+        return ctx
+
+    def get_stale(self, token: str, max_age_s: float) -> KeyContext | None:
+        """A cached context up to ``max_age_s`` seconds old (used only while the store is unreachable;
+        invalidated keys are never returned)."""
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        stamp, version, ctx = entry
+        if version != self.version or time.monotonic() - stamp > max_age_s:
             return None
         return ctx
 
@@ -166,8 +184,18 @@ class KeyCache:
 class Authenticator:
     """Turns request headers into a ``KeyContext``; the master key is admin. ``lookup`` reads the store."""
 
-    def __init__(self, master_key: str | None, lookup: KeyLookup, cache: KeyCache) -> None:
+    def __init__(
+        self,
+        master_key: str | None,
+        lookup: KeyLookup,
+        cache: KeyCache,
+        *,
+        lookup_timeout_s: float = 3.0,
+        stale_s: float = 600.0,
+    ) -> None:
         self.master_key = master_key
+        self.lookup_timeout_s = lookup_timeout_s
+        self.stale_s = stale_s
         self._master_hash = hash_key(master_key) if master_key else None
         self.lookup = lookup
         self.cache = cache
@@ -188,16 +216,30 @@ class Authenticator:
         if hmac.compare_digest(key.encode("utf-8"), self.master_key.encode("utf-8")):
             return self._admin
         token = hash_key(key)
-        ctx = self.cache.get(token)
-        if ctx is None:
-            ctx = await self.lookup(token)
-            if ctx is None:
-                raise AuthenticationError("invalid API key")
-            self.cache.put(token, ctx)
+        ctx = self.cache.get(token) or await self._load(token)
         if ctx.blocked:
             raise AuthenticationError("this API key is blocked", code="key_blocked")
         if ctx.expired():
             raise AuthenticationError("this API key has expired", code="key_expired")
+        return ctx
+
+    async def _load(self, token: str) -> KeyContext:
+        """Look the key up in the store; while the store is unreachable, a recently cached entry
+        (``stale_s``) keeps the key working, else 503."""
+        try:
+            async with asyncio.timeout(self.lookup_timeout_s):
+                ctx = await self.lookup(token)
+        except Exception as exc:
+            stale = self.cache.get_stale(token, self.stale_s)
+            if stale is None:
+                log.warning("key lookup failed: %s", type(exc).__name__)
+                raise ServiceUnavailableError(
+                    "the key store is unreachable; retry shortly", code="key_store_unavailable"
+                ) from None
+            return stale
+        if ctx is None:
+            raise AuthenticationError("invalid API key")
+        self.cache.put(token, ctx)
         return ctx
 
 
