@@ -164,16 +164,27 @@ class StoreLimits:
                 found[ref] = cached[1]
             elif ref.kind in ENTITY_TABLES:
                 missing.setdefault(ref.kind, []).append(ref)
-        async with self.engine.connect() as conn:
-            for kind, wanted in missing.items():
-                table, pk = ENTITY_TABLES[kind]
-                rows = await conn.execute(sa.select(table).where(table.c[pk].in_([r.id for r in wanted])))
-                by_id = {row[pk]: dict(row) for row in rows.mappings()}
-                for ref in wanted:
-                    row = by_id.get(ref.id)
-                    limits = row_limits(ref, row) if row is not None else self.extra.get(ref)
-                    found[ref] = limits
-                    self._cache[ref] = (now + self.cache_ttl_s, limits)
+        if not missing:  # (proxy engineer E) no database round trip when everything is cached
+            return found
+        try:
+            async with self.engine.connect() as conn:
+                for kind, wanted in missing.items():
+                    table, pk = ENTITY_TABLES[kind]
+                    rows = await conn.execute(sa.select(table).where(table.c[pk].in_([r.id for r in wanted])))
+                    by_id = {row[pk]: dict(row) for row in rows.mappings()}
+                    for ref in wanted:
+                        row = by_id.get(ref.id)
+                        limits = row_limits(ref, row) if row is not None else self.extra.get(ref)
+                        found[ref] = limits
+                        self._cache[ref] = (now + self.cache_ttl_s, limits)
+        except Exception:
+            # (proxy engineer E) database unreachable: keep admitting with the last limits known for
+            # these entities (the proxy keeps answering during an outage); never seen: re-raise.
+            stale = [ref for wanted in missing.values() for ref in wanted]
+            if any(ref not in self._cache for ref in stale):
+                raise
+            for ref in stale:
+                found[ref] = self._cache[ref][1]
         return found
 
 
