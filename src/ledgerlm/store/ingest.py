@@ -23,8 +23,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ledgerlm.store import pg_copy
 from ledgerlm.store.spend_log import SpendLog
 from ledgerlm.store.tables import (
+    COUNTER_COLUMNS,
     DAILY_TABLES,
     TOKEN_COLUMNS,
     end_users,
@@ -37,13 +39,6 @@ from ledgerlm.store.tables import (
     verification_tokens,
 )
 
-COUNTER_COLUMNS = (
-    "api_requests",
-    "successful_requests",
-    "failed_requests",
-    "unpriced_requests",
-    *TOKEN_COLUMNS,
-)
 _TOTAL_TARGETS: tuple[tuple[sa.Table, str], ...] = (
     (verification_tokens, "api_key"),
     (teams, "team_id"),
@@ -126,13 +121,11 @@ async def _insert_rows(conn: AsyncConnection, params: Sequence[dict[str, Any]]) 
 
 
 async def _insert_tags(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-    values = [
-        {"request_id": row["request_id"], "tag": tag, "startTime": row["startTime"]}
-        for row in rows
-        for tag in row["request_tags"]
-    ]
-    if values:
-        await conn.execute(_insert(conn, spend_log_tags).on_conflict_do_nothing(), values)
+    triples = [(row["request_id"], tag, row["startTime"]) for row in rows for tag in row["request_tags"]]
+    if not triples:
+        return
+    values = [{"request_id": r, "tag": t, "startTime": s} for r, t, s in triples]
+    await conn.execute(_insert(conn, spend_log_tags).on_conflict_do_nothing(), values)
 
 
 async def _update_totals(conn: AsyncConnection, deltas: Mapping[str, Mapping[str, Decimal]]) -> None:
@@ -184,6 +177,8 @@ async def write_rows(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -
     params = [SpendLog.to_params(row) for row in unique.values()]
     if not params:
         return []
+    if conn.dialect.name == "postgresql":
+        return await pg_copy.ingest(conn, params)
     inserted = await _insert_rows(conn, params)
     fresh = [row for row in params if row["request_id"] in inserted]
     if not fresh:

@@ -12,6 +12,7 @@ the key's request tags), ``team_id``, ``user_id``, ``organization_id``, ``expire
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +24,7 @@ from ledgerlm.store._crud import Row
 from ledgerlm.store.tables import verification_tokens
 
 KEY_PREFIX = "sk-"
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def generate_key() -> str:
@@ -32,7 +34,7 @@ def generate_key() -> str:
 
 def hash_key(key: str) -> str:
     """SHA-256 hex digest of ``key`` (the stored ``token``). A 64-hex input is taken as a hash already."""
-    if len(key) == 64 and all(c in "0123456789abcdef" for c in key):
+    if _SHA256_HEX.fullmatch(key):
         return key
     return hashlib.sha256(key.encode()).hexdigest()
 

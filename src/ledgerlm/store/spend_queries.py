@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledgerlm.store.coltypes import to_decimal
-from ledgerlm.store.ingest import COUNTER_COLUMNS
 from ledgerlm.store.tables import (
+    COUNTER_COLUMNS,
     DAILY_TABLES,
     TOKEN_COLUMNS,
     end_users,

@@ -35,6 +35,16 @@ TOKEN_COLUMNS: tuple[str, ...] = (
 )
 
 
+COUNTER_COLUMNS: tuple[str, ...] = (
+    "api_requests",
+    "successful_requests",
+    "failed_requests",
+    "unpriced_requests",
+    *TOKEN_COLUMNS,
+)
+"""The count columns of the daily aggregate tables (requests, then tokens), besides ``spend``."""
+
+
 def _tokens() -> list[sa.Column[Any]]:
     return [sa.Column(name, sa.BigInteger, nullable=False, server_default="0") for name in TOKEN_COLUMNS]
 

@@ -1,0 +1,120 @@
+"""Spend writer throughput: rows per second from the spool into PostgreSQL and SQLite.
+
+Run: ``.venv/bin/python benchmarks/spend_writer.py [--rows 50000] [--batch 500] [--postgres-url URL]``.
+Each run appends realistic spend rows (key, team, end user, two tags) to a fresh spool, then times a
+``SpendWriter`` draining it: inserts, tag index, totals and daily aggregates, all in the same
+transactions. PostgreSQL runs in a temporary schema that is dropped afterwards; SQLite in a temp file.
+Also prints the cost of ``Spool.append`` (microseconds per row, the part on the response path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ledgerlm.record import CallRecord, CostRecord, UsageRecord
+from ledgerlm.store import SpendLog, SpendWriter, Spool, create_engine, migrate_async
+from ledgerlm.store.keys import hash_key
+
+KEYS = [hash_key(f"sk-bench-{i}") for i in range(20)]
+
+
+def make_rows(count: int) -> list[dict[str, Any]]:
+    """``count`` spool rows spread over 20 keys, 5 teams, 50 end users, 3 models and 8 tags."""
+    out = []
+    for i in range(count):
+        record = CallRecord(
+            id=f"bench-{uuid.uuid4().hex}",
+            call_type="acompletion",
+            status="success" if i % 50 else "failure",
+            requested_model="gpt-4o-mini",
+            model="gpt-4o-mini-2024-07-18",
+            model_group=f"model-{i % 3}",
+            provider="openai",
+            start_time=1_764_410_000 + i * 0.001,
+            end_time=1_764_410_001 + i * 0.001,
+            latency_s=1.0,
+            usage=UsageRecord(input_tokens=1000, output_tokens=200, total_tokens=1200),
+            cost=CostRecord(total="0.00027", breakdown={"input": "0.00015", "output": "0.00012"}),
+            key_hash=KEYS[i % 20],
+            team_id=f"team-{i % 5}",
+            end_user=f"user-{i % 50}",
+            request_tags=[f"tag-{i % 8}", f"env:{i % 2}"],
+        )
+        out.append(SpendLog.from_record(record, store_prompts=False))
+    return out
+
+
+def time_appends(directory: Path, rows: list[dict[str, Any]]) -> float:
+    """Microseconds per ``Spool.append``."""
+    spool = Spool(directory)
+    started = time.perf_counter()
+    for row in rows:
+        spool.append(row)
+    elapsed = time.perf_counter() - started
+    spool.close()
+    return elapsed / len(rows) * 1e6
+
+
+async def drain(url: str, search_path: str | None, directory: Path, batch: int) -> tuple[int, float]:
+    """``(rows written, seconds)`` for a writer draining ``directory`` into a migrated database."""
+    engine = create_engine(url, search_path=search_path)
+    await migrate_async(engine)
+    writer = SpendWriter(engine, Spool(directory), batch_size=batch, interval_s=0.001)
+    started = time.perf_counter()
+    await writer.start()
+    await writer.stop(timeout_s=600)
+    elapsed = time.perf_counter() - started
+    await engine.dispose()
+    return writer.rows_written, elapsed
+
+
+async def run_postgres(url: str, rows: list[dict[str, Any]], batch: int) -> tuple[int, float]:
+    import psycopg
+
+    schema = f"ledgerlm_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            time_appends(Path(tmp), rows)
+            return await drain(url, schema, Path(tmp), batch)
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+async def run_sqlite(rows: list[dict[str, Any]], batch: int) -> tuple[int, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        spool_dir = Path(tmp) / "spool"
+        time_appends(spool_dir, rows)
+        return await drain(f"sqlite:///{tmp}/bench.db", None, spool_dir, batch)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=500)
+    default_pg = os.environ.get("LEDGERLM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres-url", default=default_pg)
+    args = parser.parse_args()
+    rows = make_rows(args.rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"Spool.append: {time_appends(Path(tmp), rows):.1f} us/row")
+    results = {"postgresql": asyncio.run(run_postgres(args.postgres_url, rows, args.batch))}
+    results["sqlite"] = asyncio.run(run_sqlite(rows, args.batch))
+    print(f"{'database':<12}{'rows':>10}{'seconds':>10}{'rows/s':>12}   (batch {args.batch})")
+    for name, (written, seconds) in results.items():
+        print(f"{name:<12}{written:>10}{seconds:>10.2f}{written / seconds:>12,.0f}")
+    pg_rate = results["postgresql"][0] / results["postgresql"][1]
+    print(f"PostgreSQL target 20,000 rows/s: {'met' if pg_rate >= 20_000 else 'NOT met'} ({pg_rate:,.0f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""PostgreSQL fast path for ``ingest.write_rows``: one binary ``COPY`` and one SQL statement per batch.
+
+1. The batch is copied (binary ``COPY``) into a per-connection temporary staging table
+   (``ON COMMIT DELETE ROWS``).
+2. One statement with data-modifying CTEs then does everything ``ingest`` does in Python on SQLite:
+   ``INSERT INTO spend_logs ... SELECT ... ON CONFLICT (request_id) DO NOTHING RETURNING ...``, and from
+   the RETURNED (newly inserted) rows only: the ``spend_log_tags`` rows, the daily aggregate upserts and
+   the entity ``spend`` totals, with the same attribution rules (``ingest.total_deltas``).
+
+The aggregation runs inside PostgreSQL, so a batch costs two round trips whatever its size. Everything
+runs in the caller's transaction. Concurrent writers may rarely deadlock on the same totals rows; the
+transaction then fails as a whole and ``SpendWriter`` retries it (idempotent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ledgerlm.store.coltypes import to_decimal
+from ledgerlm.store.engine import json_dumps
+from ledgerlm.store.tables import DAILY_TABLES, TOKEN_COLUMNS, spend_logs
+
+STAGING = "ledgerlm_spend_staging"
+COLUMNS: tuple[str, ...] = tuple(column.name for column in spend_logs.c)
+_JSON = frozenset({"request_tags", "metadata", "messages", "response"})
+_QUOTED = ", ".join(f'"{name}"' for name in COLUMNS)
+_RETURNED = ", ".join(
+    f'"{name}"'
+    for name in COLUMNS
+    if name not in ("metadata", "messages", "response", "api_base", "requester_ip_address")
+)
+_SUMS = ", ".join(
+    [
+        "COALESCE(SUM(spend), 0)",
+        "COUNT(*)",
+        "COUNT(*) FILTER (WHERE status = 'success')",
+        "COUNT(*) FILTER (WHERE status = 'failure')",
+        "COUNT(*) FILTER (WHERE spend IS NULL)",
+        *(f"COALESCE(SUM({name}), 0)" for name in TOKEN_COLUMNS),
+    ]
+)
+_COUNTERS = (
+    "spend",
+    "api_requests",
+    "successful_requests",
+    "failed_requests",
+    "unpriced_requests",
+    *TOKEN_COLUMNS,
+)
+# daily kind -> (source CTE, entity expression) ; the source rows are ``r`` (one per new spend row) or
+# ``t`` (one per new spend row and tag)
+_DAILY_SOURCES = {
+    "key": ("r", "api_key"),
+    "user": ("r", '"user"'),
+    "team": ("r", "team_id"),
+    "end_user": ("r", "end_user"),
+    "tag": ("t", "tag"),
+    "model": ("r", "m"),
+}
+# totals table, its key column, the source entity expression, extra condition
+_TOTALS = (
+    ("verification_tokens", "token", "r", "api_key", ""),
+    ("teams", "team_id", "r", "team_id", ""),
+    ("organizations", "organization_id", "r", "organization_id", ""),
+    ("users", "user_id", "r", '"user"', " AND COALESCE(team_id, '') = ''"),
+    ("tags", "tag_name", "t", "tag", ""),
+)
+
+
+def _daily_cte(kind: str) -> str:
+    table = DAILY_TABLES[kind]
+    keys = [column.name for column in table.primary_key.columns]
+    source, entity = _DAILY_SOURCES[kind]
+    group = ["day", entity] if kind == "model" else ["day", entity, "m"]
+    updates = ", ".join(f"{name} = {table.name}.{name} + EXCLUDED.{name}" for name in _COUNTERS)
+    return (
+        f"d_{kind} AS (INSERT INTO {table.name} ({', '.join(keys)}, {', '.join(_COUNTERS)}) "
+        f"SELECT {', '.join(group)}, {_SUMS} FROM {source} WHERE COALESCE({entity}, '') <> '' "
+        f"GROUP BY {', '.join(group)} ORDER BY {', '.join(group)} "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates})"
+    )
+
+
+def _total_cte(table: str, key: str, source: str, entity: str, extra: str) -> str:
+    return (
+        f"s_{table} AS (UPDATE {table} SET spend = {table}.spend + x.amount FROM ("
+        f"SELECT {entity} AS id, SUM(spend) AS amount FROM {source} "
+        f"WHERE spend IS NOT NULL AND COALESCE({entity}, '') <> ''{extra} GROUP BY {entity}) x "
+        f"WHERE {table}.{key} = x.id)"
+    )
+
+
+def _build_statement() -> str:
+    ctes = [
+        f"ins AS (INSERT INTO spend_logs ({_QUOTED}) SELECT {_QUOTED} FROM {STAGING} "
+        f"ON CONFLICT (request_id) DO NOTHING RETURNING {_RETURNED})",
+        "r AS (SELECT ins.*, (\"startTime\" AT TIME ZONE 'UTC')::date AS day, "
+        "COALESCE(NULLIF(model_group, ''), model) AS m FROM ins)",
+        "t AS (SELECT r.*, tag FROM r CROSS JOIN LATERAL jsonb_array_elements_text(r.request_tags) AS tag)",
+        'tag_rows AS (INSERT INTO spend_log_tags (request_id, tag, "startTime") '
+        'SELECT request_id, tag, "startTime" FROM t)',
+        *(_daily_cte(kind) for kind in DAILY_TABLES),
+        *(_total_cte(*spec) for spec in _TOTALS),
+        "s_end_users AS (INSERT INTO end_users (user_id, spend) "
+        "SELECT end_user, SUM(spend) FROM r WHERE spend IS NOT NULL AND COALESCE(end_user, '') <> '' "
+        "GROUP BY end_user ORDER BY end_user "
+        "ON CONFLICT (user_id) DO UPDATE SET spend = end_users.spend + EXCLUDED.spend)",
+    ]
+    return "WITH " + ",\n".join(ctes) + "\nSELECT request_id FROM ins"
+
+
+INGEST_SQL = _build_statement()
+
+
+def _record(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    values = []
+    for name in COLUMNS:
+        value = row[name]
+        if value is not None:
+            if name in _JSON:
+                value = json_dumps(value)
+            elif name == "spend":
+                value = to_decimal(value)
+        values.append(value)
+    return tuple(values)
+
+
+async def ingest(conn: AsyncConnection, params: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Write ``params`` (DB form, unique request ids) with tags, daily aggregates and totals; returns
+    the request ids actually inserted."""
+    # Through SQLAlchemy first: this also opens the caller's transaction on the driver connection,
+    # which the temporary table (ON COMMIT DELETE ROWS) and the COPY below must run inside.
+    await conn.exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} "
+        "(LIKE spend_logs INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection  # asyncpg.Connection
+    records = [_record(row) for row in params]
+    await driver.copy_records_to_table(STAGING, records=records, columns=list(COLUMNS))
+    result = await conn.exec_driver_sql(INGEST_SQL)
+    inserted = [str(value) for value in result.scalars()]
+    await conn.exec_driver_sql(f"DELETE FROM {STAGING}")
+    return inserted
