@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ledgerlm import transport
-from ledgerlm.proxy import llm_routes, management, spend_api, tag_routes
+from ledgerlm.proxy import llm_routes, management, messages, spend_api, tag_routes
 from ledgerlm.proxy.admission import start_admission, stop_admission
 from ledgerlm.proxy.config import load_config
 from ledgerlm.proxy.http import json_response
@@ -72,6 +72,7 @@ def routes() -> list[Route]:
         Route("/health/readiness", readiness, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
+    out.extend(messages.routes())  # POST /v1/messages (Anthropic format)
     out.extend(management.routes())
     out.extend(spend_api.routes())
     out.extend(tag_routes.routes())
