@@ -284,3 +284,19 @@ async def test_bedrock_wrong_secret_is_rejected_by_signature_check(psim: Simulat
     )
     assert ok.body["choices"][0]["message"]["content"]
     assert psim.requests[-1].headers["x-amz-date"].endswith("Z")
+
+
+def test_stalled_anthropic_stream_times_out_as_a_failure(psim: Simulator) -> None:
+    stream = ledgerlm.completion(
+        "anthropic/claude-sim-cache",
+        MSGS,
+        api_key="k",
+        api_base=psim.url,
+        stream=True,
+        num_retries=0,
+        timeout=0.5,
+        **_knobs(stall_after_chunks=3),
+    )
+    with pytest.raises(ledgerlm.errors.APITimeoutError):
+        list(stream)
+    assert stream.ledger.record.status == "failure" and stream.ledger.usage.input_tokens == 200
