@@ -131,8 +131,8 @@ def resolve_model(provider: str, model: str) -> CatalogMatch | None:
     """The catalog entry for ``provider``/``model``, or ``None`` when the catalog has no price."""
     snapshot = data_snapshot.get_snapshot()
     everyone = snapshot.providers
-    pid = catalog_provider_id(provider)
-    home = next((p for p in everyone if p.id == pid), None) if pid else None
+    pid = catalog_provider_id(provider) or provider.lower()
+    home = next((p for p in everyone if p.id == pid), None)
     candidates = list(model_candidates(provider, model))
     if home is not None:
         for ref in candidates:
