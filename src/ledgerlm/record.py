@@ -11,11 +11,16 @@ Times are UNIX epoch seconds (float) as in LiteLLM's standard logging payload.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 SCHEMA_VERSION = 1
+
+Money = Annotated[
+    Decimal, PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json")
+]
+"""USD as ``Decimal``; in JSON a plain decimal string (``"0.00000008"``, never ``"8E-8"`` nor a float)."""
 
 CallType = Literal["completion", "acompletion", "embedding", "aembedding", "messages", "amessages"]
 CallStatus = Literal["success", "failure"]
@@ -39,7 +44,7 @@ class UsageRecord(BaseModel):
     output_image_tokens: int = 0
     web_search_requests: int = 0
     service_tier: str | None = None
-    provider_cost: Decimal | None = None
+    provider_cost: Money | None = None
     raw: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -48,9 +53,9 @@ class CostRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    total: Decimal | None = None
+    total: Money | None = None
     currency: str = "USD"
-    breakdown: dict[str, Decimal] = Field(default_factory=dict)
+    breakdown: dict[str, Money] = Field(default_factory=dict)
     unpriced_reason: str | None = None
     source: Literal["catalog", "custom", "provider"] | None = None
     model_ref: str | None = None
@@ -95,7 +100,7 @@ class CallRecord(BaseModel):
     time_to_first_token_s: float | None = None
     usage: UsageRecord = Field(default_factory=UsageRecord)
     cost: CostRecord = Field(default_factory=CostRecord)
-    response_cost: Decimal | None = None
+    response_cost: Money | None = None
     cache_hit: bool = False
     stream: bool = False
     retries: int = 0

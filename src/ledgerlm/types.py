@@ -102,7 +102,7 @@ class Usage:
         out: dict[str, Any] = {name: getattr(self, name) for name in USAGE_COUNT_FIELDS}
         out["total_tokens"] = self.total_tokens
         out["service_tier"] = self.service_tier
-        out["provider_cost"] = None if self.provider_cost is None else str(self.provider_cost)
+        out["provider_cost"] = None if self.provider_cost is None else format(self.provider_cost, "f")
         out["raw"] = dict(self.raw)
         return out
 
@@ -164,9 +164,9 @@ class Cost:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; amounts are decimal strings (never floats)."""
         return {
-            "total": None if self.total is None else str(self.total),
+            "total": None if self.total is None else format(self.total, "f"),
             "currency": self.currency,
-            "breakdown": {k: str(v) for k, v in self.breakdown.items()},
+            "breakdown": {k: format(v, "f") for k, v in self.breakdown.items()},
             "unpriced_reason": self.unpriced_reason,
             "source": self.source,
             "model_ref": self.model_ref,
