@@ -21,7 +21,7 @@ import orjson
 from aiohttp import web
 
 from ledgerlm.simulator.knobs import Knobs, count_prompt_tokens, count_text_tokens, last_user_text
-from ledgerlm.simulator.state import SimState, error_response, split_words
+from ledgerlm.simulator.state import SimState, abort_connection, error_response, split_words
 
 __all__ = ["chat_completion", "embeddings_body", "routes", "stream_events", "usage_body"]
 
@@ -201,8 +201,7 @@ async def _stream_fault(
     request: web.Request, state: SimState, knobs: Knobs, response: web.StreamResponse
 ) -> web.StreamResponse:
     if knobs.break_after_chunks is not None:
-        if request.transport is not None:
-            request.transport.abort()
+        await abort_connection(request)
         return response
     if knobs.stall_after_chunks is not None:
         await state.wait_until_closed(request)

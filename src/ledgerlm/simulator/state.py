@@ -20,7 +20,7 @@ from aiohttp import web
 
 from ledgerlm.simulator.knobs import Knobs, merge_knobs
 
-__all__ = ["SimRequest", "SimState", "error_response", "split_words"]
+__all__ = ["BREAK_GRACE_S", "SimRequest", "SimState", "abort_connection", "error_response", "split_words"]
 
 _MASKED = frozenset({"authorization", "api-key", "x-api-key", "x-goog-api-key"})
 _WORDS = re.compile(r"\S+\s*|\s+")
@@ -57,6 +57,18 @@ class SimRequest:
 def split_words(text: str) -> list[str]:
     """``text`` in stream pieces: each word with its following whitespace."""
     return _WORDS.findall(text)
+
+
+BREAK_GRACE_S = 0.05
+"""Pause before aborting a connection (``break_after_chunks``): aiohttp clients drop data still
+unread in their buffer when the connection fails, so the events already sent must be read first."""
+
+
+async def abort_connection(request: web.Request) -> None:
+    """Break the connection abruptly (no chunked-encoding end) after the client read what was sent."""
+    await asyncio.sleep(BREAK_GRACE_S)
+    if request.transport is not None:
+        request.transport.abort()
 
 
 def error_response(
