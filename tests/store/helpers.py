@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +39,16 @@ async def sum_spend(engine: AsyncEngine, *where: Any) -> Decimal:
     return Decimal(0) if value is None else value
 
 
+async def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
+    """Poll ``condition`` every 10 ms until it holds (``True``) or ``timeout_s`` passes (``False``)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
 async def count_rows(engine: AsyncEngine, *where: Any) -> int:
     return int(await scalar(engine, sa.select(sa.func.count()).select_from(spend_logs).where(*where)))
 
@@ -50,6 +61,8 @@ class TCPForwarder:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self.stalled = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def up(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
@@ -64,8 +77,27 @@ class TCPForwarder:
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    def stall(self) -> None:
+        """Black-hole the link: connections stay open but no byte gets through (a dropped-packet fault)."""
+        self.stalled = True
+
+    def resume(self) -> None:
+        """End the black hole; connections that lost bytes are reset, as after a real outage."""
+        self.stalled = False
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -77,6 +109,8 @@ class TCPForwarder:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
             while data := await reader.read(65536):
+                if self.stalled:
+                    continue
                 writer.write(data)
                 await writer.drain()
         writer.transport.abort()

@@ -19,7 +19,7 @@ from ledgerlm.store import SpendWriter, Spool, create_engine, keys, migrate
 from ledgerlm.store.tables import spend_logs
 
 from .factories import Database, uid
-from .helpers import TCPForwarder, count_rows, rows, sum_spend
+from .helpers import TCPForwarder, count_rows, rows, sum_spend, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 COST = Decimal("0.0002865")
@@ -193,3 +193,31 @@ async def test_small_batches_write_everything(engine: AsyncEngine, tmp_path: Pat
     assert await writer.flush(timeout_s=30)
     await writer.stop()
     assert await count_rows(engine, spend_logs.c.request_id.in_([r["request_id"] for r in batch])) == 30
+
+
+async def test_black_holed_database_times_out_and_recovers(database: Database, tmp_path: Path) -> None:
+    if database.kind != "postgresql":
+        pytest.skip("a network black hole needs a network database; SQLite is a local file")
+    forwarder = TCPForwarder("127.0.0.1", 5432)
+    await forwarder.up()
+    url = database.url.replace("127.0.0.1:5432", f"127.0.0.1:{forwarder.port}")
+    engine = create_engine(url, search_path=database.search_path)
+    spool = Spool(tmp_path)
+    writer = SpendWriter(engine, spool, interval_s=0.01, max_backoff_s=0.1, write_timeout_s=0.5)
+    try:
+        await writer.start()
+        spool.append(rows(1)[0])
+        assert await writer.flush(timeout_s=30)  # the connection is open and working
+        forwarder.stall()
+        batch = rows(30)
+        for row in batch:
+            spool.append(row)
+        assert await wait_until(lambda: "Timeout" in (writer.last_error or ""), timeout_s=20)
+        assert writer.queue_depth == 30
+        forwarder.resume()
+        assert await writer.flush(timeout_s=60)
+        assert await count_rows(engine, spend_logs.c.request_id.in_([r["request_id"] for r in batch])) == 30
+    finally:
+        await writer.stop()
+        await engine.dispose()
+        await forwarder.down()

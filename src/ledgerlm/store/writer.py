@@ -3,7 +3,8 @@
 Loop: read up to ``batch_size`` complete lines from the spool (``SegmentReader``), write them in one
 transaction with ``ingest.write_rows`` (idempotent by ``request_id``), then checkpoint and delete
 finished segments. When the database is unreachable the batch is retried with exponential backoff
-(``interval_s`` doubling up to ``max_backoff_s``) while the spool keeps growing; at start-up everything
+(``interval_s`` doubling up to ``max_backoff_s``; a write taking over ``write_timeout_s`` counts as
+a failure) while the spool keeps growing; at start-up everything
 left by an earlier process is replayed first. A row the database rejects as invalid (bad JSON, a
 constraint or data error on that row alone) is moved to ``<spool>/rejected.jsonl`` and logged, so one
 bad row cannot stall the ledger.
@@ -55,12 +56,14 @@ class SpendWriter:
         interval_s: float = 0.05,
         *,
         max_backoff_s: float = 5.0,
+        write_timeout_s: float = 30.0,
     ) -> None:
         self.engine = engine
         self.spool = spool
         self.batch_size = batch_size
         self.interval_s = interval_s
         self.max_backoff_s = max_backoff_s
+        self.write_timeout_s = write_timeout_s
         self.rows_written = 0
         self.rows_duplicate = 0
         self.rows_rejected = 0
@@ -169,7 +172,8 @@ class SpendWriter:
             await self._write_one_by_one(chunk.rows)
 
     async def _write(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        async with self.engine.begin() as conn:
+        # a black-holed database connection must not stall the ledger: give up and retry the batch
+        async with asyncio.timeout(self.write_timeout_s), self.engine.begin() as conn:
             inserted = await write_rows(conn, rows)
         self.rows_written += len(inserted)
         self.rows_duplicate += len({str(row.get("request_id")) for row in rows}) - len(inserted)
