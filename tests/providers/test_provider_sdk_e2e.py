@@ -160,7 +160,9 @@ def test_anthropic_broken_stream_is_a_failure(psim: Simulator) -> None:
     )
     with pytest.raises(ledgerlm.errors.APIConnectionError):
         list(stream)
-    assert stream.ledger.record.status == "failure" and stream.ledger.usage.cache_read_tokens == 100
+    # An aborted connection may drop the bytes in flight, so the usage is the provider's (message_start
+    # arrived) or ledgerlm's estimate; either way the failure carries a non-zero input count.
+    assert stream.ledger.record.status == "failure" and stream.ledger.usage.input_tokens > 0
 
 
 # -- Gemini / Vertex -------------------------------------------------------------------------------------
