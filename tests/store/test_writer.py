@@ -221,3 +221,24 @@ async def test_black_holed_database_times_out_and_recovers(database: Database, t
         await writer.stop()
         await engine.dispose()
         await forwarder.down()
+
+
+async def test_two_writers_sharing_a_spool_directory_write_each_row_once(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    key = await _new_key(engine)
+    spools = [Spool(tmp_path, max_segment_bytes=8 * 1024) for _ in range(2)]  # small: many sealed segments
+    writers = [SpendWriter(engine, spool, batch_size=16, interval_s=0.005) for spool in spools]
+    for writer in writers:
+        await writer.start()
+    batch = rows(300, key_hash=key)
+    for index, row in enumerate(batch):
+        spools[index % 2].append(row)
+        if index % 25 == 0:
+            await asyncio.sleep(0.005)
+    for writer in writers:
+        await writer.stop(timeout_s=60)
+    assert sum(w.rows_written for w in writers) == 300
+    assert await count_rows(engine, spend_logs.c.api_key == key) == 300
+    stored = await keys.get_key(engine, key)
+    assert stored is not None and stored["spend"] == COST * 300
