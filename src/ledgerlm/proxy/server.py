@@ -7,7 +7,6 @@ its own app from ``LEDGERLM_PROXY_CONFIG`` (and its own spool slot).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import threading
@@ -89,7 +88,7 @@ class ServerThread:
 
     def _run(self) -> None:
         try:
-            asyncio.run(self.server.serve(sockets=[self.sock]))
+            self.server.run(sockets=[self.sock])  # uvloop when installed, like the CLI
         except BaseException as exc:  # surfaced by start()
             self.error = exc
 
