@@ -124,6 +124,9 @@ def main() -> int:
         console.print(f"simulator listening on {sim.url}")
         rows = run_sdk_demo(f"{sim.url}/v1")
         render(rows, console)
+        from ledgerlm.proxy.demo import run_proxy_demo  # the proxy part (issue 5)
+
+        run_proxy_demo(sim.url, console, sim_models=sim.models)
     return 0
 
 
