@@ -109,7 +109,7 @@ def _traffic(url: str, keys: dict[str, str], calls: int = 96) -> tuple[int, int]
         for i in range(calls):
             name = list(clients)[i % 3]
             model = "gpt-4o-mini" if name == "support-batch" or i % 4 else "gpt-4o"
-            messages = [{"role": "user", "content": f"Question {i}: summarise ticket #{1000 + i}."}]
+            messages: Any = [{"role": "user", "content": f"Question {i}: summarise ticket #{1000 + i}."}]
             extra: dict[str, Any] = {"user": END_USERS[i % 2]}
             if i % 2:
                 extra["extra_headers"] = {
