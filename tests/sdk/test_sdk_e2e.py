@@ -219,10 +219,16 @@ async def test_async_stream_closed_early(base: str) -> None:
         next(iter(stream))
 
 
-def test_demo_runs_and_prints_real_figures(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_sdk_part_prints_real_figures() -> None:
+    from rich.console import Console
+
     from ledgerlm import demo
 
-    assert demo.main() == 0
-    out = capsys.readouterr().out
+    with Simulator(models=demo.SIM_MODELS) as own:
+        rows = demo.run_sdk_demo(f"{own.url}/v1")
+        assert len(own.requests) == 4
+    console = Console(record=True, width=140)
+    demo.render(rows, console)
+    out = console.export_text()
     assert "completion(stream=True)" in out and "text-embedding-3-small" in out
     assert "1200" in out and "1024" in out  # o3-mini knobs: prompt and cached tokens, canonical

@@ -43,6 +43,7 @@ def test_status_maps_to_error_class(base: str, status: int, cls: type[errors.API
     assert err.provider == "openai" and err.model == "gpt-4o-mini"
     assert isinstance(err.body, dict) and "error" in err.body
     assert f"HTTP {status}" in err.message
+    assert err.request_id is not None and err.request_id.startswith("req_sim_")
 
 
 async def test_async_error_carries_body_and_code(base: str) -> None:

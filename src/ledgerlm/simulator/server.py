@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import itertools
 import threading
 from typing import Any
 
@@ -24,6 +25,8 @@ from aiohttp import web
 from ledgerlm.simulator.state import SimRequest, SimState
 
 __all__ = ["ROUTE_MODULES", "Simulator", "build_app"]
+
+_request_ids = itertools.count(1)
 
 ROUTE_MODULES: list[str] = [
     "ledgerlm.simulator.openai",
@@ -34,9 +37,15 @@ ROUTE_MODULES: list[str] = [
 """Modules exposing ``routes(state) -> list[web.RouteDef]``; each adds one provider format."""
 
 
+async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response carries ``x-request-id`` like the real APIs (``req_sim_<n>``)."""
+    response.headers.setdefault("x-request-id", f"req_sim_{next(_request_ids)}")
+
+
 def build_app(state: SimState) -> web.Application:
     """The aiohttp application with every format's routes bound to ``state``."""
     app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.on_response_prepare.append(_add_request_id)
     for name in ROUTE_MODULES:
         app.add_routes(importlib.import_module(name).routes(state))
     return app
