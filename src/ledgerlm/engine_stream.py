@@ -25,7 +25,7 @@ import aiohttp
 
 from ledgerlm.callbacks import CallLog
 from ledgerlm.engine_record import build_record
-from ledgerlm.errors import APIConnectionError, APIError
+from ledgerlm.errors import APIConnectionError, APIError, APIResponseValidationError
 from ledgerlm.providers.base import StreamDecoder
 from ledgerlm.record import CallRecord
 from ledgerlm.transport import DEFAULT_TIMEOUT_S, map_client_error
@@ -85,6 +85,8 @@ class ChatStream:
             if self._eof or self.finished:
                 if not self.finished:
                     self._end_of_body()
+                    if self.error is not None:
+                        raise self.error
                 raise StopAsyncIteration
             await self._read()
         chunk = self._pending.popleft()
@@ -121,6 +123,8 @@ class ChatStream:
         done = getattr(self._decoder, "done", False)
         if done or self._decoder.finish_reasons:
             self._finish(None)
+        elif getattr(self._decoder, "chunk_count", 1) == 0:
+            self._finish(APIResponseValidationError("the provider answered 200 without any stream event"))
         else:
             self._finish(APIConnectionError("the stream ended before its last chunk (no [DONE])"))
 

@@ -325,3 +325,37 @@ def test_dropped_sync_stream_is_one_failure_event(base: str) -> None:
     gc.collect()
     assert callbacks.flush(5.0)
     assert len(logger.failures) == 1 and logger.successes == []
+
+
+async def test_stream_answered_with_a_non_sse_body(base: str) -> None:
+    stream = await ledgerlm.acompletion(
+        "openai/gpt-4o-mini",
+        MESSAGES,
+        stream=True,
+        api_base=base,
+        api_key="sk",
+        **knobs(raw_body='{"ok": 1}'),
+    )
+    with pytest.raises(errors.APIResponseValidationError, match="without any stream event"):
+        async for _ in stream:
+            pass
+    assert stream.ledger.record.error.type == "APIResponseValidationError"
+
+
+def test_stream_cut_cleanly_before_its_end_is_a_failure(base: str) -> None:
+    chunk = '{"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "hi"}}]}'
+    stream = ledgerlm.completion(
+        "openai/gpt-4o-mini",
+        MESSAGES,
+        stream=True,
+        api_base=base,
+        api_key="sk",
+        **knobs(raw_body=f"data: {chunk}\n\n"),
+    )
+    received = []
+    with pytest.raises(errors.APIConnectionError, match="ended before"):
+        for c in stream:
+            received.append(c)
+    assert [c.choices[0].delta.content for c in received] == ["hi"]
+    assert stream.ledger.record.status == "failure"
+    assert stream.ledger.usage.output_tokens == 1
