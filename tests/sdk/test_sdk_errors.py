@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 
+import orjson
 import pytest
 from sdk_helpers import MESSAGES, knobs
 
@@ -343,7 +344,9 @@ async def test_stream_answered_with_a_non_sse_body(base: str) -> None:
 
 
 def test_stream_cut_cleanly_before_its_end_is_a_failure(base: str) -> None:
-    chunk = '{"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "hi"}}]}'
+    chunk = orjson.dumps(
+        {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "hi"}}]}
+    ).decode()
     stream = ledgerlm.completion(
         "openai/gpt-4o-mini",
         MESSAGES,
