@@ -31,7 +31,7 @@ from ledgerlm.errors import APIError, APIResponseValidationError, LedgerLMError
 from ledgerlm.providers import Provider, get_provider
 from ledgerlm.providers.base import Deployment, HTTPRequest
 from ledgerlm.record import CallRecord
-from ledgerlm.transport import RETRIES_ATTR, send
+from ledgerlm.transport import RETRIES_ATTR, SendResult, send
 from ledgerlm.types import CallContext, Cost, Usage
 
 __all__ = [
@@ -181,6 +181,27 @@ def _parse_json(provider: Provider, deployment: Deployment, raw: bytes) -> Any:
         ) from None
 
 
+async def _send(
+    provider: Provider,
+    deployment: Deployment,
+    request: HTTPRequest,
+    *,
+    timeout: float | None,
+    num_retries: int,
+    stream: bool,
+) -> SendResult:
+    """``transport.send`` with the provider's error mapping and the deployment's default timeout."""
+    return await send(
+        request,
+        map_error=lambda s, b, h: provider.error_from_response(deployment, s, b, h),
+        provider=provider.name,
+        model=deployment.model,
+        timeout=timeout if timeout is not None else deployment.timeout,
+        num_retries=num_retries,
+        stream=stream,
+    )
+
+
 async def _plain_call(
     deployment: Deployment,
     body: Mapping[str, Any],
@@ -204,20 +225,13 @@ async def _plain_call(
             else provider.build_chat_request(deployment, body, stream=False)
         )
         log.pre_api_call()
-        sent = await send(
-            request,
-            map_error=lambda s, b, h: provider.error_from_response(deployment, s, b, h),
-            provider=provider.name,
-            model=deployment.model,
-            timeout=timeout if timeout is not None else deployment.timeout,
-            num_retries=num_retries,
+        sent = await _send(
+            provider, deployment, request, timeout=timeout, num_retries=num_retries, stream=False
         )
         raw = sent.body or b""
         parsed = _parse_json(provider, deployment, raw)
-        if embedding:
-            out = provider.parse_embedding_response(deployment, parsed)
-        else:
-            out = provider.parse_chat_response(deployment, parsed)
+        parse = provider.parse_embedding_response if embedding else provider.parse_chat_response
+        out = parse(deployment, parsed)
         usage = provider.usage_from_body(parsed)
     except BaseException as exc:
         _fail(log, exc, deployment=deployment, body=body, context=context, call_type=call_type, start=start)
@@ -234,7 +248,7 @@ async def _plain_call(
         retries=sent.retries,
         response=out,
         default_api_base=provider.default_api_base,
-        finish_reasons=[c.get("finish_reason") for c in out.get("choices", ()) if c.get("finish_reason")],
+        finish_reasons=[c["finish_reason"] for c in out.get("choices", ()) if c.get("finish_reason")],
     )
     log.success(record, out)
     return out, usage, cost, record, (raw if provider.returns_openai_format else None)
@@ -323,14 +337,8 @@ async def chat_stream(
         request = provider.build_chat_request(deployment, body, stream=True)
         decoder = provider.stream_decoder(deployment, caller_wants_usage=_caller_wants_usage(body))
         log.pre_api_call()
-        sent = await send(
-            request,
-            map_error=lambda s, b, h: provider.error_from_response(deployment, s, b, h),
-            provider=provider.name,
-            model=deployment.model,
-            timeout=timeout if timeout is not None else deployment.timeout,
-            num_retries=num_retries,
-            stream=True,
+        sent = await _send(
+            provider, deployment, request, timeout=timeout, num_retries=num_retries, stream=True
         )
     except BaseException as exc:
         _fail(log, exc, deployment=deployment, body=body, context=context, call_type=call_type, start=start)

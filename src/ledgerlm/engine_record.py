@@ -95,6 +95,22 @@ def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
     return math.ceil(chars / 4) + 3 * len(messages)
 
 
+def _context_fields(context: CallContext) -> dict[str, Any]:
+    """Who made the call: tags, metadata, key (hash only), user, team, org, end user, IP."""
+    return {
+        "request_tags": list(context.request_tags),
+        "metadata": dict(context.metadata),
+        "key_hash": context.key_hash,
+        "key_alias": context.key_alias,
+        "user_id": context.user_id,
+        "team_id": context.team_id,
+        "organization_id": context.organization_id,
+        "end_user": context.end_user,
+        "requester_ip": context.requester_ip,
+        "no_log": context.no_log,
+    }
+
+
 def build_record(
     *,
     deployment: Deployment,
@@ -143,15 +159,7 @@ def build_record(
         response_cost=cost.total,
         stream=stream,
         retries=retries,
-        request_tags=list(context.request_tags),
-        metadata=dict(context.metadata),
-        key_hash=context.key_hash,
-        key_alias=context.key_alias,
-        user_id=context.user_id,
-        team_id=context.team_id,
-        organization_id=context.organization_id,
-        end_user=context.end_user,
-        requester_ip=context.requester_ip,
+        **_context_fields(context),
         error=None if error is None else error_fields(error),
         finish_reasons=list(finish_reasons or ()),
         response_id=response_id,
