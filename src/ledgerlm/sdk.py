@@ -30,11 +30,20 @@ __all__ = ["acompletion", "aembedding", "completion", "embedding"]
 DEFAULT_NUM_RETRIES = 2
 
 
-def _context(metadata: Mapping[str, Any] | None, no_log: bool) -> CallContext:
+def _context(metadata: Mapping[str, Any] | None, no_log: bool, params: Mapping[str, Any]) -> CallContext:
+    """The call's context: a fresh request id, ``metadata`` (its ``tags`` list -> request tags) and
+    the end user from OpenAI's ``user`` parameter."""
     meta = dict(metadata or {})
     tags = meta.get("tags")
     request_tags = [str(t) for t in tags] if isinstance(tags, list | tuple) else []
-    return CallContext(request_id=str(uuid.uuid4()), metadata=meta, request_tags=request_tags, no_log=no_log)
+    user = params.get("user")
+    return CallContext(
+        request_id=str(uuid.uuid4()),
+        metadata=meta,
+        request_tags=request_tags,
+        no_log=no_log,
+        end_user=user if isinstance(user, str) else None,
+    )
 
 
 def _check_messages(messages: Any) -> list[Any]:
@@ -75,7 +84,7 @@ async def _acompletion(
 ) -> ModelResponse | CustomStreamWrapper:
     deployment = resolve_deployment(model, api_key=api_key, api_base=api_base, api_version=api_version)
     body = {"messages": _check_messages(messages), **params}
-    context = _context(metadata, no_log)
+    context = _context(metadata, no_log, params)
     call_type = "completion" if sync else "acompletion"
     kwargs: dict[str, Any] = {
         "context": context,
@@ -175,7 +184,7 @@ async def _aembedding(
         model, api_key=options["api_key"], api_base=options["api_base"], api_version=options["api_version"]
     )
     body = {"input": _check_input(input), **params}
-    context = _context(options["metadata"], options["no_log"])
+    context = _context(options["metadata"], options["no_log"], params)
     result = await engine.embed(
         deployment,
         body,

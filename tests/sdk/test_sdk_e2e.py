@@ -46,8 +46,14 @@ def test_completion_sync_returns_openai_shape_and_canonical_usage(sim: Simulator
 
 async def test_acompletion_async(base: str) -> None:
     resp = await ledgerlm.acompletion(
-        "openai/gpt-4o-mini", MESSAGES, api_base=base, api_key="sk-test", metadata={"tags": ["team-a"]}
+        "openai/gpt-4o-mini",
+        MESSAGES,
+        api_base=base,
+        api_key="sk-test",
+        metadata={"tags": ["team-a"]},
+        user="customer-7",
     )
+    assert resp.ledger.record.end_user == "customer-7"
     assert resp.choices[0].finish_reason == "stop"
     assert resp.ledger.record.call_type == "acompletion"
     assert resp.ledger.record.request_tags == ["team-a"]
