@@ -263,7 +263,12 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     if _bridge is not None and threading.current_thread() is _bridge[1]:
         coro.close()
         raise RuntimeError("ledgerlm sync calls cannot be made from the sync-bridge thread itself")
-    return asyncio.run_coroutine_threadsafe(coro, loop).result()
+    future = asyncio.run_coroutine_threadsafe(coro, loop)
+    try:
+        return future.result()
+    except BaseException:
+        future.cancel()  # e.g. KeyboardInterrupt in the caller: stop the call too (no-op when done)
+        raise
 
 
 def submit(awaitable: Callable[[], Awaitable[T]]) -> T:
