@@ -5,12 +5,15 @@ touch the database)."""
 
 from __future__ import annotations
 
+import http.client
 import sys
 from pathlib import Path
 from typing import Any
 
 import openai
+import orjson
 import pytest
+from tests.e2e.conftest import MASTER_KEY
 
 import ledgerlm.callbacks
 from ledgerlm.simulator import Simulator
@@ -66,7 +69,11 @@ def hooked(proxy_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
                 "callbacks": [f"{HOOKS_MODULE}.handler"],
                 "success_callback": [f"{HOOKS_MODULE}.on_success"],
             },
-            general_settings={"required_tags": ["env:"]},
+            general_settings={
+                "required_tags": ["env:"],
+                "store_prompts_in_spend_logs": True,
+                "max_request_size_mb": 0.5,
+            },
         )
     finally:
         sys.path.remove(str(folder))
@@ -152,3 +159,38 @@ def test_unknown_callback_fails_at_start(tmp_path: Path) -> None:
         config = parse_config({"litellm_settings": {"callbacks": [name]}})
         with pytest.raises(ConfigError, match=rf"^litellm_settings\.callbacks\[0\]: .*{fragment}"):
             build_state(config, base_dir=tmp_path)
+
+
+def test_store_prompts_keeps_messages_and_response(hooked: Any) -> None:
+    proxy, _ = hooked
+    raw = proxy.client().chat.completions.with_raw_response.create(
+        model="priced", messages=[{"role": "user", "content": "keep me"}], extra_body={"tags": ["env:p"]}
+    )
+    proxy.wait_written()
+    row = proxy.row(raw.headers["x-request-id"])
+    assert row["messages"] == [{"role": "user", "content": "keep me"}]
+    assert row["response"] is not None
+
+
+def test_body_over_the_limit_is_413(hooked: Any) -> None:
+    proxy, _ = hooked
+    host, port = proxy.url.removeprefix("http://").split(":")
+    for declared in (True, False):  # Content-Length over the limit, then a chunked body over it
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.putrequest("POST", "/v1/chat/completions")
+        conn.putheader("authorization", f"Bearer {MASTER_KEY}")
+        conn.putheader("content-type", "application/json")
+        if declared:
+            conn.putheader("content-length", str(600_000))
+            conn.endheaders()
+        else:
+            conn.putheader("transfer-encoding", "chunked")
+            conn.endheaders()
+            piece = b"x" * 100_000
+            for _ in range(6):
+                conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+            conn.send(b"0\r\n\r\n")
+        response = conn.getresponse()
+        body = orjson.loads(response.read())
+        conn.close()
+        assert response.status == 413 and body["error"]["type"] == "request_too_large"

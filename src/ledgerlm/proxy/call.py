@@ -68,7 +68,7 @@ class ProxyCall:
         self.stream = False
         self.deployment: Deployment | None = None
         self.reservation: Reservation | None = None
-        self.sink = RecordingSink(state.store.append)
+        self.sink = RecordingSink(state.store.append, defer=state.store_prompts)
         self.ctx = CallContext(
             request_id=request_id,
             key_hash=key.token,
@@ -175,10 +175,15 @@ class ProxyCall:
         else:
             await self.state.admission.release(reservation)
 
+    def content(self) -> Any:
+        """The request content stored with ``store_prompts_in_spend_logs`` (messages or input)."""
+        return self.body.get("messages", self.body.get("input"))
+
     async def fail(self, exc: BaseException) -> Response:
         """Record the failure (once), release admission, run failure hooks; the error response."""
         if self.sink.record is None:
             self.write_failure(exc)
+        self.sink.flush(self.content(), None)
         await self.settle(self.sink.record)
         if self.state.hooks.failure:
             await self.state.hooks.post_failure(self.body, exc, self._hook_key())
@@ -194,7 +199,7 @@ class ProxyCall:
             deployment=self.deployment,
             start_time=self.start_time,
             stream=self.stream,
-            messages=self.body.get("messages") if self.state.store_prompts else None,
+            messages=self.content() if self.state.store_prompts else None,
         )
         emit_failure(record, exc, self.state.callbacks.per_call, self.sink, self.ctx)
 

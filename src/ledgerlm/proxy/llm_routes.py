@@ -61,8 +61,9 @@ async def chat_completions(request: Request) -> Response:
 
 async def _respond(call: ProxyCall, result: Any) -> Response:
     record = result.record
+    call.sink.flush(call.content(), result.body)  # the row, before the response (store_prompts mode)
+    headers = call.headers(record, result.cost.total)  # before settle: it carries admission's headers
     await call.settle(record)
-    headers = call.headers(record, result.cost.total)
     hooks = call.state.hooks
     if hooks.success:
         body = await hooks.post_success(call.body, call._hook_key(), result.body)
@@ -85,11 +86,14 @@ async def _relay(call: ProxyCall, stream: Any) -> AsyncGenerator[bytes, None]:
     engine's terminal event) BEFORE ``[DONE]`` is sent."""
     hooks = call.state.hooks
     key = call._hook_key() if hooks.streaming else None
+    text: list[str] | None = [] if call.sink.defer else None
     failed: BaseException | None = None
     try:
         async for chunk in stream:
             if key is not None:
                 chunk = await hooks.on_chunk(key, chunk)
+            if text is not None:
+                _collect(text, chunk)
             yield b"data: " + dumps(chunk) + b"\n\n"
     except Exception as exc:
         failed = exc
@@ -97,12 +101,27 @@ async def _relay(call: ProxyCall, stream: Any) -> AsyncGenerator[bytes, None]:
         await stream.aclose()
         if call.sink.record is None:
             call.write_failure(failed or RuntimeError("stream closed early"))
+        call.sink.flush(call.content(), _assembled(text))
         await call.settle(call.sink.record)
     if failed is not None:
         if hooks.failure:
             await hooks.post_failure(call.body, failed, call._hook_key())
         yield b"data: " + dumps(error_body(failed)) + b"\n\n"
     yield DONE
+
+
+def _collect(text: list[str], chunk: dict[str, Any]) -> None:
+    for choice in chunk.get("choices") or ():
+        content = (choice.get("delta") or {}).get("content")
+        if content:
+            text.append(content)
+
+
+def _assembled(text: list[str] | None) -> dict[str, Any] | None:
+    """The streamed reply as stored with ``store_prompts_in_spend_logs`` (text content only)."""
+    if text is None:
+        return None
+    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(text)}}]}
 
 
 async def embeddings(request: Request) -> Response:

@@ -21,19 +21,35 @@ __all__ = ["RecordingSink", "emit_failure", "failure_record"]
 
 
 class RecordingSink:
-    """The per-request sink: hands the record to ``write`` and remembers that it did."""
+    """The per-request sink: hands the record to ``write`` and remembers that it did.
 
-    __slots__ = ("record", "write")
+    ``defer`` (``store_prompts_in_spend_logs``): the engine's record carries no content, so the row is
+    written by ``flush(messages, response)`` instead, which the proxy calls before the response (or the
+    final ``[DONE]``) is sent, and on every error path.
+    """
 
-    def __init__(self, write: Callable[[CallRecord], None]) -> None:
+    __slots__ = ("defer", "record", "write", "written")
+
+    def __init__(self, write: Callable[[CallRecord], None], *, defer: bool = False) -> None:
         self.write = write
+        self.defer = defer
         self.record: CallRecord | None = None
+        self.written = False
 
     def __call__(self, record: CallRecord) -> None:
         if self.record is not None:
             return
         self.record = record
-        self.write(record)
+        if not self.defer:
+            self.written = True
+            self.write(record)
+
+    def flush(self, messages: Any, response: Any) -> None:
+        """Write a deferred record with its content (no-op when not deferred or already written)."""
+        if self.record is None or self.written:
+            return
+        self.written = True
+        self.write(self.record.model_copy(update={"messages": messages, "response": response}))
 
 
 def _error(exc: BaseException) -> ErrorRecord:
@@ -106,3 +122,4 @@ def emit_failure(
     log.failure(record, exc)
     if sink.record is None:  # a CallLog that did not run its sinks must not lose the row
         sink(record)
+    sink.flush(record.messages, None)
