@@ -70,6 +70,9 @@ async def test_replay_at_start_and_lost_checkpoint_never_doubles(engine: AsyncEn
 
 
 async def test_malformed_row_is_set_aside_without_stalling(engine: AsyncEngine, tmp_path: Path) -> None:
+    torn = rows(1)[0]
+    old = tmp_path / "00000000000000000001-1.jsonl"  # left by a process whose last write was cut short
+    old.write_bytes(b"not json\n" + orjson.dumps(torn)[:40])
     spool = Spool(tmp_path)
     good = rows(5)
     spool.append({"request_id": uid("bad-"), "status": "exploded"})
@@ -79,9 +82,11 @@ async def test_malformed_row_is_set_aside_without_stalling(engine: AsyncEngine, 
     await writer.start()
     assert await writer.flush(timeout_s=30)
     await writer.stop()
-    assert writer.rows_written == 5 and writer.rows_rejected == 1
-    rejected = (tmp_path / "rejected.jsonl").read_bytes().splitlines()
-    assert len(rejected) == 1 and "exploded" in orjson.loads(rejected[0])["line"]
+    assert writer.rows_written == 5 and writer.rows_rejected == 3
+    rejected = [orjson.loads(line) for line in (tmp_path / "rejected.jsonl").read_bytes().splitlines()]
+    assert [item.get("line") for item in rejected[:2]] == ["not json", orjson.dumps(torn)[:40].decode()]
+    assert rejected[2]["row"]["status"] == "exploded" and "status" in rejected[2]["reason"]
+    assert not old.exists()
     assert await count_rows(engine, spend_logs.c.request_id.in_([row["request_id"] for row in good])) == 5
 
 
@@ -242,3 +247,23 @@ async def test_two_writers_sharing_a_spool_directory_write_each_row_once(
     assert await count_rows(engine, spend_logs.c.api_key == key) == 300
     stored = await keys.get_key(engine, key)
     assert stored is not None and stored["spend"] == COST * 300
+
+
+async def test_row_the_database_refuses_is_set_aside_and_the_rest_written(
+    database: Database, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    if database.kind != "postgresql":
+        pytest.skip("SQLite does not enforce VARCHAR lengths, so it accepts the oversized id")
+    spool = Spool(tmp_path)
+    good = rows(4)
+    oversized = rows(1, id="x" * 300)[0]  # request_id is VARCHAR(255)
+    for row in [good[0], oversized, *good[1:]]:
+        spool.append(row)
+    writer = SpendWriter(engine, spool, interval_s=0.01)
+    await writer.start()
+    assert await writer.flush(timeout_s=30)
+    await writer.stop()
+    assert writer.rows_written == 4 and writer.rows_rejected == 1
+    (item,) = [orjson.loads(line) for line in (tmp_path / "rejected.jsonl").read_bytes().splitlines()]
+    assert item["row"]["request_id"] == "x" * 300 and "too long" in item["reason"]
+    assert await count_rows(engine, spend_logs.c.request_id.in_([r["request_id"] for r in good])) == 4

@@ -82,19 +82,27 @@ def split_search_path(url: str) -> tuple[str, str | None]:
     return cleaned.render_as_string(hide_password=False), str(schema)
 
 
-def create_engine(url: str | None = None, *, search_path: str | None = None, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: str | None = None,
+    *,
+    search_path: str | None = None,
+    application_name: str = "ledgerlm",
+    **kwargs: Any,
+) -> AsyncEngine:
     """An ``AsyncEngine`` for ``url`` (see ``resolve_url``); extra ``kwargs`` go to SQLAlchemy.
 
     PostgreSQL: ``search_path`` (or a ``?search_path=SCHEMA`` URL parameter) puts ledgerlm's tables in
-    that schema.
+    that schema; ``application_name`` names the connections in ``pg_stat_activity``.
     """
     resolved, url_schema = split_search_path(resolve_url(url))
     search_path = search_path or url_schema
     options: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": orjson.loads}
     if resolved.startswith("postgresql"):
-        options["pool_pre_ping"] = True
+        settings = {"application_name": application_name}
         if search_path:
-            options["connect_args"] = {"server_settings": {"search_path": search_path}}
+            settings["search_path"] = search_path
+        options["pool_pre_ping"] = True
+        options["connect_args"] = {"server_settings": settings}
     options.update(kwargs)
     engine = create_async_engine(resolved, **options)
     if resolved.startswith("sqlite"):

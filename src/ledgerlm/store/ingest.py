@@ -13,8 +13,10 @@ writers (several proxy instances) cannot deadlock each other.
 
 from __future__ import annotations
 
+import decimal
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -166,21 +168,48 @@ async def _upsert_daily(
     await conn.execute(insert.on_conflict_do_update(index_elements=key_names, set_=changes), values)
 
 
-async def write_rows(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Insert spool rows (``SpendLog.from_record`` form) and their totals and aggregates; returns the
-    request ids actually inserted (already-present ids are skipped, counted nowhere).
+@dataclass
+class Prepared:
+    """A batch made ready for the database (CPU work only, so it can run off the event loop).
 
-    Runs inside the caller's transaction (``async with engine.begin() as conn``). Raises
-    ``ValueError``/``KeyError`` for a malformed row and SQLAlchemy errors for database failures.
+    ``params``: DB-form rows, one per request id; ``copy_records``: their PostgreSQL COPY tuples (or
+    ``None`` for other databases); ``rejected``: ``(row, reason)`` for rows that cannot be written.
     """
-    unique = {str(row["request_id"]): row for row in rows}
-    params = [SpendLog.to_params(row) for row in unique.values()]
-    if not params:
+
+    params: list[dict[str, Any]]
+    copy_records: list[tuple[Any, ...]] | None = None
+    rejected: list[tuple[Any, str]] = field(default_factory=list)
+
+
+def prepare(rows: Iterable[Mapping[str, Any]], *, dialect: str) -> Prepared:
+    """Validate and convert spool rows (``SpendLog.to_params``) for ``dialect``; never raises for a bad
+    row (it lands in ``rejected``)."""
+    unique: dict[str, dict[str, Any]] = {}
+    rejected: list[tuple[Any, str]] = []
+    for row in rows:
+        try:
+            params = SpendLog.to_params(row)
+        except (KeyError, ValueError, TypeError, decimal.InvalidOperation) as exc:
+            rejected.append((row, f"{type(exc).__name__}: {exc}"))
+            continue
+        unique[params["request_id"]] = params
+    batch = list(unique.values())
+    records = pg_copy.records(batch) if dialect == "postgresql" else None
+    return Prepared(batch, records, rejected)
+
+
+async def write_prepared(conn: AsyncConnection, prepared: Prepared) -> list[str]:
+    """Insert a prepared batch with its tags, totals and daily aggregates in the caller's transaction;
+    returns the request ids actually inserted (ids already present are skipped and counted nowhere)."""
+    if not prepared.params:
         return []
     if conn.dialect.name == "postgresql":
-        return await pg_copy.ingest(conn, params)
-    inserted = await _insert_rows(conn, params)
-    fresh = [row for row in params if row["request_id"] in inserted]
+        records = (
+            prepared.copy_records if prepared.copy_records is not None else pg_copy.records(prepared.params)
+        )
+        return await pg_copy.ingest(conn, records)
+    inserted = await _insert_rows(conn, prepared.params)
+    fresh = [row for row in prepared.params if row["request_id"] in inserted]
     if not fresh:
         return []
     await _insert_tags(conn, fresh)
@@ -188,3 +217,16 @@ async def write_rows(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -
     for kind, deltas in sorted(daily_deltas(fresh).items()):
         await _upsert_daily(conn, kind, deltas)
     return [row["request_id"] for row in fresh]
+
+
+async def write_rows(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Insert spool rows (``SpendLog.from_record`` form) with their totals and aggregates; returns the
+    request ids actually inserted.
+
+    Runs inside the caller's transaction (``async with engine.begin() as conn``). Raises ``ValueError``
+    for a malformed row and SQLAlchemy errors for database failures.
+    """
+    prepared = prepare(rows, dialect=conn.dialect.name)
+    if prepared.rejected:
+        raise ValueError(f"malformed spend row: {prepared.rejected[0][1]}")
+    return await write_prepared(conn, prepared)

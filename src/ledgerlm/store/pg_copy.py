@@ -128,9 +128,14 @@ def _record(row: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(values)
 
 
-async def ingest(conn: AsyncConnection, params: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Write ``params`` (DB form, unique request ids) with tags, daily aggregates and totals; returns
-    the request ids actually inserted."""
+def records(params: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """COPY tuples (column order ``COLUMNS``) for DB-form rows: JSON columns as text, exact ``spend``."""
+    return [_record(row) for row in params]
+
+
+async def ingest(conn: AsyncConnection, copy_records: Sequence[tuple[Any, ...]]) -> list[str]:
+    """Write ``copy_records`` (see ``records``; unique request ids) with tags, daily aggregates and
+    totals; returns the request ids actually inserted."""
     # Through SQLAlchemy first: this also opens the caller's transaction on the driver connection,
     # which the temporary table (ON COMMIT DELETE ROWS) and the COPY below must run inside.
     await conn.exec_driver_sql(
@@ -139,8 +144,7 @@ async def ingest(conn: AsyncConnection, params: Sequence[Mapping[str, Any]]) -> 
     )
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection  # asyncpg.Connection
-    records = [_record(row) for row in params]
-    await driver.copy_records_to_table(STAGING, records=records, columns=list(COLUMNS))
+    await driver.copy_records_to_table(STAGING, records=list(copy_records), columns=list(COLUMNS))
     result = await conn.exec_driver_sql(INGEST_SQL)
     inserted = [str(value) for value in result.scalars()]
     await conn.exec_driver_sql(f"DELETE FROM {STAGING}")

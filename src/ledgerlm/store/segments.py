@@ -1,10 +1,12 @@
 """Reading spool segments for the writer: claim, read complete lines from a checkpoint, commit, delete.
 
-``SegmentReader(spool).next_chunk(max_rows)`` returns the oldest readable lines: from the spool's own
+``SegmentReader(spool).next_chunk(max_rows)`` returns the oldest unread lines: from the spool's own
 active segment (no lock needed) or from a segment no live process holds (claimed with a non-blocking
-``flock`` and kept until it is finished). Only complete lines (ending in ``\\n``) are returned; a torn
-last line of a sealed segment is handed back as ``bad`` once the segment is otherwise done.
-``commit(chunk)`` records the new offset in ``<segment>.ckpt`` and deletes a finished segment.
+``flock`` and kept until it is finished). ``read_after(chunk)`` reads ahead in the same segment while
+``chunk`` is being written. Only complete lines (ending in ``\\n``) are returned; a torn last line of a
+sealed segment is handed back as ``torn`` once the segment is otherwise done. ``commit(chunk)``
+records the new offset in ``<segment>.ckpt`` and deletes a finished segment. Lines are raw bytes;
+parsing happens in the writer, off the event loop.
 """
 
 from __future__ import annotations
@@ -26,18 +28,30 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Chunk:
-    """Lines read from one segment: parsed ``rows``, undecodable ``bad`` lines, the offset after them."""
+    """Complete ``lines`` read from one segment between byte offsets ``start`` and ``end``."""
 
     path: Path
     start: int
     end: int
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    bad: list[bytes] = field(default_factory=list)
+    lines: list[bytes] = field(default_factory=list)
+    torn: bytes = b""  # an incomplete last line of a sealed segment (a write cut short)
     finished: bool = False  # sealed and nothing left after ``end``: delete on commit
 
-    @property
-    def lines(self) -> int:
-        return len(self.rows) + len(self.bad)
+
+def parse_lines(lines: list[bytes]) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """``(rows, bad lines)``: each line decoded as a JSON object, or set aside."""
+    rows: list[dict[str, Any]] = []
+    bad: list[bytes] = []
+    for line in lines:
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            value = None
+        if isinstance(value, dict):
+            rows.append(value)
+        else:
+            bad.append(line)
+    return rows, bad
 
 
 def _checkpoint_path(path: Path) -> Path:
@@ -51,16 +65,8 @@ def _read_checkpoint(path: Path) -> int:
         return 0
 
 
-def _parse(line: bytes) -> dict[str, Any] | None:
-    try:
-        value = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
 class SegmentReader:
-    """Tracks read offsets and claimed segments of one spool directory (see module docstring)."""
+    """Tracks committed offsets and claimed segments of one spool directory (see module docstring)."""
 
     def __init__(self, spool: Spool) -> None:
         self.spool = spool
@@ -69,15 +75,24 @@ class SegmentReader:
         self._claims: dict[Path, int] = {}
 
     def next_chunk(self, max_rows: int) -> Chunk | None:
-        """The next lines to write (at most ``max_rows``), oldest segment first, or ``None``."""
+        """The next uncommitted lines (at most ``max_rows``), oldest segment first, or ``None``."""
         for path in self.spool.segments():
             active = path == self.spool.active_segment
             if not active and not self._claim(path):
                 continue
-            chunk = self._read(path, max_rows, sealed=not active)
+            start = self._offsets.get(path)
+            if start is None:
+                start = self._offsets[path] = _read_checkpoint(path)
+            chunk = self._read(path, start, max_rows)
             if chunk is not None:
                 return chunk
         return None
+
+    def read_after(self, chunk: Chunk, max_rows: int) -> Chunk | None:
+        """The lines following ``chunk`` in its segment (read-ahead), or ``None``."""
+        if chunk.finished:
+            return None
+        return self._read(chunk.path, chunk.end, max_rows)
 
     def _claim(self, path: Path) -> bool:
         if path in self._claims:
@@ -94,26 +109,22 @@ class SegmentReader:
         self._claims[path] = fd
         return True
 
-    def _read(self, path: Path, max_rows: int, *, sealed: bool) -> Chunk | None:
-        start = self._offsets.get(path)
-        if start is None:
-            start = self._offsets[path] = _read_checkpoint(path)
+    def _read(self, path: Path, start: int, max_rows: int) -> Chunk | None:
+        sealed = path != self.spool.active_segment
         chunk = Chunk(path, start, start)
         try:
             with path.open("rb") as file:
                 file.seek(start)
-                while chunk.lines < max_rows:
+                while len(chunk.lines) < max_rows:
                     line = file.readline()
                     if not line.endswith(b"\n"):
                         if sealed:
                             chunk.finished = True
-                            if line:
-                                chunk.bad.append(line)
-                                chunk.end += len(line)
+                            chunk.torn = line
+                            chunk.end += len(line)
                         break
                     chunk.end += len(line)
-                    row = _parse(line)
-                    chunk.rows.append(row) if row is not None else chunk.bad.append(line)
+                    chunk.lines.append(line)
         except FileNotFoundError:
             self._release(path)
             return None
@@ -122,7 +133,7 @@ class SegmentReader:
     def commit(self, chunk: Chunk) -> None:
         """Mark ``chunk`` as written: advance the checkpoint, delete its segment when finished."""
         if self.spool.is_own(chunk.path):
-            self.own_lines_committed += chunk.lines
+            self.own_lines_committed += len(chunk.lines)
         if chunk.finished:
             for target in (chunk.path, _checkpoint_path(chunk.path)):
                 with contextlib.suppress(FileNotFoundError):

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from ledgerlm.record import CallRecord
+from ledgerlm.store.coltypes import to_decimal
 from ledgerlm.store.keys import hash_key
 from ledgerlm.store.tables import TOKEN_COLUMNS, spend_logs
 
@@ -108,7 +108,7 @@ class SpendLog:
         """
         params = {name: row.get(name, _DEFAULTS.get(name)) for name in _COLUMNS}
         spend = row.get("spend")
-        params["spend"] = None if spend is None else Decimal(str(spend))
+        params["spend"] = None if spend is None else to_decimal(str(spend))
         for name in TIME_COLUMNS:
             value = row.get(name)
             params[name] = None if value is None else datetime.fromtimestamp(float(value), UTC)

@@ -1,12 +1,14 @@
 """``SpendWriter``: moves spooled spend rows into the database in batches, never losing or doubling one.
 
-Loop: read up to ``batch_size`` complete lines from the spool (``SegmentReader``), write them in one
-transaction with ``ingest.write_rows`` (idempotent by ``request_id``), then checkpoint and delete
-finished segments. When the database is unreachable the batch is retried with exponential backoff
-(``interval_s`` doubling up to ``max_backoff_s``; a write taking over ``write_timeout_s`` counts as
-a failure) while the spool keeps growing; at start-up everything
-left by an earlier process is replayed first. A row the database rejects as invalid (bad JSON, a
-constraint or data error on that row alone) is moved to ``<spool>/rejected.jsonl`` and logged, so one
+Loop: read up to ``batch_size`` complete lines from the spool (``SegmentReader``), parse and convert
+them in a worker thread (``ingest.prepare``; the next batch is prepared while the current one is in the
+database), write them in one transaction (``ingest.write_prepared``, idempotent by ``request_id``),
+then checkpoint and delete finished segments. When the database is unreachable the batch is retried
+with exponential backoff (``interval_s`` doubling up to ``max_backoff_s``; a write taking over
+``write_timeout_s`` counts as a failure) while the spool keeps growing; at start-up everything left by
+an earlier process is replayed first. A row the database rejects as invalid (bad JSON, a
+constraint or data error on that row alone) is moved to ``<spool>/rejected.jsonl`` (``{"reason", "row"}``
+or, for a line that is not JSON, ``{"reason", "line"}``) and logged, so one
 bad row cannot stall the ledger.
 """
 
@@ -17,21 +19,40 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledgerlm.store.ingest import write_rows
-from ledgerlm.store.segments import Chunk, SegmentReader
+from ledgerlm.store.ingest import Prepared, prepare, write_prepared
+from ledgerlm.store.segments import Chunk, SegmentReader, parse_lines
 from ledgerlm.store.spool import Spool
 
 logger = logging.getLogger(__name__)
 
 REJECTED_FILE = "rejected.jsonl"
-_ROW_ERRORS = (ValueError, KeyError, TypeError, sa_exc.IntegrityError, sa_exc.DataError)
+INLINE_PREPARE_ROWS = 64  # smaller chunks are prepared on the event loop (a thread hop costs more)
+_ROW_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.IntegrityError,
+    sa_exc.DataError,
+    asyncpg.exceptions.DataError,
+    asyncpg.exceptions.IntegrityConstraintViolationError,
+)
+
+
+def _is_row_error(exc: BaseException) -> bool:
+    """True when the database refused the data itself (retrying the same rows cannot help)."""
+    return isinstance(exc, _ROW_ERRORS)
+
+
+@dataclass
+class _Batch:
+    chunk: Chunk
+    prepared: Prepared
 
 
 def _short(exc: BaseException) -> str:
@@ -133,22 +154,47 @@ class SpendWriter:
 
     async def _run(self) -> None:
         backoff = self.interval_s
+        ahead: asyncio.Future[_Batch] | None = None
         while True:
-            chunk = self._reader.next_chunk(self.batch_size)
-            if chunk is None:
+            batch = await ahead if ahead is not None else await self._next_batch()
+            ahead = None
+            if batch is None:
                 if self._stopping:
                     return
                 await self._sleep(self.interval_s)
                 continue
+            following = self._reader.read_after(batch.chunk, self.batch_size)
+            if following is not None:  # prepare the next batch while this one is in the database
+                ahead = asyncio.ensure_future(asyncio.to_thread(self._prepare, following))
             try:
-                await self._write_chunk(chunk)
+                await self._write_batch(batch)
             except Exception as exc:  # database down or unexpected: keep the rows, retry
+                if ahead is not None:
+                    await asyncio.gather(ahead, return_exceptions=True)
+                    ahead = None
                 self._record_failure(exc)
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
             backoff = self.interval_s
-            self._reader.commit(chunk)
+            self._reader.commit(batch.chunk)
+
+    async def _next_batch(self) -> _Batch | None:
+        chunk = self._reader.next_chunk(self.batch_size)
+        if chunk is None:
+            return None
+        if len(chunk.lines) < INLINE_PREPARE_ROWS:
+            return self._prepare(chunk)
+        return await asyncio.to_thread(self._prepare, chunk)
+
+    def _prepare(self, chunk: Chunk) -> _Batch:
+        """Parse and convert a chunk (CPU only; runs in a worker thread for big chunks)."""
+        rows, bad = parse_lines(chunk.lines)
+        prepared = prepare(rows, dialect=self.engine.dialect.name)
+        prepared.rejected[:0] = [(line, "not a JSON object") for line in bad]
+        if chunk.torn:
+            prepared.rejected.append((chunk.torn, "incomplete line (a write was cut short)"))
+        return _Batch(chunk, prepared)
 
     async def _sleep(self, seconds: float) -> None:
         self._wake.clear()
@@ -161,41 +207,51 @@ class SpendWriter:
             logger.warning("spend writer: database write failed, rows stay spooled: %s", message)
         self.last_error = message
 
-    async def _write_chunk(self, chunk: Chunk) -> None:
-        if chunk.bad:
-            self._reject([line for line in chunk.bad], "not a JSON object")
-        if not chunk.rows:
-            return
-        try:
-            await self._write(chunk.rows)
-        except _ROW_ERRORS:
-            await self._write_one_by_one(chunk.rows)
+    async def _write_batch(self, batch: _Batch) -> None:
+        prepared = batch.prepared
+        if prepared.params:
+            try:
+                await self._write(prepared)
+            except Exception as exc:
+                if not _is_row_error(exc):
+                    raise
+                await self._write_one_by_one(prepared)
+        if prepared.rejected:
+            self._reject(prepared.rejected)
 
-    async def _write(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    async def _write(self, prepared: Prepared) -> None:
         # a black-holed database connection must not stall the ledger: give up and retry the batch
         async with asyncio.timeout(self.write_timeout_s), self.engine.begin() as conn:
-            inserted = await write_rows(conn, rows)
+            inserted = await write_prepared(conn, prepared)
         self.rows_written += len(inserted)
-        self.rows_duplicate += len({str(row.get("request_id")) for row in rows}) - len(inserted)
+        self.rows_duplicate += len(prepared.params) - len(inserted)
         self.last_error = None
         self.last_success_at = time.time()
 
-    async def _write_one_by_one(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        for row in rows:
+    async def _write_one_by_one(self, prepared: Prepared) -> None:
+        for row in prepared.params:
             try:
-                await self._write([row])
-            except _ROW_ERRORS as exc:
-                self._reject([orjson.dumps(row)], _short(exc))
+                await self._write(Prepared([row]))
+            except Exception as exc:
+                if not _is_row_error(exc):
+                    raise
+                prepared.rejected.append((row, _short(exc)))
 
-    def _reject(self, lines: Sequence[bytes], reason: str) -> None:
-        """Append unwritable lines to ``rejected.jsonl`` (with the reason) and log them."""
-        self.rows_rejected += len(lines)
-        logger.error("spend writer: %d row(s) rejected (%s), kept in %s", len(lines), reason, REJECTED_FILE)
+    def _reject(self, items: Sequence[tuple[Any, str]]) -> None:
+        """Append unwritable rows to ``rejected.jsonl`` (with the reason) and log them."""
+        self.rows_rejected += len(items)
+        logger.error(
+            "spend writer: %d row(s) rejected, kept in %s: %s", len(items), REJECTED_FILE, items[0][1]
+        )
         path = self.spool.directory / REJECTED_FILE
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            for line in lines:
-                record = {"reason": reason, "line": line.decode("utf-8", "replace").rstrip("\n")}
-                os.write(fd, orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+            for item, why in items:
+                if isinstance(item, bytes):  # a raw spool line that is not JSON
+                    record = {"reason": why, "line": item.decode("utf-8", "replace").rstrip("\n")}
+                else:
+                    record = {"reason": why, "row": item}
+                options = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+                os.write(fd, orjson.dumps(record, default=str, option=options))
         finally:
             os.close(fd)
