@@ -168,9 +168,8 @@ def main() -> None:
         )
     pg = results["postgresql"]
     verdict = "met" if pg.rate >= 20_000 else "NOT met"
-    print(
-        f"PostgreSQL target 20,000 rows/s (wall): {verdict} ({pg.rate:,.0f}); per CPU-second: {pg.cpu_rate:,.0f}"
-    )
+    print(f"PostgreSQL target 20,000 rows/s (wall): {verdict} ({pg.rate:,.0f})")
+    print(f"PostgreSQL rows per CPU-second (client + server): {pg.cpu_rate:,.0f}")
 
 
 if __name__ == "__main__":
