@@ -164,7 +164,12 @@ class ProxyCall:
         return out
 
     async def settle(self, record: CallRecord | None) -> None:
-        """Settle the reservation with the call's cost (or release it when nothing was spent)."""
+        """Settle the reservation with the call's cost (or release it when nothing was spent).
+
+        Every route calls it before answering, so it is also where a deferred spend row
+        (``store_prompts_in_spend_logs``) is written at the latest (routes that know the response
+        flush it first with ``sink.flush(content, response)``)."""
+        self.sink.flush(self.content(), None)
         reservation, self.reservation = self.reservation, None
         if reservation is None:
             return
