@@ -31,6 +31,8 @@ def _reset() -> None:
         if pkg is not None and isinstance(getattr(pkg, name, None), list) and getattr(pkg, name) is not own:
             restored = sys.modules["ledgerlm.callbacks"] if name == "callbacks" else own
             setattr(pkg, name, restored)
+    for exporter in registry.forget_named():
+        exporter.close(5)
     redaction.clear_redactors()
     redaction.set_message_logging(True)
     pkg = sys.modules.get("ledgerlm")

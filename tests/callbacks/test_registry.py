@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import json
+import logging
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 import ledgerlm
 import ledgerlm.callbacks
@@ -44,12 +49,41 @@ def test_lists_assigned_on_the_package_are_honoured(make_record: Any) -> None:
     assert (by_assignment.successes, appended.successes) == (1, 1)
 
 
-def test_named_integrations_given_as_strings_are_ignored_here(make_record: Any) -> None:
+def test_an_unknown_callback_name_is_ignored_with_one_warning(
+    make_record: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     logger = Counter()
-    registry.success_callback.extend(["langfuse", logger])
-    start_call(model="m", messages=[]).success(make_record(), {})
+    registry.success_callback.extend(["no-such-exporter", logger])
+    with caplog.at_level(logging.WARNING, logger="ledgerlm.callbacks"):
+        for _ in range(3):
+            start_call(model="m", messages=[]).success(make_record(), {})
     assert flush(5)
-    assert logger.successes == 1
+    assert logger.successes == 3
+    assert caplog.text.count("'no-such-exporter' ignored") == 1
+
+
+def test_a_named_exporter_is_built_once_and_receives_events(
+    make_record: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGERLM_FILE_SINK_DIR", str(tmp_path))
+    monkeypatch.setenv("LEDGERLM_EXPORT_SPOOL_DIR", str(tmp_path / "spool"))
+    setattr(ledgerlm, "success_callback", ["file"])  # noqa: B010 - LiteLLM's spelling
+    setattr(ledgerlm, "failure_callback", ["file"])  # noqa: B010
+    try:
+        ok, bad = make_record(), make_record("failure")
+        start_call(model="m", messages=[]).success(ok, {})
+        start_call(model="m", messages=[]).failure(bad, RuntimeError("x"))
+        assert ledgerlm.flush(10)
+        assert len(registry.named_loggers()) == 1
+        lines = [
+            json.loads(line)
+            for f in sorted(tmp_path.rglob("calls-*.jsonl"))
+            for line in f.read_text().splitlines()
+        ]
+        assert sorted(line["id"] for line in lines) == sorted([ok.id, bad.id])
+    finally:
+        for exporter in registry.forget_named():
+            exporter.close(5)
 
 
 def test_a_callback_registered_during_a_call_sees_the_next_call(make_record: Any) -> None:

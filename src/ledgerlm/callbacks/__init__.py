@@ -82,7 +82,7 @@ def flush(timeout: float | None = 5.0) -> bool:
 def _flushable_loggers() -> list[Any]:
     """Registered loggers (global lists) whose class defines ``flush(timeout)``, each once."""
     seen: dict[int, Any] = {}
-    for entries in registry.current_lists().values():
+    for entries in [*registry.current_lists().values(), registry.named_loggers()]:
         for entry in tuple(entries):
             if isinstance(entry, CustomLogger) and callable(getattr(type(entry), "flush", None)):
                 seen.setdefault(id(entry), entry)

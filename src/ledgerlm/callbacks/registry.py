@@ -15,7 +15,9 @@ these lists.
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -34,6 +36,8 @@ Callback = Any
 """A ``CustomLogger`` instance or a callable ``fn(kwargs, response, start_time, end_time)``."""
 
 EventKind = Literal["input", "success", "failure"]
+
+logger = logging.getLogger("ledgerlm.callbacks")
 
 callbacks: list[Callback] = []
 success_callback: list[Callback] = []
@@ -71,9 +75,8 @@ def targets_for(
     """The callbacks that receive ``kind`` for one call: global lists then per-call, deduplicated.
 
     The same object registered twice (say in ``callbacks`` and ``success_callback``) receives an
-    event once. Plain functions receive the input event only from ``input_callback``. Strings
-    (LiteLLM's named integrations) are skipped here: exporters register
-    ``CustomLogger`` instances instead.
+    event once. Plain functions receive the input event only from ``input_callback``. Strings are
+    LiteLLM's named integrations (``"langfuse"``, ``"otel"``, ``"file"`` ...): see :func:`named_logger`.
     """
     lists = lists if lists is not None else current_lists()
     sources: list[Iterable[Callback]] = [lists[name] for name in _EVENT_LISTS[kind]]
@@ -91,12 +94,52 @@ def _dedupe(sources: Iterable[Iterable[Callback]]) -> tuple[Callback, ...]:
     seen: set[int] = set()
     out: list[Callback] = []
     for source in sources:
-        for target in tuple(source):
-            if isinstance(target, str) or id(target) in seen:
+        for entry in tuple(source):
+            target = named_logger(entry) if isinstance(entry, str) else entry
+            if target is None or id(target) in seen:
                 continue
             seen.add(id(target))
             out.append(target)
     return tuple(out)
+
+
+_named: dict[str, Any] = {}
+_named_lock = threading.Lock()
+
+
+def named_logger(name: str) -> Any:
+    """The exporter registered under ``name`` (``ledgerlm.integrations.get_exporter``, settings from
+    the environment), built once on first use and shared by every list; ``None`` (with one warning)
+    when the name is unknown or its settings are missing."""
+    if name in _named:
+        return _named[name]
+    with _named_lock:
+        if name not in _named:
+            _named[name] = _build_named(name)
+    return _named[name]
+
+
+def _build_named(name: str) -> Any:
+    try:
+        from ledgerlm.integrations import get_exporter
+
+        return get_exporter(name, {})
+    except Exception as exc:
+        logger.warning("callback %r ignored: %s", name, exc)
+        return None
+
+
+def named_loggers() -> list[Any]:
+    """The exporters built from names so far (for ``flush``)."""
+    return [target for target in _named.values() if target is not None]
+
+
+def forget_named() -> list[Any]:
+    """Forget the exporters built from names (tests); returns them so the caller can close them."""
+    with _named_lock:
+        built = named_loggers()
+        _named.clear()
+    return built
 
 
 def is_plain_function(target: Callback) -> bool:
