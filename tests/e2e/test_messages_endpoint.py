@@ -209,3 +209,31 @@ def test_messages_error_event_inside_stream(mproxy: Proxy, model: str) -> None:
     mproxy.wait_written()
     failed = [r for r in mproxy.rows(model_group=model, call_type="amessages") if r["status"] == "failure"]
     assert failed, "the failed stream has its spend row"
+
+
+@pytest.mark.parametrize(
+    ("model", "path"),
+    [("claude", "/v1/messages"), ("claude-invoke", "/model/anthropic.claude-3-5-haiku-20241022-v1:0/invoke")],
+)
+def test_native_pass_through_keeps_anthropic_fields(
+    mproxy: Proxy, simulator: Simulator, model: str, path: str
+) -> None:
+    system: Any = [
+        {"type": "text", "text": "Long rules", "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+    ]
+    thinking: Any = {"type": "enabled", "budget_tokens": 1024}
+    message = _client(mproxy).messages.create(
+        model=model,
+        max_tokens=2000,
+        system=system,
+        thinking=thinking,
+        extra_body={"top_k": 5},
+        messages=MESSAGES,
+    )
+    assert message.content[-1].type == "text"
+    sent = next(r for r in reversed(simulator.requests) if r.path == path)
+    assert sent.json["system"] == system and sent.json["thinking"] == thinking and sent.json["top_k"] == 5
+    if model == "claude":
+        assert sent.json["model"] == CLAUDE
+    else:
+        assert "model" not in sent.json and sent.json["anthropic_version"] == "bedrock-2023-05-31"

@@ -321,3 +321,38 @@ def test_errors(status: int, errortype: str, cls: type[Exception]) -> None:
     error = PROVIDER.error_from_response(_dep("m"), status, b'{"message": "nope"}', headers)
     assert type(error) is cls and errortype in error.message and error.request_id == "rid-1"
     assert error.body == {"message": "nope"}
+
+
+def test_native_invoke_mode_passes_anthropic_body_and_events_through() -> None:
+    from ledgerlm.providers.anthropic import NATIVE_FLAG
+
+    dep = _dep("invoke/anthropic.claude-3-haiku", **{NATIVE_FLAG: True})
+    anthropic_body = {
+        "model": "public",
+        "max_tokens": 9,
+        "stream": True,
+        "metadata": {"user_id": "u"},
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "messages": [],
+    }
+    sent = orjson.loads(PROVIDER.build_chat_request(dep, anthropic_body, stream=True).body)
+    assert sent == {
+        "max_tokens": 9,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "messages": [],
+        "anthropic_version": "bedrock-2023-05-31",
+    }
+    body = {"id": "m", "type": "message", "content": [], "usage": {"input_tokens": 1, "output_tokens": 1}}
+    assert PROVIDER.parse_chat_response(dep, body) == body
+    events = [
+        {
+            "type": "message_start",
+            "message": {"id": "m", "model": "c", "usage": {"input_tokens": 4, "output_tokens": 1}},
+        },
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 3}},
+        {"type": "message_stop"},
+    ]
+    decoder = PROVIDER.stream_decoder(dep, caller_wants_usage=False)
+    out = decoder.feed(b"".join(chunk_frame(e) for e in events)) + decoder.close()
+    assert out == events
+    assert decoder.usage.output_tokens == 3 and decoder.finish_reasons == ["stop"]

@@ -22,7 +22,13 @@ from typing import Any
 from ledgerlm.errors import BadRequestError
 from ledgerlm.providers._anthropic_request import REASONING_BUDGETS, anthropic_request_body
 
-__all__ = ["BEDROCK_ANTHROPIC_VERSION", "converse_body", "converse_messages", "invoke_anthropic_body"]
+__all__ = [
+    "BEDROCK_ANTHROPIC_VERSION",
+    "converse_body",
+    "converse_messages",
+    "invoke_anthropic_body",
+    "native_invoke_body",
+]
 
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
 
@@ -33,6 +39,14 @@ def invoke_anthropic_body(params: Mapping[str, Any]) -> dict[str, Any]:
     body.pop("model", None)
     body["anthropic_version"] = BEDROCK_ANTHROPIC_VERSION
     return body
+
+
+def native_invoke_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """An Anthropic Messages request as an InvokeModel body: without ``model``, ``stream`` and
+    ``metadata`` (not accepted by Bedrock), with ``anthropic_version`` (kept when given)."""
+    out = {k: v for k, v in body.items() if k not in ("model", "stream", "metadata")}
+    out.setdefault("anthropic_version", BEDROCK_ANTHROPIC_VERSION)
+    return out
 
 
 def converse_body(params: Mapping[str, Any]) -> dict[str, Any]:

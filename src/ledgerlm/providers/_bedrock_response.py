@@ -180,6 +180,8 @@ class BedrockEventStreamDecoder(StreamDecoder):
         self._bedrock_usage = BedrockStreamUsage()
         self.finish_reasons: list[str] = []
         self.response_model = converse.model
+        self.native = False
+        """True: return the Anthropic events of an invoke stream as they are (the proxy's native mode)."""
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
         self._buffer.add_data(data)
@@ -220,7 +222,8 @@ class BedrockEventStreamDecoder(StreamDecoder):
         inner = json.loads(base64.b64decode(payload.get("bytes", "")))
         self._bedrock_usage.feed(inner)
         if "type" in inner and self._anthropic is not None:
-            return self._anthropic.translate(inner)
+            translated = self._anthropic.translate(inner)
+            return [inner] if self.native else translated
         out: list[dict[str, Any]] = []
         for name, value in inner.items():
             if isinstance(value, Mapping):

@@ -5,7 +5,8 @@ Model strings (the part after ``bedrock/``):
 * ``{model id}`` or ``converse/{model id}``: Converse (``POST /model/{id}/converse``) or ConverseStream
   (``/converse-stream``), any Bedrock chat model;
 * ``invoke/{model id}``: InvokeModel (``/invoke``, ``/invoke-with-response-stream``) with the Anthropic
-  Messages body, for Claude models.
+  Messages body, for Claude models. With ``extra[NATIVE_FLAG]`` (the proxy's ``/v1/messages``) the call
+  body is already an Anthropic request and the Anthropic body / events come back unchanged.
 
 Model ids may carry a cross-region inference prefix (``us.``, ``eu.``, ``apac.``, ``global.``); they are
 sent as they are. Region: ``extra["aws_region_name"]``, else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``,
@@ -41,13 +42,13 @@ from yarl import URL
 from ledgerlm.errors import APIError, MissingAPIKeyError, error_for_status
 from ledgerlm.providers._anthropic_response import AnthropicEventTranslator
 from ledgerlm.providers._anthropic_response import openai_completion as anthropic_completion
-from ledgerlm.providers._bedrock_request import converse_body, invoke_anthropic_body
+from ledgerlm.providers._bedrock_request import converse_body, invoke_anthropic_body, native_invoke_body
 from ledgerlm.providers._bedrock_response import (
     BedrockEventStreamDecoder,
     ConverseEventTranslator,
     openai_completion,
 )
-from ledgerlm.providers.anthropic import retry_after_seconds
+from ledgerlm.providers.anthropic import NATIVE_FLAG, retry_after_seconds
 from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
 from ledgerlm.types import Usage
 from ledgerlm.usage.bedrock import usage_from_bedrock
@@ -162,7 +163,10 @@ class BedrockProvider(Provider):
     ) -> HTTPRequest:
         """Converse / InvokeModel request, signed (SigV4) or with a Bedrock API key."""
         route, _ = split_route(deployment.model)
-        body = invoke_anthropic_body(params) if route == "invoke" else converse_body(params)
+        if route == "invoke" and deployment.extra.get(NATIVE_FLAG):
+            body = native_invoke_body(params)
+        else:
+            body = invoke_anthropic_body(params) if route == "invoke" else converse_body(params)
         data = orjson.dumps(body)
         headers = {"content-type": "application/json", "accept": "application/json"}
         if stream:
@@ -208,7 +212,10 @@ class BedrockProvider(Provider):
 
     # -- response -------------------------------------------------------------------------------
     def parse_chat_response(self, deployment: Deployment, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Converse body -> OpenAI; an InvokeModel (Anthropic) body is recognised by its ``type``."""
+        """Converse body -> OpenAI; an InvokeModel (Anthropic) body is recognised by its ``type``
+        (returned unchanged in native mode)."""
+        if deployment.extra.get(NATIVE_FLAG) and body.get("type") == "message":
+            return dict(body)
         if body.get("type") == "message":
             return anthropic_completion(body, provider=self.name)
         return openai_completion(body, model=split_route(deployment.model)[1])
@@ -226,11 +233,13 @@ class BedrockProvider(Provider):
                 on_error=lambda event: bedrock_error(500, event.get("error") or {}, model=model_id),
                 provider=self.name,
             )
-        return BedrockEventStreamDecoder(
+        decoder = BedrockEventStreamDecoder(
             converse,
             anthropic=anthropic,
             on_error=lambda kind, payload: bedrock_error(500, payload, model=model_id, exception_type=kind),
         )
+        decoder.native = route == "invoke" and bool(deployment.extra.get(NATIVE_FLAG))
+        return decoder
 
     def error_from_response(
         self, deployment: Deployment, status: int, body: bytes, headers: Mapping[str, str]

@@ -5,8 +5,9 @@ body's ``model`` is a public model name routed like ``/v1/chat/completions``; th
 same ``ProxyCall`` steps (tags, hooks, admission, engine, spend row, callbacks), with call type
 ``amessages``:
 
-* Anthropic deployments: passed through natively (``NATIVE_FLAG``), the upstream body and events are
-  returned as they are (only ``model`` is set to the deployment's);
+* Anthropic-family deployments (``anthropic/...``, ``bedrock/invoke/...``): passed through natively
+  (``NATIVE_FLAG``), the upstream body and events are returned as they are (only ``model`` is set to the
+  deployment's; Bedrock gets ``anthropic_version`` and no ``model`` / ``metadata``);
 * any other deployment: translated to the OpenAI format, called, and translated back
   (``ledgerlm.providers._anthropic_from_openai``), streamed or not.
 
@@ -34,10 +35,16 @@ from ledgerlm.proxy.http import dumps, json_response, read_json_body, status_of
 from ledgerlm.proxy.sse_response import SSEResponse
 from ledgerlm.proxy.state import ProxyState
 
-__all__ = ["anthropic_error_body", "messages", "messages_endpoint", "routes"]
+__all__ = ["anthropic_error_body", "is_native", "messages", "messages_endpoint", "routes"]
 
-NATIVE_PROVIDERS = frozenset({"anthropic"})
-"""Providers whose deployments get the Anthropic body passed through unchanged."""
+
+def is_native(deployment: Deployment) -> bool:
+    """True for Anthropic-family deployments, which get the Anthropic body passed through unchanged:
+    ``anthropic/...`` and Bedrock InvokeModel (``bedrock/invoke/...``, Claude models)."""
+    if deployment.provider == "anthropic":
+        return True
+    return deployment.provider == "bedrock" and deployment.model.startswith("invoke/")
+
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -91,10 +98,10 @@ def _upstream(call: ProxyCall, admitted: dict[str, Any]) -> tuple[Deployment, di
     deployment = call.deployment
     assert deployment is not None
     user_id = (call.body.get("metadata") or {}).get("user_id")
-    if deployment.provider in NATIVE_PROVIDERS:
+    if is_native(deployment):
         engine.compiled_price(deployment)  # compiled on the original so the copy shares it
         native = dataclasses.replace(deployment, extra={**deployment.extra, NATIVE_FLAG: True})
-        if user_id:
+        if user_id and deployment.provider == "anthropic":
             admitted["metadata"] = {"user_id": user_id}
         return native, admitted, True
     body = openai_request(admitted)
