@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
