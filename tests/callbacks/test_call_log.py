@@ -368,3 +368,23 @@ def test_a_call_that_never_ends_is_counted_as_abandoned(make_record: Any) -> Non
     del log
     gc.collect()
     assert stats()["abandoned"] == before + 1
+
+
+def test_hooks_written_as_async_def_under_sync_names_are_awaited(make_record: Any) -> None:
+    seen: list[str] = []
+
+    class AsyncNamedSync(CustomLogger):
+        async def log_pre_api_call(self, model: str, messages: Any, kwargs: Any) -> None:  # type: ignore[override]
+            seen.append("pre")
+
+        async def log_success_event(  # type: ignore[override]
+            self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+        ) -> None:
+            seen.append("success")
+
+    reg.callbacks.append(AsyncNamedSync())
+    log = start_call(model="m", messages=MESSAGES)
+    log.pre_api_call()
+    log.success(make_record(), {})
+    assert flush(5)
+    assert sorted(seen) == ["pre", "success"]

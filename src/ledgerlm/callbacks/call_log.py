@@ -25,7 +25,7 @@ from typing import Any
 
 from ledgerlm.callbacks import payload
 from ledgerlm.callbacks.assemble import assemble_chat_completion
-from ledgerlm.callbacks.custom_logger import CustomLogger, overrides
+from ledgerlm.callbacks.custom_logger import CustomLogger, is_async_hook, overrides
 from ledgerlm.callbacks.dispatcher import get_dispatcher
 from ledgerlm.callbacks.registry import Callback, current_lists, targets_for
 from ledgerlm.record import CallRecord
@@ -67,9 +67,9 @@ def _pick_hook(
 ) -> tuple[str, bool] | None:
     """The hook that receives an event: the one matching the call mode, else the other if overridden."""
     order = ((async_name, True), (sync_name, False)) if is_async else ((sync_name, False), (async_name, True))
-    for name, hook_is_async in order:
+    for name, _ in order:
         if overrides(target, name):
-            return name, hook_is_async
+            return name, is_async_hook(target, name)
     return None
 
 
@@ -107,8 +107,9 @@ class CallLog:
         for target in self._input:
             if isinstance(target, CustomLogger):
                 if overrides(target, "log_pre_api_call"):
-                    job = _pre_job(target, event)
-                    dispatcher.submit(target, f"{_name(target)}.log_pre_api_call", job, is_async=False)
+                    label = f"{_name(target)}.log_pre_api_call"
+                    is_async = is_async_hook(target, "log_pre_api_call")
+                    dispatcher.submit(target, label, _pre_job(target, event), is_async=is_async)
             else:
                 _submit_function(target, event)
 
@@ -215,8 +216,8 @@ def _name(target: object) -> str:
 def _pre_job(target: CustomLogger, event: _Event) -> Callable[[], object]:
     def job() -> object:
         kwargs, _, _, _ = event.args()
-        target.log_pre_api_call(kwargs["model"], kwargs["messages"], kwargs)
-        return None
+        hook: Callable[..., object] = target.log_pre_api_call  # may be ``async def`` in a subclass
+        return hook(kwargs["model"], kwargs["messages"], kwargs)
 
     return job
 
@@ -224,12 +225,11 @@ def _pre_job(target: CustomLogger, event: _Event) -> Callable[[], object]:
 def _submit_post_call(target: CustomLogger, event: _Event) -> None:
     if not overrides(target, "log_post_api_call"):
         return
-
-    def job() -> object:
-        target.log_post_api_call(*event.args())
-        return None
-
-    get_dispatcher().submit(target, f"{_name(target)}.log_post_api_call", job, is_async=False)
+    hook = target.log_post_api_call
+    is_async = is_async_hook(target, "log_post_api_call")
+    get_dispatcher().submit(
+        target, f"{_name(target)}.log_post_api_call", lambda: hook(*event.args()), is_async=is_async
+    )
 
 
 def _submit_hook(

@@ -16,9 +16,10 @@ Which hooks fire for sync, async and streamed calls is tabled in ``docs/callback
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
-__all__ = ["CustomLogger", "overrides"]
+__all__ = ["CustomLogger", "is_async_hook", "overrides"]
 
 
 class CustomLogger:
@@ -100,3 +101,16 @@ def overrides(target: object, hook: str) -> bool:
 
 
 _OVERRIDES: dict[tuple[type, str], bool] = {}
+
+
+def is_async_hook(target: object, hook: str) -> bool:
+    """True when ``target.<hook>`` is ``async def`` (whatever its name says: a user may write
+    ``async def log_success_event``); such hooks run on the dispatcher loop, the others in the pool."""
+    key = (type(target), hook)
+    found = _ASYNC_HOOKS.get(key)
+    if found is None:
+        found = _ASYNC_HOOKS[key] = inspect.iscoroutinefunction(getattr(type(target), hook, None))
+    return found
+
+
+_ASYNC_HOOKS: dict[tuple[type, str], bool] = {}
