@@ -147,6 +147,7 @@ def test_messages_plain_and_stream_same_usage_and_cost(mproxy: Proxy, model: str
     row = mproxy.row(raw.headers["x-request-id"])
     assert row["status"] == "success" and row["call_type"] == "amessages" and row["model_group"] == model
     assert row["spend"] == cost and row["prompt_tokens"] == 300
+    assert row["end_user"] == "end-1"
     streamed = [
         r
         for r in mproxy.rows(model_group=model, call_type="amessages")

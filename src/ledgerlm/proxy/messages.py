@@ -126,6 +126,11 @@ async def messages(request: Request) -> Response:
             raise BadRequestError("'stream' must be a boolean", param="stream")
         call.stream = stream
         call.route(body, need="messages")
+        user_id = (
+            (body.get("metadata") or {}).get("user_id") if isinstance(body.get("metadata"), dict) else None
+        )
+        if user_id and not call.ctx.end_user:
+            call.ctx.end_user = str(user_id)  # Anthropic's metadata.user_id names the end user
         if not isinstance(body["messages"], list) or not body["messages"]:
             raise BadRequestError("'messages' must be a non-empty list", param="messages")
         deployment, upstream, native = _upstream(call, await call.admit())
