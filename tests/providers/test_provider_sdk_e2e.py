@@ -302,3 +302,26 @@ def test_stalled_anthropic_stream_times_out_as_a_failure(psim: Simulator) -> Non
     with pytest.raises(ledgerlm.errors.APITimeoutError):
         list(stream)
     assert stream.ledger.record.status == "failure" and stream.ledger.usage.input_tokens == 200
+
+
+@pytest.mark.parametrize("model", ["anthropic/claude-sim-cache", "gemini/gemini-sim-think", "bedrock/m"])
+def test_overloaded_once_then_retried_to_success(
+    psim: Simulator, model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledgerlm.simulator.bedrock import SIM_SECRET_ACCESS_KEY
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", SIM_ACCESS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SIM_SECRET_ACCESS_KEY)
+    status = 529 if model.startswith("anthropic") else 503
+    knobs = _knobs(error_status=status, fail_times=1, fail_key=f"retry-{model}", retry_after=0)
+    before = len(psim.requests)
+    resp = ledgerlm.completion(
+        model,
+        MSGS,
+        api_key="k" if "bedrock" not in model else None,
+        api_base=psim.url,
+        num_retries=2,
+        **knobs,
+    )
+    assert resp.choices[0].message.content
+    assert len(psim.requests) - before == 2, "one failed attempt, one retry"
