@@ -97,7 +97,7 @@ def test_request_contents_system_tools_and_generation_config() -> None:
         "maxOutputTokens": 64,
         "stopSequences": ["END"],
         "responseMimeType": "application/json",
-        "thinkingConfig": {"thinkingBudget": 1024},
+        "thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": True},
     }
 
 

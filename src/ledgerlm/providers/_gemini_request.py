@@ -67,7 +67,8 @@ def _generation_config(params: Mapping[str, Any]) -> dict[str, Any]:
     _response_format(config, params.get("response_format"))
     effort = params.get("reasoning_effort")
     if effort is not None and str(effort) in THINKING_BUDGETS:
-        config["thinkingConfig"] = {"thinkingBudget": THINKING_BUDGETS[str(effort)]}
+        budget = THINKING_BUDGETS[str(effort)]
+        config["thinkingConfig"] = {"thinkingBudget": budget, "includeThoughts": budget > 0}
     if isinstance(params.get("thinking_config"), Mapping):
         config["thinkingConfig"] = dict(params["thinking_config"])
     return config
