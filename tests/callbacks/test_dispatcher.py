@@ -221,3 +221,16 @@ def test_a_flood_of_chunk_events_never_crowds_out_the_terminal_event() -> None:
     release.set()
     assert dispatcher.flush(10)
     assert ran == ["chunk", "chunk", "terminal"]
+
+
+def test_when_no_worker_can_start_the_event_is_dropped_never_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    dispatcher = Dispatcher()
+
+    def refuse() -> Any:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    monkeypatch.setattr(dispatcher, "_ensure_pool", refuse)
+    assert dispatcher.submit(object(), "late", lambda: None, is_async=False) is False
+    counters = dispatcher.stats()
+    assert counters["dropped"] == 1 and counters["pending"] == 0
+    assert dispatcher.flush(0.1) is True

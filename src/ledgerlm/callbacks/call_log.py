@@ -97,8 +97,10 @@ class CallLog:
     # -- events ---------------------------------------------------------------------------------
     def pre_api_call(self) -> None:
         """Dispatch the input event: ``log_pre_api_call`` of loggers, ``input_callback`` functions."""
-        if not self._input:
-            return
+        if self._input:
+            _guarded(self._dispatch_input)
+
+    def _dispatch_input(self) -> None:
         info = self.info
         event = _Event(
             lambda: (payload.pre_call_kwargs(info), None, payload.to_datetime(info.start_time), None)
@@ -117,8 +119,10 @@ class CallLog:
         """Dispatch one chunk to loggers overriding ``log_stream_event`` / ``async_log_stream_event``."""
         if self._chunks is not None:
             self._chunks.append(chunk)
-        if not self._stream or self.done:
-            return
+        if self._stream and not self.done:
+            _guarded(self._dispatch_chunk, chunk)
+
+    def _dispatch_chunk(self, chunk: Any) -> None:
         info = self.info
         now = time.time()
         event = _Event(
@@ -135,14 +139,14 @@ class CallLog:
             )
 
     def success(self, record: CallRecord, response_obj: Any) -> None:
-        """The call succeeded: sinks, then ``log_success_event`` hooks / success functions."""
+        """The call succeeded: sinks, then ``log_success_event`` hooks / success functions. Never raises."""
         if self._claim():
-            self._terminal(record, response_obj, None)
+            _guarded(self._terminal, record, response_obj, None)
 
     def failure(self, record: CallRecord, exception: BaseException) -> None:
-        """The call failed: sinks, then ``log_failure_event`` hooks / failure functions."""
+        """The call failed: sinks, then ``log_failure_event`` hooks / failure functions. Never raises."""
         if self._claim():
-            self._terminal(record, None, exception)
+            _guarded(self._terminal, record, None, exception)
 
     # -- steps ----------------------------------------------------------------------------------
     def _claim(self) -> bool:
@@ -202,6 +206,14 @@ class CallLog:
                 get_dispatcher().count("abandoned")
         except Exception:  # interpreter shutdown: module globals may be gone
             return
+
+
+def _guarded(step: Callable[..., None], *args: Any) -> None:
+    """Run a dispatch step; a bug in it is counted and logged, never raised into the caller's call."""
+    try:
+        step(*args)
+    except Exception as exc:
+        get_dispatcher().record_error(f"ledgerlm.callbacks.{step.__name__}", exc)
 
 
 def _wants_chunks(target: CustomLogger) -> bool:

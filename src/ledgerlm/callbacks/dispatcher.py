@@ -159,9 +159,7 @@ class Dispatcher:
         if dropped:
             self._warn_drop(lane.label, dropped)
             return False
-        if wake:
-            self._schedule(lane)
-        return True
+        return self._schedule(lane) if wake else True
 
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to the counter ``name`` (e.g. ``duplicate_terminal``, ``abandoned``)."""
@@ -195,12 +193,29 @@ class Dispatcher:
         self._drops_by[label] += 1
         return self._drops_by[label]
 
-    def _schedule(self, lane: _Lane) -> None:
-        if lane.is_async:
-            loop = self._ensure_loop()
-            loop.call_soon_threadsafe(self._start_async_lane, lane)
-        else:
-            self._ensure_pool().submit(lambda: self._run_sync_lane(lane))
+    def _schedule(self, lane: _Lane) -> bool:
+        """Start the lane's worker; when that is impossible (interpreter shutdown: no new threads, a
+        closed loop) the lane's jobs are dropped and counted, never raised to the caller."""
+        try:
+            if lane.is_async:
+                loop = self._ensure_loop()
+                loop.call_soon_threadsafe(self._start_async_lane, lane)
+            else:
+                self._ensure_pool().submit(lambda: self._run_sync_lane(lane))
+            return True
+        except RuntimeError as exc:
+            with self._lock:
+                lost = len(lane.items)
+                lane.items.clear()
+                lane.scheduled = False
+                self._retire(lane)
+                for _ in range(lost):
+                    self._count_drop(lane.label)
+                    self._outstanding -= 1
+                if self._outstanding == 0:
+                    self._idle.notify_all()
+            logger.warning("callback %s: %d event(s) dropped: %s", lane.label, lost, exc)
+            return False
 
     # -- sync lanes ----------------------------------------------------------------------------
     def _run_sync_lane(self, lane: _Lane) -> None:
