@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ def hooked(proxy_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
         proxy = proxy_factory(
             f"sqlite:///{folder}/db.sqlite",
             litellm_settings={
-                "callbacks": [f"{HOOKS_MODULE}.handler"],
+                "callbacks": [f"{HOOKS_MODULE}.handler", "prometheus"],
                 "success_callback": [f"{HOOKS_MODULE}.on_success"],
             },
             general_settings={
@@ -194,3 +195,14 @@ def test_body_over_the_limit_is_413(hooked: Any) -> None:
         body = orjson.loads(response.read())
         conn.close()
         assert response.status == 413 and body["error"]["type"] == "request_too_large"
+
+
+def test_metrics_route_with_the_prometheus_callback(hooked: Any) -> None:
+    proxy, _ = hooked
+    proxy.client().chat.completions.create(model="priced", messages=MESSAGES, extra_body={"tags": ["env:m"]})
+    assert ledgerlm.callbacks.flush(timeout=10)
+    with urllib.request.urlopen(f"{proxy.url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    assert "ledgerlm_spend_writer_queue_depth" in text
+    assert 'ledgerlm_overhead_latency_seconds_count{model_group="priced"' in text
+    assert 'ledgerlm_requests_total{model_group="priced"' in text

@@ -6,6 +6,7 @@
 Routes (OpenAI and LiteLLM paths; see ``ledgerlm.proxy.openapi`` for the schemas):
 ``POST /v1/chat/completions``, ``/chat/completions``, ``/v1/embeddings``, ``/embeddings``;
 ``GET /v1/models``, ``/models``; ``GET /health/liveliness``, ``/health/readiness``; ``GET /openapi.json``;
+``GET /metrics`` (with the ``prometheus`` callback);
 key / team / user / customer management (``ledgerlm.proxy.management``); spend (``ledgerlm.proxy.spend_api``).
 """
 
@@ -26,6 +27,7 @@ from ledgerlm.proxy import llm_routes, management, messages, spend_api, tag_rout
 from ledgerlm.proxy.admission import start_admission, stop_admission
 from ledgerlm.proxy.config import load_config
 from ledgerlm.proxy.http import json_response
+from ledgerlm.proxy.metrics import metrics_routes
 from ledgerlm.proxy.openapi import openapi_document
 from ledgerlm.proxy.state import ProxyState, build_state
 
@@ -93,7 +95,7 @@ def build_app(state: ProxyState) -> Starlette:
             await state.store.stop()
             await transport.close_session()
 
-    app = Starlette(routes=routes(), lifespan=lifespan)
+    app = Starlette(routes=[*routes(), *metrics_routes(state)], lifespan=lifespan)
     app.state.proxy = state
     return app
 

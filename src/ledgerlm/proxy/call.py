@@ -157,8 +157,11 @@ class ProxyCall:
             out["x-litellm-response-cost"] = text
             out["x-ledgerlm-response-cost"] = text
         if record is not None:
-            total_ms = (time.perf_counter() - self.t0) * 1000.0
-            out["x-ledgerlm-overhead-ms"] = f"{max(0.0, total_ms - record.latency_s * 1000.0):.3f}"
+            overhead_s = max(0.0, time.perf_counter() - self.t0 - record.latency_s)
+            out["x-ledgerlm-overhead-ms"] = f"{overhead_s * 1000.0:.3f}"
+            observe = self.state.observe_overhead
+            if observe is not None:
+                observe(overhead_s, model_group=self.model, provider=record.provider)
         if self.reservation is not None:
             out.update(self.state.admission.headers(self.reservation))
         return out

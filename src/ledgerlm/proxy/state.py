@@ -15,6 +15,7 @@ from ledgerlm.proxy.admission import Admission, NoAdmission
 from ledgerlm.proxy.auth import Authenticator, KeyCache
 from ledgerlm.proxy.config import ProxyConfig
 from ledgerlm.proxy.hooks import LoadedCallbacks, ProxyHooks, load_callbacks
+from ledgerlm.proxy.metrics import OverheadObserver, overhead_observer
 from ledgerlm.proxy.models import ModelRegistry, build_registry
 from ledgerlm.proxy.tags import TagResolver
 
@@ -43,6 +44,7 @@ class ProxyState:
     store_prompts: bool = False
     max_body_bytes: int = 10 * 1024 * 1024
     extra: dict[str, Any] = field(default_factory=dict)
+    observe_overhead: OverheadObserver | None = None
 
 
 def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: bool = True) -> ProxyState:
@@ -85,5 +87,6 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
         timeout=settings.request_timeout,
         store_prompts=store.store_prompts,
         max_body_bytes=int(general.max_request_size_mb * 1024 * 1024),
+        observe_overhead=overhead_observer(config),
         admission=build_admission(config, lambda: store.engine),
     )
