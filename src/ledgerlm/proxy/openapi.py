@@ -287,6 +287,88 @@ def _spend_paths() -> dict[str, Any]:
     }
 
 
+ANTHROPIC_MESSAGES_REQUEST = {
+    "type": "object",
+    "required": ["model", "messages", "max_tokens"],
+    "properties": {
+        "model": {"type": "string", "minLength": 1},
+        "messages": {"type": "array", "items": {"type": "object"}, "minItems": 1},
+        "max_tokens": {"type": "integer", "minimum": 1},
+        "system": {"anyOf": [{"type": "string"}, {"type": "array"}]},
+        "stream": {"type": "boolean"},
+        "metadata": {"type": "object"},
+        "tags": TAGS,
+    },
+    "additionalProperties": True,
+}
+ANTHROPIC_MESSAGE = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"type": "string"},
+        "content": {"type": "array"},
+        "usage": {"type": "object"},
+    },
+}
+
+
+def _other_paths() -> dict[str, Any]:
+    """Routes added by other modules: tag management (budgets), Anthropic ``/v1/messages``, metrics."""
+    from ledgerlm.proxy.tag_routes import TagBody
+
+    tag_body = _schema(TagBody)
+    messages = _op(
+        "Anthropic Messages API (plain or SSE stream)",
+        ANTHROPIC_MESSAGE,
+        body=ANTHROPIC_MESSAGES_REQUEST,
+        errors=(400, 401, 403, 404, 413, 429, 500, 502, 503, 504),
+        sse=True,
+    )
+    return {
+        "/tag/new": {
+            "post": _op("Register a tag (budget, limits)", OBJECT, body=tag_body, errors=(400, 401, 403))
+        },
+        "/tag/update": {"post": _op("Update a tag", OBJECT, body=tag_body, errors=(400, 401, 403, 404))},
+        "/tag/info": {
+            "get": _op("Registered tags", OBJECT, params=["name"], errors=(400, 401, 403, 404)),
+            "post": _op(
+                "Registered tags",
+                OBJECT,
+                body={
+                    "type": "object",
+                    "properties": {"names": {"type": "array", "items": {"type": "string"}}},
+                },
+                errors=(400, 401, 403, 404),
+            ),
+        },
+        "/tag/list": {"get": _op("Every registered tag", OBJECT, errors=(401, 403))},
+        "/tag/delete": {
+            "post": _op(
+                "Delete tags",
+                OBJECT,
+                body={
+                    "type": "object",
+                    "properties": {"names": {"type": "array", "items": {"type": "string"}}},
+                },
+                errors=(400, 401, 403, 404),
+            )
+        },
+        "/v1/messages": {"post": messages},
+        "/messages": {"post": messages},
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (with the prometheus callback)",
+                "responses": {
+                    "200": {
+                        "description": "text format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+    }
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document (cached)."""
@@ -297,7 +379,7 @@ def openapi_document() -> dict[str, Any]:
             "version": "0.1.0",
             "description": "OpenAI-compatible LLM gateway with virtual keys, tags and spend logs.",
         },
-        "paths": {**_llm_paths(), **_management_paths(), **_spend_paths()},
+        "paths": {**_llm_paths(), **_management_paths(), **_spend_paths(), **_other_paths()},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Error": ERROR},
