@@ -21,13 +21,14 @@ import atexit
 import collections
 import logging
 import os
-import queue
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from ledgerlm.callbacks.pool import ThreadPool
 
 __all__ = ["CallbackError", "Dispatcher", "DispatcherConfig", "get_dispatcher"]
 
@@ -74,44 +75,6 @@ class _Lane:
         self.semaphore: asyncio.Semaphore | None = None
 
 
-class _ThreadPool:
-    """A bounded pool of daemon threads (not concurrent.futures: it refuses work at interpreter exit)."""
-
-    def __init__(self, max_workers: int) -> None:
-        self._max = max(1, max_workers)
-        self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._pending = 0
-        self._busy = 0
-
-    def submit(self, fn: Callable[[], None]) -> None:
-        self._queue.put(fn)
-        with self._lock:
-            self._pending += 1
-            if self._busy + self._pending > len(self._threads) and len(self._threads) < self._max:
-                name = f"ledgerlm-callbacks-{len(self._threads)}"
-                thread = threading.Thread(target=self._work, name=name, daemon=True)
-                self._threads.append(thread)
-                thread.start()
-
-    def owns_current_thread(self) -> bool:
-        return threading.current_thread() in self._threads
-
-    def _work(self) -> None:
-        while True:
-            fn = self._queue.get()
-            with self._lock:
-                self._pending -= 1
-                self._busy += 1
-            try:
-                fn()
-            finally:
-                del fn  # do not keep the last job alive while waiting for the next
-                with self._lock:
-                    self._busy -= 1
-
-
 class Dispatcher:
     """Runs jobs per callback lane (see the module docstring). Thread-safe; started lazily."""
 
@@ -125,7 +88,7 @@ class Dispatcher:
         self._errors_by: collections.Counter[str] = collections.Counter()
         self._drops_by: collections.Counter[str] = collections.Counter()
         self._recent: collections.deque[CallbackError] = collections.deque(maxlen=200)
-        self._pool: _ThreadPool | None = None
+        self._pool: ThreadPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -340,12 +303,12 @@ class Dispatcher:
             return True
         return self._pool is not None and self._pool.owns_current_thread()
 
-    def _ensure_pool(self) -> _ThreadPool:
+    def _ensure_pool(self) -> ThreadPool:
         if self._pool is None:
             with _START_LOCK:
                 if self._pool is None:
                     _register_exit_flush()
-                    self._pool = _ThreadPool(self.config.sync_workers)
+                    self._pool = ThreadPool(self.config.sync_workers)
         return self._pool
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
