@@ -312,18 +312,12 @@ ANTHROPIC_MESSAGE = {
 }
 
 
-def _other_paths() -> dict[str, Any]:
-    """Routes added by other modules: tag management (budgets), Anthropic ``/v1/messages``, metrics."""
+def _tag_paths() -> dict[str, Any]:
+    """Tag management routes (``ledgerlm.proxy.tag_routes``, budgets)."""
     from ledgerlm.proxy.tag_routes import TagBody
 
     tag_body = _schema(TagBody)
-    messages = _op(
-        "Anthropic Messages API (plain or SSE stream)",
-        ANTHROPIC_MESSAGE,
-        body=ANTHROPIC_MESSAGES_REQUEST,
-        errors=(400, 401, 403, 404, 413, 429, 500, 502, 503, 504),
-        sse=True,
-    )
+    names = {"type": "object", "properties": {"names": {"type": "array", "items": {"type": "string"}}}}
     return {
         "/tag/new": {
             "post": _op("Register a tag (budget, limits)", OBJECT, body=tag_body, errors=(400, 401, 403))
@@ -331,42 +325,28 @@ def _other_paths() -> dict[str, Any]:
         "/tag/update": {"post": _op("Update a tag", OBJECT, body=tag_body, errors=(400, 401, 403, 404))},
         "/tag/info": {
             "get": _op("Registered tags", OBJECT, params=["name"], errors=(400, 401, 403, 404)),
-            "post": _op(
-                "Registered tags",
-                OBJECT,
-                body={
-                    "type": "object",
-                    "properties": {"names": {"type": "array", "items": {"type": "string"}}},
-                },
-                errors=(400, 401, 403, 404),
-            ),
+            "post": _op("Registered tags", OBJECT, body=names, errors=(400, 401, 403, 404)),
         },
         "/tag/list": {"get": _op("Every registered tag", OBJECT, errors=(401, 403))},
-        "/tag/delete": {
-            "post": _op(
-                "Delete tags",
-                OBJECT,
-                body={
-                    "type": "object",
-                    "properties": {"names": {"type": "array", "items": {"type": "string"}}},
-                },
-                errors=(400, 401, 403, 404),
-            )
-        },
-        "/v1/messages": {"post": messages},
-        "/messages": {"post": messages},
-        "/metrics": {
-            "get": {
-                "summary": "Prometheus metrics (with the prometheus callback)",
-                "responses": {
-                    "200": {
-                        "description": "text format",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
-        },
+        "/tag/delete": {"post": _op("Delete tags", OBJECT, body=names, errors=(400, 401, 403, 404))},
     }
+
+
+def _other_paths() -> dict[str, Any]:
+    """Anthropic ``/v1/messages`` (``ledgerlm.proxy.messages``) and ``/metrics``."""
+    messages = _op(
+        "Anthropic Messages API (plain or SSE stream)",
+        ANTHROPIC_MESSAGE,
+        body=ANTHROPIC_MESSAGES_REQUEST,
+        errors=(400, 401, 403, 404, 413, 429, 500, 502, 503, 504),
+        sse=True,
+    )
+    text = {"text/plain": {"schema": {"type": "string"}}}
+    metrics = {
+        "summary": "Prometheus metrics (with the prometheus callback)",
+        "responses": {"200": {"description": "text format", "content": text}},
+    }
+    return {"/v1/messages": {"post": messages}, "/messages": {"post": messages}, "/metrics": {"get": metrics}}
 
 
 @functools.cache
@@ -379,7 +359,7 @@ def openapi_document() -> dict[str, Any]:
             "version": "0.1.0",
             "description": "OpenAI-compatible LLM gateway with virtual keys, tags and spend logs.",
         },
-        "paths": {**_llm_paths(), **_management_paths(), **_spend_paths(), **_other_paths()},
+        "paths": {**_llm_paths(), **_management_paths(), **_spend_paths(), **_tag_paths(), **_other_paths()},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Error": ERROR},
