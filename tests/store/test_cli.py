@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from ledgerlm.cli import build_app
 from ledgerlm.store import Spool, create_engine, teams
+from ledgerlm.store.migrate import head_revision
 from ledgerlm.store.tables import spend_logs
 
 from .factories import Database, cli_url, uid
@@ -27,7 +28,7 @@ def test_db_upgrade_then_current_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
     upgraded = runner.invoke(build_app(), ["db", "upgrade", "--database-url", url])
     assert upgraded.exit_code == 0, upgraded.output
     after = runner.invoke(build_app(), ["db", "current", "--database-url", url])
-    assert after.exit_code == 0 and after.output.strip() == "0001"
+    assert after.exit_code == 0 and after.output.strip() == head_revision()
 
 
 def test_db_upgrade_reads_database_url_from_environment(

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import psycopg
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledgerlm.store.migrate import VERSION_TABLE, current_revision, head_revision, migrate_async
-from ledgerlm.store.tables import metadata
+from ledgerlm.store.spend_queries import LogFilter, query_logs
+from ledgerlm.store.tables import metadata, spend_logs
+
+from .factories import Database
+from .helpers import count_rows, ingest, rows
 
 
 def _diff(sync_connection: Any) -> list[Any]:
@@ -33,3 +42,37 @@ async def test_database_is_at_head_and_upgrade_is_idempotent(engine: AsyncEngine
     async with engine.connect() as conn:
         tables = await conn.run_sync(lambda sync: set(sa.inspect(sync).get_table_names()))
     assert {"spend_logs", "spend_log_tags", "daily_tag_spend", "verification_tokens", VERSION_TABLE} <= tables
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """An empty, never migrated database of each kind."""
+    if request.param == "sqlite":
+        yield Database("sqlite", f"sqlite:///{tmp_path / 'old.db'}")
+        return
+    url = request.getfixturevalue("postgres_url")
+    schema = f"ledgerlm_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield Database("postgresql", url, schema)
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+async def test_upgrade_from_the_first_revision_keeps_rows(fresh_database: Database) -> None:
+    """A database created at revision 0001 with rows in it upgrades to head with the rows intact."""
+    engine = fresh_database.engine()
+    try:
+        await migrate_async(engine, "0001")
+        batch = rows(3)
+        await ingest(engine, batch)
+        await migrate_async(engine)
+        assert await current_revision(engine) == head_revision()
+        stored = await query_logs(engine, LogFilter(request_id=batch[0]["request_id"]))
+        assert stored[0]["metadata"]["cost"]["total"] == "0.0002865"
+        ids = [row["request_id"] for row in batch]
+        assert await count_rows(engine, spend_logs.c.request_id.in_(ids)) == 3
+    finally:
+        await engine.dispose()

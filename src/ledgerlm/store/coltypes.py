@@ -5,7 +5,8 @@
   ``Decimal`` quantized to 10 places (``Decimal("0.0000001500")``), never float.
 * ``UTCDateTime``: timezone-aware UTC datetimes. PostgreSQL stores ``TIMESTAMP WITH TIME ZONE``; SQLite
   stores naive UTC text. Python always gets aware UTC datetimes back; naive inputs are taken as UTC.
-* ``JSONType``: ``JSONB`` on PostgreSQL, JSON text on SQLite.
+* ``JSONType``: ``JSONB`` on PostgreSQL, JSON text on SQLite; ``JSONText``: ``json`` on PostgreSQL (cheaper
+  to write, for large write-mostly documents), JSON text on SQLite.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
 _UNITS = 10**MONEY_SCALE
 
 JSONType: TypeEngine[Any] = sa.JSON().with_variant(JSONB(), "postgresql")
+JSONText: TypeEngine[Any] = sa.JSON()  # PostgreSQL ``json`` (text kept as written), SQLite JSON text
 
 
 def to_decimal(value: Decimal | int | str | float) -> Decimal:

@@ -4,9 +4,12 @@ Column names follow LiteLLM's Prisma schema (``LiteLLM_SpendLogs``, ``LiteLLM_Ve
 ``LiteLLM_TeamTable``, ``LiteLLM_UserTable``, ``LiteLLM_EndUserTable``, ``LiteLLM_TagTable``,
 ``LiteLLM_Daily*Spend``) where issue 5 asks for compatibility; table names are lower-case snake case.
 
-Money columns are ``Money`` (exact USD, ``Decimal``), times are ``UTCDateTime`` (aware UTC), token
-counts are BIGINT tokens. ``spend_logs.spend`` is NULL when the call was unpriced (never 0 for unknown).
-The schema is created and changed only by the Alembic migrations in ``ledgerlm/migrations``.
+Write-mostly JSON blobs (``spend_logs.metadata``, ``messages``, ``response``) are ``JSONText``
+(PostgreSQL ``json``: stored as written, no ``jsonb`` conversion on the hot insert path; ``->`` and
+``->>`` still work); lists and small documents are ``JSONType`` (``jsonb``). Money columns are
+``Money`` (exact USD, ``Decimal``), times are ``UTCDateTime`` (aware UTC), token counts are BIGINT
+tokens. ``spend_logs.spend`` is NULL when the call was unpriced (never 0 for unknown). The schema is
+created and changed only by the Alembic migrations in ``ledgerlm/migrations``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ledgerlm.store.coltypes import JSONType, Money, UTCDateTime
+from ledgerlm.store.coltypes import JSONText, JSONType, Money, UTCDateTime
 
 metadata = sa.MetaData(
     naming_convention={
@@ -100,12 +103,12 @@ spend_logs = sa.Table(
     sa.Column("organization_id", sa.String(255), nullable=True),
     sa.Column("end_user", sa.String(255), nullable=True),
     sa.Column("request_tags", JSONType, nullable=False),
-    sa.Column("metadata", JSONType, nullable=False),
+    sa.Column("metadata", JSONText, nullable=False),
     sa.Column("cache_hit", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("requester_ip_address", sa.String(64), nullable=True),
-    sa.Column("messages", JSONType, nullable=True),
-    sa.Column("response", JSONType, nullable=True),
+    sa.Column("messages", JSONText, nullable=True),
+    sa.Column("response", JSONText, nullable=True),
     sa.Index(None, "startTime"),
     sa.Index(None, "api_key", "startTime"),
     sa.Index(None, "team_id", "startTime"),
@@ -113,7 +116,12 @@ spend_logs = sa.Table(
     sa.Index(None, "end_user", "startTime"),
     sa.Index(None, "model_group", "startTime"),
     sa.Index(None, "model", "startTime"),
-    sa.Index(None, "status", "startTime"),
+    sa.Index(  # failures are rare: a partial index costs nothing on the (common) success rows
+        "ix_spend_logs_failed_startTime",
+        "startTime",
+        postgresql_where=sa.text("status = 'failure'"),
+        sqlite_where=sa.text("status = 'failure'"),
+    ),
 )
 
 spend_log_tags = sa.Table(
