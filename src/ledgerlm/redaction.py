@@ -10,7 +10,8 @@ Three rules (DESIGN.md section 4, rule 6; issue 4, point 5):
 * **Every logged string** is scrubbed: provider API keys (OpenAI ``sk-...``, Anthropic ``sk-ant-...``,
   OpenRouter ``sk-or-...``, Groq ``gsk_...``, xAI ``xai-...``, Google ``AIza...``, Hugging Face
   ``hf_...``, GitHub ``ghp_...``), ``Bearer`` tokens, AWS access key ids (``AKIA...``/``ASIA...``),
-  ``secret=...``-style assignments, JWTs and ledgerlm virtual keys (``sk-...``). Values of mapping
+  ``secret=...``-style assignments, JWTs, credentials in URLs (``https://user:pass@host``,
+  ``?key=...``, ``X-Amz-Signature=...``) and ledgerlm virtual keys (``sk-...``). Values of mapping
   keys that name a secret (``api_key``, ``authorization``, ``x-api-key``, ``aws_secret_access_key``,
   ...) and every header value are replaced whole. User redactors (:func:`add_redactor`) run after
   the built-in scrubber on every string.
@@ -57,6 +58,11 @@ _SECRET_PATTERNS: tuple[str, ...] = (
 )
 _SECRET_RE = re.compile("|".join(f"(?:{p})" for p in _SECRET_PATTERNS))
 _BEARER_RE = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{6,}")
+_URL_USERINFO_RE = re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+@")  # https://user:password@host
+_URL_QUERY_RE = re.compile(
+    r"(?i)([?&](?:key|api[_-]?key|token|access_token|sig|signature|x-amz-signature|x-amz-credential"
+    r"|x-amz-security-token|code)=)[^&#\s\"']+"
+)
 _ASSIGNMENT_RE = re.compile(
     r"(?i)\b((?:aws_)?(?:secret(?:_access)?_key|session_token|api[_-]?key|access[_-]?token|password|secret)"
     r"[\"']?\s*[=:]\s*[\"']?)([^\s\"',;&}]{6,})"
@@ -142,6 +148,9 @@ def scrub_text(text: str) -> str:
         text = _SECRET_RE.sub(REDACTED, text)
         text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
         text = _ASSIGNMENT_RE.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+        if "://" in text or "?" in text:
+            text = _URL_USERINFO_RE.sub(f"{REDACTED}@", text)
+            text = _URL_QUERY_RE.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     for redactor in tuple(_redactors):
         text = redactor(text)
     return text

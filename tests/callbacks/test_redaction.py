@@ -44,6 +44,15 @@ def test_provider_key_patterns_are_scrubbed(secret: str) -> None:
         ),
         ('{"api_key": "plain-looking-value"}', f'{{"api_key": "{REDACTED}"}}'),
         ("password: hunter2hunter2", f"password: {REDACTED}"),
+        ("https://bob:hunter2@proxy.internal/v1", f"https://{REDACTED}@proxy.internal/v1"),
+        (
+            "GET /v1beta/models/gemini:generateContent?alt=sse&key=opaque-value-123",
+            f"GET /v1beta/models/gemini:generateContent?alt=sse&key={REDACTED}",
+        ),
+        (
+            "https://b.s3.amazonaws.com/o?X-Amz-Signature=abc123&x=1",
+            f"https://b.s3.amazonaws.com/o?X-Amz-Signature={REDACTED}&x=1",
+        ),
     ],
 )
 def test_tokens_and_secret_assignments_are_scrubbed(text: str, expected: str) -> None:
