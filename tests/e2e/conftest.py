@@ -31,6 +31,8 @@ SIM_KEY = "sk-sim-upstream"
 SIM_MODELS: dict[str, dict[str, Any]] = {
     "sim-priced": {"completion_tokens": 7},
     "sim-broken": {"error_status": 500},
+    "sim-slow-stream": {"chunk_interval_ms": 40, "completion_tokens": 40},
+    "sim-breaking": {"break_after_chunks": 2},
 }
 INPUT_PRICE = Decimal("0.000001")
 OUTPUT_PRICE = Decimal("0.000002")
@@ -62,6 +64,14 @@ def model_list(sim_url: str) -> list[dict[str, Any]]:
         {
             "model_name": "broken",
             "litellm_params": {"model": "openai/sim-broken", "api_base": base, "api_key": SIM_KEY},
+        },
+        {
+            "model_name": "slow-stream",
+            "litellm_params": {"model": "openai/sim-slow-stream", "api_base": base, "api_key": SIM_KEY},
+        },
+        {
+            "model_name": "breaking",
+            "litellm_params": {"model": "openai/sim-breaking", "api_base": base, "api_key": SIM_KEY},
         },
         {
             "model_name": "unpriced",

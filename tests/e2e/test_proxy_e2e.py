@@ -7,9 +7,13 @@ precedence for every source; failures logged; 401/403 paths; key cache invalidat
 from __future__ import annotations
 
 import hashlib
+import http.client
+import socket
+import time
 from decimal import Decimal
 
 import openai
+import orjson
 import pytest
 from tests.e2e.conftest import INPUT_PRICE, MASTER_KEY, OUTPUT_PRICE, Proxy
 
@@ -289,3 +293,39 @@ def test_malformed_requests_get_openai_errors(proxy: Proxy) -> None:
     ]:
         status, error, _ = proxy.request("POST", "/v1/chat/completions", body)
         assert status == 400 and fragment in error["error"]["message"], (body, error)
+
+
+def test_client_disconnect_mid_stream_leaves_one_failure_row(proxy: Proxy) -> None:
+    host, port = proxy.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    body = orjson.dumps({"model": "slow-stream", "messages": MESSAGES, "stream": True})
+    conn.request(
+        "POST",
+        "/v1/chat/completions",
+        body=body,
+        headers={
+            "authorization": f"Bearer {MASTER_KEY}",
+            "content-type": "application/json",
+            "x-request-id": "req-disconnect-1",
+        },
+    )
+    response = conn.getresponse()
+    assert response.status == 200
+    assert response.read(6) == b"data: "  # the first chunk arrives, then the client goes away
+    conn.sock.shutdown(socket.SHUT_RDWR)
+    conn.close()
+    deadline = time.monotonic() + 15
+    while not proxy.rows(request_id="req-disconnect-1"):
+        assert time.monotonic() < deadline, "no row for the abandoned stream"
+        time.sleep(0.05)
+    row = proxy.row("req-disconnect-1")
+    assert row["status"] == "failure" and row["metadata"]["error"]["type"]
+
+
+def test_upstream_stream_breaking_mid_way(proxy: Proxy) -> None:
+    key = proxy.new_key()
+    with pytest.raises(openai.APIError):
+        list(proxy.client(key).chat.completions.create(model="breaking", messages=MESSAGES, stream=True))
+    proxy.wait_written()
+    (row,) = proxy.rows(api_key=_sha(key))
+    assert row["status"] == "failure" and row["model_group"] == "breaking"
