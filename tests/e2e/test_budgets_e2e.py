@@ -309,3 +309,40 @@ def test_unpriced_model_under_a_budget_is_refused(
     status, body, _ = chat(proxy, key, "mystery")
     assert status == 403 and body["error"]["code"] == "unpriced_model"
     assert chat(proxy, proxy.new_key(), "mystery")[0] == 200  # no budget applies: admitted
+
+
+def test_tag_budgets_from_routes_and_config(
+    proxy_factory: Any, metered: Simulator, database_url: str
+) -> None:
+    cfg_tag, api_tag = f"cfg-{uuid.uuid4().hex[:6]}", f"api-{uuid.uuid4().hex[:6]}"
+    fits_one = str(WORST * Decimal("1.5"))
+    proxy = start(proxy_factory, metered, database_url, tags={cfg_tag: {"max_budget": fits_one}})
+    created = proxy.ok("POST", "/tag/new", {"name": api_tag, "max_budget": fits_one, "budget_duration": "7d"})
+    assert created["budget_reset_at"] is not None
+    info = proxy.ok("GET", f"/tag/info?name={api_tag}&name={cfg_tag}")
+    assert Decimal(str(info[api_tag]["max_budget"])) == Decimal(fits_one)
+    assert Decimal(str(info[cfg_tag]["max_budget"])) == Decimal(fits_one)  # config tags are registered
+    for tag in (api_tag, cfg_tag):
+        key = proxy.new_key(metadata={"tags": [tag]})
+        assert chat(proxy, key)[0] == 200
+        status, body, _ = chat(proxy, key)
+        assert status == 429 and f"tag '{tag}'" in body["error"]["message"]
+    updated = proxy.ok("POST", "/tag/update", {"name": api_tag, "max_budget": "1"})
+    assert Decimal(str(updated["max_budget"])) == 1
+    assert proxy.request("GET", "/tag/info?name=no-such-tag")[0] == 404
+
+
+def test_global_budget_from_litellm_settings(proxy_factory: Any, metered: Simulator, tmp_path: Any) -> None:
+    proxy: Proxy = proxy_factory(
+        f"sqlite:///{tmp_path}/global.db",
+        model_list=budget_models(metered.url),
+        litellm_settings={
+            "num_retries": 0,
+            "max_budget": str(WORST * Decimal("2.5")),
+            "budget_duration": "30d",
+        },
+    )
+    statuses = [chat(proxy, proxy.new_key())[0] for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    status, body, _ = chat(proxy, proxy.new_key())
+    assert status == 429 and "proxy (global budget)" in body["error"]["message"]
