@@ -379,3 +379,40 @@ def test_a_canary_secret_in_key_header_and_message_never_reaches_an_export(base:
         assert canary not in json.dumps(payload)
     assert canary not in repr({k: v for k, v in kwargs.items() if k != "exception"})
     assert kwargs["messages"] == [{"role": "user", "content": "my key is [REDACTED]"}]
+
+
+def _refused_base() -> str:
+    """A base URL on a port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.mark.parametrize(
+    ("case", "error_cls"),
+    [
+        ("rate_limit", errors.RateLimitError),
+        ("timeout", errors.APITimeoutError),
+        ("connection", errors.APIConnectionError),
+    ],
+)
+async def test_rate_limits_timeouts_and_connection_errors_fire_one_failure(
+    base: str, case: str, error_cls: type[errors.APIError]
+) -> None:
+    events = Events()
+    registry.failure_callback.append(events)
+    settings: dict[str, Any] = {
+        "rate_limit": {"api_base": base, **knobs(error_status=429)},
+        "timeout": {"api_base": base, "timeout": 0.2, **knobs(latency_ms=5000)},
+        "connection": {"api_base": _refused_base()},
+    }[case]
+    with pytest.raises(error_cls) as info:
+        await ledgerlm.acompletion(MODEL, MESSAGES, api_key="sk-test", num_retries=0, **settings)
+    assert await aflush()
+    kwargs, _ = events.only("async_log_failure_event")
+    assert kwargs["exception"] is info.value
+    assert kwargs["standard_logging_object"]["error"]["type"] == type(info.value).__name__
+    assert [n for n in events.names() if n.endswith("_event")] == ["async_log_failure_event"]
