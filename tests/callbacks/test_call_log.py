@@ -298,7 +298,7 @@ def test_the_payload_shape(make_record: Any) -> None:
     assert kwargs["optional_params"] == {"temperature": 0.2}
     assert kwargs["response_cost"] == Decimal("0.000123")
     assert kwargs["cache_hit"] is False
-    assert kwargs["litellm_params"]["metadata"] == {"team": "blue"}
+    assert kwargs["litellm_params"]["metadata"] == {"team": "blue", "tags": ["prod"]}
     assert kwargs["litellm_call_id"] == record.id
     assert isinstance(start, datetime) and isinstance(end, datetime) and start.tzinfo is not None
     assert end.timestamp() == pytest.approx(record.end_time)
@@ -311,6 +311,24 @@ def test_the_payload_shape(make_record: Any) -> None:
     other = next(c for c in second.calls if c[0] == "log_success_event")[1]
     assert other["standard_logging_object"] is slo
     assert "exception" not in kwargs
+
+
+def test_proxy_identity_reaches_metadata_under_litellm_names(make_record: Any) -> None:
+    events = Events()
+    reg.success_callback.append(events)
+    record = make_record(
+        key_hash="ab" * 32, team_id="team-1", user_id="u-1", request_tags=["prod"], metadata={"app": "x"}
+    )
+    start_call(model="m", messages=MESSAGES).success(record, {})
+    assert flush(5)
+    (_, kwargs, _, _, _) = next(c for c in events.calls if c[0] == "log_success_event")
+    assert kwargs["litellm_params"]["metadata"] == {
+        "user_api_key_hash": "ab" * 32,
+        "user_api_key_team_id": "team-1",
+        "user_api_key_user_id": "u-1",
+        "tags": ["prod"],
+        "app": "x",
+    }
 
 
 def test_the_failure_payload_carries_the_exception(make_record: Any) -> None:

@@ -5,7 +5,9 @@
 * ``model`` (the model as requested), ``messages`` (redacted: see ``ledgerlm.redaction``),
   ``optional_params`` (the call's parameters, secrets removed), ``call_type``, ``stream``,
   ``litellm_call_id`` (the request id), ``litellm_params`` (``metadata``, ``api_base``,
-  ``acompletion``, ``stream``, ``no_log``), ``log_event_type``;
+  ``acompletion``, ``stream``, ``no_log``), ``log_event_type``; at the terminal event ``metadata`` also
+  carries who made the call under LiteLLM's names (``user_api_key_hash``, ``user_api_key_team_id`` ...,
+  ``tags``) when the record has them;
 * terminal events add ``response_cost`` (``Decimal`` USD, ``None`` when unpriced), ``cache_hit``,
   ``start_time`` / ``end_time`` / ``completion_start_time`` (UTC ``datetime``),
   ``standard_logging_object`` (``CallRecord.model_dump(mode="json")``, redacted and scrubbed, computed
@@ -116,7 +118,10 @@ def terminal_kwargs(
     kwargs = pre_call_kwargs(info, "successful_api_call" if exc is None else "failed_api_call")
     kwargs["model"] = info.model or record.requested_model
     kwargs["litellm_call_id"] = record.id
-    kwargs["litellm_params"]["metadata"] = redaction.scrub(record.metadata or info.metadata)
+    kwargs["litellm_params"]["metadata"] = {
+        **_litellm_identity(record),
+        **redaction.scrub(record.metadata or info.metadata),
+    }
     kwargs["litellm_params"]["api_base"] = record.api_base
     kwargs.update(
         response_cost=record.response_cost if record.response_cost is not None else record.cost.total,
@@ -132,6 +137,28 @@ def terminal_kwargs(
         kwargs["exception"] = exc
         kwargs["error_str"] = redaction.scrub_text(str(exc))
     return kwargs
+
+
+_IDENTITY_FIELDS: tuple[tuple[str, str], ...] = (
+    ("user_api_key_hash", "key_hash"),
+    ("user_api_key_alias", "key_alias"),
+    ("user_api_key_user_id", "user_id"),
+    ("user_api_key_team_id", "team_id"),
+    ("user_api_key_org_id", "organization_id"),
+    ("user_api_key_end_user_id", "end_user"),
+    ("requester_ip_address", "requester_ip"),
+)
+"""LiteLLM's ``StandardLoggingMetadata`` names -> ``CallRecord`` fields (proxy callers)."""
+
+
+def _litellm_identity(record: CallRecord) -> dict[str, Any]:
+    """Who made the call, under LiteLLM's metadata names (only the fields that are set), plus ``tags``."""
+    out: dict[str, Any] = {
+        name: getattr(record, field) for name, field in _IDENTITY_FIELDS if getattr(record, field)
+    }
+    if record.request_tags:
+        out["tags"] = list(record.request_tags)
+    return out
 
 
 def visible_response(info: CallInfo, response_obj: Any) -> Any:
