@@ -148,3 +148,20 @@ async def test_without_spool_a_dead_backend_drops_and_counts(receiver: Receiver)
     stats = exporter.stats()
     assert len(receiver.requests) == FAST["max_retries"] + 1
     assert stats["retried"] == FAST["max_retries"] and stats["sent"] == 0
+
+
+async def test_events_after_close_go_to_the_spool(receiver: Receiver, tmp_path: Path) -> None:
+    settings = BatchSettings(**FAST, spool_dir=tmp_path)
+    exporter = WebhookExporter(f"{receiver.url}/hook", settings=settings)
+    exporter.enqueue(make_record(id="before"))
+    await exporter.aclose()
+    assert exporter.enqueue(make_record(id="after"))  # a late event is kept on disk, not lost
+    assert exporter.stats()["spilled"] == 1 and exporter.stats()["queued"] == 0
+
+    again = WebhookExporter(f"{receiver.url}/hook", settings=settings)
+    try:
+        again.enqueue(make_record(id="next"))
+        await wait_until(lambda: len(_received_ids(receiver)) >= 3)
+    finally:
+        await again.aclose()
+    assert _received_ids(receiver) == ["before", "after", "next"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from exporter_support import make_record, serve_asgi
+from exporter_support import Receiver, make_record, serve_asgi
 from prometheus_client.parser import text_string_to_metric_families
 
 from ledgerlm.integrations.prometheus import (
@@ -20,6 +20,8 @@ from ledgerlm.integrations.prometheus import (
     mark_worker_dead,
     metrics_app,
 )
+from ledgerlm.integrations.settings import BatchSettings
+from ledgerlm.integrations.webhook import WebhookExporter
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -145,7 +147,7 @@ WORKER = textwrap.dedent(
     import sys
     from ledgerlm.integrations import prometheus
     sys.path.insert(0, sys.argv[1])
-    from exporter_support import make_record, serve_asgi
+    from exporter_support import Receiver, make_record, serve_asgi
     for i in range(3):
         prometheus.record_call(make_record(team_id="team-mp"))
     prometheus.set_spend_queue_depth(5)
@@ -173,3 +175,21 @@ async def test_multiprocess_workers_are_merged(tmp_path: Path, monkeypatch: pyte
     _, samples = await _scrape()
     assert _get(samples, "ledgerlm_requests_total", **labels) == 6  # counters survive the workers
     assert ("ledgerlm_spend_writer_queue_depth", ()) not in samples  # live gauges do not
+
+
+class _ProbeExporter(WebhookExporter):
+    name = "probe_exporter"
+
+
+async def test_exporter_counters_are_exported(receiver: Receiver) -> None:
+    exporter = _ProbeExporter(f"{receiver.url}/hook", settings=BatchSettings(flush_interval_s=0.02))
+    try:
+        for _ in range(3):
+            exporter.enqueue(make_record())
+        assert await exporter.aflush()
+        _, samples = await _scrape(PrometheusMetrics())
+    finally:
+        await exporter.aclose()
+    assert _get(samples, "ledgerlm_exporter_events_total", exporter="probe_exporter", outcome="sent") == 3
+    assert _get(samples, "ledgerlm_exporter_events_total", exporter="probe_exporter", outcome="dropped") == 0
+    assert _get(samples, "ledgerlm_exporter_queue_depth", exporter="probe_exporter") == 0

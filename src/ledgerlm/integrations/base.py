@@ -27,11 +27,13 @@ batch, e.g. Langfuse's 207 errors), ``duplicates`` (ignored re-deliveries), ``er
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import random
 import threading
 import time
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -44,7 +46,7 @@ from ledgerlm.integrations.settings import BatchSettings
 from ledgerlm.integrations.spool import DiskSpool
 from ledgerlm.record import CallRecord
 
-__all__ = ["BatchingExporter", "PermanentSendError", "RetryableSendError"]
+__all__ = ["BatchingExporter", "PermanentSendError", "RetryableSendError", "live_exporters"]
 
 log = logging.getLogger("ledgerlm.integrations")
 
@@ -75,6 +77,21 @@ class RetryableSendError(Exception):
 
 class PermanentSendError(Exception):
     """The backend rejected the batch for good (4xx other than 429); its events are dropped."""
+
+
+_LIVE: weakref.WeakSet[BatchingExporter] = weakref.WeakSet()
+
+
+def live_exporters() -> list[BatchingExporter]:
+    """Exporters whose worker thread has started (for metrics about the exporters themselves)."""
+    return list(_LIVE)
+
+
+def _close_at_exit(ref: weakref.ReferenceType[BatchingExporter]) -> None:
+    """At interpreter exit: flush what is queued (one attempt, the rest to the spool)."""
+    exporter = ref()
+    if exporter is not None:
+        exporter.close(timeout=5.0)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -190,7 +207,7 @@ class BatchingExporter(CustomLogger):
         """Queue an already-built JSON event (no filtering, no dedupe); False when dropped."""
         self._count("enqueued")
         self._ensure_started()
-        if len(self._queue) >= self.settings.max_queue:
+        if self._closing or len(self._queue) >= self.settings.max_queue:
             return self._spill([event]) == 1
         self._queue.append(event)
         if len(self._queue) >= self.settings.batch_size:
@@ -241,6 +258,8 @@ class BatchingExporter(CustomLogger):
                 target=self._thread_main, name=f"ledgerlm-export-{self.name}", daemon=True
             )
             self._thread.start()
+            _LIVE.add(self)
+            atexit.register(_close_at_exit, weakref.ref(self))
 
     def _wake_worker(self) -> None:
         loop = self._loop

@@ -18,6 +18,8 @@ Series (prefix ``ledgerlm_``; labels in braces):
 | ``spend_writer_queue_depth`` | gauge | |
 | ``spend_spool_events`` / ``spend_spool_bytes`` | gauge | |
 | ``callback_drops_total`` | counter | callback |
+| ``exporter_events_total`` | counter | exporter, outcome (sent, retried, spilled, dropped, ...) |
+| ``exporter_queue_depth`` / ``exporter_spool_bytes`` | gauge | exporter |
 
 Bounded by design: no label carries a per-request, per-key, per-user or per-tag value unless the
 operator allow-lists it (``key_allowlist`` by key alias or key hash, ``tag_allowlist``). Even the
@@ -35,14 +37,17 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
 from decimal import Decimal
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import Collector
 
 from ledgerlm.callbacks import CustomLogger
+from ledgerlm.integrations.base import live_exporters
 from ledgerlm.integrations.events import record_from_kwargs, to_export_dict
 from ledgerlm.integrations.settings import Lookup
 from ledgerlm.record import CallRecord
@@ -100,6 +105,34 @@ class LabelLimiter:
         return text
 
 
+class ExporterStatsCollector(Collector):
+    """The batching exporters' own counters (this process), summed per exporter name."""
+
+    OUTCOMES = ("sent", "retried", "spilled", "replayed", "dropped", "rejected", "errors")
+
+    def collect(self) -> Iterator[Metric]:
+        """One counter family (``exporter``, ``outcome``) and two gauges (``exporter``)."""
+        totals: dict[str, dict[str, int]] = {}
+        for exporter in live_exporters():
+            stats = exporter.stats()
+            into = totals.setdefault(exporter.name, {})
+            for key, value in stats.items():
+                into[key] = into.get(key, 0) + value
+        events = CounterMetricFamily(
+            "ledgerlm_exporter_events", "Exporter events by outcome.", labels=["exporter", "outcome"]
+        )
+        queued = GaugeMetricFamily("ledgerlm_exporter_queue_depth", "Events in memory.", labels=["exporter"])
+        spool = GaugeMetricFamily(
+            "ledgerlm_exporter_spool_bytes", "Disk overflow (bytes).", labels=["exporter"]
+        )
+        for name, stats in sorted(totals.items()):
+            for outcome in self.OUTCOMES:
+                events.add_metric([name, outcome], stats.get(outcome, 0))
+            queued.add_metric([name], stats.get("queued", 0))
+            spool.add_metric([name], stats.get("spool_bytes", 0))
+        yield from (events, queued, spool)
+
+
 class PrometheusMetrics:
     """The ledgerlm metric families in one registry (see the module docstring for the series)."""
 
@@ -118,6 +151,7 @@ class PrometheusMetrics:
         self.max_label_values = max_label_values
         self._make_call_metrics()
         self._make_proxy_metrics()
+        self.registry.register(ExporterStatsCollector())
 
     def _make_call_metrics(self) -> None:
         r, ns = self.registry, "ledgerlm"
@@ -355,6 +389,7 @@ def metrics_app(metrics: PrometheusMetrics | None = None) -> ASGIApp:
         if directory:
             registry = CollectorRegistry()
             MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+            registry.register(ExporterStatsCollector())  # this worker's exporters
         else:
             registry = (metrics or default_metrics()).registry
         await make_asgi_app(registry)(scope, receive, send)
