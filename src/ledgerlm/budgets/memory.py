@@ -25,6 +25,8 @@ from ledgerlm.budgets.types import (
 
 __all__ = ["MemoryBudgets"]
 
+_LATE_SETTLE_S = 86400.0
+
 
 @dataclass(slots=True)
 class _Open:
@@ -133,10 +135,12 @@ class MemoryBudgets:
 
     def _reclaim(self, now_s: float) -> None:
         """Free reservations whose lease ended (their settle may still come and add spend)."""
-        for entry in self._open.values():
+        for rid, entry in list(self._open.items()):
             if not entry.expired and entry.deadline <= now_s:
                 self._free(entry)
                 entry.expired = True
+            elif entry.expired and entry.deadline + _LATE_SETTLE_S <= now_s:
+                del self._open[rid]  # as in Redis: a settle later than a day after the lease is dropped
 
     def _free(self, entry: _Open) -> None:
         for ref in entry.budgets:
