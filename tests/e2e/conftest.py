@@ -200,6 +200,7 @@ class Proxy:
     def close(self) -> None:
         for client in self._clients:
             client.close()
+        self._clients.clear()
         self._db.dispose()
 
 
@@ -256,8 +257,8 @@ def proxy_factory(simulator: Simulator, tmp_path_factory: pytest.TempPathFactory
 
     yield start
     for server, proxy in running:
+        proxy.close()  # clients first: the server then has no open keep-alive connection to wait for
         server.stop()
-        proxy.close()
 
 
 @pytest.fixture(scope="module")

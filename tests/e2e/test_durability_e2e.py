@@ -23,6 +23,8 @@ import pytest
 from tests.e2e.conftest import MASTER_KEY, Proxy, write_config
 from tests.e2e.forwarder import Forwarder
 
+from ledgerlm.proxy.app import create_app
+from ledgerlm.proxy.server import ServerThread
 from ledgerlm.simulator import Simulator
 
 MESSAGES = [{"role": "user", "content": "durable"}]
@@ -180,13 +182,16 @@ def test_sigkill_under_traffic_then_restart_loses_and_doubles_nothing(durable_se
         answered = traffic.finish()
         if forwarder is not None:
             forwarder.restore()
-        second = ProxyProcess(config, _free_port(), tmp / "proxy2.log")
+        # the restart runs in this process (same config, same spool directory): a new proxy claims the
+        # killed one's spool slot and replays it
+        second = ServerThread(create_app(config)).start()
         try:
             observer.url = second.url
             _assert_every_row_once(observer, answered, key)
             assert observer.client(key).chat.completions.create(model="priced", messages=MESSAGES).choices
         finally:
-            second.terminate()
+            observer.close()
+            second.stop()
     finally:
         if first.proc.poll() is None:
             first.terminate()
