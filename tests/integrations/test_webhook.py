@@ -12,6 +12,7 @@ import orjson
 import pytest
 from exporter_support import Captured, Receiver, make_record
 
+from ledgerlm.integrations.events import to_export_dict
 from ledgerlm.integrations.settings import BatchSettings
 from ledgerlm.integrations.webhook import WebhookExporter, parse_header_list
 
@@ -137,3 +138,19 @@ def test_from_settings_reads_litellm_env(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="GENERIC_LOGGER_ENDPOINT"):
         WebhookExporter.from_settings({}, {})
     assert parse_header_list({"A": 1}) == {"A": "1"}
+
+
+async def test_secrets_are_scrubbed_and_the_export_form_is_shared(
+    receiver: Receiver, make_webhook: Callable[..., WebhookExporter]
+) -> None:
+    leaked = "sk-proj-abcdefghijklmnop1234567890"
+    record = make_record(
+        status="failure", error={"type": "AuthenticationError", "message": f"bad key {leaked}"}
+    )
+    assert to_export_dict(record, content_logging=False) is to_export_dict(record, content_logging=False)
+    exporter = make_webhook()
+    exporter.enqueue(record)
+    assert await exporter.aflush()
+    body = receiver.requests[0].body.decode()
+    assert leaked not in body
+    assert _events(receiver.requests[0])[0]["error"]["message"].startswith("bad key [REDACTED]")

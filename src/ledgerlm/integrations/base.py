@@ -50,7 +50,7 @@ __all__ = ["BatchingExporter", "PermanentSendError", "RetryableSendError", "live
 
 log = logging.getLogger("ledgerlm.integrations")
 
-_DEDUPE_WINDOW = 50_000
+_DEDUPE_WINDOW = 10_000
 _COUNTERS = (
     "enqueued",
     "sent",

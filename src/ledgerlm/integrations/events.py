@@ -7,7 +7,9 @@ string is scrubbed of secrets: both by ``ledgerlm.redaction.record_for_export``.
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,6 +21,10 @@ __all__ = ["CONTENT_FIELDS", "batch_key", "event_uuid", "record_from_kwargs", "t
 
 CONTENT_FIELDS: tuple[str, ...] = ("messages", "response")
 
+_CACHE_SIZE = 64  # records in flight through the exporters at once; small: records may hold content
+_cache: OrderedDict[tuple[int, bool], tuple[object, dict[str, Any]]] = OrderedDict()
+_cache_lock = threading.Lock()
+
 _NAMESPACE = uuid.UUID("5b0f1f5e-8d0c-4c9a-9a55-6c2f0d1e7a10")
 
 
@@ -28,8 +34,24 @@ def to_export_dict(record: CallRecord | Mapping[str, Any], *, content_logging: b
     Accepts a ``CallRecord`` or its JSON dict (``model_dump(mode="json")``); goes through
     ``ledgerlm.redaction.record_for_export`` (content policy and secret scrubbing). A dict that does not
     validate as a ``CallRecord`` (e.g. a newer schema) is scrubbed and stripped of content as is.
-    Returns a new dict.
+
+    The result is computed once per record object and content setting and SHARED by every exporter
+    that receives the same record (scrubbing is the costly step): treat it as read-only.
     """
+    key = (id(record), content_logging)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] is record:
+            return hit[1]
+    out = _build_export_dict(record, content_logging)
+    with _cache_lock:
+        _cache[key] = (record, out)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return out
+
+
+def _build_export_dict(record: CallRecord | Mapping[str, Any], content_logging: bool) -> dict[str, Any]:
     from ledgerlm import redaction
 
     if not isinstance(record, CallRecord):
