@@ -226,12 +226,15 @@ async def send(
 
 _bridge_lock = threading.Lock()
 _bridge: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
+_bridge_stopped = False
 
 
 def _bridge_loop() -> asyncio.AbstractEventLoop:
     global _bridge
     if _bridge is not None:
         return _bridge[0]
+    if _bridge_stopped:
+        raise RuntimeError("ledgerlm's sync bridge is stopped (interpreter exit)")
     with _bridge_lock:
         if _bridge is None:
             loop = asyncio.new_event_loop()
@@ -243,7 +246,8 @@ def _bridge_loop() -> asyncio.AbstractEventLoop:
 
 
 def _stop_bridge() -> None:
-    global _bridge
+    global _bridge, _bridge_stopped
+    _bridge_stopped = True
     if _bridge is None:
         return
     loop, thread = _bridge
@@ -255,6 +259,8 @@ def _stop_bridge() -> None:
         pass
     loop.call_soon_threadsafe(loop.stop)
     thread.join(timeout=5)
+    if not thread.is_alive():
+        loop.close()
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -299,5 +305,5 @@ def iterate_sync(
     finally:
         if not finished:
             closer = aclose or getattr(agen, "aclose", None)
-            if closer is not None:
+            if closer is not None and not _bridge_stopped:
                 submit(closer)
