@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -54,6 +55,9 @@ async def chat_completions(request: Request) -> Response:
         if stream:
             return await _stream(call, upstream)
         result = await engine.chat(call.deployment, upstream, **call.engine_kwargs())
+    except asyncio.CancelledError:
+        await asyncio.shield(call.settle(call.sink.record))  # release admission; the engine logged it
+        raise
     except Exception as exc:
         return await call.fail(exc)
     return await _respond(call, result)
@@ -135,6 +139,9 @@ async def embeddings(request: Request) -> Response:
         upstream = await call.admit()
         assert call.deployment is not None
         result = await engine.embed(call.deployment, upstream, **call.engine_kwargs())
+    except asyncio.CancelledError:
+        await asyncio.shield(call.settle(call.sink.record))
+        raise
     except Exception as exc:
         return await call.fail(exc)
     return await _respond(call, result)
