@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from ledgerlm.budgets.admission import deployment_limits
+from ledgerlm.budgets.admission import deployment_limits, warn_if_unshared
 from ledgerlm.budgets.config import parse_budget_config
 from ledgerlm.budgets.store_io import GlobalBudget
 from ledgerlm.errors import ConfigError
@@ -73,3 +73,15 @@ def test_deployment_rate_limits_from_model_list() -> None:
     limits = deployment_limits(config)
     assert list(limits) == ["d1"]
     assert (limits["d1"].rpm_limit, limits["d1"].tpm_limit, limits["d1"].ref.kind) == (10, None, "deployment")
+
+
+def test_workers_without_redis_are_warned(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    plain = parse_config({"model_list": []})
+    assert warn_if_unshared(plain, 4)
+    assert "4 workers without redis_url" in caplog.text
+    assert not warn_if_unshared(plain, 1)
+    shared = parse_config({"model_list": [], "general_settings": {"redis_url": "redis://127.0.0.1:6379/0"}})
+    assert not warn_if_unshared(shared, 4)

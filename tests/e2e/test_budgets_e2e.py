@@ -97,6 +97,12 @@ def start(proxy_factory: Any, sim: Simulator, database_url: str, **budget: Any) 
     return proxy
 
 
+@pytest.fixture(scope="module")
+def plain(proxy_factory: Any, metered: Simulator, database_url: str) -> Proxy:
+    """One proxy with the default budget settings, shared by the tests that need nothing else."""
+    return start(proxy_factory, metered, database_url)
+
+
 def chat(proxy: Proxy, key: str, model: str = "metered") -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, body, headers) of one chat call through the official openai client."""
     client = proxy.client(key)
@@ -134,10 +140,8 @@ def assert_five_admitted(results: list[tuple[int, dict[str, Any], dict[str, str]
     assert "resets at never" in refused[0]["message"]
 
 
-def test_fifty_concurrent_requests_budget_fits_five(
-    proxy_factory: Any, metered: Simulator, database_url: str
-) -> None:
-    proxy = start(proxy_factory, metered, database_url)
+def test_fifty_concurrent_requests_budget_fits_five(plain: Proxy) -> None:
+    proxy = plain
     budget = WORST * Decimal("5.5")
     key = proxy.new_key(max_budget=str(budget))
     assert_five_admitted(concurrent([proxy], key), budget)
@@ -175,10 +179,8 @@ def test_two_instances_share_redis_and_postgres(
     assert redis.Redis.from_url(redis_url).get(f"{redis_prefix}:sp:key:{_sha(key)}") == b"500000"
 
 
-def test_team_key_spend_does_not_consume_personal_budget(
-    proxy_factory: Any, metered: Simulator, database_url: str
-) -> None:
-    proxy = start(proxy_factory, metered, database_url)
+def test_team_key_spend_does_not_consume_personal_budget(plain: Proxy) -> None:
+    proxy = plain
     user = f"u-{uuid.uuid4().hex[:8]}"
     proxy.ok(
         "POST",
@@ -277,10 +279,8 @@ def limited_calls(proxy: Proxy, new_key: Any, model: str, n: int) -> list[Result
     return results
 
 
-def test_rate_limits_answer_429_with_headers(
-    proxy_factory: Any, metered: Simulator, database_url: str
-) -> None:
-    proxy = start(proxy_factory, metered, database_url)
+def test_rate_limits_answer_429_with_headers(plain: Proxy) -> None:
+    proxy = plain
     first, second, third = limited_calls(proxy, lambda: proxy.new_key(rpm_limit=2), "metered", 3)
     status, _, headers = first
     assert status == 200 and second[0] == 200
@@ -301,10 +301,8 @@ def test_rate_limits_answer_429_with_headers(
     assert headers["x-ratelimit-limit-requests"] == "1"
 
 
-def test_unpriced_model_under_a_budget_is_refused(
-    proxy_factory: Any, metered: Simulator, database_url: str
-) -> None:
-    proxy = start(proxy_factory, metered, database_url)
+def test_unpriced_model_under_a_budget_is_refused(plain: Proxy) -> None:
+    proxy = plain
     key = proxy.new_key(max_budget="1")
     status, body, _ = chat(proxy, key, "mystery")
     assert status == 403 and body["error"]["code"] == "unpriced_model"
@@ -346,3 +344,20 @@ def test_global_budget_from_litellm_settings(proxy_factory: Any, metered: Simula
     assert statuses == [200, 200, 429]
     status, body, _ = chat(proxy, proxy.new_key())
     assert status == 429 and "proxy (global budget)" in body["error"]["message"]
+
+
+def test_streamed_calls_are_reserved_and_settled(plain: Proxy) -> None:
+    proxy = plain
+    key = proxy.new_key(max_budget=str(WORST * Decimal("1.5")))
+    client = proxy.client(key)
+    with client.chat.completions.create(
+        model="metered",
+        messages=MESSAGES,
+        max_tokens=MAX_TOKENS,
+        stream=True,  # type: ignore[arg-type]
+    ) as stream:
+        assert any(chunk.choices and chunk.choices[0].delta.content for chunk in stream)
+    client.close()
+    status, body, _ = chat(proxy, key)  # the streamed call's cost was settled: nothing left
+    assert status == 429 and body["error"]["type"] == "budget_exceeded"
+    assert "spend $0.0001 " in body["error"]["message"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -37,7 +38,7 @@ from ledgerlm.proxy.models import _deployment_id
 from ledgerlm.store import tags as tag_store
 from ledgerlm.types import CallContext
 
-__all__ = ["BudgetAdmission", "build_admission", "deployment_limits", "sync_config_tags"]
+__all__ = ["BudgetAdmission", "build_admission", "deployment_limits", "sync_config_tags", "warn_if_unshared"]
 
 log = logging.getLogger("ledgerlm.budgets")
 
@@ -184,3 +185,17 @@ def build_admission(config: ProxyConfig, engine: Callable[[], AsyncEngine]) -> B
         litellm=config.litellm_settings.model_dump(),
     )
     return BudgetAdmission(budget, engine, deployment_limits(config))
+
+
+def warn_if_unshared(config: ProxyConfig, workers: int) -> bool:
+    """Log a warning (and return True) when several worker processes would each keep their own budget
+    counters: without Redis, budgets and rate limits hold per process, not for the proxy."""
+    if workers <= 1 or config.general_settings.redis_url or os.environ.get("REDIS_URL"):
+        return False
+    log.warning(
+        "%d workers without redis_url: each worker process counts budgets and rate limits on its own, "
+        "so together they may admit up to %d times a limit; set general_settings.redis_url",
+        workers,
+        workers,
+    )
+    return True
