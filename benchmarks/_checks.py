@@ -75,6 +75,22 @@ def concurrent_streams(
     }
 
 
+def prime(url: str, headers: dict[str, str], bodies: list[bytes], count: int = 20) -> None:
+    """Send each body ``count`` times, one at a time, before measuring (lazy imports, caches, pools).
+    Raises ``RuntimeError`` when the target does not answer 200."""
+
+    async def go() -> None:
+        async with aiohttp.ClientSession() as session:
+            for body in bodies:
+                for _ in range(count):
+                    async with session.post(url, data=body, headers=headers) as resp:
+                        text = await resp.read()
+                        if resp.status != 200:
+                            raise RuntimeError(f"{url} answered {resp.status}: {text[:300]!r}")
+
+    asyncio.run(go())
+
+
 async def _overhead_sample(url: str, headers: dict[str, str], body: bytes, count: int) -> list[float]:
     out: list[float] = []
     async with aiohttp.ClientSession() as session:

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,8 +33,10 @@ class LoadDriver(Protocol):
         connections: int,
         duration_s: float,
         warmup_s: float,
+        mark: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
-        """Warm up for ``warmup_s``, then measure for ``duration_s`` at ``connections`` connections."""
+        """Warm up for ``warmup_s``, call ``mark()``, then measure for ``duration_s`` at ``connections``
+        connections."""
         ...
 
     def close(self) -> None: ...
@@ -59,6 +62,22 @@ class PythonLoad:
         duration_s: float,
         warmup_s: float,
         total_requests: int | None = None,
+        mark: Callable[[], None] | None = None,
+    ) -> dict[str, Any]:
+        if warmup_s > 0:
+            self._once(url, headers, body, connections, warmup_s, None)
+        if mark is not None:
+            mark()
+        return self._once(url, headers, body, connections, duration_s, total_requests)
+
+    def _once(
+        self,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        connections: int,
+        duration_s: float,
+        total_requests: int | None,
     ) -> dict[str, Any]:
         spec = {
             "url": url,
@@ -66,7 +85,7 @@ class PythonLoad:
             "body": body.decode(),
             "connections": connections,
             "duration_s": duration_s,
-            "warmup_s": warmup_s,
+            "warmup_s": 0.0,
             "total_requests": total_requests,
         }
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -117,12 +136,15 @@ class WrkLoad:
         connections: int,
         duration_s: float,
         warmup_s: float,
+        mark: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
         env = dict(os.environ)
         env["BENCH_BODY"] = body.decode()
         env["BENCH_HEADERS"] = "\n".join(f"{k}: {v}" for k, v in headers.items())
         if warmup_s > 0:
             self._wrk(url, env, connections, warmup_s)
+        if mark is not None:
+            mark()
         cpu0 = _children_cpu()
         started = time.perf_counter()
         out = self._wrk(url, env, connections, duration_s)

@@ -46,11 +46,11 @@ def memory_progress(point: tuple[int, float], res: dict[str, Any]) -> None:
 
 def added(rows: list[dict[str, Any]]) -> dict[tuple[str, Key], tuple[float, float]]:
     """``(target, cell) -> (added p50 ms, added p99 ms)`` over direct."""
-    direct = {_key(r): r for r in rows if r["target"] == "direct"}
+    direct = {_key(r): r for r in rows if r["target"] == "direct" and r["requests"]}
     out = {}
     for row in rows:
         base = direct.get(_key(row))
-        if base is not None and row["target"] != "direct":
+        if base is not None and row["target"] != "direct" and row["requests"]:
             out[(row["target"], _key(row))] = (row["p50_ms"] - base["p50_ms"], row["p99_ms"] - base["p99_ms"])
     return out
 
@@ -59,16 +59,23 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     extra = added(rows)
     head = (
         f"{'target':<18}{'up ms':>6}{'mode':>7}{'conns':>6}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
-        f"{'+p50 ms':>9}{'+p99 ms':>9}{'RSS MiB':>9}{'errors':>7}{'load cpu':>9}"
+        f"{'+p50 ms':>9}{'+p99 ms':>9}{'cpu us/req':>11}{'RSS MiB':>9}{'errors':>7}{'load cpu':>9}"
     )
     print(head)
     print("-" * len(head))
     for row in sorted(rows, key=lambda r: (_key(r), _order(r["target"]))):
+        if not row["requests"]:
+            print(
+                f"{row['target']:<18}{row['latency']:>6}{_mode(row['stream']):>7}{row['conns']:>6}"
+                f"{'no request completed in the cell':>45}   errors {row['errors']}"
+            )
+            continue
         plus = extra.get((row["target"], _key(row)), (None, None))
         print(
             f"{row['target']:<18}{row['latency']:>6}{_mode(row['stream']):>7}{row['conns']:>6}"
             f"{row['rps']:>9.0f}{_f(row['p50_ms']):>8}{_f(row['p99_ms']):>8}{_f(plus[0]):>9}{_f(plus[1]):>9}"
-            f"{_f(row['rss_mb'], 0):>9}{row['errors']:>7}{row['cpu_pct']:>8.0f}%"
+            f"{_f(row.get('cpu_us_per_req'), 0):>11}{_f(row['rss_mb'], 0):>9}{row['errors']:>7}"
+            f"{row['cpu_pct']:>8.0f}%"
         )
 
 

@@ -66,6 +66,18 @@ def rss_mb(pid: int) -> float:
     return total_kb / 1024.0
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` (all its threads) and its descendants (0 when gone)."""
+    total = 0
+    for p in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     """A server subprocess: ``url``, ``pid``, ``rss_mb()``, ``stop()``. Output goes to ``log_path``."""
 
@@ -102,6 +114,9 @@ class Server:
 
     def rss_mb(self) -> float:
         return rss_mb(self.proc.pid)
+
+    def cpu_s(self) -> float:
+        return cpu_s(self.proc.pid)
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 15 s."""

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,8 @@ class Bench:
     ) -> None:
         """Every cell of the plan (of latency ``only`` when given) against ``base_url``; ``server``:
         whose RSS to read after each cell, or None."""
+        for latency in self.plan.cells if only is None else [only]:
+            _checks.prime(base_url + PATH, headers, [_setup.request_body(latency, s) for s in (False, True)])
         driver = make_driver(self.load_cpus, self.args.load)
         self.notes["load_generator"] = driver.name
         try:
@@ -89,21 +92,45 @@ class Bench:
                 if only is not None and latency != only:
                     continue
                 for connections, stream in cells:
-                    body = _setup.request_body(latency, stream)
-                    res = driver.run(
-                        base_url + PATH,
-                        headers,
-                        body,
-                        connections,
-                        self.plan.duration_s,
-                        self.plan.warmup_s,
-                    )
-                    res.update(target=target, latency=latency, conns=connections, stream=stream)
-                    res["rss_mb"] = server.rss_mb() if server is not None else None
+                    res = self._cell(driver, base_url, headers, server, latency, connections, stream)
+                    res["target"] = target
                     self.rows.append(res)
                     _report.progress(res)
         finally:
             driver.close()
+
+    def _cell(
+        self,
+        driver: Any,
+        base_url: str,
+        headers: dict[str, str],
+        server: Any,
+        latency: int,
+        connections: int,
+        stream: bool,
+    ) -> dict[str, Any]:
+        """One measured cell; adds the server's RSS after it and its CPU per request during it."""
+        cpu0: list[float] = []
+        mark = None if server is None else partial(_append_cpu, cpu0, server)
+        body = _setup.request_body(latency, stream)
+        res: dict[str, Any] = driver.run(
+            base_url + PATH, headers, body, connections, self.plan.duration_s, self.plan.warmup_s, mark=mark
+        )
+        res.update(latency=latency, conns=connections, stream=stream)
+        res["rss_mb"] = server.rss_mb() if server is not None else None
+        res["cpu_us_per_req"] = _cpu_per_request(server, cpu0, res)
+        return res
+
+
+def _append_cpu(into: list[float], server: Any) -> None:
+    into.append(server.cpu_s())
+
+
+def _cpu_per_request(server: Any, cpu0: list[float], res: dict[str, Any]) -> float | None:
+    """The server's CPU microseconds per request over the measured part of a cell."""
+    if server is None or not cpu0 or not res["requests"]:
+        return None
+    return (server.cpu_s() - cpu0[0]) * 1e6 / (res["requests"] + res["errors"])
 
 
 def start_simulators(bench: Bench, tmp: Path) -> dict[int, str]:
@@ -248,6 +275,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     default_pg = os.environ.get("LEDGERLM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--postgres-url", default=default_pg, help="server (its database is only a way in)")
     parser.add_argument("--keep-db", action="store_true", help="keep the PostgreSQL benchmark database")
+    parser.add_argument("--logs", type=Path, help="keep the servers' logs in this folder")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     return parser.parse_args(argv)
 
@@ -263,8 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ledgerlm-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        bench = Bench(args, plan, tmp / "logs", proxy_cpus, load_cpus)
-        bench.logs.mkdir()
+        bench = Bench(args, plan, args.logs or tmp / "logs", proxy_cpus, load_cpus)
+        bench.logs.mkdir(parents=True, exist_ok=True)
         only = set(filter(None, args.only.split(","))) or {
             "direct",
             "minimal",
