@@ -24,6 +24,10 @@ EXPECTED = {
     "CallRecord",
     "Deployment",
     "Simulator",
+    "APIError",
+    "RateLimitError",
+    "APITimeoutError",
+    "MissingAPIKeyError",
 }
 
 
@@ -38,6 +42,7 @@ def test_every_name_in_all_resolves() -> None:
         assert getattr(ledgerlm, name) is not None, name
     assert ledgerlm.completion.__module__ == "ledgerlm.sdk"
     assert ledgerlm.Usage.__module__ == "ledgerlm.types"
+    assert ledgerlm.RateLimitError is ledgerlm.errors.RateLimitError
 
 
 def test_unknown_attribute_raises() -> None:
