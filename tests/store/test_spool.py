@@ -59,18 +59,18 @@ def test_unwritable_directory_is_unhealthy_and_append_raises(tmp_path: Path) -> 
         spool.append(rows(1)[0])
 
 
-def test_directory_removed_after_start_is_reported(tmp_path: Path) -> None:
+def test_spool_directory_removed_at_run_time_is_reported_then_recreated(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
     assert spool.healthy()
     spool.append(rows(1)[0])
-    spool.rotate()
     for path in spool.segments():
-        path.unlink()
+        path.unlink()  # the active segment is deleted while its descriptor is open
     (tmp_path / "spool").rmdir()
-    assert not spool.healthy()
-    with pytest.raises(SpoolError):
-        spool.append(rows(1)[0])
-    assert spool.unhealthy_reason is not None
+    assert not spool.healthy() and "does not exist" in (spool.unhealthy_reason or "")
+    row = rows(1)[0]
+    spool.append(row)  # lands in a new segment of a recreated directory, not in the deleted file
+    assert spool.healthy()
+    assert [line["request_id"] for line in _lines(spool)] == [row["request_id"]]
 
 
 def test_disk_below_free_space_threshold_is_unhealthy(tmp_path: Path) -> None:

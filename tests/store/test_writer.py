@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledgerlm.store import SpendWriter, Spool, create_engine, keys, migrate
+from ledgerlm.store.segments import Chunk, SegmentReader
 from ledgerlm.store.tables import spend_logs
 
 from .factories import Database, uid
@@ -267,3 +268,29 @@ async def test_row_the_database_refuses_is_set_aside_and_the_rest_written(
     (item,) = [orjson.loads(line) for line in (tmp_path / "rejected.jsonl").read_bytes().splitlines()]
     assert item["row"]["request_id"] == "x" * 300 and "too long" in item["reason"]
     assert await count_rows(engine, spend_logs.c.request_id.in_([r["request_id"] for r in good])) == 4
+
+
+async def test_unexpected_error_does_not_kill_the_writer(
+    engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint write failing once (a disk error; simulated: root ignores permissions here)."""
+    calls = {"n": 0}
+    original = SegmentReader.commit
+
+    def failing_once(self: SegmentReader, chunk: Chunk) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError(28, "No space left on device")
+        original(self, chunk)
+
+    monkeypatch.setattr(SegmentReader, "commit", failing_once)
+    spool = Spool(tmp_path)
+    batch = rows(10)
+    for row in batch:
+        spool.append(row)
+    writer = SpendWriter(engine, spool, interval_s=0.01)
+    await writer.start()
+    assert await writer.flush(timeout_s=30)
+    await writer.stop()
+    assert writer.rows_written == 10 and writer.rows_duplicate == 10  # written, then replayed once
+    assert await count_rows(engine, spend_logs.c.request_id.in_([r["request_id"] for r in batch])) == 10

@@ -91,7 +91,7 @@ class Spool:
         line = encode_row(row)
         with self._lock:
             try:
-                fd = self._fd if self._fd is not None else self._open_segment()
+                fd = self._fd if self._fd is not None and self._linked() else self._open_segment()
                 written = os.write(fd, line)
                 if written != len(line):
                     raise OSError(f"short write ({written} of {len(line)} bytes)")
@@ -107,7 +107,17 @@ class Spool:
             if self._active_size >= self.max_segment_bytes:
                 self._close_segment()
 
+    def _linked(self) -> bool:
+        """False when the active segment was deleted under us (its rows would never be read)."""
+        assert self._fd is not None
+        if os.fstat(self._fd).st_nlink > 0:
+            return True
+        logger.error("spool segment %s was deleted while in use; starting a new one", self._active)
+        self._close_segment()
+        return False
+
     def _open_segment(self) -> int:
+        self.directory.mkdir(parents=True, exist_ok=True)  # recreate a directory removed at run time
         path = self.directory / f"{time.time_ns():020d}-{os.getpid()}{SEGMENT_SUFFIX}"
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

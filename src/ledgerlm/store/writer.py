@@ -55,6 +55,15 @@ class _Batch:
     prepared: Prepared
 
 
+_Ahead = asyncio.Future[_Batch] | None
+
+
+async def _discard(ahead: _Ahead) -> None:
+    """Let a prepare-ahead finish (it runs in a thread) and drop its result."""
+    if ahead is not None:
+        await asyncio.gather(ahead, return_exceptions=True)
+
+
 def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
 
@@ -154,30 +163,39 @@ class SpendWriter:
 
     async def _run(self) -> None:
         backoff = self.interval_s
-        ahead: asyncio.Future[_Batch] | None = None
+        ahead: _Ahead = None
         while True:
-            batch = await ahead if ahead is not None else await self._next_batch()
-            ahead = None
-            if batch is None:
-                if self._stopping:
-                    return
-                await self._sleep(self.interval_s)
-                continue
-            following = self._reader.read_after(batch.chunk, self.batch_size)
-            if following is not None:  # prepare the next batch while this one is in the database
-                ahead = asyncio.ensure_future(asyncio.to_thread(self._prepare, following))
             try:
-                await self._write_batch(batch)
-            except Exception as exc:  # database down or unexpected: keep the rows, retry
-                if ahead is not None:
-                    await asyncio.gather(ahead, return_exceptions=True)
-                    ahead = None
+                progressed, ahead = await self._step(ahead)
+            except Exception as exc:  # database down, disk error or a bug: keep the rows, retry
+                await _discard(ahead)
+                ahead = None
                 self._record_failure(exc)
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
             backoff = self.interval_s
+            if not progressed:
+                if self._stopping:
+                    return
+                await self._sleep(self.interval_s)
+
+    async def _step(self, ahead: _Ahead) -> tuple[bool, _Ahead]:
+        """Write one batch (the prepared-ahead one if any); ``(progressed, next prepared-ahead)``."""
+        batch = await ahead if ahead is not None else await self._next_batch()
+        if batch is None:
+            return False, None
+        following = self._reader.read_after(batch.chunk, self.batch_size)
+        upcoming: _Ahead = None
+        if following is not None:  # prepare the next batch while this one is in the database
+            upcoming = asyncio.ensure_future(asyncio.to_thread(self._prepare, following))
+        try:
+            await self._write_batch(batch)
             self._reader.commit(batch.chunk)
+        except BaseException:
+            await _discard(upcoming)
+            raise
+        return True, upcoming
 
     async def _next_batch(self) -> _Batch | None:
         chunk = self._reader.next_chunk(self.batch_size)
@@ -204,7 +222,8 @@ class SpendWriter:
     def _record_failure(self, exc: Exception) -> None:
         message = _short(exc)
         if message != self.last_error:
-            logger.warning("spend writer: database write failed, rows stay spooled: %s", message)
+            unexpected = not isinstance(exc, sa_exc.SQLAlchemyError | OSError | asyncpg.PostgresError)
+            logger.warning("spend writer: write failed, rows stay spooled: %s", message, exc_info=unexpected)
         self.last_error = message
 
     async def _write_batch(self, batch: _Batch) -> None:
