@@ -44,8 +44,6 @@ from ledgerlm.usage import usage_from_openai
 __all__ = ["PRESETS", "OpenAICompatibleProvider", "OpenAIProvider", "Preset", "preset_provider"]
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
-# Call-level options of the OpenAI Python client that are not part of the request body.
-_CLIENT_ONLY = ("extra_headers", "extra_body", "extra_query")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +161,8 @@ class OpenAICompatibleProvider(Provider):
             body.pop("stream", None)
             body.pop("stream_options", None)
         headers = self.headers(deployment, extra_headers)
+        if stream:
+            headers["Accept"] = "text/event-stream"
         return HTTPRequest("POST", self.url(deployment, "chat/completions"), headers, orjson.dumps(body))
 
     def build_embedding_request(self, deployment: Deployment, params: Mapping[str, Any]) -> HTTPRequest:
