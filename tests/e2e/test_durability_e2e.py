@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -221,3 +222,25 @@ def test_postgres_unreachable_under_traffic_then_back(
     _assert_every_row_once(proxy, answered, key)
     assert proxy.request("GET", "/health/readiness", key=None)[0] == 200
     assert MASTER_KEY
+
+
+def test_unwritable_spool_turns_readiness_red_and_rejects_new_calls(
+    proxy_factory: Any, tmp_path: Path
+) -> None:
+    proxy = proxy_factory(
+        f"sqlite:///{tmp_path}/db.sqlite", general_settings={"reject_when_spool_unhealthy": True}
+    )
+    body = {"model": "priced", "messages": MESSAGES}
+    assert proxy.request("POST", "/v1/chat/completions", body)[0] == 200
+    store = proxy.app.state.proxy.store
+    slot = store.spool.directory
+    shutil.rmtree(slot)
+    slot.write_text("not a directory")  # works as root, unlike chmod
+    status, health, _ = proxy.request("GET", "/health/readiness", key=None)
+    assert status == 503 and health["spool"].startswith("unhealthy")
+    deadline = time.monotonic() + 10
+    while store.spool_ok:
+        assert time.monotonic() < deadline, "the spool watch did not notice"
+        time.sleep(0.05)
+    status, error, _ = proxy.request("POST", "/v1/chat/completions", body)
+    assert status == 503 and error["error"]["code"] == "spool_unhealthy"

@@ -20,7 +20,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ledgerlm.errors import BadRequestError, NotFoundError
+from ledgerlm.errors import BadRequestError, NotFoundError, ServiceUnavailableError
 from ledgerlm.providers.base import Deployment
 from ledgerlm.proxy.admission import Reservation
 from ledgerlm.proxy.auth import KeyContext, check_model
@@ -80,6 +80,12 @@ class ProxyCall:
 
     def route(self, body: dict[str, Any], *, need: str) -> None:
         """Validate the body's ``model`` and ``need`` field, pick the deployment, resolve tags."""
+        store = self.state.store
+        if self.state.reject_when_spool_unhealthy and not store.spool_ok:
+            raise ServiceUnavailableError(
+                f"spend logging unavailable ({store.spool_reason}); refusing unlogged traffic",
+                code="spool_unhealthy",
+            )
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise BadRequestError("'model' is required (a string)", param="model", code="missing_model")
@@ -107,6 +113,8 @@ class ProxyCall:
         user = body.get("user")
         if user is not None and not isinstance(user, str):
             raise BadRequestError("'user' must be a string", param="user")
+        if user is not None and "\x00" in user:
+            raise BadRequestError("'user' may not contain a NUL character (\\u0000)", param="user")
         self.ctx.end_user = user or self.request.headers.get(END_USER_HEADER) or None
         self.ctx.requester_ip = _client_ip(self.request)
         metadata = body.get("metadata")

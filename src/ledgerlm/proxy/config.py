@@ -97,7 +97,8 @@ class ModelEntry(_Lenient):
 class GeneralSettings(_Lenient):
     """``general_settings``. ``database_url`` defaults to ``$DATABASE_URL`` else ``sqlite:///./ledgerlm.db``;
     ``spool_dir`` (the local spend spool) defaults to ``./ledgerlm-spool``; ``key_cache_ttl_s`` is how long
-    a virtual key stays cached (seconds; update/delete on this instance invalidate at once)."""
+    a virtual key stays cached (seconds; update/delete on this instance invalidate at once);
+    ``reject_when_spool_unhealthy``: answer 503 rather than serve calls whose spend row cannot be spooled."""
 
     master_key: str | None = None
     database_url: str | None = None
@@ -108,7 +109,7 @@ class GeneralSettings(_Lenient):
     redis_url: str | None = None
     key_cache_ttl_s: float = Field(default=5.0, ge=0)
     max_request_size_mb: float = Field(default=10.0, gt=0)
-    disable_spend_logs: bool = False
+    reject_when_spool_unhealthy: bool = False
 
     @field_validator("required_tags")
     @classmethod

@@ -45,6 +45,7 @@ class ProxyState:
     max_body_bytes: int = 10 * 1024 * 1024
     extra: dict[str, Any] = field(default_factory=dict)
     observe_overhead: OverheadObserver | None = None
+    reject_when_spool_unhealthy: bool = False
 
 
 def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: bool = True) -> ProxyState:
@@ -88,5 +89,6 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
         store_prompts=store.store_prompts,
         max_body_bytes=int(general.max_request_size_mb * 1024 * 1024),
         observe_overhead=overhead_observer(config),
+        reject_when_spool_unhealthy=general.reject_when_spool_unhealthy,
         admission=build_admission(config, lambda: store.engine),
     )

@@ -14,6 +14,7 @@ reclaims (and replays) the slots of the processes it replaces.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -111,6 +112,9 @@ class StoreLink:
         self.writer: Any = None
         self._lock_fd: int | None = None
         self._from_record: Any = None
+        self.spool_ok = True
+        self.spool_reason: str | None = None
+        self._watch: asyncio.Task[None] | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -135,9 +139,15 @@ class StoreLink:
         self._from_record = SpendLog.from_record
         self.writer = SpendWriter(self._engine, self.spool)
         await self.writer.start()
+        self._watch = asyncio.create_task(self._watch_spool(), name="ledgerlm-spool-health")
 
     async def stop(self) -> None:
         """Drain the writer (best effort), close the spool and the engine, release the slot."""
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
         if self.writer is not None:
             await self.writer.stop()
         if self.spool is not None and hasattr(self.spool, "close"):
@@ -149,8 +159,28 @@ class StoreLink:
             self._lock_fd = None
 
     def append(self, record: CallRecord) -> None:
-        """Spool the spend row of ``record`` (before the response is sent)."""
-        self.spool.append(self._from_record(record, store_prompts=self.store_prompts))
+        """Spool the spend row of ``record`` (before the response is sent). A failing disk marks the
+        spool unhealthy (readiness 503; new requests refused with ``reject_when_spool_unhealthy``) and is
+        logged; the response already paid for upstream is still served."""
+        try:
+            self.spool.append(self._from_record(record, store_prompts=self.store_prompts))
+        except OSError as exc:
+            self._mark(False, f"spool append failed: {exc}")
+            log.error("spend row %s NOT spooled: %s", record.id, exc)
+
+    def _mark(self, ok: bool, reason: str | None) -> None:
+        if ok != self.spool_ok:
+            if ok:
+                log.warning("spend spool healthy again")
+            else:
+                log.error("spend spool unhealthy: %s", reason)
+        self.spool_ok, self.spool_reason = ok, reason
+
+    async def _watch_spool(self, interval_s: float = 1.0) -> None:
+        """Probe the spool every ``interval_s`` seconds so requests can check one flag."""
+        while True:
+            await asyncio.sleep(interval_s)
+            self._mark(*self.spool_health())
 
     async def ping(self) -> bool:
         """``SELECT 1`` within ``READINESS_TIMEOUT_S`` seconds."""
@@ -163,13 +193,11 @@ class StoreLink:
         return True
 
     def spool_health(self) -> tuple[bool, str | None]:
-        """``(healthy, reason)`` of the spool."""
+        """``(healthy, reason)`` of the spool (a probe write in its directory)."""
         if self.spool is None:
             return False, "spool not started"
-        healthy = self.spool.healthy()
-        if isinstance(healthy, tuple):
-            return bool(healthy[0]), healthy[1]
-        return bool(healthy), None if healthy else getattr(self.spool, "unhealthy_reason", "spool unhealthy")
+        reason = self.spool.check()
+        return reason is None, reason
 
     async def lookup_key(self, token: str) -> KeyContext | None:
         """The key with SHA-256 hash ``token`` and its team, or None."""
