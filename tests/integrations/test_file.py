@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -88,3 +90,23 @@ def test_from_settings(tmp_path: Path) -> None:
         {}, {"LEDGERLM_FILE_SINK_DIR": str(tmp_path), "LEDGERLM_FILE_SINK_PREFIX": "x"}
     )
     assert sink.directory == tmp_path and sink.prefix == "x"
+
+
+EXIT_SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from exporter_support import make_record
+from ledgerlm.integrations.file import FileExporter
+from ledgerlm.integrations.settings import BatchSettings
+sink = FileExporter(__import__("pathlib").Path(sys.argv[1]), settings=BatchSettings(flush_interval_s=60))
+for i in range(5):
+    sink.enqueue(make_record(id=f"exit-{i}"))
+# no close(): the interpreter-exit hook must flush the queue
+"""
+
+
+def test_queued_events_are_flushed_at_interpreter_exit(tmp_path: Path) -> None:
+    here = str(Path(__file__).parent)
+    done = subprocess.run([sys.executable, "-c", EXIT_SCRIPT, str(tmp_path), here], timeout=60, check=False)
+    assert done.returncode == 0
+    assert [r["id"] for r in _lines(tmp_path)] == [f"exit-{i}" for i in range(5)]

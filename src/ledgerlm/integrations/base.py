@@ -29,13 +29,15 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import logging
 import random
+import sys
 import threading
 import time
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import aiohttp
@@ -87,11 +89,35 @@ def live_exporters() -> list[BatchingExporter]:
     return list(_LIVE)
 
 
+def _register_exit(fn: Callable[[], None]) -> None:
+    """Run ``fn`` at interpreter exit BEFORE thread pools shut down (``threading._register_atexit``, the
+    hook ``concurrent.futures`` uses), so the final flush can still resolve host names; falls back to
+    ``atexit`` when that hook is missing or closed."""
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        try:
+            register(fn)
+            return
+        except RuntimeError:
+            pass
+    atexit.register(fn)
+
+
 def _close_at_exit(ref: weakref.ReferenceType[BatchingExporter]) -> None:
-    """At interpreter exit: flush what is queued (one attempt, the rest to the spool)."""
+    """At interpreter exit: let the callback dispatcher hand over its last events (its own exit flush
+    runs after this one), then flush what is queued (one attempt, the rest to the spool)."""
     exporter = ref()
-    if exporter is not None:
-        exporter.close(timeout=5.0)
+    if exporter is None:
+        return
+    dispatcher = sys.modules.get("ledgerlm.callbacks.dispatcher")
+    if dispatcher is not None and getattr(dispatcher, "_dispatcher", None) is not None:
+        try:
+            from ledgerlm.callbacks import flush as flush_callbacks
+
+            flush_callbacks(timeout=5.0)
+        except Exception:
+            log.exception("exporter %s: callback flush at exit failed", exporter.name)
+    exporter.close(timeout=5.0)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -259,7 +285,7 @@ class BatchingExporter(CustomLogger):
             )
             self._thread.start()
             _LIVE.add(self)
-            atexit.register(_close_at_exit, weakref.ref(self))
+            _register_exit(functools.partial(_close_at_exit, weakref.ref(self)))
 
     def _wake_worker(self) -> None:
         loop = self._loop
@@ -329,7 +355,7 @@ class BatchingExporter(CustomLogger):
         while True:
             if not force and time.monotonic() < self._down_until:
                 return self._spool.is_empty()
-            oldest = await asyncio.to_thread(self._spool.oldest)
+            oldest = self._spool.oldest()  # small file read on the exporter's own loop
             if oldest is None:
                 return True
             path, events = oldest
@@ -364,6 +390,10 @@ class BatchingExporter(CustomLogger):
                 self._count("retried")
                 await self._sleep(self._backoff(attempt, getattr(exc, "retry_after", None)))
                 continue
+            except Exception:  # an exporter bug or a broken runtime: keep the events (spool)
+                self._count("errors")
+                log.exception("exporter %s: send_batch raised", self.name)
+                return False
             self._count("sent", len(batch))
             if replay:
                 self._count("replayed", len(batch))

@@ -15,7 +15,6 @@ Settings (mapping key / env var): ``directory`` / ``LEDGERLM_FILE_SINK_DIR`` (re
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,9 +68,12 @@ class FileExporter(BatchingExporter):
         )
 
     async def send_batch(self, events: list[dict[str, Any]]) -> None:
-        """Write the events (one JSON object per line) off the loop; ``OSError`` is retried."""
+        """Append the events (one JSON object per line); ``OSError`` is retried.
+
+        Writes synchronously: this runs on the exporter's own loop and thread, never the caller's.
+        """
         data = b"".join(orjson.dumps(e) + b"\n" for e in events)
-        await asyncio.to_thread(self._write, data)
+        self._write(data)
 
     def _write(self, data: bytes) -> None:
         path = self._target(len(data))
