@@ -114,7 +114,8 @@ async def test_failure_unpriced_and_traceparent(
         status="failure",
         error={"type": "RateLimitError", "status": 429, "message": "rate limited"},
         cost={"total": None, "unpriced_reason": "model not in catalog"},
-        metadata={"traceparent": TRACEPARENT, "tracestate": "vendor=x"},
+        metadata={"traceparent": TRACEPARENT, "tracestate": "vendor=x", "session_id": "conv-7"},
+        usage={"input_tokens": 50, "input_audio_tokens": 20, "output_tokens": 0},
         finish_reasons=[],
     )
     exporter.enqueue(record)
@@ -129,6 +130,9 @@ async def test_failure_unpriced_and_traceparent(
     assert attrs["ledgerlm.cost.priced"] is False
     assert attrs["ledgerlm.cost.unpriced_reason"] == "model not in catalog"
     assert "ledgerlm.cost.total_usd" not in attrs  # unpriced is never a fake $0
+    assert attrs["gen_ai.conversation.id"] == "conv-7"
+    assert attrs["gen_ai.usage.audio.input_tokens"] == 20
+    assert "gen_ai.usage.image.input_tokens" not in attrs  # not reported by the provider
 
 
 async def test_latest_experimental_names_and_content(

@@ -144,6 +144,9 @@ def span_attributes(event: Mapping[str, Any], *, latest: bool, content: bool) ->
     attrs.update(_server_attributes(event.get("api_base")))
     attrs.update(_cost_attributes(event.get("cost") or {}))
     attrs.update({name: event[key] for key, name in _WHO.items() if event.get(key)})
+    session = (event.get("metadata") or {}).get("session_id")
+    if isinstance(session, str) and session:
+        attrs["gen_ai.conversation.id"] = session
     if event.get("request_tags"):
         attrs["ledgerlm.request.tags"] = [str(t) for t in event["request_tags"]]
     attrs["ledgerlm.cache_hit"] = bool(event.get("cache_hit"))
@@ -160,8 +163,18 @@ def span_attributes(event: Mapping[str, Any], *, latest: bool, content: bool) ->
     return attrs
 
 
+_MODALITY_USAGE: dict[str, str] = {
+    "input_audio_tokens": "gen_ai.usage.audio.input_tokens",
+    "input_image_tokens": "gen_ai.usage.image.input_tokens",
+    "output_audio_tokens": "gen_ai.usage.audio.output_tokens",
+}
+
+
 def _usage_attributes(usage: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: int(usage.get(key) or 0) for key, name in _USAGE.items()}
+    attrs = {name: int(usage.get(key) or 0) for key, name in _USAGE.items()}
+    # modality parts: only when the provider reported some (the conventions say "only when reported")
+    attrs.update({name: int(usage[key]) for key, name in _MODALITY_USAGE.items() if usage.get(key)})
+    return attrs
 
 
 def _request_attributes(params: Mapping[str, Any]) -> dict[str, Any]:
