@@ -10,9 +10,15 @@ from decimal import Decimal
 import pytest
 
 from ledgerlm.budgets.estimate import estimate_request
+from ledgerlm.budgets.redis_backend import RedisBudgets
 from ledgerlm.budgets.reservations import Budgets, BudgetSettings, Reservation
 from ledgerlm.budgets.types import EntityLimits, EntityRef
-from ledgerlm.errors import BudgetExceededError, PermissionDeniedError, RateLimitError
+from ledgerlm.errors import (
+    BudgetExceededError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServiceUnavailableError,
+)
 
 from .conftest import Pair
 from .prices import LinearPrice
@@ -108,3 +114,15 @@ async def test_settle_and_release_are_idempotent(pair: Pair) -> None:
     await budgets.settle(reservation, Decimal("0.25"))
     await budgets.release(reservation)
     assert await pair.first.spend(key.ref) == (250_000_000, 0)
+
+
+async def test_unreachable_redis_fails_closed_with_503() -> None:
+    """A real Redis client pointed at a closed port: admission refuses instead of letting spend through."""
+    backend = RedisBudgets(url="redis://127.0.0.1:1/0", prefix="{unreachable}")
+    key = EntityLimits(EntityRef("key", "k"), max_budget=Decimal(1))
+    try:
+        with pytest.raises(ServiceUnavailableError) as caught:
+            await Budgets(backend).reserve([key], price=PRICE, body=BODY, request_id="r")
+    finally:
+        await backend.close()
+    assert caught.value.status_code == 503 and caught.value.code == "budgets_unavailable"

@@ -31,6 +31,7 @@ from ledgerlm.budgets.reservations import Reservation as BudgetReservation
 from ledgerlm.budgets.resets import ResetLoop
 from ledgerlm.budgets.store_io import StoreLimits, StoreSpendLoader
 from ledgerlm.budgets.types import EntityLimits, EntityRef
+from ledgerlm.errors import ServiceUnavailableError
 from ledgerlm.providers.base import Deployment
 from ledgerlm.proxy.admission import Reservation
 from ledgerlm.proxy.config import ProxyConfig
@@ -111,7 +112,14 @@ class BudgetAdmission:
                     await self.start()
         assert self.budgets is not None and self.limits is not None
         limits = self.deployments.get(deployment.deployment_id or "")
-        entities = await self.limits.entities(ctx, limits)
+        try:
+            entities = await self.limits.entities(ctx, limits)
+        except Exception as exc:  # database unreachable and these entities never seen: fail closed
+            log.error("budget limits unreadable, request refused: %s", exc)
+            raise ServiceUnavailableError(
+                "budget limits are unavailable (database unreachable); request refused",
+                code="budgets_unavailable",
+            ) from exc
         price = deployment.price
         held = await self.budgets.reserve(
             entities,

@@ -5,7 +5,8 @@ atomically, then settle to the actual cost (or release) when the call ends.
 
     reserve(entities, price, body) -> Reservation      raises BudgetExceededError (429 budget_exceeded),
                                                         RateLimitError (429, Retry-After, x-ratelimit-*),
-                                                        PermissionDeniedError (403, unpriced model)
+                                                        PermissionDeniedError (403, unpriced model),
+                                                        ServiceUnavailableError (503, counters down)
     settle(reservation, cost, tokens)                  actual cost (USD Decimal, None: unpriced) and tokens
     release(reservation)                               the call failed before any usage
 
@@ -33,7 +34,12 @@ from ledgerlm.budgets.estimate import Estimate, EstimateSettings, estimate_reque
 from ledgerlm.budgets.headers import format_reset, rate_headers, retry_after_seconds
 from ledgerlm.budgets.money import from_nano, to_nano
 from ledgerlm.budgets.types import AdmitPlan, AdmitResult, BudgetCheck, EntityLimits, RateCheck
-from ledgerlm.errors import BudgetExceededError, PermissionDeniedError, RateLimitError
+from ledgerlm.errors import (
+    BudgetExceededError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServiceUnavailableError,
+)
 
 __all__ = ["BudgetSettings", "Budgets", "Reservation"]
 
@@ -118,7 +124,13 @@ class Budgets:
         plan = self._plan(reservation, entities)
         if not (plan.budgets or plan.rates or plan.track):
             return reservation
-        result = await self.backend.admit(plan, self.clock())
+        try:
+            result = await self.backend.admit(plan, self.clock())
+        except Exception as exc:  # Redis or the database unreachable: hard budgets fail closed
+            log.error("budget counters unavailable, request refused: %s", exc)
+            raise ServiceUnavailableError(
+                "budget and rate-limit counters are unavailable; request refused", code="budgets_unavailable"
+            ) from exc
         if not result.ok:
             raise self._rejection(result, reservation)
         reservation.held = True
@@ -180,7 +192,11 @@ class Budgets:
         if not reservation.held:
             return
         actual = 0 if cost is None else to_nano(max(cost, Decimal(0)))
-        await self.backend.settle(reservation.id, actual, max(0, tokens), self.clock())
+        try:
+            await self.backend.settle(reservation.id, actual, max(0, tokens), self.clock())
+        except Exception:  # never breaks the response; the lease frees the hold, the database has the cost
+            log.exception("budget settle failed for reservation %s", reservation.id)
+            return
         if self.on_settled is not None:
             try:
                 await self.on_settled(reservation)
@@ -193,7 +209,10 @@ class Budgets:
             return
         reservation.closed = True
         if reservation.held:
-            await self.backend.release(reservation.id)
+            try:
+                await self.backend.release(reservation.id)
+            except Exception:  # the lease frees the hold
+                log.exception("budget release failed for reservation %s", reservation.id)
 
 
 def _budget_error(result: AdmitResult, entity: EntityLimits, reservation: Reservation) -> BudgetExceededError:
