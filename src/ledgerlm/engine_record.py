@@ -91,7 +91,8 @@ def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
         if isinstance(content, str):
             chars += len(content)
         elif isinstance(content, list):
-            chars += sum(len(p.get("text", "")) for p in content if isinstance(p, Mapping))
+            texts = (p.get("text") for p in content if isinstance(p, Mapping))
+            chars += sum(len(t) for t in texts if isinstance(t, str))
     return math.ceil(chars / 4) + 3 * len(messages)
 
 

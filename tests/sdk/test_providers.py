@@ -165,3 +165,20 @@ def test_usage_from_body_passes_provider_and_tier() -> None:
     )
     assert (usage.output_tokens, usage.reasoning_tokens, usage.service_tier) == (10, 8, "default")
     assert get_provider("openai").usage_from_body({"choices": []}).total_tokens == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "param"),
+    [
+        ({"stream_options": "yes"}, "stream_options"),
+        ({"extra_body": [1]}, "extra_body"),
+        ({"extra_headers": "h"}, "extra_headers"),
+    ],
+)
+def test_malformed_call_options_are_bad_requests(params: dict[str, object], param: str) -> None:
+    provider = get_provider("openai")
+    with pytest.raises(errors.BadRequestError) as info:
+        provider.build_chat_request(
+            Deployment("openai", "m", api_key="k"), {"messages": [], **params}, stream=True
+        )
+    assert info.value.param == param

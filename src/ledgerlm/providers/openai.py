@@ -141,6 +141,9 @@ class OpenAICompatibleProvider(Provider):
         extra_headers = body.pop("extra_headers", None)
         extra_body = body.pop("extra_body", None)
         body.pop("extra_query", None)
+        for name, value in (("extra_headers", extra_headers), ("extra_body", extra_body)):
+            if value is not None and not isinstance(value, Mapping):
+                raise BadRequestError(f"{name} must be an object", param=name, provider=self.name)
         if extra_body:
             body.update(extra_body)
         body["model"] = deployment.model
@@ -154,7 +157,10 @@ class OpenAICompatibleProvider(Provider):
         if stream:
             body["stream"] = True
             if self.preset.stream_usage_option:
-                options = dict(body.get("stream_options") or {})
+                options = body.get("stream_options") or {}
+                if not isinstance(options, Mapping):
+                    raise BadRequestError("stream_options must be an object", param="stream_options")
+                options = dict(options)
                 options["include_usage"] = True
                 body["stream_options"] = options
         else:
