@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from ledgerlm.errors import APIError, BadRequestError, LedgerLMError, RequestTooLargeError
 
-__all__ = ["error_response", "json_response", "read_json_body", "status_of"]
+__all__ = ["error_response", "json_response", "nul_path", "read_json_body", "reject_nul", "status_of"]
 
 log = logging.getLogger("ledgerlm.proxy")
 
@@ -79,8 +79,35 @@ def error_response(exc: BaseException, headers: Mapping[str, str] | None = None)
     return json_response(error_body(exc), status=status_of(exc), headers=out)
 
 
-async def read_json_body(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The request's JSON object. Raises 413 over ``max_bytes``, 400 for non-JSON / non-object bodies."""
+def nul_path(value: Any, path: str = "body") -> str | None:
+    """The path (``body.a[2]``) of the first string (value or key) in ``value`` holding U+0000, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = path if "\x00" in str(key) else nul_path(item, f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_path(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def reject_nul(value: Any, path: str = "body") -> None:
+    """400 when ``value`` holds a NUL character anywhere (PostgreSQL text cannot store U+0000)."""
+    found = nul_path(value, path)
+    if found:
+        raise BadRequestError(
+            f"{found}: NUL characters (\\u0000) are not accepted", param=found, code="invalid_characters"
+        )
+
+
+async def read_json_body(request: Request, max_bytes: int, *, forbid_nul: bool = False) -> dict[str, Any]:
+    """The request's JSON object. Raises 413 over ``max_bytes``, 400 for non-JSON / non-object bodies
+    (and, with ``forbid_nul``, for any string holding U+0000: management bodies end up in the database)."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > max_bytes:
         raise RequestTooLargeError(f"request body over {max_bytes} bytes", code="request_too_large")
@@ -100,4 +127,6 @@ async def read_json_body(request: Request, max_bytes: int) -> dict[str, Any]:
         raise BadRequestError(f"the request body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(body, dict):
         raise BadRequestError("the request body must be a JSON object", code="invalid_json")
+    if forbid_nul and b"\\u0000" in raw:
+        reject_nul(body)
     return body

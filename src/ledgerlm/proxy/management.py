@@ -23,7 +23,7 @@ from ledgerlm.budgets.durations import with_reset_time
 from ledgerlm.errors import BadRequestError, NotFoundError
 from ledgerlm.proxy import management_models as mm
 from ledgerlm.proxy.auth import KeyContext, generate_key, hash_key, require_admin
-from ledgerlm.proxy.http import error_response, json_response, read_json_body
+from ledgerlm.proxy.http import error_response, json_response, read_json_body, reject_nul
 from ledgerlm.proxy.state import ProxyState
 
 __all__ = ["routes"]
@@ -43,6 +43,7 @@ def managed(*, admin: bool = True) -> Callable[[Handler], Callable[[Request], Aw
                 ctx = await state.auth.authenticate(request.headers)
                 if admin:
                     require_admin(ctx)
+                reject_nul(dict(request.query_params.multi_items()), "query")
                 result = await fn(request, state, ctx)
             except ValueError as exc:  # the store's unknown-field / already-exists errors
                 return error_response(BadRequestError(str(exc), code="invalid_request"))
@@ -56,7 +57,7 @@ def managed(*, admin: bool = True) -> Callable[[Handler], Callable[[Request], Aw
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    return await read_json_body(request, MAX_MANAGEMENT_BODY)
+    return await read_json_body(request, MAX_MANAGEMENT_BODY, forbid_nul=True)
 
 
 def _set(model: Any, *, exclude: set[str]) -> dict[str, Any]:

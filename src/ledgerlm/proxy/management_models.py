@@ -33,6 +33,12 @@ __all__ = [
 
 M = TypeVar("M", bound=BaseModel)
 
+# Bounds that keep every value storable (money columns are NUMERIC(24, 10); limits are 64-bit integers;
+# expiry dates must stay representable): larger values are a 400, not a database error.
+MAX_USD = Decimal(10) ** 12
+MAX_LIMIT = 2**62
+MAX_DURATION_S = 100 * 365 * 86400
+
 _DURATION = re.compile(r"^\s*(\d+)\s*(mo|s|m|h|d|w)\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "mo": 30 * 86400}
 
@@ -44,6 +50,8 @@ def check_duration(value: str | None) -> str | None:
     match = _DURATION.match(value)
     if match is None or int(match.group(1)) <= 0:
         raise ValueError(f"invalid duration {value!r}: expected <n>s|m|h|d|w|mo, e.g. '30d'")
+    if int(match.group(1)) * _SECONDS[match.group(2)] > MAX_DURATION_S:
+        raise ValueError(f"invalid duration {value!r}: at most 100 years")
     return value.strip()
 
 
@@ -75,12 +83,14 @@ class _Body(BaseModel):
 class _Limits(_Body):
     """Budget and rate-limit fields shared by keys, teams, users and customers."""
 
-    max_budget: Decimal | None = Field(default=None, ge=0, description="USD")
-    soft_budget: Decimal | None = Field(default=None, ge=0, description="USD")
+    max_budget: Decimal | None = Field(default=None, ge=0, le=MAX_USD, allow_inf_nan=False, description="USD")
+    soft_budget: Decimal | None = Field(
+        default=None, ge=0, le=MAX_USD, allow_inf_nan=False, description="USD"
+    )
     budget_duration: str | None = Field(default=None, description="e.g. 30s, 1h, 1d, 30d, 1mo")
-    tpm_limit: int | None = Field(default=None, ge=0, description="tokens per minute")
-    rpm_limit: int | None = Field(default=None, ge=0, description="requests per minute")
-    max_parallel_requests: int | None = Field(default=None, ge=0)
+    tpm_limit: int | None = Field(default=None, ge=0, le=MAX_LIMIT, description="tokens per minute")
+    rpm_limit: int | None = Field(default=None, ge=0, le=MAX_LIMIT, description="requests per minute")
+    max_parallel_requests: int | None = Field(default=None, ge=0, le=2**31 - 1)
     metadata: dict[str, Any] | None = None
 
     @field_validator("budget_duration")

@@ -327,7 +327,9 @@ def _tag_paths() -> dict[str, Any]:
             "get": _op("Registered tags", OBJECT, params=["name"], errors=(400, 401, 403, 404)),
             "post": _op("Registered tags", OBJECT, body=names, errors=(400, 401, 403, 404)),
         },
-        "/tag/list": {"get": _op("Every registered tag", OBJECT, errors=(401, 403))},
+        "/tag/list": {
+            "get": _op("Every registered tag", {"type": "array", "items": OBJECT}, errors=(401, 403))
+        },
         "/tag/delete": {"post": _op("Delete tags", OBJECT, body=names, errors=(400, 401, 403, 404))},
     }
 

@@ -38,12 +38,16 @@ class TagBody(BaseModel):
     tag_name: str | None = Field(default=None, max_length=MAX_TAG_LENGTH)
     description: str | None = None
     models: list[str] | None = None
-    max_budget: Decimal | None = Field(default=None, ge=0, description="USD")
-    soft_budget: Decimal | None = Field(default=None, ge=0, description="USD")
+    max_budget: Decimal | None = Field(
+        default=None, ge=0, le=mm.MAX_USD, allow_inf_nan=False, description="USD"
+    )
+    soft_budget: Decimal | None = Field(
+        default=None, ge=0, le=mm.MAX_USD, allow_inf_nan=False, description="USD"
+    )
     budget_duration: str | None = None
-    tpm_limit: int | None = Field(default=None, ge=0)
-    rpm_limit: int | None = Field(default=None, ge=0)
-    max_parallel_requests: int | None = Field(default=None, ge=0)
+    tpm_limit: int | None = Field(default=None, ge=0, le=mm.MAX_LIMIT)
+    rpm_limit: int | None = Field(default=None, ge=0, le=mm.MAX_LIMIT)
+    max_parallel_requests: int | None = Field(default=None, ge=0, le=2**31 - 1)
     metadata: dict[str, Any] | None = None
 
     @field_validator("budget_duration")
@@ -66,6 +70,17 @@ class TagBody(BaseModel):
         return out
 
 
+def _body_names(body: dict[str, Any]) -> list[str]:
+    """``names`` (a list of strings) or ``name`` (a string) from a body; 400 for any other shape."""
+    names = body.get("names")
+    if names is None:
+        name = body.get("name")
+        names = [name] if name is not None else []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise BadRequestError("'names' must be a list of tag names (strings)", param="names")
+    return names
+
+
 def _invalidate(state: ProxyState) -> None:
     invalidate = getattr(state.admission, "invalidate", None)
     if callable(invalidate):
@@ -77,7 +92,7 @@ async def tag_new(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
     """``POST /tag/new`` -> the stored tag."""
     from ledgerlm.store import tags
 
-    req = mm.parse_body(TagBody, await read_json_body(request, 1024 * 1024))
+    req = mm.parse_body(TagBody, await read_json_body(request, 1024 * 1024, forbid_nul=True))
     row = await tags.create_tag(state.store.engine, req.ident(), with_reset_time(req.fields()))
     _invalidate(state)
     return row
@@ -88,7 +103,7 @@ async def tag_update(request: Request, state: ProxyState, ctx: KeyContext) -> An
     """``POST /tag/update`` -> the updated tag (404 when unknown)."""
     from ledgerlm.store import tags
 
-    req = mm.parse_body(TagBody, await read_json_body(request, 1024 * 1024))
+    req = mm.parse_body(TagBody, await read_json_body(request, 1024 * 1024, forbid_nul=True))
     name = req.ident()
     existing = await tags.get_tag(state.store.engine, name)
     if existing is None:
@@ -105,8 +120,8 @@ async def tag_info(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
     from ledgerlm.store import tags
 
     if request.method == "POST":
-        body = await read_json_body(request, 1024 * 1024)
-        names = body.get("names") or ([body["name"]] if body.get("name") else [])
+        body = await read_json_body(request, 1024 * 1024, forbid_nul=True)
+        names = _body_names(body)
     else:
         names = [n for value in request.query_params.getlist("name") for n in value.split(",") if n]
         names += [n for value in request.query_params.getlist("names") for n in value.split(",") if n]
@@ -131,8 +146,8 @@ async def tag_delete(request: Request, state: ProxyState, ctx: KeyContext) -> An
     """``POST /tag/delete`` with ``names`` (or ``name``); spend history is kept."""
     from ledgerlm.store import tags
 
-    body = await read_json_body(request, 1024 * 1024)
-    names = body.get("names") or ([body["name"]] if body.get("name") else [])
+    body = await read_json_body(request, 1024 * 1024, forbid_nul=True)
+    names = _body_names(body)
     deleted = [n for n in names if isinstance(n, str) and await tags.delete_tag(state.store.engine, n)]
     if not deleted:
         raise NotFoundError("no such tag", param="names", code="tag_not_found")

@@ -50,6 +50,8 @@ def _check_tag(tag: Any, param: str) -> None:
         raise _bad(f"{param}: empty tag", param)
     if len(tag) > MAX_TAG_LENGTH:
         raise _bad(f"{param}: tag longer than {MAX_TAG_LENGTH} characters ({len(tag)})", param)
+    if "\x00" in tag:
+        raise _bad(f"{param}: a tag may not contain a NUL character (\\u0000)", param)
 
 
 def parse_header_tags(value: str | None) -> list[str]:

@@ -1,0 +1,3 @@
+"""Reliability suite fixtures: see ``tests/helpers/fixtures.py``."""
+
+from tests.helpers.fixtures import *  # noqa: F403
