@@ -156,7 +156,12 @@ def test_estimate_prompt_tokens() -> None:
     parts = {"messages": [{"role": "user", "content": [{"type": "text", "text": "abcd"}]}]}
     assert estimate_prompt_tokens(parts) == 4
     assert estimate_prompt_tokens({"input": "x"}) == 0
-    odd = {"messages": [{"role": "user", "content": [{"type": "text", "text": 5}, "raw", {"type": "image_url"}]}, "x"]}
+    odd = {
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": 5}, "raw", {"type": "image_url"}]},
+            "x",
+        ]
+    }
     assert estimate_prompt_tokens(odd) == 6
 
 
