@@ -107,15 +107,20 @@ class SpendLog:
         Raises ``KeyError``/``ValueError`` on a malformed row (the writer sets it aside).
         """
         params = {name: row.get(name, _DEFAULTS.get(name)) for name in _COLUMNS}
+        if not params["request_id"] or params["status"] not in ("success", "failure"):
+            raise ValueError("spend row needs a request_id and a status of success or failure")
         spend = row.get("spend")
         params["spend"] = None if spend is None else to_decimal(str(spend))
+        if params["spend"] is not None and params["spend"] < 0:
+            raise ValueError(f"spend is negative: {spend}")
         for name in TIME_COLUMNS:
             value = row.get(name)
             params[name] = None if value is None else datetime.fromtimestamp(float(value), UTC)
-        if params.get("api_key") is not None:
+        if params["api_key"] is not None:
             params["api_key"] = hash_key(str(params["api_key"]))
-        params["request_tags"] = _unique([str(tag) for tag in row.get("request_tags") or []])
+        tags = row.get("request_tags") or []
+        if not isinstance(tags, list):
+            raise ValueError(f"request_tags must be a list, got {type(tags).__name__}")
+        params["request_tags"] = _unique([str(tag) for tag in tags])
         params["metadata"] = params["metadata"] or {}
-        if not params.get("request_id") or params.get("status") not in ("success", "failure"):
-            raise ValueError("spend row needs a request_id and a status of success or failure")
         return params
