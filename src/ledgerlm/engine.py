@@ -99,7 +99,11 @@ def compiled_price(deployment: Deployment) -> Any:
 
 
 def _cost(deployment: Deployment, usage: Usage, start: float) -> Cost:
-    cost: Cost = compiled_price(deployment).cost(usage, at=datetime.fromtimestamp(start, tz=UTC))
+    """The call's cost in USD at its start time; a pricing failure is "unpriced", never a lost record."""
+    try:
+        cost: Cost = compiled_price(deployment).cost(usage, at=datetime.fromtimestamp(start, tz=UTC))
+    except Exception as exc:
+        return Cost.unpriced(f"pricing failed for {deployment.provider}/{deployment.model}: {exc!r}")
     return cost
 
 
@@ -146,10 +150,7 @@ def _fail(
     else:
         error = APIError(f"unexpected error in ledgerlm: {exc!r}")
     usage = Usage()
-    try:
-        cost = _cost(deployment, usage, start)
-    except Exception as price_exc:
-        cost = Cost.unpriced(f"pricing failed: {price_exc!r}")
+    cost = _cost(deployment, usage, start)
     try:
         default_base = get_provider(deployment.provider).default_api_base
     except APIError:

@@ -145,23 +145,29 @@ class ChatStream:
         if error is not None and error.provider is None:
             error.provider = self._record_args["deployment"].provider
             error.model = self._record_args["deployment"].model
-        usage = self._usage_so_far()
-        self.usage, self.cost, self.error = usage, self._price(usage), error
-        self.record = build_record(
-            **self._record_args,
-            usage=usage,
-            cost=self.cost,
-            error=error,
-            stream=True,
-            finish_reasons=list(self._decoder.finish_reasons),
-            first_token_time=self.first_token_time,
-            response_id=self._decoder.response_id,
-            response_model=self._decoder.response_model,
-        )
-        if error is None:
-            self._response.release()
-        else:
-            self._response.close()
+        try:
+            usage = self._usage_so_far()
+            try:
+                cost = self._price(usage)
+            except Exception as exc:  # a pricing bug must not lose the record
+                cost = Cost.unpriced(f"pricing failed: {exc!r}")
+            self.usage, self.cost, self.error = usage, cost, error
+            self.record = build_record(
+                **self._record_args,
+                usage=usage,
+                cost=cost,
+                error=error,
+                stream=True,
+                finish_reasons=list(self._decoder.finish_reasons),
+                first_token_time=self.first_token_time,
+                response_id=self._decoder.response_id,
+                response_model=self._decoder.response_model,
+            )
+        finally:
+            if error is None:
+                self._response.release()
+            else:
+                self._response.close()
         if error is None:
             self._log.success(self.record, None)
         else:

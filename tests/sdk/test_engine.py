@@ -198,3 +198,20 @@ async def test_unexpected_exception_still_records_failure(base: str, monkeypatch
         await engine.chat(_deployment(base), _body(), context=_ctx(), sinks=[records.append])
     assert len(records) == 1 and records[0].error is not None
     assert records[0].error.type == "APIError" and "bug" in records[0].error.message
+
+
+class _BrokenPrice:
+    def cost(self, usage: Usage, *, at: object = None) -> Cost:
+        raise ArithmeticError("bad price data")
+
+
+async def test_a_pricing_failure_is_unpriced_not_a_lost_call(base: str) -> None:
+    records: list[CallRecord] = []
+    dep = _deployment(base)
+    dep.price = _BrokenPrice()
+    result = await engine.chat(dep, _body(), context=_ctx(), sinks=[records.append])
+    assert result.cost.total is None and "bad price data" in (result.cost.unpriced_reason or "")
+    stream = await engine.chat_stream(dep, _body(), context=_ctx(), sinks=[records.append])
+    assert [c async for c in stream]
+    assert [r.status for r in records] == ["success", "success"]
+    assert records[1].response_cost is None
