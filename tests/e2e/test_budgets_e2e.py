@@ -103,14 +103,17 @@ def plain(proxy_factory: Any, metered: Simulator, database_url: str) -> Proxy:
     return start(proxy_factory, metered, database_url)
 
 
-def chat(proxy: Proxy, key: str, model: str = "metered") -> tuple[int, dict[str, Any], dict[str, str]]:
+def chat(
+    proxy: Proxy, key: str, model: str = "metered", **extra: Any
+) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, body, headers) of one chat call through the official openai client."""
     client = proxy.client(key)
     try:
         raw = client.chat.completions.with_raw_response.create(
             model=model,
             messages=MESSAGES,
-            max_tokens=MAX_TOKENS,  # type: ignore[arg-type]
+            max_tokens=MAX_TOKENS,
+            **extra,  # type: ignore[arg-type]
         )
     except openai.APIStatusError as err:
         return err.status_code, err.response.json(), dict(err.response.headers)
@@ -361,3 +364,13 @@ def test_streamed_calls_are_reserved_and_settled(plain: Proxy) -> None:
     status, body, _ = chat(proxy, key)  # the streamed call's cost was settled: nothing left
     assert status == 429 and body["error"]["type"] == "budget_exceeded"
     assert "spend $0.0001 " in body["error"]["message"]
+
+
+def test_end_user_budget_counts_whichever_key_carried_it(plain: Proxy) -> None:
+    customer = f"cust-{uuid.uuid4().hex[:8]}"
+    plain.ok("POST", "/customer/new", {"user_id": customer, "max_budget": str(WORST * Decimal("1.5"))})
+    first_key, second_key = plain.new_key(), plain.new_key()
+    assert chat(plain, first_key, user=customer)[0] == 200
+    status, body, _ = chat(plain, second_key, user=customer)  # another key, same end user
+    assert status == 429 and f"end user '{customer}'" in body["error"]["message"]
+    assert chat(plain, second_key)[0] == 200  # the key itself has no budget
