@@ -238,3 +238,27 @@ def test_demo_sdk_part_prints_real_figures() -> None:
     out = console.export_text()
     assert "completion(stream=True)" in out and "text-embedding-3-small" in out
     assert "1200" in out and "1024" in out  # o3-mini knobs: prompt and cached tokens, canonical
+
+
+async def test_many_concurrent_calls_share_one_session(base: str) -> None:
+    import asyncio
+
+    async def plain(i: int) -> str:
+        resp = await ledgerlm.acompletion(
+            "openai/gpt-4o-mini", [{"role": "user", "content": f"n{i}"}], api_base=base, api_key="sk"
+        )
+        return str(resp.choices[0].message.content)
+
+    async def streamed(i: int) -> str:
+        stream = await ledgerlm.acompletion(
+            "openai/gpt-4o-mini",
+            [{"role": "user", "content": f"s{i}"}],
+            stream=True,
+            api_base=base,
+            api_key="sk",
+        )
+        return "".join([c.choices[0].delta.get("content") or "" async for c in stream])
+
+    results = await asyncio.gather(*(plain(i) for i in range(60)), *(streamed(i) for i in range(60)))
+    assert results[:60] == [f"Hello from the ledgerlm simulator. You said: n{i}" for i in range(60)]
+    assert results[60:] == [f"Hello from the ledgerlm simulator. You said: s{i}" for i in range(60)]
