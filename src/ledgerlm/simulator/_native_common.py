@@ -17,7 +17,7 @@ import orjson
 from aiohttp import web
 
 from ledgerlm.simulator.knobs import Knobs, count_prompt_tokens, count_text_tokens, merge_knobs
-from ledgerlm.simulator.state import SimState
+from ledgerlm.simulator.state import SimState, abort_connection
 
 __all__ = ["ErrorFactory", "Tokens", "prepare_native", "tokens_for", "write_events"]
 
@@ -132,8 +132,7 @@ async def write_events(
     for index, event in enumerate(events):
         if limit is not None and index >= limit:
             if knobs.break_after_chunks is not None:
-                if request.transport is not None:
-                    request.transport.abort()
+                await abort_connection(request)
                 return response
             if knobs.stall_after_chunks is not None:
                 await state.wait_until_closed(request)
