@@ -177,3 +177,38 @@ def test_datadog_site_and_batch_cap() -> None:
         DatadogExporter.from_settings({}, {})
     with pytest.raises(ValueError, match="LANGFUSE"):
         LangfuseExporter.from_settings({}, {"LANGFUSE_PUBLIC_KEY": "pk"})
+
+
+async def test_large_batches_are_split_under_the_size_limits(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledgerlm.integrations import datadog, langfuse
+
+    monkeypatch.setattr(langfuse, "MAX_REQUEST_BYTES", 6_000)
+    monkeypatch.setattr(datadog, "MAX_REQUEST_BYTES", 6_000)
+    receiver.status = lambda req: 202 if req.path == "/api/v2/logs" else 200
+    lf = _langfuse(receiver, batch_size=10)
+    dd = DatadogExporter.from_settings(
+        {**FAST, "batch_size": 10}, {"DD_API_KEY": "k", "DD_LOGS_URL": f"{receiver.url}/api/v2/logs"}
+    )
+    ids = [f"big-{i}" for i in range(10)]
+    try:
+        for record_id in ids:
+            lf.enqueue(make_record(id=record_id))
+            dd.enqueue(make_record(id=record_id))
+        assert await lf.aflush() and await dd.aflush()
+    finally:
+        await lf.aclose()
+        await dd.aclose()
+    lf_requests = [r for r in receiver.requests if r.path == "/api/public/ingestion"]
+    dd_requests = [r for r in receiver.requests if r.path == "/api/v2/logs"]
+    assert len(lf_requests) > 1 and len(dd_requests) > 1
+    assert all(len(r.body) <= 6_000 + 100 for r in lf_requests)
+    generations = [
+        e["body"]["id"]
+        for r in lf_requests
+        for e in orjson.loads(r.body)["batch"]
+        if e["type"] == "generation-create"
+    ]
+    assert generations == ids
+    assert [log["ledgerlm"]["id"] for r in dd_requests for log in orjson.loads(r.body)] == ids

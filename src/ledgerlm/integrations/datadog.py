@@ -1,8 +1,9 @@
 """Datadog exporter: one log per call through Datadog's HTTP logs intake (v2).
 
 Request (Datadog API reference, "Send logs"): ``POST https://http-intake.logs.{DD_SITE}/api/v2/logs``
-with the ``DD-API-KEY`` header and a JSON array of logs (at most 1000 per request, 5 MB uncompressed;
-sent gzip-compressed with ``Content-Encoding: gzip`` as Datadog recommends). The intake answers 202;
+with the ``DD-API-KEY`` header and a JSON array of logs (at most 1000 per request, 5 MB uncompressed,
+so larger batches are split; gzip-compressed with ``Content-Encoding: gzip`` as Datadog recommends).
+The intake answers 202;
 400/403/413 are permanent, 408/429/5xx are retried. Logs older than 18 hours are refused by Datadog,
 so a spool replayed after a longer outage loses those.
 
@@ -30,11 +31,14 @@ from typing import Any, ClassVar
 import orjson
 
 from ledgerlm.integrations.base import BatchingExporter
+from ledgerlm.integrations.events import chunk_json_array
 from ledgerlm.integrations.settings import BatchSettings, Lookup
 
 __all__ = ["DatadogExporter", "datadog_log"]
 
 MAX_BATCH = 1000
+MAX_REQUEST_BYTES = 4_500_000
+"""Uncompressed bytes per request (Datadog accepts 5 MB; a margin)."""
 
 
 def _tag(name: str, value: Any) -> str | None:
@@ -142,10 +146,10 @@ class DatadogExporter(BatchingExporter):
             )
             for e in events
         ]
-        body = gzip.compress(orjson.dumps(logs))
         headers = {
             "Content-Type": "application/json",
             "Content-Encoding": "gzip",
             "DD-API-KEY": self._api_key,
         }
-        await self.post(self.url, body, headers)
+        for array in chunk_json_array([orjson.dumps(log) for log in logs], MAX_REQUEST_BYTES):
+            await self.post(self.url, gzip.compress(array), headers)

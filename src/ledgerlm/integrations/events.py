@@ -17,7 +17,14 @@ from pydantic import ValidationError
 
 from ledgerlm.record import CallRecord
 
-__all__ = ["CONTENT_FIELDS", "batch_key", "event_uuid", "record_from_kwargs", "to_export_dict"]
+__all__ = [
+    "CONTENT_FIELDS",
+    "batch_key",
+    "chunk_json_array",
+    "event_uuid",
+    "record_from_kwargs",
+    "to_export_dict",
+]
 
 CONTENT_FIELDS: tuple[str, ...] = ("messages", "response")
 
@@ -93,3 +100,22 @@ def batch_key(events: Sequence[Mapping[str, Any]]) -> str:
         digest.update(str(event.get("id", "")).encode())
         digest.update(b"\n")
     return digest.hexdigest()
+
+
+def chunk_json_array(items: Sequence[bytes], max_bytes: int) -> list[bytes]:
+    """Join JSON-encoded ``items`` into JSON arrays (``[a,b,...]``) of at most ``max_bytes`` each.
+
+    An item larger than ``max_bytes`` on its own gets an array of its own (the backend decides).
+    """
+    chunks: list[bytes] = []
+    current: list[bytes] = []
+    size = 2
+    for item in items:
+        if current and size + len(item) + 1 > max_bytes:
+            chunks.append(b"[" + b",".join(current) + b"]")
+            current, size = [], 2
+        current.append(item)
+        size += len(item) + 1
+    if current:
+        chunks.append(b"[" + b",".join(current) + b"]")
+    return chunks

@@ -17,7 +17,8 @@ ids here are derived from the request id (a resend is ignored, never double-coun
 (without reasoning), ``output_reasoning_tokens``, ``total``. ``costDetails`` carries ledgerlm's own cost
 in USD under the same keys plus ``total``; it is omitted for unpriced calls (the reason is in metadata).
 
-The API answers 207 with per-event ``errors``; errors with status 429/5xx make the batch retry (safe:
+Requests are split to stay under Langfuse's 3.5 MB batch limit. The API answers 207 with per-event
+``errors``; errors with status 429/5xx make the batch retry (safe:
 event ids dedupe), other errors are counted as dropped.
 
 Settings (mapping key / env var): ``public_key`` / ``LANGFUSE_PUBLIC_KEY``, ``secret_key`` /
@@ -35,10 +36,13 @@ from typing import Any, ClassVar
 import orjson
 
 from ledgerlm.integrations.base import BatchingExporter, RetryableSendError, log
-from ledgerlm.integrations.events import event_uuid
+from ledgerlm.integrations.events import chunk_json_array, event_uuid
 from ledgerlm.integrations.settings import BatchSettings, Lookup
 
 __all__ = ["LangfuseExporter", "generation_events"]
+
+MAX_REQUEST_BYTES = 3_000_000
+"""Bytes per ingestion request (Langfuse limits a batch to 3.5 MB; a margin for the envelope)."""
 
 _COST_KEYS = {
     "input": "input",
@@ -194,11 +198,12 @@ class LangfuseExporter(BatchingExporter):
     async def send_batch(self, events: list[dict[str, Any]]) -> None:
         """POST one ingestion batch; retry on per-event 429/5xx, count other per-event errors."""
         content = self.settings.content_logging
-        batch = [envelope for e in events for envelope in generation_events(e, content=content)]
-        body = orjson.dumps({"batch": batch, "metadata": {"sdk_name": "ledgerlm"}})
+        items = [orjson.dumps(env) for e in events for env in generation_events(e, content=content)]
         headers = {"Content-Type": "application/json", "Authorization": self._authorization}
-        _status, payload = await self.post(f"{self.host}/api/public/ingestion", body, headers)
-        self._check_errors(payload)
+        for array in chunk_json_array(items, MAX_REQUEST_BYTES):  # Langfuse caps a batch at 3.5 MB
+            body = b'{"metadata":{"sdk_name":"ledgerlm"},"batch":' + array + b"}"
+            _status, payload = await self.post(f"{self.host}/api/public/ingestion", body, headers)
+            self._check_errors(payload)
 
     def _check_errors(self, payload: bytes) -> None:
         try:
