@@ -92,6 +92,8 @@ def test_registry_names_and_errors(tmp_path: Path) -> None:
     )
     with pytest.raises(KeyError, match="unknown exporter"):
         get_exporter("nope", {})
+    with pytest.raises(KeyError, match="use `file`"):
+        get_exporter("s3", {})
     with pytest.raises(ValueError, match="GENERIC_LOGGER_ENDPOINT"):
         get_exporter("generic_api", {"litellm_settings": {}})
     assert isinstance(get_exporter("prometheus", {}), PrometheusExporter)

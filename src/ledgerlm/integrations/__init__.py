@@ -45,6 +45,11 @@ EXPORTERS: dict[str, str] = {
 }
 """Callback name -> ``module:Class`` (each class has ``from_settings(settings, env)``)."""
 
+_HINTS = {
+    "s3": " (use `file`: date-partitioned JSON lines that `aws s3 sync` uploads as is)",
+    "gcs_bucket": " (use `file`: date-partitioned JSON lines that `gsutil rsync` uploads as is)",
+}
+
 _CONFIG_KEYS = (
     "litellm_settings",
     "general_settings",
@@ -87,7 +92,8 @@ def get_exporter(name: str, settings: Mapping[str, Any]) -> CustomLogger:
     kind, flat, env = _resolve(name, settings)
     target = EXPORTERS.get(kind)
     if target is None:
-        raise KeyError(f"unknown exporter {name!r}; known: {', '.join(exporter_names())}")
+        hint = _HINTS.get(kind, "")
+        raise KeyError(f"unknown exporter {name!r}{hint}; known: {', '.join(exporter_names())}")
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     exporter: CustomLogger = cls.from_settings(flat, env)
