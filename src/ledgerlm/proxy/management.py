@@ -10,6 +10,7 @@ deletes invalidate the key cache (team changes invalidate every cached key).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import uuid
 from collections.abc import Awaitable, Callable
@@ -88,13 +89,25 @@ async def _check_team(state: ProxyState, team_id: str | None) -> None:
         raise BadRequestError(f"team {team_id!r} does not exist", param="team_id", code="team_not_found")
 
 
+async def _ensure_user(state: ProxyState, user_id: str | None) -> None:
+    """Create the user row of a key's ``user_id`` when missing (as LiteLLM does), so that the user's
+    personal spend is tracked from the first call."""
+    from ledgerlm.store import AlreadyExistsError, users
+
+    if user_id and await users.get_user(state.store.engine, user_id) is None:
+        with contextlib.suppress(AlreadyExistsError):
+            await users.create_user(state.store.engine, user_id, {})
+
+
 @managed()
 async def key_generate(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
-    """``POST /key/generate`` -> the new key (shown once) and its stored fields."""
+    """``POST /key/generate`` -> the new key (shown once) and its stored fields. An unknown ``team_id`` is
+    a 400; an unknown ``user_id`` is created."""
     from ledgerlm.store import keys
 
     req = mm.parse_body(mm.KeyGenerate, await _body(request))
     await _check_team(state, req.team_id)
+    await _ensure_user(state, req.user_id)
     key = generate_key()
     row = await keys.create_key(state.store.engine, key, _key_fields(req))
     return {**row, "key": key, "token_id": row["token"]}
@@ -135,6 +148,8 @@ async def key_update(request: Request, state: ProxyState, ctx: KeyContext) -> An
         raise NotFoundError("no such key", param="key", code="key_not_found")
     if "team_id" in req.model_fields_set:
         await _check_team(state, req.team_id)
+    if "user_id" in req.model_fields_set:
+        await _ensure_user(state, req.user_id)
     fields = _key_fields(req, existing_metadata=existing.get("metadata"))
     row = await keys.update_key(state.store.engine, existing["token"], fields) if fields else existing
     state.auth.cache.invalidate(existing["token"])
