@@ -98,8 +98,9 @@ async def test_failing_backend_never_blocks_enqueue(receiver: Receiver, tmp_path
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", receiver.port, reuse_address=True).start()
 
+    no_timeout = {**FAST, "request_timeout_s": 120.0}  # the hanging request stays in flight
     settings = BatchSettings(
-        **FAST, batch_size=10, max_queue=100, spool_dir=tmp_path, max_spool_bytes=200_000
+        **no_timeout, batch_size=10, max_queue=100, spool_dir=tmp_path, max_spool_bytes=200_000
     )
     exporter = WebhookExporter(f"http://127.0.0.1:{receiver.port}/hook", settings=settings)
     try:
