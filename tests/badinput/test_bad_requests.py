@@ -18,7 +18,7 @@ GOOD = {"model": "priced", "messages": [{"role": "user", "content": "hi"}]}
 
 
 @pytest.fixture(scope="module")
-def proxy(proxy_factory: Any, pg_database: str) -> Proxy:
+def proxy(pg_database: str, proxy_factory: Any) -> Proxy:
     return proxy_factory(pg_database, general_settings={"max_request_size_mb": 10})
 
 

@@ -32,7 +32,7 @@ def _operations() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def proxy(proxy_factory: Any, pg_database: str) -> Proxy:
+def proxy(pg_database: str, proxy_factory: Any) -> Proxy:
     return proxy_factory(pg_database, litellm_settings={"callbacks": ["prometheus"]})
 
 

@@ -4,6 +4,8 @@
   the provider simulator over real HTTP and ``proxy_factory(database_url, **sections) -> Proxy`` (the real
   proxy app on uvicorn in a thread, stopped at module end).
 * ``pg_database``: a fresh database on the machine's PostgreSQL for the test module (dropped after).
+  Request it BEFORE ``proxy_factory`` (``def proxy(pg_database, proxy_factory)``) so the proxies stop
+  before the database is dropped (else their writers wait on a vanished database at teardown).
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import openai
 
 
 def free_port() -> int:
@@ -42,3 +46,14 @@ def wait_port(host: str, port: int, timeout_s: float = 10.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"{host}:{port} did not accept connections within {timeout_s}s")
+
+
+@contextmanager
+def openai_client(base_url: str, key: str, timeout_s: float = 30.0) -> Iterator[openai.OpenAI]:
+    """The official openai client on ``{base_url}/v1`` (no retries), closed on exit so no keep-alive
+    connection delays the server's graceful shutdown."""
+    client = openai.OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0, timeout=timeout_s)
+    try:
+        yield client
+    finally:
+        client.close()
