@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledgerlm.store.coltypes import to_decimal
 from ledgerlm.store.engine import json_dumps
 from ledgerlm.store.tables import DAILY_TABLES, TOKEN_COLUMNS, spend_logs
 
@@ -115,21 +114,21 @@ def _build_statement() -> str:
 INGEST_SQL = _build_statement()
 
 
+_JSON_POSITIONS = tuple(index for index, name in enumerate(COLUMNS) if name in _JSON)
+
+
 def _record(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    values = []
-    for name in COLUMNS:
-        value = row[name]
-        if value is not None:
-            if name in _JSON:
-                value = json_dumps(value)
-            elif name == "spend":
-                value = to_decimal(value)
-        values.append(value)
+    """One COPY tuple: JSON columns serialized (``spend`` is already an exact ``Decimal``)."""
+    values = [row[name] for name in COLUMNS]
+    for index in _JSON_POSITIONS:
+        if values[index] is not None:
+            values[index] = json_dumps(values[index])
     return tuple(values)
 
 
 def records(params: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    """COPY tuples (column order ``COLUMNS``) for DB-form rows: JSON columns as text, exact ``spend``."""
+    """COPY tuples (column order ``COLUMNS``) for DB-form rows (``SpendLog.to_params``): JSON columns
+    as text, ``spend`` as the exact ``Decimal`` quantized by ``to_params``."""
     return [_record(row) for row in params]
 
 

@@ -7,7 +7,10 @@ Spool form (``SpendLog.from_record``): a JSON-ready ``dict`` keyed by ``spend_lo
 * token counts: ints (canonical ``Usage`` meaning: ``prompt_tokens`` INCLUDES cache reads/writes,
   ``completion_tokens`` INCLUDES reasoning);
 * ``metadata``: cost breakdown + price provenance (``cost``), canonical usage (``usage``), ``error``
-  (type, status, message), and call facts (``requested_model``, ``stream``, ``retries``, ``latency_s``, ...);
+  (type, status, message), and call facts (``requested_model``, ``stream``, ``retries``, ``latency_s``,
+  ...). Compact: ``None``/zero/empty entries are left out (``usage`` lists only non-zero counts; an
+  absent ``error`` means none). Always present: ``cost`` (with ``total`` and ``currency``), ``usage``,
+  ``requested_model``, ``stream``, ``retries``, ``latency_s``, ``schema_version``;
 * ``messages`` / ``response``: only when ``store_prompts`` is true, else ``None``.
 
 DB form (``SpendLog.to_params``): the same dict with ``Decimal`` spend and aware UTC datetimes.
@@ -29,15 +32,26 @@ ROW_VERSION = 1
 TIME_COLUMNS = ("startTime", "endTime", "completionStartTime")
 _COLUMNS: tuple[str, ...] = tuple(column.name for column in spend_logs.c)
 _DEFAULTS: dict[str, Any] = {**dict.fromkeys(TOKEN_COLUMNS, 0), "cache_hit": False}
+_BLANK: dict[str, Any] = {name: _DEFAULTS.get(name) for name in _COLUMNS}
+
+
+_ALWAYS = ("cost", "usage", "requested_model", "stream", "retries", "latency_s", "schema_version")
+
+
+def _set(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` without ``None``, zero and empty entries (a compact, lossless record)."""
+    return {k: v for k, v in values.items() if v is not None and v != 0 and v != {} and v != []}
 
 
 def _metadata(data: Mapping[str, Any], *, store_prompts: bool) -> dict[str, Any]:
+    """The ``metadata`` column: every call fact not in a column, compact (absent = none / zero)."""
     error = data.get("error")
     if error is not None and not store_prompts:
         error = {k: error.get(k) for k in ("type", "status", "message")}
-    return {
-        "cost": data["cost"],
-        "usage": data["usage"],
+    cost = data["cost"]
+    facts = {
+        "cost": {"total": cost["total"], "currency": cost["currency"], **_set(cost)},
+        "usage": _set(data["usage"]),
         "response_cost": data.get("response_cost"),
         "error": error,
         "requested_model": data["requested_model"],
@@ -46,12 +60,13 @@ def _metadata(data: Mapping[str, Any], *, store_prompts: bool) -> dict[str, Any]
         "retries": data.get("retries", 0),
         "latency_s": data.get("latency_s"),
         "time_to_first_token_s": data.get("time_to_first_token_s"),
-        "finish_reasons": data.get("finish_reasons", []),
+        "finish_reasons": data.get("finish_reasons"),
         "response_id": data.get("response_id"),
         "response_model": data.get("response_model"),
-        "request_metadata": data.get("metadata", {}),
+        "request_metadata": data.get("metadata"),
         "schema_version": data.get("schema_version"),
     }
+    return {k: v for k, v in facts.items() if k in _ALWAYS or v not in (None, {}, [])}
 
 
 def _unique(tags: list[str]) -> list[str]:
@@ -106,7 +121,10 @@ class SpendLog:
 
         Raises ``KeyError``/``ValueError`` on a malformed row (the writer sets it aside).
         """
-        params = {name: row.get(name, _DEFAULTS.get(name)) for name in _COLUMNS}
+        params = {**_BLANK, **row}
+        params.pop("v", None)
+        if len(params) != len(_BLANK):  # unknown keys: keep the columns only
+            params = {name: params[name] for name in _COLUMNS}
         if not params["request_id"] or params["status"] not in ("success", "failure"):
             raise ValueError("spend row needs a request_id and a status of success or failure")
         spend = row.get("spend")
