@@ -11,6 +11,7 @@ import http.client
 import socket
 import time
 from decimal import Decimal
+from typing import Any
 
 import openai
 import orjson
@@ -329,3 +330,35 @@ def test_upstream_stream_breaking_mid_way(proxy: Proxy) -> None:
     proxy.wait_written()
     (row,) = proxy.rows(api_key=_sha(key))
     assert row["status"] == "failure" and row["model_group"] == "breaking"
+
+
+def _eventually_status(proxy: Proxy, key: str, expected: int, model: str = "priced") -> None:
+    body = {"model": model, "messages": MESSAGES}
+    deadline = time.monotonic() + 3
+    while (status := proxy.request("POST", "/v1/chat/completions", body, key=key)[0]) != expected:
+        assert time.monotonic() < deadline, f"status {status}, expected {expected}"
+        time.sleep(0.02)
+
+
+def test_key_changes_reach_another_instance_at_once(
+    proxy_factory: Any, database_url: str, redis_url: str
+) -> None:
+    settings = {"redis_url": redis_url, "key_cache_ttl_s": 600}  # a long TTL: only the events can explain it
+    first = proxy_factory(database_url, general_settings=settings)
+    second = proxy_factory(database_url, general_settings=settings)
+    for instance in (first, second):
+        deadline = time.monotonic() + 10
+        while not instance.app.state.proxy.key_events._subscribed.is_set():
+            assert time.monotonic() < deadline, "no subscription to the key channel"
+            time.sleep(0.02)
+    team = first.new_team(models=["priced", "gpt-4o-mini"])
+    key = first.new_key(team_id=team)
+    _eventually_status(second, key, 200)  # now cached by the second instance
+    first.ok("POST", "/team/update", {"team_id": team, "models": ["gpt-4o-mini"]})
+    _eventually_status(second, key, 403)
+    first.ok("POST", "/key/update", {"key": key, "blocked": True})
+    _eventually_status(second, key, 401, model="gpt-4o-mini")
+    other = first.new_key()
+    _eventually_status(second, other, 200)
+    first.ok("POST", "/key/delete", {"keys": [other]})
+    _eventually_status(second, other, 401)

@@ -88,9 +88,11 @@ def build_app(state: ProxyState) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.store.start()
         await start_admission(state.admission)
+        await state.key_events.start()
         try:
             yield
         finally:
+            await state.key_events.stop()
             await stop_admission(state.admission)
             await state.store.stop()
             await transport.close_session()

@@ -5,7 +5,8 @@ Keys: ``POST /key/generate``, ``GET /key/info`` (a key may read its own), ``POST
 Users: ``POST /user/new``, ``GET /user/info``. End users: ``POST /customer/new``, ``GET /customer/info``.
 
 A generated key is returned ONCE (``key``); the store keeps its SHA-256 hash (``token``). Updates and
-deletes invalidate the key cache (team changes invalidate every cached key).
+deletes invalidate the key cache (team changes invalidate every cached key), on this instance at once
+and on the others through ``ledgerlm.proxy.key_events`` (Redis) or within the cache TTL.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ledgerlm.errors import BadRequestError, NotFoundError
 from ledgerlm.proxy import management_models as mm
 from ledgerlm.proxy.auth import KeyContext, generate_key, hash_key, require_admin
 from ledgerlm.proxy.http import error_response, json_response, read_json_body, reject_nul
+from ledgerlm.proxy.key_events import ALL_KEYS
 from ledgerlm.proxy.state import ProxyState
 
 __all__ = ["routes"]
@@ -87,6 +89,15 @@ async def _check_team(state: ProxyState, team_id: str | None) -> None:
 
     if team_id and await teams.get_team(state.store.engine, team_id) is None:
         raise BadRequestError(f"team {team_id!r} does not exist", param="team_id", code="team_not_found")
+
+
+async def _invalidate(state: ProxyState, token: str) -> None:
+    """Drop a key (or ``ALL_KEYS``) from this instance's cache, and tell the other instances."""
+    if token == ALL_KEYS:
+        state.auth.cache.invalidate_all()
+    else:
+        state.auth.cache.invalidate(token)
+    await state.key_events.publish(token)
 
 
 async def _ensure_user(state: ProxyState, user_id: str | None) -> None:
@@ -152,7 +163,7 @@ async def key_update(request: Request, state: ProxyState, ctx: KeyContext) -> An
         await _ensure_user(state, req.user_id)
     fields = _key_fields(req, existing_metadata=existing.get("metadata"))
     row = await keys.update_key(state.store.engine, existing["token"], fields) if fields else existing
-    state.auth.cache.invalidate(existing["token"])
+    await _invalidate(state, existing["token"])
     return row
 
 
@@ -170,7 +181,7 @@ async def key_delete(request: Request, state: ProxyState, ctx: KeyContext) -> An
     for token in dict.fromkeys(tokens):
         if await keys.delete_key(engine, token):
             deleted.append(token)
-        state.auth.cache.invalidate(token)
+        await _invalidate(state, token)
     if not deleted:
         raise NotFoundError("no such key", param="keys", code="key_not_found")
     return {"deleted_keys": deleted}
@@ -234,7 +245,7 @@ async def team_update(request: Request, state: ProxyState, ctx: KeyContext) -> A
     row = await teams.update_team(state.store.engine, req.team_id, fields)
     if row is None:
         raise NotFoundError(f"team {req.team_id!r} does not exist", param="team_id", code="team_not_found")
-    state.auth.cache.invalidate_all()
+    await _invalidate(state, ALL_KEYS)
     return row
 
 
@@ -245,7 +256,7 @@ async def team_delete(request: Request, state: ProxyState, ctx: KeyContext) -> A
 
     req = mm.parse_body(mm.TeamDelete, await _body(request))
     deleted = [t for t in req.team_ids if await teams.delete_team(state.store.engine, t)]
-    state.auth.cache.invalidate_all()
+    await _invalidate(state, ALL_KEYS)
     if not deleted:
         raise NotFoundError("no such team", param="team_ids", code="team_not_found")
     return {"deleted_teams": deleted}

@@ -7,6 +7,7 @@ the callbacks passed to the engine, the key cache, the store link (engine, spool
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from ledgerlm.proxy.admission import Admission, NoAdmission
 from ledgerlm.proxy.auth import Authenticator, KeyCache
 from ledgerlm.proxy.config import ProxyConfig
 from ledgerlm.proxy.hooks import LoadedCallbacks, ProxyHooks, load_callbacks
+from ledgerlm.proxy.key_events import KeyEvents
 from ledgerlm.proxy.metrics import OverheadObserver, overhead_observer
 from ledgerlm.proxy.models import ModelRegistry, build_registry
 from ledgerlm.proxy.tags import TagResolver
@@ -46,6 +48,7 @@ class ProxyState:
     extra: dict[str, Any] = field(default_factory=dict)
     observe_overhead: OverheadObserver | None = None
     reject_when_spool_unhealthy: bool = False
+    key_events: KeyEvents = field(default_factory=lambda: KeyEvents(None, "", KeyCache()))
 
 
 def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: bool = True) -> ProxyState:
@@ -74,6 +77,7 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
         migrate=migrate,
     )
     cache = KeyCache(ttl_s=general.key_cache_ttl_s)
+    redis_url = general.redis_url or os.environ.get("REDIS_URL") or None
     if general.master_key is None:
         log.warning("no general_settings.master_key: the proxy is OPEN (every caller is admin)")
     return ProxyState(
@@ -90,5 +94,6 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
         max_body_bytes=int(general.max_request_size_mb * 1024 * 1024),
         observe_overhead=overhead_observer(config),
         reject_when_spool_unhealthy=general.reject_when_spool_unhealthy,
+        key_events=KeyEvents(redis_url, config.database_url, cache),
         admission=build_admission(config, lambda: store.engine),
     )
