@@ -100,17 +100,11 @@ def register(app: typer.Typer) -> None:
 
     @spend.command("report")
     def report(
-        by: Annotated[
-            str, typer.Option("--by", help="team, tag, model, key, customer, user or day.")
-        ] = "team",
-        database_url: Annotated[
-            str | None, typer.Option("--database-url", help="Default: $DATABASE_URL.")
-        ] = None,
-        start: Annotated[str | None, typer.Option("--start", help="First UTC day, YYYY-MM-DD.")] = None,
-        end: Annotated[
-            str | None, typer.Option("--end", help="Last UTC day, YYYY-MM-DD (inclusive).")
-        ] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, not a table.")] = False,
+        by: ByOption = "team",
+        database_url: UrlOption = None,
+        start: StartOption = None,
+        end: EndOption = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Spend totals grouped by team, tag, model, key, customer, user or day."""
         if by not in BY_CHOICES:
