@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
+
+if TYPE_CHECKING:
+    from ledgerlm.store.spend_queries import GroupBy
 
 BY_CHOICES = {
     "team": "team",
@@ -63,19 +66,12 @@ def render_table(by: str, rows: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
     table = Table(title=f"Spend by {by}")
-    table.add_column(by)
+    table.add_column(by, overflow="fold")
     for name in COLUMNS:
-        table.add_column(name, justify="left" if name == "label" else "right")
+        table.add_column(name, justify="left" if name == "label" else "right", no_wrap=name == "spend (USD)")
     for row in report_json(rows):
-        counts = (
-            "api_requests",
-            "failed_requests",
-            "unpriced_requests",
-            "prompt_tokens",
-            "completion_tokens",
-        )
         table.add_row(
-            str(row["group"]), row["label"] or "", row["spend"], *(str(row[name]) for name in counts)
+            str(row["group"]), row["label"] or "", row["spend"], *(str(row[name]) for name in COUNTS)
         )
     return table
 
@@ -89,7 +85,8 @@ async def fetch_report(
 
     engine = create_engine(database_url)
     try:
-        return await spend_report(engine, BY_CHOICES[by], start=start, end=end)  # type: ignore[arg-type]
+        group_by = cast("GroupBy", BY_CHOICES[by])
+        return await spend_report(engine, group_by, start=start, end=end)
     finally:
         await engine.dispose()
 
