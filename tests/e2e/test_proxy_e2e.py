@@ -362,3 +362,19 @@ def test_key_changes_reach_another_instance_at_once(
     _eventually_status(second, other, 200)
     first.ok("POST", "/key/delete", {"keys": [other]})
     _eventually_status(second, other, 401)
+
+
+def test_required_tags_on_every_database(proxy_factory: Any, database_url: str) -> None:
+    strict = proxy_factory(database_url, general_settings={"required_tags": ["team:", "env:"]})
+    team = strict.new_team(tags=["team:billing"])
+    key = strict.new_key(team_id=team)
+    body = {"model": "priced", "messages": MESSAGES}
+    status, error, headers = strict.request("POST", "/v1/chat/completions", body, key=key)
+    assert (
+        status == 400 and "'env:'" in error["error"]["message"] and "'team:'" not in error["error"]["message"]
+    )
+    ok = strict.request("POST", "/v1/chat/completions", body, key=key, headers={"x-litellm-tags": "env:prod"})
+    assert ok[0] == 200
+    strict.wait_written()
+    assert strict.row(headers["x-request-id"])["status"] == "failure"
+    assert strict.row(ok[2]["x-request-id"])["request_tags"] == ["env:prod", "team:billing"]
