@@ -118,7 +118,7 @@ def print_ratios(rows: list[dict[str, Any]]) -> None:
 
 def print_extras(notes: dict[str, Any]) -> None:
     for name in ("sqlite", "postgres"):
-        if f"rows_{name}" in notes:
+        if notes.get(f"measured_requests_{name}"):
             print(
                 f"spend rows in {name}: {notes[f'rows_{name}']} "
                 f"(measured requests {notes[f'measured_requests_{name}']}, plus warm-ups)"

@@ -1,7 +1,7 @@
 """Side-by-side proxy benchmark: direct, a minimal Python proxy, ``ledgerlm proxy`` (SQLite and
 PostgreSQL, everything on) and the LiteLLM proxy, with the same load generator and request body.
 
-Run: ``.venv/bin/python benchmarks/proxy.py`` (full, ~7 minutes on 2 cores), ``--quick`` (~2 minutes),
+Run: ``.venv/bin/python benchmarks/proxy.py`` (full, ~8 minutes on 2 cores), ``--quick`` (~3 minutes),
 ``--memory`` (RSS over 150,000 requests), ``--no-litellm``. See ``docs/performance.md``.
 
 What it does:
@@ -59,7 +59,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
     full = [(c, s) for s in (False, True) for c in (1, 10, 50)]
     if args.quick:
         return Plan({0: full, 50: [(1, False), (10, False), (10, True)]}, 1.5, 0.5, 512, 200, 20_000)
-    plan = Plan({0: full, 50: full}, args.duration, args.warmup)
+    slow = [(1, False), (10, False), (50, False), (10, True), (50, True)]
+    plan = Plan({0: full, 50: slow}, args.duration, args.warmup)
     if args.memory:
         plan.cells, plan.memory_requests = {}, args.memory_requests
     return plan
@@ -265,7 +266,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short cells, fewer of them (~2 minutes)")
     parser.add_argument("--memory", action="store_true", help="only the RSS check (ledgerlm, SQLite)")
     parser.add_argument("--memory-requests", type=int, default=150_000)
-    parser.add_argument("--duration", type=float, default=4.0, help="seconds measured per cell")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds measured per cell")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up per cell")
     parser.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM rows")
     parser.add_argument("--load", choices=["auto", "python"], default="auto", help="auto: wrk if installed")
