@@ -76,6 +76,8 @@ class ProxyCall:
             user_id=key.user_id,
             team_id=key.team_id,
             organization_id=key.org_id,
+            # litellm_settings.turn_off_message_logging: no callback payload or export carries content
+            no_log=state.config.litellm_settings.turn_off_message_logging,
         )
 
     def route(self, body: dict[str, Any], *, need: str) -> None:
