@@ -8,5 +8,10 @@ Public entry points (everything else is internal)::
     from ledgerlm.proxy.server import serve, ServerThread     # run it (CLI / tests and demo)
     from ledgerlm.proxy.admission import Admission, NoAdmission, Reservation   # budgets plug in here
 
-Request flow: see ``ledgerlm.proxy.call``. Nothing here runs at import time.
+Modules: ``call`` (one request as a pipeline of steps), ``llm_routes`` (chat, embeddings, models),
+``management`` (keys, teams, users, customers), ``spend_api``, ``auth`` (keys, cache), ``tags``,
+``hooks`` (config callbacks, CustomLogger proxy hooks), ``spend`` (the spend-row sink), ``store_link``
+(database, spool, writer), ``key_events`` (cross-instance key invalidation), ``metrics`` (``/metrics``),
+``openapi``, ``sse_response``, ``http`` (orjson responses, OpenAI errors), ``demo``.
+Nothing here runs at import time.
 """
