@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,17 @@ def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
 def test_format_path() -> None:
     assert format_path(("model_list", 1, "litellm_params", "x")) == "model_list[1].litellm_params.x"
     assert format_path(()) == ""
+
+
+def test_environment_variables_section_resolves_references_without_touching_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LEDGERLM_TEST_FROM_SECTION", raising=False)
+    config = parse_config(
+        {
+            "environment_variables": {"LEDGERLM_TEST_FROM_SECTION": "sk-from-section"},
+            "general_settings": {"master_key": "os.environ/LEDGERLM_TEST_FROM_SECTION"},
+        }
+    )
+    assert config.general_settings.master_key == "sk-from-section"
+    assert "LEDGERLM_TEST_FROM_SECTION" not in os.environ

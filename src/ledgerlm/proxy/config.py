@@ -172,18 +172,32 @@ def format_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return out
 
 
-def resolve_env(value: Any, path: tuple[Any, ...] = ()) -> Any:
-    """Replace every ``os.environ/NAME`` string in a YAML tree. Raises ``ConfigError`` for a missing var."""
+def resolve_env(value: Any, path: tuple[Any, ...] = (), env: Mapping[str, str] | None = None) -> Any:
+    """Replace every ``os.environ/NAME`` string in a YAML tree with ``env[NAME]`` (default: the process
+    environment). Raises ``ConfigError`` for a missing variable, naming the field."""
+    env = os.environ if env is None else env
     if isinstance(value, str) and value.startswith(ENV_PREFIX):
         name = value[len(ENV_PREFIX) :]
-        if name not in os.environ:
+        if name not in env:
             raise ConfigError(f"environment variable {name} is not set", path=format_path(path) or None)
-        return os.environ[name]
+        return env[name]
     if isinstance(value, Mapping):
-        return {k: resolve_env(v, (*path, k)) for k, v in value.items()}
+        return {k: resolve_env(v, (*path, k), env) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve_env(v, (*path, i)) for i, v in enumerate(value)]
+        return [resolve_env(v, (*path, i), env) for i, v in enumerate(value)]
     return value
+
+
+def _environment(data: Mapping[str, Any]) -> Mapping[str, str]:
+    """The process environment overlaid with the config's ``environment_variables`` (LiteLLM sets them
+    before reading the rest; here they are only used to resolve references: the process environment is
+    never written)."""
+    extra = data.get("environment_variables")
+    if not extra:
+        return os.environ
+    if not isinstance(extra, Mapping):
+        raise ConfigError("must be a mapping of NAME: value", path="environment_variables")
+    return {**os.environ, **{str(k): str(v) for k, v in extra.items() if v is not None}}
 
 
 def _check_prices(entry: Mapping[str, Any], path: str) -> None:
@@ -233,7 +247,7 @@ def parse_config(data: Mapping[str, Any] | None) -> ProxyConfig:
         data = {}
     if not isinstance(data, Mapping):
         raise ConfigError("the config must be a YAML mapping")
-    resolved = resolve_env(data)
+    resolved = resolve_env(data, env=_environment(data))
     for index, entry in enumerate(resolved.get("model_list") or []):
         if isinstance(entry, Mapping):
             for part in ("litellm_params", "model_info"):
