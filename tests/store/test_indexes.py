@@ -1,0 +1,44 @@
+"""The spend log queries are served by indexes (PostgreSQL plans), so they stay fast at millions of rows."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ledgerlm.store.spend_queries import LogFilter
+from ledgerlm.store.tables import spend_logs
+
+from .factories import Database
+
+CASES = [
+    (LogFilter(api_key="k" * 64), "ix_spend_logs_api_key_startTime"),
+    (LogFilter(team_id="team-x"), "ix_spend_logs_team_id_startTime"),
+    (LogFilter(user_id="user-x"), "ix_spend_logs_user_startTime"),
+    (LogFilter(end_user="cust-x"), "ix_spend_logs_end_user_startTime"),
+    (LogFilter(status="failure", start=date(2031, 1, 1)), "ix_spend_logs_failed_startTime"),
+    (LogFilter(start=date(2031, 1, 1), end=date(2031, 1, 2)), "ix_spend_logs_startTime"),
+    (LogFilter(tags=["env:prod"]), "ix_spend_log_tags_tag_startTime"),
+]
+
+
+@pytest.mark.parametrize(("filters", "index"), CASES)
+async def test_log_filters_use_their_index(
+    database: Database, engine: AsyncEngine, filters: LogFilter, index: str
+) -> None:
+    if database.kind != "postgresql":
+        pytest.skip("plans are checked on PostgreSQL (SQLite has the same indexes)")
+    statement = (
+        sa.select(spend_logs.c.request_id)
+        .where(*filters.conditions())
+        .order_by(spend_logs.c.startTime.desc())
+        .limit(100)
+    )
+    sql = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # tiny test tables: force the choice
+        plan = "\n".join((await conn.exec_driver_sql(f"EXPLAIN {sql}")).scalars())
+    assert index in plan, plan
