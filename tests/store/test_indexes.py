@@ -22,6 +22,8 @@ CASES = [
     (LogFilter(status="failure", start=date(2031, 1, 1)), "ix_spend_logs_failed_startTime"),
     (LogFilter(start=date(2031, 1, 1), end=date(2031, 1, 2)), "ix_spend_logs_startTime"),
     (LogFilter(tags=["env:prod"]), "ix_spend_log_tags_tag_startTime"),
+    (LogFilter(model="gpt-4o"), "ix_spend_logs_model_group_startTime"),
+    (LogFilter(model="gpt-4o"), "ix_spend_logs_model_startTime"),
 ]
 
 
