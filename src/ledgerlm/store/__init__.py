@@ -13,8 +13,9 @@ Public API (for the proxy; everything else in this package is internal)::
     # per call, before the response is sent (sync, ~10 us, raises SpoolError when the disk fails):
     spool.append(SpendLog.from_record(record, store_prompts=False))
 
-    spool.healthy() / spool.unhealthy_reason     # for /health/readiness
-    writer.queue_depth, writer.spool_bytes, writer.rows_written, writer.last_error
+    spool.healthy() / spool.unhealthy_reason     # for /health/readiness (also writer.running)
+    writer.queue_depth, writer.spool_bytes, writer.rows_written, writer.rows_rejected, writer.last_error
+    await writer.flush(timeout_s=10)             # True once everything appended so far is committed
     await writer.stop()                          # seals the spool and drains it (bounded by timeout_s)
 
 Repositories for the management API (async functions taking the ``AsyncEngine``, rows as dicts):

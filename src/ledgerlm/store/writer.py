@@ -118,6 +118,7 @@ class SpendWriter:
 
     @property
     def running(self) -> bool:
+        """True while the background loop runs (readiness: a stopped writer logs nothing)."""
         return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
