@@ -55,13 +55,20 @@ class ProxyCall:
     """State of one proxied call; see the module docstring for the steps."""
 
     def __init__(
-        self, state: ProxyState, request: Request, key: KeyContext, request_id: str, call_type: CallType
+        self,
+        state: ProxyState,
+        request: Request,
+        key: KeyContext,
+        request_id: str,
+        call_type: CallType,
+        *,
+        t0: float | None = None,
     ) -> None:
         self.state = state
         self.request = request
         self.key = key
         self.call_type: CallType = call_type
-        self.t0 = time.perf_counter()
+        self.t0 = time.perf_counter() if t0 is None else t0  # request arrival (before auth), seconds
         self.start_time = time.time()
         self.body: dict[str, Any] = {}
         self.model = ""

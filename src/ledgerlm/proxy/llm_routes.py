@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -27,13 +28,14 @@ DONE = b"data: [DONE]\n\n"
 
 async def _start(request: Request, call_type: CallType) -> ProxyCall | Response:
     """Authenticate (401 with no spend row) and open the call."""
+    t0 = time.perf_counter()
     state: ProxyState = request.app.state.proxy
     request_id = request_id_of(request)
     try:
         key = await state.auth.authenticate(request.headers)
     except LedgerLMError as exc:
         return error_response(exc, {"x-request-id": request_id, "x-litellm-call-id": request_id})
-    return ProxyCall(state, request, key, request_id, call_type)
+    return ProxyCall(state, request, key, request_id, call_type, t0=t0)
 
 
 async def chat_completions(request: Request) -> Response:
