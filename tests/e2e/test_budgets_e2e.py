@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -28,8 +29,10 @@ import pytest
 import redis
 import sqlalchemy as sa
 from tests.budgets.receiver import Receiver, http_receiver
-from tests.e2e.conftest import SIM_KEY, Proxy, _create_pg_database, _drop_pg_database
+from tests.e2e.conftest import SIM_KEY, Proxy, _create_pg_database, _drop_pg_database, write_config
 
+from ledgerlm.proxy.app import create_app
+from ledgerlm.proxy.server import ServerThread
 from ledgerlm.simulator import Simulator
 from ledgerlm.store import tables
 
@@ -98,7 +101,7 @@ def start(proxy_factory: Any, sim: Simulator, database_url: str, **budget: Any) 
 
 
 @pytest.fixture(scope="module")
-def plain(proxy_factory: Any, metered: Simulator, database_url: str) -> Proxy:
+def plain(database_url: str, proxy_factory: Any, metered: Simulator) -> Proxy:
     """One proxy with the default budget settings, shared by the tests that need nothing else."""
     return start(proxy_factory, metered, database_url)
 
@@ -146,8 +149,10 @@ def assert_five_admitted(results: list[tuple[int, dict[str, Any], dict[str, str]
 def test_fifty_concurrent_requests_budget_fits_five(plain: Proxy) -> None:
     proxy = plain
     budget = WORST * Decimal("5.5")
-    key = proxy.new_key(max_budget=str(budget))
-    assert_five_admitted(concurrent([proxy], key), budget)
+    key = proxy.new_key(max_budget=str(budget), key_alias="fifty")
+    results = concurrent([proxy], key)
+    assert_five_admitted(results, budget)
+    assert all("(alias 'fifty')" in body["error"]["message"] for status, body, _ in results if status == 429)
     proxy.wait_written()
     rows = spend_rows(proxy, key)
     assert len(rows) == 5
@@ -156,21 +161,42 @@ def test_fifty_concurrent_requests_budget_fits_five(plain: Proxy) -> None:
     assert Decimal(str(info["info"]["spend"])) == 5 * WORST
 
 
-@pytest.fixture(scope="module")
-def shared_postgres(postgres_url: str) -> Iterator[str]:
+@pytest.fixture
+def two_instances(
+    postgres_url: str, metered: Simulator, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> Iterator[tuple[Proxy, Proxy]]:
+    """Two proxies (separate apps, counters and spend writers) on one new PostgreSQL database and one
+    Redis prefix; both stopped before the database is dropped."""
     url, name = _create_pg_database(postgres_url)
+    running: list[tuple[ServerThread, Proxy]] = []
     try:
-        yield url
+        for i in range(2):
+            folder = tmp_path / f"proxy{i}"
+            folder.mkdir()
+            path = write_config(
+                folder / "config.yaml",
+                metered.url,
+                url,
+                folder / "spool",
+                model_list=budget_models(metered.url),
+                budget_settings={"redis_prefix": redis_prefix},
+                general_settings={"redis_url": redis_url},
+            )
+            app = create_app(path)
+            server = ServerThread(app).start()
+            running.append((server, Proxy(server.url, url, app)))
+        yield running[0][1], running[1][1]
     finally:
+        for server, proxy in running:
+            server.stop()
+            proxy.close()
         _drop_pg_database(postgres_url, name)
 
 
 def test_two_instances_share_redis_and_postgres(
-    proxy_factory: Any, metered: Simulator, shared_postgres: str, redis_url: str, redis_prefix: str
+    two_instances: tuple[Proxy, Proxy], redis_url: str, redis_prefix: str
 ) -> None:
-    shared = {"redis_prefix": redis_prefix, "general_settings": {"redis_url": redis_url}}
-    first = start(proxy_factory, metered, shared_postgres, **shared)
-    second = start(proxy_factory, metered, shared_postgres, **shared)
+    first, second = two_instances
     budget = WORST * Decimal("5.5")
     key = first.new_key(max_budget=str(budget))
     assert_five_admitted(concurrent([first, second], key), budget)

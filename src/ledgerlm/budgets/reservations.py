@@ -178,7 +178,7 @@ class Budgets:
         headers = rate_headers(result.rates)
         headers["retry-after"] = str(retry_after_seconds(wait))
         message = (
-            f"Rate limit exceeded for {result.ref.label}: {names[result.outcome]} is {result.limit} "
+            f"Rate limit exceeded for {entity.name}: {names[result.outcome]} is {result.limit} "
             f"(current: {result.count}); retry in {format_reset(wait)}"
         )
         return RateLimitError(message, headers=headers, retry_after=float(retry_after_seconds(wait)))
@@ -220,7 +220,7 @@ def _budget_error(result: AdmitResult, entity: EntityLimits, reservation: Reserv
     reset = entity.budget_reset_at.isoformat() if entity.budget_reset_at else "never (no budget_duration)"
     wanted = reservation.amount or Decimal(0)
     message = (
-        f"Budget exceeded for {result.ref.label if result.ref else 'unknown'}: spend ${spend} "
+        f"Budget exceeded for {entity.name}: spend ${spend} "
         f"+ ${reserved} reserved by requests in flight + this request's worst-case cost ${wanted} "
         f"would exceed max_budget ${limit}; budget resets at {reset}"
     )

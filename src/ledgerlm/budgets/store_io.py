@@ -75,6 +75,7 @@ def row_limits(ref: EntityRef, row: Mapping[str, Any]) -> EntityLimits:
         rpm_limit=row.get("rpm_limit"),
         tpm_limit=row.get("tpm_limit"),
         max_parallel_requests=row.get("max_parallel_requests"),
+        alias=row.get("key_alias") or row.get("team_alias") or row.get("user_alias") or row.get("alias"),
     )
 
 

@@ -72,6 +72,7 @@ class EntityLimits:
     * ``budget_duration``: ``"30d"`` ... (see ``durations``); ``budget_reset_at``: end of the period.
     * ``rpm_limit``: requests per minute; ``tpm_limit``: tokens (input + output) per minute;
       ``max_parallel_requests``: requests in flight at once.
+    * ``alias``: a human name for messages (``key_alias``, ``team_alias`` ...), never a secret.
     """
 
     ref: EntityRef
@@ -82,6 +83,12 @@ class EntityLimits:
     rpm_limit: int | None = None
     tpm_limit: int | None = None
     max_parallel_requests: int | None = None
+    alias: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The entity for messages: its label, plus its alias when it has one (``key_alias`` ...)."""
+        return f"{self.ref.label} (alias {self.alias!r})" if self.alias else self.ref.label
 
     @property
     def has_budget(self) -> bool:
