@@ -266,6 +266,7 @@ def test_management_fields_round_trip(proxy: Proxy) -> None:
     assert proxy.ok("GET", "/customer/info?end_user_id=rt-customer")["user_id"] == "rt-customer"
     listed = proxy.ok("GET", f"/key/list?team_id={team['team_id']}")
     assert listed["keys"] == [_sha(made["key"])]
+    assert (listed["total_count"], listed["total_pages"], listed["current_page"]) == (1, 1, 1)
 
 
 def test_health_and_openapi(proxy: Proxy) -> None:

@@ -198,21 +198,36 @@ def _page(request: Request) -> tuple[int, int]:
 
 @managed()
 async def key_list(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
-    """``GET /key/list?page=&size=&team_id=&user_id=&key_alias=&return_full_object=``."""
+    """``GET /key/list?page=&size=&team_id=&user_id=&key_alias=&return_full_object=`` ->
+    ``{keys, total_count, current_page, total_pages}`` (LiteLLM's shape; key hashes unless full)."""
     from ledgerlm.store import keys
 
     page, size = _page(request)
     q = request.query_params
-    rows = await keys.list_keys(
-        state.store.engine,
-        team_id=q.get("team_id"),
-        user_id=q.get("user_id"),
-        key_alias=q.get("key_alias"),
-        limit=size,
-        offset=(page - 1) * size,
-    )
+    where = {"team_id": q.get("team_id"), "user_id": q.get("user_id"), "key_alias": q.get("key_alias")}
+    rows = await keys.list_keys(state.store.engine, **where, limit=size, offset=(page - 1) * size)
+    total = await _count_keys(state, where)
     full = q.get("return_full_object", "false").lower() == "true"
-    return {"keys": rows if full else [r["token"] for r in rows], "current_page": page, "size": size}
+    return {
+        "keys": rows if full else [r["token"] for r in rows],
+        "total_count": total,
+        "current_page": page,
+        "total_pages": max(1, -(-total // size)),
+        "size": size,
+    }
+
+
+async def _count_keys(state: ProxyState, where: dict[str, str | None]) -> int:
+    import sqlalchemy as sa
+
+    from ledgerlm.store.tables import verification_tokens as table
+
+    statement = sa.select(sa.func.count()).select_from(table)
+    for name, value in where.items():
+        if value is not None:
+            statement = statement.where(table.c[name] == value)
+    async with state.store.engine.connect() as conn:
+        return int((await conn.execute(statement)).scalar_one())
 
 
 @managed()
