@@ -88,7 +88,6 @@ class BudgetAdmission:
             engine,
             self.backend,
             interval_s=config.reset_interval_s,
-            global_budget=global_budget,
             on_reset=lambda _refs: self.limits.invalidate() if self.limits else None,
         )
         self.resets.start()

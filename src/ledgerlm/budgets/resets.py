@@ -5,8 +5,8 @@ are never touched.
 Several instances may run the loop: the database decides who resets each row (``UPDATE ... WHERE
 budget_reset_at = <the time read>``; only one instance's update matches), and only that instance resets
 the counter. Rows with a ``budget_duration`` but no ``budget_reset_at`` get their first reset time
-(``now + duration``) without a reset. The global budget's aligned periods roll over once per period
-(``mark_once``).
+(``now + duration``) without a reset. The global budget needs no reset: its counter carries its
+aligned period, and a counter of an ended period is reloaded from ``spend_logs`` of the new one.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledgerlm.budgets.backend import BudgetBackend
 from ledgerlm.budgets.durations import next_reset
-from ledgerlm.budgets.store_io import ENTITY_TABLES, GlobalBudget
+from ledgerlm.budgets.store_io import ENTITY_TABLES
 from ledgerlm.budgets.types import EntityKind, EntityRef
 
 __all__ = ["ResetLoop", "reset_due"]
@@ -35,20 +35,12 @@ async def reset_due(
     engine: AsyncEngine,
     backend: BudgetBackend,
     now: datetime | None = None,
-    *,
-    global_budget: GlobalBudget | None = None,
 ) -> list[EntityRef]:
     """Reset every entity whose period ended by ``now`` (UTC); returns the entities this call reset."""
     now = now or datetime.now(UTC)
     done: list[EntityRef] = []
     for kind in ENTITY_TABLES:
         done += await _reset_table(engine, backend, kind, now)  # type: ignore[arg-type]
-    if global_budget is not None and global_budget.budget_duration:
-        start, _ = global_budget.period(now)
-        if await backend.mark_once(f"global-reset|{start.isoformat()}", 2 * 86400 * 31):
-            ref = EntityRef("global", "proxy")
-            await backend.reset_spend(ref, 0)
-            done.append(ref)
     return done
 
 
@@ -100,19 +92,17 @@ class ResetLoop:
         backend: BudgetBackend,
         *,
         interval_s: float = 10.0,
-        global_budget: GlobalBudget | None = None,
         on_reset: Callable[[list[EntityRef]], None] | None = None,
     ) -> None:
         self.engine = engine
         self.backend = backend
         self.interval_s = interval_s
-        self.global_budget = global_budget
         self.on_reset = on_reset
         self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> list[EntityRef]:
         """One pass (also what the loop runs)."""
-        done = await reset_due(self.engine, self.backend, global_budget=self.global_budget)
+        done = await reset_due(self.engine, self.backend)
         if done:
             log.info("budget reset for %d entities", len(done))
             if self.on_reset is not None:
