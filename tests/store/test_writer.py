@@ -61,10 +61,12 @@ async def test_replay_at_start_and_lost_checkpoint_never_doubles(engine: AsyncEn
     (segment,) = first.segments()
     shutil.copy(segment, copy)
 
+    (tmp_path / "00000000000000000000-9.jsonl.ckpt").write_text("123")  # its segment is long gone
     writer = SpendWriter(engine, Spool(tmp_path), interval_s=0.01)
     await writer.start()
     await writer.stop(timeout_s=30)
     assert writer.rows_written == 40 and writer.rows_duplicate == 40
+    assert sorted(path.name for path in tmp_path.iterdir()) == []  # segments, checkpoints: all gone
     assert await count_rows(engine, spend_logs.c.api_key == key) == 40
     stored = await keys.get_key(engine, key)
     assert stored is not None and stored["spend"] == COST * 40

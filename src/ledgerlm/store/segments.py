@@ -74,6 +74,23 @@ class SegmentReader:
         self._offsets: dict[Path, int] = {}
         self._claims: dict[Path, int] = {}
 
+    def remove_stale_checkpoints(self) -> int:
+        """Delete ``.ckpt``/``.tmp`` side files whose segment is gone (a crash between the two
+        deletions); returns how many were removed."""
+        removed = 0
+        segments = {path.name for path in self.spool.segments()}
+        try:
+            names = os.listdir(self.spool.directory)
+        except OSError:
+            return 0
+        for name in names:
+            for suffix in (CHECKPOINT_SUFFIX, ".tmp"):
+                if name.endswith(suffix) and name.removesuffix(suffix) not in segments:
+                    with contextlib.suppress(FileNotFoundError):
+                        (self.spool.directory / name).unlink()
+                        removed += 1
+        return removed
+
     def next_chunk(self, max_rows: int) -> Chunk | None:
         """The next uncommitted lines (at most ``max_rows``), oldest segment first, or ``None``."""
         for path in self.spool.segments():

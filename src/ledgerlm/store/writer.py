@@ -126,6 +126,7 @@ class SpendWriter:
         if self.running:
             return
         self._stopping = False
+        self._reader.remove_stale_checkpoints()
         self._task = asyncio.create_task(self._run(), name="ledgerlm-spend-writer")
 
     def notify(self) -> None:
