@@ -28,6 +28,7 @@ EXPECTED = {
     "RateLimitError",
     "APITimeoutError",
     "MissingAPIKeyError",
+    "completion_cost",
 }
 
 

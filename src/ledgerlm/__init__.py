@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "CallRecord": "ledgerlm.record",
     "Deployment": "ledgerlm.providers.base",
     "Simulator": "ledgerlm.simulator",
+    "completion_cost": "ledgerlm.pricing",
     # callbacks (issue 4): the SAME list objects as ledgerlm.callbacks.registry, so appends are seen
     "CustomLogger": "ledgerlm.callbacks.custom_logger",
     "success_callback": "ledgerlm.callbacks.registry",
@@ -99,6 +100,7 @@ __all__ = [
     "aflush",
     "callbacks",
     "completion",
+    "completion_cost",
     "embedding",
     "failure_callback",
     "flush",
@@ -133,6 +135,7 @@ if TYPE_CHECKING:
         UnprocessableEntityError,
         UnsupportedProviderError,
     )
+    from ledgerlm.pricing import completion_cost
     from ledgerlm.providers.base import Deployment
     from ledgerlm.record import CallRecord
     from ledgerlm.responses import (
