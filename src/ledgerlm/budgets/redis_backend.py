@@ -3,7 +3,9 @@
 See ``ledgerlm.budgets.lua`` for the key layout. The database stays the record: settled-spend counters
 are loaded from it (``SpendLoader``) when missing, so after a Redis restart or flush the counters are
 rebuilt lazily from the database; the ``P:epoch`` marker detects a fresh server, and the instance that
-sets it first drops any stale spend counters so that they reload too.
+sets it first drops any stale spend counters so that they reload too. The holds of calls in flight
+vanish with a restart: the instance that detects it re-reserves the calls IT has in flight (kept in
+``_held``) before admitting anything else, so they still count against the budget and settle normally.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class RedisBudgets:
         self._settle = client.register_script(SETTLE)
         self._release = client.register_script(RELEASE)
         self._load_script = client.register_script(LOAD)
+        self._held: dict[str, tuple[AdmitPlan, float]] = {}  # reservation id -> admitted plan, time
 
     def _key(self, *parts: str) -> str:
         return ":".join((self._p, *parts))
@@ -82,11 +85,29 @@ class RedisBudgets:
             if status == "EPOCH":
                 log.warning("budget counters: Redis epoch marker missing (restart?); rebuilding")
                 await self.start()
+                await self._restore_held()
             elif status == "LOAD":
                 await self._load(plan, [int(i) for i in reply[1:]])
             else:
-                return self._result(plan, reply, now_s)
+                result = self._result(plan, reply, now_s)
+                if result.outcome == "ok":
+                    self._held[plan.reservation_id] = (plan, now_s)
+                return result
         raise RuntimeError("budget counters could not be loaded from the database into Redis")
+
+    async def _restore_held(self) -> None:
+        """Re-reserve this instance's calls in flight after a Redis restart (their holds were lost)."""
+        for rid, (plan, now_s) in list(self._held.items()):
+            keys, args = self._admit_call(plan, now_s)
+            status = "LOAD"
+            for _ in range(_MAX_ATTEMPTS):
+                reply = await self._admit(keys=keys, args=args)
+                status = _text(reply[0])
+                if status != "LOAD":
+                    break
+                await self._load(plan, [int(i) for i in reply[1:]])
+            if status != "ok":
+                log.warning("budget counters: hold %s not restored after the restart (%s)", rid, status)
 
     def _admit_call(self, plan: AdmitPlan, now_s: float) -> tuple[list[str], list[Any]]:
         window, _ = window_of(now_s)
@@ -156,11 +177,13 @@ class RedisBudgets:
         window, _ = window_of(now_s)
         keys = [self._key("res", reservation_id), self._key("rexp")]
         args = [self._p, reservation_id, str(actual_nano), str(tokens), str(window), str(2 * WINDOW_S)]
+        self._held.pop(reservation_id, None)
         return bool(await self._settle(keys=keys, args=args))
 
     async def release(self, reservation_id: str) -> bool:
         """See ``BudgetBackend.release``."""
         keys = [self._key("res", reservation_id), self._key("rexp")]
+        self._held.pop(reservation_id, None)
         return bool(await self._release(keys=keys, args=[self._p, reservation_id]))
 
     async def spend(self, ref: EntityRef) -> tuple[int, int]:

@@ -1,0 +1,125 @@
+"""Redis restarted while budgets are in use: no budget admits more than its bound afterwards.
+
+A private ``redis-server`` (free port, no persistence) that this test restarts: the machine's shared
+Redis is never touched. The real proxy (uvicorn in a thread) on a throw-away PostgreSQL database, the
+simulator upstream, the official openai client. The model costs $0 per input token and $0.00001 per
+output token and the simulator always answers ``MAX_TOKENS`` tokens, so a call's worst case equals its
+actual cost ($0.0001) and the budget ($0.0005) fits exactly ``FITS`` = 5 calls, however they interleave.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import openai
+import pytest
+from tests.e2e.conftest import SIM_KEY, Proxy
+from tests.helpers.net import openai_client
+from tests.helpers.redis_server import RedisServer, redis_server_available
+
+from ledgerlm.simulator import Simulator
+
+OUTPUT_PRICE = Decimal("0.00001")
+MAX_TOKENS = 10
+PER_CALL = OUTPUT_PRICE * MAX_TOKENS
+FITS = 5
+BUDGET = PER_CALL * FITS
+MESSAGES = [{"role": "user", "content": "budget after a restart"}]
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    if not redis_server_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed (CI=true)")
+        pytest.skip("redis-server is not installed")
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy(pg_database: str, proxy_factory: Any, simulator: Simulator, redis_server: RedisServer) -> Proxy:
+    simulator.models["rel-metered"] = {"completion_tokens": MAX_TOKENS}
+    simulator.models["rel-metered-slow"] = {"completion_tokens": MAX_TOKENS, "latency_ms": 1500}
+    price = {"input_cost_per_token": "0", "output_cost_per_token": str(OUTPUT_PRICE)}
+    base = f"{simulator.url}/v1"
+    models = [
+        {
+            "model_name": name,
+            "litellm_params": {"model": f"openai/{name}", "api_base": base, "api_key": SIM_KEY, **price},
+        }
+        for name in ("rel-metered", "rel-metered-slow")
+    ]
+    return proxy_factory(
+        pg_database,
+        model_list=models,
+        general_settings={"redis_url": redis_server.url},
+        budget_settings={"redis_prefix": "{rel-" + uuid.uuid4().hex[:8] + "}"},
+    )
+
+
+def _call(proxy: Proxy, key: str, model: str = "rel-metered") -> int:
+    with openai_client(proxy.url, key) as client:
+        try:
+            client.chat.completions.create(model=model, messages=MESSAGES, max_tokens=MAX_TOKENS)
+        except openai.APIStatusError as err:
+            return err.status_code
+    return 200
+
+
+def _concurrent(proxy: Proxy, key: str, n: int, model: str = "rel-metered") -> list[int]:
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(lambda _: _call(proxy, key, model), range(n)))
+
+
+def _recorded(proxy: Proxy, key: str) -> Decimal:
+    import hashlib
+
+    rows = proxy.rows(api_key=hashlib.sha256(key.encode()).hexdigest())
+    return sum((Decimal(str(r["spend"])) for r in rows if r["status"] == "success"), Decimal(0))
+
+
+def _settle(proxy: Proxy, key: str, expected: Decimal, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _recorded(proxy, key) < expected:
+        assert time.monotonic() < deadline, "spend rows not written"
+        time.sleep(0.05)
+
+
+def test_restart_after_settled_spend(proxy: Proxy, redis_server: RedisServer) -> None:
+    key = proxy.new_key(max_budget=str(BUDGET))
+    assert [_call(proxy, key) for _ in range(3)] == [200] * 3
+    _settle(proxy, key, PER_CALL * 3)
+    redis_server.restart()  # every counter and reservation is gone
+    statuses = _concurrent(proxy, key, 12)
+    assert statuses.count(200) <= FITS - 3, statuses
+    assert set(statuses) <= {200, 429, 503}, statuses
+    time.sleep(0.5)
+    assert _recorded(proxy, key) <= BUDGET
+    # the budget still works afterwards: it is full, so the next call is refused with budget_exceeded
+    assert _call(proxy, key) == 429
+
+
+def test_restart_with_calls_in_flight(proxy: Proxy, redis_server: RedisServer) -> None:
+    """Reservations held by calls in flight vanish with Redis; the calls admitted afterwards must still
+    respect the bound once the in-flight calls settle."""
+    key = proxy.new_key(max_budget=str(BUDGET))
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        in_flight = [pool.submit(_call, proxy, key, "rel-metered-slow") for _ in range(3)]
+        time.sleep(0.5)  # the three are admitted and waiting on the slow upstream
+        redis_server.restart()
+        after = list(pool.map(lambda _: _call(proxy, key), range(10)))
+        first = [f.result() for f in in_flight]
+    admitted = first.count(200) + after.count(200)
+    assert admitted <= FITS, (first, after)
+    _settle(proxy, key, PER_CALL * admitted)
+    assert _recorded(proxy, key) <= BUDGET
