@@ -49,7 +49,7 @@ def _batch() -> list[dict[str, Any]]:
         ),
         *rows(2, key_hash=KEY_B, user_id="u1", end_user="c2", request_tags=["x"], **late),
         *rows(1, key_hash=KEY_B, user_id="u1", team_id="", end_user="", request_tags=[], **at),
-        *rows(2, key_hash=KEY_A, team_id="t1", cost=CostRecord(), request_tags=["y"], **at),
+        *rows(2, key_hash=KEY_A, team_id="t1", cost=CostRecord(), request_tags=["y", ""], **at),
         *rows(
             1,
             key_hash=KEY_A,

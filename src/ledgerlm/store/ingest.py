@@ -2,7 +2,8 @@
 
 ``await write_rows(conn, rows)`` is the only way spend enters the database:
 
-1. ``INSERT INTO spend_logs ... ON CONFLICT (request_id) DO NOTHING RETURNING request_id``;
+1. ``INSERT INTO spend_logs ... ON CONFLICT (request_id) DO NOTHING RETURNING request_id`` (bulk
+   loaded through a staging table: ``sqlite_fast``; PostgreSQL does all of it in SQL: ``pg_copy``);
 2. for the returned (newly inserted) rows only: ``spend_log_tags`` rows, ``spend`` totals on keys,
    teams, organizations, users (personal spend: rows without a team, issue 7 item 6), end users
    (created on first use) and registered tags, and the daily aggregate upserts.
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledgerlm.store import pg_copy
+from ledgerlm.store import pg_copy, sqlite_fast
 from ledgerlm.store.spend_log import SpendLog
 from ledgerlm.store.tables import (
     COUNTER_COLUMNS,
@@ -33,8 +34,6 @@ from ledgerlm.store.tables import (
     TOKEN_COLUMNS,
     end_users,
     organizations,
-    spend_log_tags,
-    spend_logs,
     tags,
     teams,
     users,
@@ -59,36 +58,56 @@ def _model(row: Mapping[str, Any]) -> str:
     return str(row.get("model_group") or row["model"])
 
 
-def _entities(row: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The entity ids a row counts toward, per daily-table kind (see ``DAILY_TABLES``)."""
-    one = {"key": row["api_key"], "user": row["user"], "team": row["team_id"], "end_user": row["end_user"]}
-    found = {kind: [value] for kind, value in one.items() if value}
-    found["tag"] = list(row["request_tags"])
-    found["model"] = [_model(row)]
-    return found
+_Signature = tuple[date, str, str | None, str | None, str | None, str | None, tuple[str, ...]]
 
 
-def _add_counts(target: dict[str, Any], row: Mapping[str, Any]) -> None:
-    target["spend"] += row["spend"] or Decimal(0)
-    target["api_requests"] += 1
-    target["successful_requests"] += row["status"] == "success"
-    target["failed_requests"] += row["status"] == "failure"
-    target["unpriced_requests"] += row["spend"] is None
-    for name in TOKEN_COLUMNS:
-        target[name] += int(row[name] or 0)
+def _vector(row: Mapping[str, Any]) -> list[Any]:
+    """``[spend, requests, successes, failures, unpriced, *tokens]`` of one row (``COUNTER_COLUMNS``)."""
+    spend = row["spend"]
+    status = row["status"]
+    head = [spend or Decimal(0), 1, int(status == "success"), int(status == "failure"), int(spend is None)]
+    return head + [int(row[name] or 0) for name in TOKEN_COLUMNS]
+
+
+def _add(target: dict[Any, list[Any]], key: Any, vector: list[Any]) -> None:
+    current = target.get(key)
+    target[key] = list(vector) if current is None else [a + b for a, b in zip(current, vector, strict=True)]
+
+
+def _by_signature(rows: Iterable[Mapping[str, Any]]) -> dict[_Signature, list[Any]]:
+    """Rows summed per (day, model, key, user, team, end user, tags): one vector per distinct caller."""
+    groups: dict[_Signature, list[Any]] = {}
+    for row in rows:
+        signature = (
+            row["startTime"].date(),
+            _model(row),
+            row["api_key"],
+            row["user"],
+            row["team_id"],
+            row["end_user"],
+            tuple(row["request_tags"]),
+        )
+        _add(groups, signature, _vector(row))
+    return groups
 
 
 def daily_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[tuple[date, str, str], dict[str, Any]]]:
-    """Per daily-table kind, ``(date, entity, model) -> counters`` summed over ``rows`` (DB form)."""
-    out: dict[str, dict[tuple[date, str, str], dict[str, Any]]] = defaultdict(dict)
-    for row in rows:
-        day = row["startTime"].date()
-        for kind, entities in _entities(row).items():
-            for entity in entities:
-                key = (day, entity, "" if kind == "model" else _model(row))
-                counts = out[kind].setdefault(key, {"spend": Decimal(0), **dict.fromkeys(COUNTER_COLUMNS, 0)})
-                _add_counts(counts, row)
-    return out
+    """Per daily-table kind, ``(date, entity, model) -> counters`` summed over ``rows`` (DB form).
+
+    Empty entities count nowhere; the ``model`` kind's third key part is ``""``.
+    """
+    sums: dict[str, dict[tuple[date, str, str], list[Any]]] = defaultdict(dict)
+    for (day, model, key, user, team, end_user, labels), vector in _by_signature(rows).items():
+        targets = [("key", key), ("user", user), ("team", team), ("end_user", end_user)]
+        for kind, entity in [*targets, *(("tag", tag) for tag in labels)]:
+            if entity:
+                _add(sums[kind], (day, entity, model), vector)
+        _add(sums["model"], (day, model, ""), vector)
+    names = ("spend", *COUNTER_COLUMNS)
+    return {
+        kind: {key: dict(zip(names, vector, strict=True)) for key, vector in table.items()}
+        for kind, table in sums.items()
+    }
 
 
 def total_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Decimal]]:
@@ -110,24 +129,6 @@ def total_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Decim
         for tag in row["request_tags"]:
             out["tag"][tag] += spend
     return out
-
-
-async def _insert_rows(conn: AsyncConnection, params: Sequence[dict[str, Any]]) -> set[str]:
-    statement = (
-        _insert(conn, spend_logs)
-        .on_conflict_do_nothing(index_elements=["request_id"])
-        .returning(spend_logs.c.request_id)
-    )
-    result = await conn.execute(statement, list(params))
-    return set(result.scalars().all())
-
-
-async def _insert_tags(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-    triples = [(row["request_id"], tag, row["startTime"]) for row in rows for tag in row["request_tags"]]
-    if not triples:
-        return
-    values = [{"request_id": r, "tag": t, "startTime": s} for r, t, s in triples]
-    await conn.execute(_insert(conn, spend_log_tags).on_conflict_do_nothing(), values)
 
 
 async def _update_totals(conn: AsyncConnection, deltas: Mapping[str, Mapping[str, Decimal]]) -> None:
@@ -172,12 +173,13 @@ async def _upsert_daily(
 class Prepared:
     """A batch made ready for the database (CPU work only, so it can run off the event loop).
 
-    ``params``: DB-form rows, one per request id; ``copy_records``: their PostgreSQL COPY tuples (or
-    ``None`` for other databases); ``rejected``: ``(row, reason)`` for rows that cannot be written.
+    ``params``: DB-form rows, one per request id; ``records``: the same rows as driver tuples for the
+    batch's database (PostgreSQL COPY tuples or SQLite ``executemany`` tuples; ``None``: built when
+    written); ``rejected``: ``(row, reason)`` for rows that cannot be written.
     """
 
     params: list[dict[str, Any]]
-    copy_records: list[tuple[Any, ...]] | None = None
+    records: list[tuple[Any, ...]] | None = None
     rejected: list[tuple[Any, str]] = field(default_factory=list)
 
 
@@ -194,8 +196,11 @@ def prepare(rows: Iterable[Mapping[str, Any]], *, dialect: str) -> Prepared:
             continue
         unique[params["request_id"]] = params
     batch = list(unique.values())
-    records = pg_copy.records(batch) if dialect == "postgresql" else None
-    return Prepared(batch, records, rejected)
+    return Prepared(batch, _driver_records(batch, dialect), rejected)
+
+
+def _driver_records(params: Sequence[Mapping[str, Any]], dialect: str) -> list[tuple[Any, ...]]:
+    return pg_copy.records(params) if dialect == "postgresql" else sqlite_fast.records(params)
 
 
 async def write_prepared(conn: AsyncConnection, prepared: Prepared) -> list[str]:
@@ -203,16 +208,19 @@ async def write_prepared(conn: AsyncConnection, prepared: Prepared) -> list[str]
     returns the request ids actually inserted (ids already present are skipped and counted nowhere)."""
     if not prepared.params:
         return []
-    if conn.dialect.name == "postgresql":
-        records = (
-            prepared.copy_records if prepared.copy_records is not None else pg_copy.records(prepared.params)
-        )
+    dialect = conn.dialect.name
+    records = prepared.records
+    if records is None:
+        records = _driver_records(prepared.params, dialect)
+    if dialect == "postgresql":
         return await pg_copy.ingest(conn, records)
-    inserted = await _insert_rows(conn, prepared.params)
+    inserted = await sqlite_fast.insert_rows(conn, records)
     fresh = [row for row in prepared.params if row["request_id"] in inserted]
     if not fresh:
         return []
-    await _insert_tags(conn, fresh)
+    await sqlite_fast.insert_tags(
+        conn, ((row["request_id"], tag, row["startTime"]) for row in fresh for tag in row["request_tags"])
+    )
     await _update_totals(conn, total_deltas(fresh))
     for kind, deltas in sorted(daily_deltas(fresh).items()):
         await _upsert_daily(conn, kind, deltas)

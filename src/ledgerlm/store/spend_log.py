@@ -139,6 +139,6 @@ class SpendLog:
         tags = row.get("request_tags") or []
         if not isinstance(tags, list):
             raise ValueError(f"request_tags must be a list, got {type(tags).__name__}")
-        params["request_tags"] = _unique([str(tag) for tag in tags])
+        params["request_tags"] = _unique([str(tag) for tag in tags if tag != ""])
         params["metadata"] = params["metadata"] or {}
         return params
