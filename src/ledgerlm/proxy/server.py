@@ -55,6 +55,9 @@ def serve(
     if workers <= 1:
         uvicorn.run(build_app(state), host=host, port=port, **_uvicorn_options(log_level))
         return
+    from ledgerlm.budgets.admission import warn_if_unshared
+
+    warn_if_unshared(config, workers)
     os.environ[CONFIG_ENV] = str(path)
     os.environ[NO_MIGRATE_ENV] = "1"
     uvicorn.run(
