@@ -9,7 +9,7 @@ from typing import Any
 from ledgerlm.callbacks import CustomLogger
 
 
-class CountingLogger(CustomLogger):
+class CountingLogger(CustomLogger):  # type: ignore[misc]
     """Counts successes and failures and the cost seen (a typical light callback)."""
 
     def __init__(self) -> None:

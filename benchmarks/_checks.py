@@ -5,6 +5,7 @@ the self-reported overhead, cost time per call and the spend writer's rows/s int
 from __future__ import annotations
 
 import asyncio
+import inspect
 import statistics
 import time
 from collections.abc import Callable
@@ -121,17 +122,21 @@ def cost_time_us() -> list[tuple[str, float]]:
 
     out = []
     for provider, model, _gp, usage in cost.CASES:
-        price = cost.compile_price(provider, model)
+        price = cost.compile_price(provider, model)  # type: ignore[attr-defined]
         out.append((f"{provider}/{model}", cost._per_call_us(partial(price.cost, usage, at=cost.AT), 20_000)))
     return out
 
 
 def spend_writer_rows_per_s(postgres_url: str, rows: int) -> tuple[int, float]:
-    """``(rows, seconds)`` of ``benchmarks/spend_writer.py``'s PostgreSQL run (a temporary schema)."""
-    import spend_writer  # benchmarks/spend_writer.py
+    """``(rows, wall seconds)`` of ``benchmarks/spend_writer.py``'s PostgreSQL run (a temporary schema).
 
-    data = spend_writer.make_rows(rows)
-    result = asyncio.run(spend_writer.run_postgres(postgres_url, data, 500))
-    if isinstance(result, tuple):  # older spend_writer.py: (rows, seconds)
+    Accepts both shapes of its ``run_postgres``: ``(url, row_count, batch)`` and ``(url, rows, batch)``.
+    """
+    import spend_writer  # benchmarks/spend_writer.py (engineer D)
+
+    params = list(inspect.signature(spend_writer.run_postgres).parameters)
+    data: Any = rows if params[1] == "count" else spend_writer.make_rows(rows)
+    result: Any = asyncio.run(spend_writer.run_postgres(postgres_url, data, 500))
+    if isinstance(result, tuple):
         return int(result[0]), float(result[1])
     return int(result.rows), float(result.wall_s)

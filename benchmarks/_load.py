@@ -33,6 +33,7 @@ class LoadDriver(Protocol):
         connections: int,
         duration_s: float,
         warmup_s: float,
+        total_requests: int | None = None,
         mark: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
         """Warm up for ``warmup_s``, call ``mark()``, then measure for ``duration_s`` at ``connections``
@@ -136,8 +137,10 @@ class WrkLoad:
         connections: int,
         duration_s: float,
         warmup_s: float,
+        total_requests: int | None = None,
         mark: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
+        """See ``LoadDriver.run``; ``total_requests`` is not supported by wrk (ignored)."""
         env = dict(os.environ)
         env["BENCH_BODY"] = body.decode()
         env["BENCH_HEADERS"] = "\n".join(f"{k}: {v}" for k, v in headers.items())

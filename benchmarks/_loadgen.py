@@ -59,7 +59,7 @@ async def _worker(
                 async for _ in resp.content.iter_any():
                     pass
                 ok = resp.status == 200
-                status = resp.status
+                status = str(resp.status)
         except (TimeoutError, aiohttp.ClientError) as exc:
             ok, status = False, repr(exc)
         done = time.perf_counter()
@@ -67,7 +67,7 @@ async def _worker(
             if ok:
                 out.append((done - started) * 1000.0)
             else:
-                errors.append(str(status))
+                errors.append(status)
 
 
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -107,10 +107,13 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     """Serve JSON commands from stdin until EOF."""
+    run_loop: Any = asyncio.run
     try:
-        from uvloop import run as run_loop
+        import uvloop
+
+        run_loop = uvloop.run
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
-        run_loop = asyncio.run
+        pass
     for line in sys.stdin:
         if not line.strip():
             continue

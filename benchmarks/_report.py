@@ -145,6 +145,11 @@ def print_extras(notes: dict[str, Any]) -> None:
         print(f"spend writer into PostgreSQL: {rows} rows in {seconds:.2f} s = {rows / seconds:,.0f} rows/s")
     if "litellm" in notes:
         print(f"litellm: {notes['litellm']}")
+    if "litellm_version" in notes:
+        print(f"litellm version: {notes['litellm_version']}")
+    for name in ("cost_error", "writer_error"):
+        if name in notes:
+            print(f"{name.replace('_', ' ')}: {notes[name]}")
 
 
 def targets(rows: list[dict[str, Any]], notes: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
@@ -183,8 +188,13 @@ def _extra_targets(notes: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
     if "memory" in notes and len(notes["memory"]) == 4:
         points = notes["memory"]
         growth = points[3][1] - points[2][1]
+        last = points[3][1]
         out.append(
-            ("RSS at most 150 MB after the run", points[3][1] <= 150 * 1e6 / 2**20, f"{points[3][1]:.1f} MiB")
+            (
+                "RSS at most 150 MB after the run",
+                last * 2**20 <= 150e6,
+                f"{last:.1f} MiB = {last * 2**20 / 1e6:.1f} MB",
+            )
         )
         out.append(("RSS not growing over the last third (<= 2 MiB)", growth <= 2.0, f"{growth:+.1f} MiB"))
     if notes.get("cost_us"):
@@ -199,7 +209,10 @@ def _extra_targets(notes: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
 def print_all(rows: list[dict[str, Any]], notes: dict[str, Any]) -> None:
     """Everything, in order: table, ratios, extras, targets."""
     print()
-    print(f"load generator: {notes.get('load_generator', '-')}; {notes.get('pinning', '')}")
+    print(
+        f"load generator: {notes.get('load_generator', '-')}; {notes.get('pinning', '')}; "
+        f"load average before: {notes.get('loadavg', '-')}"
+    )
     print()
     print_table(rows)
     print()

@@ -185,6 +185,14 @@ def ensure_litellm(log: Path) -> Path | str:
     return exe if exe.exists() else f"install finished but {exe} is missing (see {log})"
 
 
+def litellm_version(exe: Path) -> str:
+    """The installed LiteLLM version (``?`` when it cannot be read)."""
+    python = exe.parent / "python"
+    code = "import importlib.metadata as m; print(m.version('litellm'))"
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=60)
+    return done.stdout.strip() or "?"
+
+
 def start_litellm(exe: Path, config: Path, cpus: str | None, logs: Path) -> Server:
     """``litellm --config CONFIG`` (one worker, no database, local price map: no network)."""
     port = free_port()

@@ -131,7 +131,7 @@ def _cpu_per_request(server: Any, cpu0: list[float], res: dict[str, Any]) -> flo
     """The server's CPU microseconds per request over the measured part of a cell."""
     if server is None or not cpu0 or not res["requests"]:
         return None
-    return (server.cpu_s() - cpu0[0]) * 1e6 / (res["requests"] + res["errors"])
+    return float((server.cpu_s() - cpu0[0]) * 1e6 / (res["requests"] + res["errors"]))
 
 
 def start_simulators(bench: Bench, tmp: Path) -> dict[int, str]:
@@ -213,6 +213,7 @@ def extras(bench: Bench, server: Any, headers: dict[str, str], database_url: str
 def memory_check(bench: Bench, server: Any, headers: dict[str, str]) -> list[tuple[int, float]]:
     """RSS (MiB) after each third of ``memory_requests`` plain requests at 50 connections."""
     load = PythonLoad(bench.load_cpus)
+    bench.notes["load_generator"] = load.name
     out = [(0, server.rss_mb())]
     third = bench.plan.memory_requests // 3
     try:
@@ -239,6 +240,7 @@ def run_litellm(bench: Bench, sims: dict[int, str], tmp: Path) -> None:
         bench.notes["litellm"] = exe
         print(f"litellm: {exe}; its rows are left out", flush=True)
         return
+    bench.notes["litellm_version"] = _servers.litellm_version(exe)
     config = _setup.litellm_config(tmp / "litellm.yaml", sims)
     try:
         server = _servers.start_litellm(exe, config, bench.proxy_cpus, bench.logs)
@@ -255,10 +257,17 @@ def run_litellm(bench: Bench, sims: dict[int, str], tmp: Path) -> None:
 
 def run_side_checks(bench: Bench) -> None:
     """Cost time per call and the spend writer's rows/s (whole machine: no pinning)."""
-    if bench.plan.writer_rows:
+    if not bench.plan.writer_rows:
+        return
+    try:
         bench.notes["cost_us"] = _checks.cost_time_us()
+    except Exception as exc:  # another engineer's script changed shape: report, keep the table
+        bench.notes["cost_error"] = repr(exc)
+    try:
         rows, seconds = _checks.spend_writer_rows_per_s(bench.args.postgres_url, bench.plan.writer_rows)
         bench.notes["writer"] = (rows, seconds)
+    except Exception as exc:
+        bench.notes["writer_error"] = repr(exc)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -290,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         load_cpus, proxy_cpus = str(all_cores[0]), str(all_cores[1])
         os.sched_setaffinity(0, {all_cores[0]})  # this process, the simulators and the load generator
     started = time.monotonic()
+    loadavg = " ".join(f"{x:.1f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="ledgerlm-bench-") as tmp_name:
         tmp = Path(tmp_name)
         bench = Bench(args, plan, args.logs or tmp / "logs", proxy_cpus, load_cpus)
@@ -323,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.memory and not args.only:
             run_side_checks(bench)
         bench.notes["elapsed_s"] = time.monotonic() - started
+        bench.notes["loadavg"] = loadavg
         bench.notes["pinning"] = f"proxy cpu {proxy_cpus}, load+simulators cpu {load_cpus}"
         _report.print_all(bench.rows, bench.notes)
         if args.json:
