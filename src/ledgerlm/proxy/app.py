@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -26,7 +27,7 @@ from ledgerlm import transport
 from ledgerlm.proxy import llm_routes, management, messages, spend_api, tag_routes
 from ledgerlm.proxy.admission import start_admission, stop_admission
 from ledgerlm.proxy.config import load_config
-from ledgerlm.proxy.http import json_response
+from ledgerlm.proxy.http import http_exception_response, json_response
 from ledgerlm.proxy.metrics import metrics_routes
 from ledgerlm.proxy.openapi import openapi_document
 from ledgerlm.proxy.state import ProxyState, build_state
@@ -97,7 +98,11 @@ def build_app(state: ProxyState) -> Starlette:
             await state.store.stop()
             await transport.close_session()
 
-    app = Starlette(routes=[*routes(), *metrics_routes(state)], lifespan=lifespan)
+    app = Starlette(
+        routes=[*routes(), *metrics_routes(state)],
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_exception_response},
+    )
     app.state.proxy = state
     return app
 

@@ -18,7 +18,15 @@ from starlette.responses import Response
 
 from ledgerlm.errors import APIError, BadRequestError, LedgerLMError, RequestTooLargeError
 
-__all__ = ["error_response", "json_response", "nul_path", "read_json_body", "reject_nul", "status_of"]
+__all__ = [
+    "error_response",
+    "http_exception_response",
+    "json_response",
+    "nul_path",
+    "read_json_body",
+    "reject_nul",
+    "status_of",
+]
 
 log = logging.getLogger("ledgerlm.proxy")
 
@@ -77,6 +85,22 @@ def error_response(exc: BaseException, headers: Mapping[str, str] | None = None)
     if isinstance(exc, APIError) and exc.status_code == 429:  # OpenAI's x-ratelimit-* headers (budgets)
         out.update({k: v for k, v in exc.headers.items() if k.lower().startswith("x-ratelimit-")})
     return json_response(error_body(exc), status=status_of(exc), headers=out)
+
+
+_HTTP_ERROR_TYPES = {
+    404: ("not_found_error", "route_not_found"),
+    405: ("invalid_request_error", "method_not_allowed"),
+}
+
+
+async def http_exception_response(request: Request, exc: Exception) -> Response:
+    """Starlette's own HTTP errors (404 unknown route, 405 wrong method) in OpenAI's error format,
+    e.g. ``{"error": {"message": "GET /v1/chat/completions: Method Not Allowed", ...}}`` (status kept)."""
+    status = int(getattr(exc, "status_code", 400))
+    kind, code = _HTTP_ERROR_TYPES.get(status, ("invalid_request_error", None))
+    message = f"{request.method} {request.url.path}: {getattr(exc, 'detail', None) or 'bad request'}"
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return json_response(body, status=status, headers=getattr(exc, "headers", None))
 
 
 def nul_path(value: Any, path: str = "body") -> str | None:
