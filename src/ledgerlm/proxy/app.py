@@ -27,6 +27,7 @@ from ledgerlm import transport
 from ledgerlm.proxy import llm_routes, management, messages, spend_api, tag_routes
 from ledgerlm.proxy.admission import start_admission, stop_admission
 from ledgerlm.proxy.config import load_config
+from ledgerlm.proxy.hooks import close_callbacks
 from ledgerlm.proxy.http import http_exception_response, json_response
 from ledgerlm.proxy.metrics import metrics_routes
 from ledgerlm.proxy.openapi import openapi_document
@@ -96,6 +97,7 @@ def build_app(state: ProxyState) -> Starlette:
             await state.key_events.stop()
             await stop_admission(state.admission)
             await state.store.stop()
+            await close_callbacks(state.callbacks)
             await transport.close_session()
 
     app = Starlette(

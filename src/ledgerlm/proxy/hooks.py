@@ -32,7 +32,7 @@ from ledgerlm.callbacks import CustomLogger
 from ledgerlm.errors import BadRequestError, ConfigError, LedgerLMError
 from ledgerlm.proxy.auth import KeyContext
 
-__all__ = ["HookCache", "LoadedCallbacks", "ProxyHooks", "load_callbacks"]
+__all__ = ["HookCache", "LoadedCallbacks", "ProxyHooks", "close_callbacks", "load_callbacks"]
 
 log = logging.getLogger("ledgerlm.proxy")
 
@@ -85,12 +85,10 @@ class _AsyncOn(CustomLogger):
         if kind != self.kind:
             return
         inner = self.inner
-        if not isinstance(inner, CustomLogger):
-            await inner(*args)
-        elif _overrides(inner, f"async_log_{kind}_event"):
+        if isinstance(inner, CustomLogger):
             await getattr(inner, f"async_log_{kind}_event")(*args)
         else:
-            getattr(inner, f"log_{kind}_event")(*args)
+            await inner(*args)
 
     async def async_log_success_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
@@ -104,6 +102,9 @@ class _AsyncOn(CustomLogger):
 
 
 def _only_on(obj: Any, kind: str) -> CustomLogger:
+    if isinstance(obj, CustomLogger) and not _overrides(obj, f"async_log_{kind}_event"):
+        # a logger with only the sync hook runs in the dispatcher's thread pool, never on its loop
+        return _SyncFunctionOn(getattr(obj, f"log_{kind}_event"), kind)
     if isinstance(obj, CustomLogger) or inspect.iscoroutinefunction(obj):
         return _AsyncOn(obj, kind)
     if not callable(obj):
@@ -247,3 +248,23 @@ class ProxyHooks:
             if isinstance(result, dict):
                 chunk = result
         return chunk
+
+
+async def close_callbacks(loaded: LoadedCallbacks, timeout_s: float = 10.0) -> None:
+    """At shutdown: drain the callback queues, then flush and close every loaded exporter (objects
+    with an ``aclose()``), so queued events reach their backends. Errors are logged, never raised."""
+    from ledgerlm.callbacks import aflush
+
+    try:
+        await aflush(timeout=timeout_s)
+    except Exception:
+        log.exception("flushing callbacks at shutdown failed")
+    for obj in loaded.per_call:
+        target = obj.inner if isinstance(obj, _AsyncOn) else obj
+        aclose = getattr(target, "aclose", None)
+        if aclose is None or not inspect.iscoroutinefunction(aclose):
+            continue
+        try:
+            await aclose()
+        except Exception:
+            log.exception("closing callback %r at shutdown failed", type(target).__name__)
