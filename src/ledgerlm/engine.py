@@ -27,7 +27,7 @@ import orjson
 from ledgerlm.callbacks import CallLog, start_call
 from ledgerlm.engine_record import build_record, estimate_prompt_tokens
 from ledgerlm.engine_stream import ChatStream, ClientDisconnectedError
-from ledgerlm.errors import APIError, APIResponseValidationError, LedgerLMError
+from ledgerlm.errors import APIError, APIResponseValidationError, BadRequestError, LedgerLMError
 from ledgerlm.providers import Provider, get_provider
 from ledgerlm.providers.base import Deployment, HTTPRequest
 from ledgerlm.record import CallRecord
@@ -182,6 +182,32 @@ def _parse_json(provider: Provider, deployment: Deployment, raw: bytes) -> Any:
         ) from None
 
 
+def _build_request(
+    provider: Provider, deployment: Deployment, body: Mapping[str, Any], *, embedding: bool, stream: bool
+) -> HTTPRequest:
+    """The provider's HTTP request for ``body``. A body whose values do not fit the provider's format
+    (a number where a list belongs, an unsupported call such as embeddings on Anthropic) raises
+    ``BadRequestError`` (400) naming the problem, never an internal error."""
+    try:
+        if embedding:
+            return provider.build_embedding_request(deployment, body)
+        return provider.build_chat_request(deployment, body, stream=stream)
+    except NotImplementedError as exc:
+        raise BadRequestError(
+            f"{exc}: choose a model of a provider that supports this call",
+            provider=provider.name,
+            model=deployment.model,
+            code="unsupported_call",
+        ) from None
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        raise BadRequestError(
+            f"the request does not fit the {provider.name} format ({type(exc).__name__}: {exc}); "
+            "check the types of messages, content, tools, stop and max_tokens",
+            provider=provider.name,
+            model=deployment.model,
+        ) from None
+
+
 async def _send(
     provider: Provider,
     deployment: Deployment,
@@ -220,11 +246,7 @@ async def _plain_call(
     log = _open_log(deployment, body, context, call_type, False, callbacks, sinks)
     try:
         provider = get_provider(deployment.provider)
-        request: HTTPRequest = (
-            provider.build_embedding_request(deployment, body)
-            if embedding
-            else provider.build_chat_request(deployment, body, stream=False)
-        )
+        request = _build_request(provider, deployment, body, embedding=embedding, stream=False)
         log.pre_api_call()
         sent = await _send(
             provider, deployment, request, timeout=timeout, num_retries=num_retries, stream=False
@@ -335,7 +357,7 @@ async def chat_stream(
     log = _open_log(deployment, body, context, call_type, True, callbacks, sinks)
     try:
         provider = get_provider(deployment.provider)
-        request = provider.build_chat_request(deployment, body, stream=True)
+        request = _build_request(provider, deployment, body, embedding=False, stream=True)
         decoder = provider.stream_decoder(deployment, caller_wants_usage=_caller_wants_usage(body))
         log.pre_api_call()
         sent = await _send(

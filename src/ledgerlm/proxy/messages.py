@@ -18,6 +18,7 @@ error body is passed through), also as an ``error`` event inside a stream.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
@@ -34,6 +35,8 @@ from ledgerlm.proxy.call import ProxyCall, request_id_of
 from ledgerlm.proxy.http import dumps, json_response, read_json_body, status_of
 from ledgerlm.proxy.sse_response import SSEResponse
 from ledgerlm.proxy.state import ProxyState
+
+log = logging.getLogger("ledgerlm.proxy")
 
 __all__ = ["anthropic_error_body", "is_native", "messages", "messages_endpoint", "routes"]
 
@@ -73,6 +76,8 @@ def anthropic_error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
 
 
 def _error_response(exc: BaseException, headers: dict[str, str]) -> Response:
+    if not isinstance(exc, LedgerLMError):
+        log.error("unhandled error in the proxy (/v1/messages)", exc_info=exc)
     status, body = anthropic_error_body(exc)
     if isinstance(exc, APIError) and exc.retry_after is not None:
         headers = {**headers, "retry-after": str(max(0, int(exc.retry_after + 0.999)))}
@@ -104,7 +109,14 @@ def _upstream(call: ProxyCall, admitted: dict[str, Any]) -> tuple[Deployment, di
         if user_id and deployment.provider == "anthropic":
             admitted["metadata"] = {"user_id": user_id}
         return native, admitted, True
-    body = openai_request(admitted)
+    try:
+        body = openai_request(admitted)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        raise BadRequestError(
+            f"the request is not a valid Anthropic Messages body ({type(exc).__name__}: {exc}); "
+            "check the types of messages, content, system and tools",
+            param="messages",
+        ) from None
     if user_id:
         body["user"] = str(user_id)
     return deployment, body, False
