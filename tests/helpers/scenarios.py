@@ -307,3 +307,58 @@ def _wait_readiness(url: str, status: int, timeout_s: float) -> float | None:
             return time.monotonic() - started
         time.sleep(0.1)
     return None
+
+
+def redis_restarts(
+    sim_url: str,
+    pg_url: str,
+    tmp: Path,
+    *,
+    restarts: int = 3,
+    every_s: float = 3.0,
+    threads: int = 8,
+    budget: Decimal = Decimal("0.02"),
+) -> Outcome:
+    """Concurrent traffic against one key's budget while a private Redis is restarted ``restarts`` times
+    (every ``every_s`` seconds). ``notes``: budget, recorded spend, whether it stayed within the budget."""
+    from tests.helpers.redis_server import RedisServer
+
+    outcome = Outcome(f"Redis restarted x{restarts} with a budget in use")
+    started = time.monotonic()
+    server = RedisServer().start()
+    sections = {"general_settings": {"redis_url": server.url}, "budget_settings": {"redis_prefix": "{rel}"}}
+    try:
+        with _setup(sim_url, pg_url, tmp, **sections) as (config, database, _forwarder):
+            proc = ProxyProcess(config, tmp / "proxy.log")
+            try:
+                key = new_key(proc.url, key_alias="redis", max_budget=str(budget))
+                traffic = [
+                    Traffic(proc.url, key, stream_every=0, pause_s=0.02, max_tokens=7) for _ in range(threads)
+                ]
+                for _ in range(restarts):
+                    time.sleep(every_s)
+                    server.restart()
+                time.sleep(every_s)
+                _finish(outcome, traffic)
+                check_rows(outcome, database, key)
+                spent = _recorded_spend(database, key)
+                outcome.notes.update(budget=budget, spent=spent, within_budget=spent <= budget)
+            finally:
+                proc.terminate()
+                outcome.log = proc.log_text()
+    finally:
+        server.stop()
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _recorded_spend(database_url: str, key: str) -> Decimal:
+    engine = sync_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            total = conn.execute(
+                sa.text("SELECT coalesce(sum(spend), 0) FROM spend_logs WHERE api_key = :k"), {"k": _sha(key)}
+            ).scalar_one()
+        return Decimal(str(total))
+    finally:
+        engine.dispose()

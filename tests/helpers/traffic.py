@@ -1,7 +1,7 @@
 """Steady traffic through the proxy from a background thread, with the official ``openai`` client.
 
 ``Traffic(url, key, model="priced", stream_every=4)`` sends calls one after the other (every
-``stream_every``-th streamed) until ``finish()``; ``ok`` holds the ``x-request-id`` of every call answered
+``stream_every``-th streamed; ``max_tokens`` sent when given) until ``finish()``; ``ok`` holds the ``x-request-id`` of every call answered
 200 (a stream counts once it was read to the end), ``failures`` the (status or exception name) of the
 others, ``timeline`` (monotonic seconds, ok?) for reports.
 """
@@ -21,12 +21,20 @@ class Traffic:
     """See the module docstring."""
 
     def __init__(
-        self, url: str, key: str, *, model: str = "priced", stream_every: int = 4, pause_s: float = 0.0
+        self,
+        url: str,
+        key: str,
+        *,
+        model: str = "priced",
+        stream_every: int = 4,
+        pause_s: float = 0.0,
+        max_tokens: int | None = None,
     ) -> None:
         self.client = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=10)
         self.model = model
         self.stream_every = stream_every
         self.pause_s = pause_s
+        self.extra: dict[str, Any] = {} if max_tokens is None else {"max_tokens": max_tokens}
         self.ok: list[str] = []
         self.failures: list[str] = []
         self.timeline: list[tuple[float, bool]] = []
@@ -37,11 +45,13 @@ class Traffic:
     def _one(self, index: int) -> str:
         if self.stream_every and index % self.stream_every == 0:
             raw: Any = self.client.chat.completions.with_raw_response.create(
-                model=self.model, messages=MESSAGES, stream=True
+                model=self.model, messages=MESSAGES, stream=True, **self.extra
             )
             list(raw.parse())
         else:
-            raw = self.client.chat.completions.with_raw_response.create(model=self.model, messages=MESSAGES)
+            raw = self.client.chat.completions.with_raw_response.create(
+                model=self.model, messages=MESSAGES, **self.extra
+            )
             raw.parse()
         return str(raw.headers["x-request-id"])
 

@@ -6,11 +6,17 @@ rebuilt lazily from the database; the ``P:epoch`` marker detects a fresh server,
 sets it first drops any stale spend counters so that they reload too. The holds of calls in flight
 vanish with a restart: the instance that detects it re-reserves the calls IT has in flight (kept in
 ``_held``) before admitting anything else, so they still count against the budget and settle normally.
+A call that settles after the restart but before the rebuild finds no hold: its cost is added to the
+counters that exist, and to the counters loaded from the database during the next ``ORPHAN_TTL_S``
+seconds (its row may not be in the database yet). Counting such a call twice is possible and safe (it
+admits less); counting it zero times would let the budget be exceeded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -36,6 +42,13 @@ DEFAULT_PREFIX = "{ledgerlm}"
 SEP = "\x1f"
 _MAX_ATTEMPTS = 5
 _LATE_SETTLE_S = 86400  # a reservation record outlives its lease by a day so a late settle still counts
+ORPHAN_TTL_S = 60.0  # how long a cost settled without its hold is added to counters loaded from the database
+_INCR_EXISTING = """
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('INCRBY', key, ARGV[1]) end
+end
+return 1
+"""
 
 
 class RedisBudgets:
@@ -65,6 +78,10 @@ class RedisBudgets:
         self._release = client.register_script(RELEASE)
         self._load_script = client.register_script(LOAD)
         self._held: dict[str, tuple[AdmitPlan, float]] = {}  # reservation id -> admitted plan, time
+        self._orphans: list[tuple[float, EntityRef, int]] = []  # (monotonic time, entity, nano-USD)
+        self._incr_existing = client.register_script(_INCR_EXISTING)
+        self._rebuild = asyncio.Lock()  # admits wait while holds are being restored after a restart
+        self._generation = 0
 
     def _key(self, *parts: str) -> str:
         return ":".join((self._p, *parts))
@@ -80,12 +97,14 @@ class RedisBudgets:
         """See ``BudgetBackend.admit``."""
         keys, args = self._admit_call(plan, now_s)
         for _ in range(_MAX_ATTEMPTS):
+            if self._rebuild.locked():
+                async with self._rebuild:
+                    pass
+            generation = self._generation
             reply = await self._admit(keys=keys, args=args)
             status = _text(reply[0])
             if status == "EPOCH":
-                log.warning("budget counters: Redis epoch marker missing (restart?); rebuilding")
-                await self.start()
-                await self._restore_held()
+                await self._rebuild_once(generation)
             elif status == "LOAD":
                 await self._load(plan, [int(i) for i in reply[1:]])
             else:
@@ -94,6 +113,17 @@ class RedisBudgets:
                     self._held[plan.reservation_id] = (plan, now_s)
                 return result
         raise RuntimeError("budget counters could not be loaded from the database into Redis")
+
+    async def _rebuild_once(self, seen: int) -> None:
+        """After a restart: claim the epoch and restore this instance's holds, once (concurrent admits
+        that saw the same restart wait, then retry)."""
+        async with self._rebuild:
+            if self._generation != seen:
+                return
+            log.warning("budget counters: Redis epoch marker missing (restart?); rebuilding")
+            await self.start()
+            await self._restore_held()
+            self._generation += 1
 
     async def _restore_held(self) -> None:
         """Re-reserve this instance's calls in flight after a Redis restart (their holds were lost)."""
@@ -152,7 +182,7 @@ class RedisBudgets:
         args: list[str] = []
         for ref, period in wanted:
             keys += [self._key("sp", ref.slug), self._key("pd", ref.slug)]
-            args += [str(to_nano(loaded.get(ref, 0))), period]
+            args += [str(to_nano(loaded.get(ref, 0)) + self._orphaned(ref)), period]
         await self._load_script(keys=keys, args=args)
 
     def _result(self, plan: AdmitPlan, reply: list[Any], now_s: float) -> AdmitResult:
@@ -177,8 +207,25 @@ class RedisBudgets:
         window, _ = window_of(now_s)
         keys = [self._key("res", reservation_id), self._key("rexp")]
         args = [self._p, reservation_id, str(actual_nano), str(tokens), str(window), str(2 * WINDOW_S)]
-        self._held.pop(reservation_id, None)
-        return bool(await self._settle(keys=keys, args=args))
+        held = self._held.pop(reservation_id, None)
+        settled = bool(await self._settle(keys=keys, args=args))
+        if not settled and held is not None and actual_nano > 0:
+            await self._count_orphan(held[0], actual_nano)
+        return settled
+
+    async def _count_orphan(self, plan: AdmitPlan, actual_nano: int) -> None:
+        """The hold of this call vanished (Redis restarted): count its cost anyway (module docstring)."""
+        refs = [c.ref for c in plan.budgets] + list(plan.track)
+        now = time.monotonic()
+        self._orphans = [o for o in self._orphans if now - o[0] < ORPHAN_TTL_S]
+        self._orphans += [(now, ref, actual_nano) for ref in refs]
+        await self._incr_existing(keys=[self._key("sp", ref.slug) for ref in refs], args=[str(actual_nano)])
+        log.warning("budget counters: a call settled after its hold vanished; its cost was added")
+
+    def _orphaned(self, ref: EntityRef) -> int:
+        """nano-USD settled without a hold for ``ref`` in the last ``ORPHAN_TTL_S`` seconds."""
+        now = time.monotonic()
+        return sum(amount for at, who, amount in self._orphans if who == ref and now - at < ORPHAN_TTL_S)
 
     async def release(self, reservation_id: str) -> bool:
         """See ``BudgetBackend.release``."""
