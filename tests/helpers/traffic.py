@@ -1,9 +1,9 @@
 """Steady traffic through the proxy from a background thread, with the official ``openai`` client.
 
 ``Traffic(url, key, model="priced", stream_every=4)`` sends calls one after the other (every
-``stream_every``-th streamed; ``max_tokens`` sent when given) until ``finish()``; ``ok`` holds the ``x-request-id`` of every call answered
-200 (a stream counts once it was read to the end), ``failures`` the (status or exception name) of the
-others, ``timeline`` (monotonic seconds, ok?) for reports.
+``stream_every``-th streamed; ``max_tokens`` sent when given) until ``finish()``; ``ok`` holds the
+``x-request-id`` of every call answered 200 (a stream counts once it was read to the end), ``failures``
+the (status or exception name) of the others, ``timeline`` (monotonic seconds, ok?) for reports.
 """
 
 from __future__ import annotations
