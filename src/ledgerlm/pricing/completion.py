@@ -110,7 +110,9 @@ def _read(response: Any, provider: str | None) -> tuple[Usage | None, str | None
         found = provider or getattr(ledger, "provider", None) or getattr(record, "provider", None)
         return usage, found if isinstance(found, str) else None, model if isinstance(model, str) else None
     recorded = parse_recorded(response)
-    provider = provider or detect_provider(recorded)
+    detected = detect_provider(recorded)
+    _check_shape(provider, detected)
+    provider = provider or detected
     if provider is None:
         raise NotAResponseError("cannot tell which provider this response is from: pass provider=")
     body = recorded.body
@@ -124,6 +126,20 @@ def _read(response: Any, provider: str | None) -> tuple[Usage | None, str | None
     except UsageNotFoundError:
         usage = None
     return usage, provider, recorded_model(recorded)
+
+
+def _check_shape(provider: str | None, detected: str | None) -> None:
+    """``NotAResponseError`` when the body's shape is another provider family's than ``provider``'s
+    (mapping an OpenAI body with Anthropic's fields would read 0 tokens: a false $0). Bedrock hosts
+    several formats and Vertex AI serves Claude, so those pairs are accepted."""
+    if provider is None or detected is None:
+        return
+    given, shape = provider_family(provider), provider_family(detected)
+    if given == shape or given == "bedrock" or (given == "gemini" and shape == "anthropic"):
+        return
+    raise NotAResponseError(
+        f"the body is in {detected}'s format, not {provider}'s: pass the right provider, or none to guess"
+    )
 
 
 def _split_prefix(provider: str | None, model: str) -> tuple[str | None, str]:
