@@ -9,6 +9,8 @@ import importlib
 
 import typer
 
+from ledgerlm.errors import LedgerLMError
+
 COMMAND_MODULES: tuple[str, ...] = ("simulate", "cost", "prices", "proxy", "db", "spend")
 
 
@@ -32,9 +34,36 @@ def build_app() -> typer.Typer:
     return app
 
 
+NO_TABLES_HINT = (
+    "no ledgerlm tables here: point --database-url at the proxy's database or run `ledgerlm db upgrade`"
+)
+
+
+def user_error_message(exc: BaseException) -> str | None:
+    """One line for an error the user can act on (a file or port that cannot be used, a bad value, an
+    unreachable, missing or unmigrated database), or ``None`` for anything else (a bug: traceback)."""
+    if type(exc).__module__.startswith("sqlalchemy"):
+        orig = getattr(exc, "orig", None) or exc
+        text = " ".join(str(orig).split())
+        if "no such table" in text or ("relation" in text and "does not exist" in text):
+            text += f" ({NO_TABLES_HINT})"
+        return f"database error: {type(orig).__name__}: {text}"
+    if isinstance(exc, OSError | ValueError | OverflowError | LedgerLMError):
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    return None
+
+
 def main() -> None:
-    """Entry point of the ``ledgerlm`` script."""
-    build_app()()
+    """Entry point of the ``ledgerlm`` script. A user error ends with one line on stderr and exit
+    status 1 instead of a traceback (see ``user_error_message``)."""
+    try:
+        build_app()()
+    except Exception as exc:  # typer's standalone mode already handled usage errors (exit 2)
+        message = user_error_message(exc)
+        if message is None:
+            raise
+        typer.echo(f"error: {message}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
