@@ -5,9 +5,10 @@
   listed as exceptions), and nothing it asked for happened;
 * on every spend route a virtual key sees only its own rows (the spend routes are enumerated too);
 * a key cannot use a model outside its ``models`` on any LLM route;
-* expired, deleted and blocked keys are refused at once on the instance that changed them, and on a
-  second instance sharing the database within its key-cache TTL (``key_cache_ttl_s``; a cache entry is
-  never trusted longer). Expiry is re-checked on every request, cached or not.
+* expired, deleted and blocked keys are refused at once on the instance that changed them; on a second
+  instance sharing the database at once when they share Redis (invalidation over pub/sub), and without
+  Redis within its key-cache TTL (``key_cache_ttl_s``; a cache entry is never trusted longer). Expiry is
+  re-checked on every request, cached or not.
 """
 
 from __future__ import annotations
@@ -246,3 +247,26 @@ def test_expired_key_is_refused_on_both_instances_even_when_cached(proxies: tupl
 def test_master_key_never_needed_for_a_virtual_key_call(proxy: Proxy) -> None:
     """Sanity for the refusals above: the same requests with the master key are served."""
     assert _call(proxy, MASTER_KEY) == 200
+
+
+@pytest.fixture(scope="module")
+def redis_proxies(pg_database: str, proxy_factory: Any, redis_url: str) -> tuple[Proxy, Proxy]:
+    """Two instances sharing the database AND Redis (key invalidations over pub/sub), with a key cache
+    TTL so long that only the invalidation message can explain a refusal on the second one."""
+    settings = {"general_settings": {"key_cache_ttl_s": 600, "redis_url": redis_url}}
+    return proxy_factory(pg_database, **settings), proxy_factory(pg_database, **settings)
+
+
+@pytest.mark.parametrize("change", ["delete", "block"])
+def test_with_redis_the_second_instance_refuses_at_once(
+    redis_proxies: tuple[Proxy, Proxy], change: str
+) -> None:
+    first, second = redis_proxies
+    key = first.new_key()
+    assert _call(first, key) == 200 and _call(second, key) == 200  # cached on both for 600 s
+    if change == "delete":
+        first.ok("POST", "/key/delete", {"keys": [key]})
+    else:
+        first.ok("POST", "/key/update", {"key": key, "blocked": True})
+    assert _call(first, key) == 401
+    _refused_within(second, key, 3.0)  # a pub/sub message, not the 600 s TTL
