@@ -71,8 +71,30 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# Fields the OpenAI Python client declares Optional (None when the JSON leaves them out): a stream's
+# last chunk has ``delta: {}``, so ``chunk.choices[0].delta.content`` must read None, as with ``openai``.
+OPTIONAL_FIELDS = frozenset(
+    {
+        "content",
+        "role",
+        "refusal",
+        "tool_calls",
+        "function_call",
+        "reasoning_content",
+        "audio",
+        "logprobs",
+        "finish_reason",
+        "usage",
+        "system_fingerprint",
+        "service_tier",
+    }
+)
+
+
 class OpenAIObject(dict[str, Any]):
-    """A JSON object with attribute access; nested objects are wrapped on first access."""
+    """A JSON object with attribute access; nested objects are wrapped on first access. A missing
+    field of ``OPTIONAL_FIELDS`` reads ``None`` (as in the OpenAI client); any other raises
+    ``AttributeError``."""
 
     __slots__ = ()
 
@@ -80,6 +102,8 @@ class OpenAIObject(dict[str, Any]):
         try:
             value = self[name]
         except KeyError:
+            if name in OPTIONAL_FIELDS:
+                return None
             raise AttributeError(f"{type(self).__name__} has no field {name!r}") from None
         wrapped = _wrap(value)
         if wrapped is not value:
