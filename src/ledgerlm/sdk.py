@@ -14,12 +14,14 @@ input (unknown provider, empty messages, invalid ``api_base``, missing API key).
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from ledgerlm import engine
 from ledgerlm.errors import BadRequestError
+from ledgerlm.providers.base import Deployment
 from ledgerlm.responses import CustomStreamWrapper, EmbeddingResponse, Ledger, ModelResponse
 from ledgerlm.router import resolve_deployment
 from ledgerlm.transport import run_sync
@@ -28,6 +30,33 @@ from ledgerlm.types import CallContext
 __all__ = ["acompletion", "aembedding", "completion", "embedding"]
 
 DEFAULT_NUM_RETRIES = 2
+
+# LiteLLM's per-call provider settings: given to the deployment (``Deployment.extra``), never sent in
+# the request body. Read by the Vertex AI (``providers/gemini.py``) and Bedrock providers.
+PROVIDER_SETTINGS = frozenset(
+    {
+        "vertex_project",
+        "vertex_location",
+        "vertex_credentials",
+        "vertex_token",
+        "aws_region_name",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_profile_name",
+        "aws_bearer_token",
+    }
+)
+
+
+def _with_settings(deployment: Deployment, params: dict[str, Any]) -> Deployment:
+    """``deployment`` with the provider settings found in ``params`` (removed from it) in ``extra``;
+    the same object when there are none."""
+    settings = {name: params.pop(name) for name in PROVIDER_SETTINGS & params.keys()}
+    if not settings:
+        return deployment
+    engine.compiled_price(deployment)  # compiled once on the cached deployment; the copy shares it
+    return dataclasses.replace(deployment, extra={**deployment.extra, **settings})
 
 
 def _context(metadata: Mapping[str, Any] | None, no_log: bool, params: Mapping[str, Any]) -> CallContext:
@@ -83,6 +112,7 @@ async def _acompletion(
     params: dict[str, Any],
 ) -> ModelResponse | CustomStreamWrapper:
     deployment = resolve_deployment(model, api_key=api_key, api_base=api_base, api_version=api_version)
+    deployment = _with_settings(deployment, params)
     body = {"messages": _check_messages(messages), **params}
     context = _context(metadata, no_log, params)
     call_type = "completion" if sync else "acompletion"
@@ -183,6 +213,7 @@ async def _aembedding(
     deployment = resolve_deployment(
         model, api_key=options["api_key"], api_base=options["api_base"], api_version=options["api_version"]
     )
+    deployment = _with_settings(deployment, params)
     body = {"input": _check_input(input), **params}
     context = _context(options["metadata"], options["no_log"], params)
     result = await engine.embed(
