@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import openai
 import pytest
 import yaml
@@ -169,6 +170,7 @@ def _traffic(proc: ProxyProcess, observer: Proxy, forwarder: TcpForwarder, tmp: 
     assert status == 401
     status, _, _ = observer.request("GET", "/v1/models", key=None, headers={"x-api-key": vkey})
     assert status == 200
+    ids += _anthropic_calls(proc.url, vkey)
     _wait_rows(observer, ids)
     return {"vkey": vkey, "ids": ids, "spool_while_down": spooled}
 
@@ -201,6 +203,25 @@ def _calls(client: openai.OpenAI) -> list[str]:
     return ids
 
 
+def _anthropic_calls(url: str, vkey: str) -> list[str]:
+    """``/v1/messages`` with the official anthropic client (the key travels as ``x-api-key``): a plain
+    and a streamed success, and an upstream failure."""
+    messages: Any = [{"role": "user", "content": f"private too: {PROMPT}"}]
+    client = anthropic.Anthropic(base_url=url, api_key=vkey, max_retries=0, timeout=30)
+    ids = []
+    try:
+        raw = client.messages.with_raw_response.create(model="cfg", max_tokens=20, messages=messages)
+        raw.parse()
+        ids.append(raw.headers["x-request-id"])
+        with client.messages.stream(model="cfg", max_tokens=20, messages=messages) as stream:
+            stream.get_final_message()
+        with pytest.raises(anthropic.APIStatusError):
+            client.messages.create(model="broken", max_tokens=20, messages=messages)
+    finally:
+        client.close()
+    return ids
+
+
 def _wait_rows(observer: Proxy, ids: list[str], timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while not set(ids) <= {r["request_id"] for r in observer.rows()}:
@@ -230,8 +251,8 @@ def _assert_absent(
 
 
 def test_the_traffic_really_ran(run: dict[str, Any]) -> None:
-    assert len(run["ids"]) == 12
-    assert all(rid in run["spool_while_down"] for rid in run["ids"][6:]), "rows did not wait in the spool"
+    assert len(run["ids"]) == 13
+    assert all(rid in run["spool_while_down"] for rid in run["ids"][6:12]), "rows did not wait in the spool"
 
 
 def test_no_secret_in_the_database(run: dict[str, Any]) -> None:
