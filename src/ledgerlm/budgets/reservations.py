@@ -146,7 +146,7 @@ class Budgets:
         if self.settings.unpriced == "reject":
             raise PermissionDeniedError(
                 f"model {model!r} has no known price, so the budget of {budgets[0].ref.label} cannot be "
-                "enforced; add a custom price for it or set budget setting unpriced: admit",
+                "enforced; add a custom price for it or set budget_settings.unpriced_models: admit",
                 code="unpriced_model",
             )
         log.warning("admitting unpriced model %r under a budget; its cost is not counted", model)

@@ -149,6 +149,7 @@ class ProxyConfig(_Lenient):
     router_settings: dict[str, Any] = Field(default_factory=dict)
     environment_variables: dict[str, Any] = Field(default_factory=dict)
     budget_settings: dict[str, Any] = Field(default_factory=dict)  # validated by ledgerlm.budgets.config
+    callback_settings: dict[str, Any] = Field(default_factory=dict)  # read by ledgerlm.integrations
 
     @field_validator("general_settings", "litellm_settings", mode="before")
     @classmethod
