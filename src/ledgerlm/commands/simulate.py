@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
             "", help='Path of a JSON file mapping model names to knobs, e.g. {"gpt-4o": {"latency_ms": 50}}.'
         ),
     ) -> None:
-        """Serve the OpenAI / Azure OpenAI formats (chat, embeddings, SSE) with deterministic replies."""
+        """Serve the OpenAI, Azure, Anthropic, Gemini, Vertex AI and Bedrock formats (deterministic)."""
         import threading
         from pathlib import Path
 
