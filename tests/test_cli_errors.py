@@ -48,3 +48,10 @@ def test_bugs_still_raise() -> None:
     assert user_error_message(RuntimeError("a bug")) is None
     assert user_error_message(KeyError("x")) is None
     assert user_error_message(FileNotFoundError(2, "No such file", "x.json")) is not None
+
+
+def test_replay_spool_of_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-spool"
+    result = run("db", "replay-spool", str(missing), "--database-url", "sqlite:///./x.db", cwd=tmp_path)
+    assert result.returncode == 2 and "does not exist" in result.stderr
+    assert not missing.exists() and not (tmp_path / "x.db").exists()

@@ -18,7 +18,10 @@ import typer
 
 URL_HELP = "Database URL (default: $DATABASE_URL, else sqlite:///./ledgerlm.db)."
 UrlOption = Annotated[str | None, typer.Option("--database-url", help=URL_HELP)]
-DirArgument = Annotated[Path, typer.Argument(help="A spool directory (segment files *.jsonl).")]
+DirArgument = Annotated[
+    Path,
+    typer.Argument(help="A spool directory (segment files *.jsonl).", exists=True, file_okay=False),
+]
 
 
 def register(app: typer.Typer) -> None:
