@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
@@ -76,13 +77,26 @@ def render_table(by: str, rows: list[dict[str, Any]]) -> Any:
     return table
 
 
+def _require_sqlite_file(url: str) -> None:
+    """``FileNotFoundError`` when ``url`` names a SQLite file that does not exist: a report never
+    creates an empty database (e.g. run from another directory than the proxy's)."""
+    if not url.startswith("sqlite"):
+        return
+    path = url.split(":///", 1)[-1].split("?", 1)[0]
+    if path and path != ":memory:" and not Path(path).exists():
+        raise FileNotFoundError(
+            f"no SQLite database at {path}: pass --database-url (the proxy's general_settings.database_url)"
+        )
+
+
 async def fetch_report(
     by: str, database_url: str | None, start: date | None, end: date | None
 ) -> list[dict[str, Any]]:
     """The report rows for ``by`` (a ``BY_CHOICES`` key) from the database at ``database_url``."""
-    from ledgerlm.store.engine import create_engine
+    from ledgerlm.store.engine import create_engine, resolve_url
     from ledgerlm.store.spend_queries import spend_report
 
+    _require_sqlite_file(resolve_url(database_url))
     engine = create_engine(database_url)
     try:
         group_by = cast("GroupBy", BY_CHOICES[by])
