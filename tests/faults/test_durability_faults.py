@@ -61,6 +61,7 @@ def test_spool_unwritable_turns_readiness_red_and_refuses_calls(
         outcome.readiness_during_fault
     )
     assert set(outcome.refused_during_fault) == {"503 spool_unhealthy"}, outcome.refused_during_fault
-    assert "spool unhealthy" in outcome.log and "not a directory" in outcome.log.lower(), outcome.log[-2000:]
+    assert all("not a directory" in r for r in outcome.readiness_during_fault), "readiness names the reason"
+    assert "spend spool unhealthy: spool path" in outcome.log, outcome.log[-2000:]  # the reason, logged
     assert outcome.notes["readiness_200_after_s"] is not None, "readiness did not recover"
     assert not outcome.missing and outcome.doubled == 0 and outcome.totals_match

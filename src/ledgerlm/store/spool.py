@@ -187,6 +187,8 @@ class Spool:
     def check(self) -> str | None:
         """Probe the directory (write + delete a small file) and free space; the reason or ``None``."""
         if not self.directory.is_dir():
+            if self.directory.exists():
+                return f"spool path {self.directory} is not a directory"
             return self._error or f"spool directory {self.directory} does not exist"
         probe = self.directory / f".probe-{os.getpid()}-{threading.get_ident()}"
         try:
