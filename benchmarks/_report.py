@@ -161,7 +161,9 @@ def targets(rows: list[dict[str, Any]], notes: dict[str, Any]) -> list[tuple[str
         a = extra.get((target, (0, False, 1)))
         if a is not None:
             out.append((f"{target}: added p50 <= 0.6 ms at 1 conn", a[0] <= 0.6, f"{a[0]:.3f} ms"))
-            out.append((f"{target}: added p99 <= 2 ms at 1 conn", a[1] <= 2.0, f"{a[1]:.3f} ms"))
+            # a negative difference means direct's own p99 was hit by the machine's noise: no verdict
+            held = None if a[1] < 0 else a[1] <= 2.0
+            out.append((f"{target}: added p99 <= 2 ms at 1 conn", held, f"{a[1]:.3f} ms"))
         ours, minimal, lite = (by.get((t, (0, False, 10))) for t in (target, "minimal", "litellm"))
         if ours and minimal:
             r = ours["rps"] / minimal["rps"]
@@ -222,7 +224,7 @@ def print_all(rows: list[dict[str, Any]], notes: dict[str, Any]) -> None:
     print()
     print("targets of issue 9:")
     for name, held, figure in targets(rows, notes):
-        verdict = "HOLDS" if held else "NOT MET"
+        verdict = "NOISY" if held is None else "HOLDS" if held else "NOT MET"
         print(f"  [{verdict:<7}] {name}: {figure}")
     print(f"\nelapsed {notes.get('elapsed_s', 0):.0f} s")
 

@@ -275,7 +275,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short cells, fewer of them (~2 minutes)")
     parser.add_argument("--memory", action="store_true", help="only the RSS check (ledgerlm, SQLite)")
     parser.add_argument("--memory-requests", type=int, default=150_000)
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds measured per cell")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per cell")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up per cell")
     parser.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM rows")
     parser.add_argument("--load", choices=["auto", "python"], default="auto", help="auto: wrk if installed")
