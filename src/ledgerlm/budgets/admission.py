@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -31,7 +31,7 @@ from ledgerlm.budgets.reservations import Reservation as BudgetReservation
 from ledgerlm.budgets.resets import ResetLoop
 from ledgerlm.budgets.store_io import StoreLimits, StoreSpendLoader
 from ledgerlm.budgets.types import EntityLimits, EntityRef
-from ledgerlm.errors import ServiceUnavailableError
+from ledgerlm.errors import PermissionDeniedError, ServiceUnavailableError
 from ledgerlm.providers.base import Deployment
 from ledgerlm.proxy.admission import Reservation
 from ledgerlm.proxy.config import ProxyConfig
@@ -119,6 +119,7 @@ class BudgetAdmission:
                 "budget limits are unavailable (database unreachable); request refused",
                 code="budgets_unavailable",
             ) from exc
+        refuse_blocked(entities)
         price = deployment.price
         held = await self.budgets.reserve(
             entities,
@@ -179,6 +180,14 @@ def deployment_limits(config: ProxyConfig) -> dict[str, EntityLimits]:
         ident = _deployment_id(entry, index)
         out[ident] = EntityLimits(EntityRef("deployment", ident), rpm_limit=params.rpm, tpm_limit=params.tpm)
     return out
+
+
+def refuse_blocked(entities: Sequence[EntityLimits]) -> None:
+    """``PermissionDeniedError`` (403, code ``blocked``) when an entity of the request is blocked (an
+    end user created or updated with ``blocked: true``; blocked keys and teams are refused at auth)."""
+    for entity in entities:
+        if entity.blocked:
+            raise PermissionDeniedError(f"{entity.name} is blocked", code="blocked")
 
 
 def build_admission(config: ProxyConfig, engine: Callable[[], AsyncEngine]) -> BudgetAdmission:

@@ -76,6 +76,7 @@ def row_limits(ref: EntityRef, row: Mapping[str, Any]) -> EntityLimits:
         tpm_limit=row.get("tpm_limit"),
         max_parallel_requests=row.get("max_parallel_requests"),
         alias=row.get("key_alias") or row.get("team_alias") or row.get("user_alias") or row.get("alias"),
+        blocked=bool(row.get("blocked")),
     )
 
 
@@ -153,7 +154,7 @@ class StoreLimits:
             out.append(self.global_budget.limits(datetime.now(UTC)))
         if deployment is not None and deployment.has_rate_limit:
             out.append(deployment)
-        return [e for e in out if e.has_budget or e.has_rate_limit or e.alerts_apply]
+        return [e for e in out if e.has_budget or e.has_rate_limit or e.alerts_apply or e.blocked]
 
     async def _lookup(self, refs: Sequence[EntityRef]) -> dict[EntityRef, EntityLimits | None]:
         now = self._clock()

@@ -73,6 +73,7 @@ class EntityLimits:
     * ``rpm_limit``: requests per minute; ``tpm_limit``: tokens (input + output) per minute;
       ``max_parallel_requests``: requests in flight at once.
     * ``alias``: a human name for messages (``key_alias``, ``team_alias`` ...), never a secret.
+    * ``blocked``: the entity may not make calls (an end user created with ``blocked: true``).
     """
 
     ref: EntityRef
@@ -84,6 +85,7 @@ class EntityLimits:
     tpm_limit: int | None = None
     max_parallel_requests: int | None = None
     alias: str | None = None
+    blocked: bool = False
 
     @property
     def name(self) -> str:
