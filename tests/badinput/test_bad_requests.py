@@ -19,7 +19,8 @@ GOOD = {"model": "priced", "messages": [{"role": "user", "content": "hi"}]}
 
 @pytest.fixture(scope="module")
 def proxy(pg_database: str, proxy_factory: Any) -> Proxy:
-    return proxy_factory(pg_database, general_settings={"max_request_size_mb": 10})
+    proxy: Proxy = proxy_factory(pg_database, general_settings={"max_request_size_mb": 10})
+    return proxy
 
 
 def send(
@@ -27,7 +28,7 @@ def send(
 ) -> tuple[int, dict[str, Any]]:
     """POST raw ``body``; (status, parsed JSON body). A non-JSON answer fails the test."""
     url = urlparse(proxy.url)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
     try:
         sent = {
             "authorization": f"Bearer {MASTER_KEY}",
@@ -109,7 +110,7 @@ def test_20_mb_body_is_413(proxy: Proxy) -> None:
 def test_20_mb_body_without_content_length_is_413(proxy: Proxy) -> None:
     """Chunked upload (no Content-Length to check up front): the proxy stops reading at the limit."""
     url = urlparse(proxy.url)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
     chunk = b"x" * (1024 * 1024)
     try:
         conn.putrequest("POST", CHAT)
@@ -158,7 +159,7 @@ def test_absurd_headers(proxy: Proxy, header: str, value: str, status: int, word
 def test_headers_beyond_the_server_limit_are_refused_not_crashing(proxy: Proxy) -> None:
     """A 1 MB header: refused (4xx) or the connection dropped by the HTTP server; the proxy still serves."""
     url = urlparse(proxy.url)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
     try:
         conn.request("POST", CHAT, body=as_json(GOOD), headers={"x-huge": "h" * (1024 * 1024)})
         status = conn.getresponse().status

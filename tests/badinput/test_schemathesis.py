@@ -33,7 +33,8 @@ def _operations() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def proxy(pg_database: str, proxy_factory: Any) -> Proxy:
-    return proxy_factory(pg_database, litellm_settings={"callbacks": ["prometheus"]})
+    proxy: Proxy = proxy_factory(pg_database, litellm_settings={"callbacks": ["prometheus"]})
+    return proxy
 
 
 @pytest.fixture(scope="module")

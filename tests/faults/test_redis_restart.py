@@ -30,7 +30,7 @@ MAX_TOKENS = 10
 PER_CALL = OUTPUT_PRICE * MAX_TOKENS
 FITS = 5
 BUDGET = PER_CALL * FITS
-MESSAGES = [{"role": "user", "content": "budget after a restart"}]
+MESSAGES: Any = [{"role": "user", "content": "budget after a restart"}]
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +59,13 @@ def proxy(pg_database: str, proxy_factory: Any, simulator: Simulator, redis_serv
         }
         for name in ("rel-metered", "rel-metered-slow")
     ]
-    return proxy_factory(
+    proxy: Proxy = proxy_factory(
         pg_database,
         model_list=models,
         general_settings={"redis_url": redis_server.url},
         budget_settings={"redis_prefix": "{rel-" + uuid.uuid4().hex[:8] + "}"},
     )
+    return proxy
 
 
 def _call(proxy: Proxy, key: str, model: str = "rel-metered") -> int:

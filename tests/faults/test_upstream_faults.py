@@ -19,7 +19,7 @@ from tests.helpers.net import free_port, openai_client
 from ledgerlm.simulator import Simulator
 
 IN_PRICE, OUT_PRICE = Decimal("0.000001"), Decimal("0.000002")
-MESSAGES = [{"role": "user", "content": "upstream faults"}]
+MESSAGES: Any = [{"role": "user", "content": "upstream faults"}]
 TIMEOUT_S = 1.0
 
 # simulator model -> knobs (unique names: the simulator is shared with the e2e suite)
@@ -60,7 +60,8 @@ def proxy(pg_database: str, proxy_factory: Any, simulator: Simulator) -> Proxy:
         _deployment("rel-stall-timeout", "rel-stall", base, timeout=TIMEOUT_S, stream_timeout=TIMEOUT_S),
         _deployment("rel-slow-timeout", "rel-slow", base, timeout=TIMEOUT_S),
     ]
-    return proxy_factory(pg_database, model_list=models)
+    proxy: Proxy = proxy_factory(pg_database, model_list=models)
+    return proxy
 
 
 def _rid() -> str:
@@ -154,7 +155,7 @@ def test_stream_broken_mid_way_keeps_the_usage_seen(proxy: Proxy, client: openai
     rid = _rid()
     received: list[str] = []
     with pytest.raises(openai.APIError):
-        stream = client.chat.completions.create(
+        stream: Any = client.chat.completions.create(
             model="rel-break", messages=MESSAGES, stream=True, extra_headers=_headers(rid)
         )
         for chunk in stream:

@@ -14,7 +14,7 @@ from typing import Any
 
 import openai
 
-MESSAGES = [{"role": "user", "content": "reliability"}]
+MESSAGES: Any = [{"role": "user", "content": "reliability"}]
 
 
 class Traffic:

@@ -20,7 +20,7 @@ def _write(suffix: str, name: str, *parts: Any) -> None:
         out.write(f"{name}: {parts!r}\n")
 
 
-class CanaryLogger(CustomLogger):
+class CanaryLogger(CustomLogger):  # type: ignore[misc]
     """Records every payload (see the module docstring)."""
 
     def log_pre_api_call(self, model: str, messages: Any, kwargs: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ from tests.helpers.pg import dump_tables
 
 from ledgerlm.proxy.app import routes as app_routes
 
-MESSAGES = [{"role": "user", "content": "who may see this"}]
+MESSAGES: Any = [{"role": "user", "content": "who may see this"}]
 CACHE_TTL_S = 1.0
 
 # Routes open to any caller or to any valid key by design; every other route is management (admin only).
@@ -53,7 +53,7 @@ def _sha(key: str) -> str:
 
 def _route_table() -> list[tuple[str, str]]:
     """(method, path) of every route the app serves (HEAD excluded)."""
-    out = []
+    out: list[tuple[str, str]] = []
     for route in app_routes():
         assert isinstance(route, Route)
         out.extend((m, route.path) for m in sorted(route.methods or ()) if m != "HEAD")

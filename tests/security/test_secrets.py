@@ -181,7 +181,7 @@ def _new_key(observer: Proxy, master: str) -> str:
 
 def _calls(client: openai.OpenAI) -> list[str]:
     """Success (plain, streamed, env key, embeddings, Bedrock) and failure paths; the request ids."""
-    messages = [{"role": "user", "content": f"please keep this private: {PROMPT}"}]
+    messages: Any = [{"role": "user", "content": f"please keep this private: {PROMPT}"}]
     ids = []
     for model in ("cfg", "env", "nova"):
         raw = client.chat.completions.with_raw_response.create(model=model, messages=messages)
