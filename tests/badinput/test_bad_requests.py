@@ -179,6 +179,19 @@ def test_bad_management_bodies_are_named_4xx(proxy: Proxy) -> None:
         *send(proxy, as_json({"max_budget": "lots"}), path="/key/generate"), 400, "max_budget"
     )
     assert_openai_error(*send(proxy, as_json({"keys": 5}), path="/key/delete"), 400, "keys")
+    # values PostgreSQL cannot store are refused up front, naming the field (not a 500 from the database)
+    for body, field in [
+        ({"max_budget": 1e300}, "max_budget"),
+        ({"max_budget": "Infinity"}, "max_budget"),
+        ({"rpm_limit": 2**70}, "rpm_limit"),
+        ({"duration": "99999999999d"}, "duration"),
+        ({"key_alias": "a\u0000b"}, "key_alias"),
+        ({"metadata": {"note\u0000": 1}}, "metadata"),
+    ]:
+        assert_openai_error(*send(proxy, as_json(body), path="/key/generate"), 400, field)
+    assert_openai_error(*send(proxy, as_json({"names": True}), path="/tag/delete"), 400, "names")
+    status, body, _ = proxy.request("GET", "/key/list?key_alias=a%00b")
+    assert_openai_error(status, body, 400, "key_alias")
 
 
 def test_bad_query_parameters_are_named_4xx(proxy: Proxy) -> None:
