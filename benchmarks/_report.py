@@ -232,3 +232,52 @@ def print_all(rows: list[dict[str, Any]], notes: dict[str, Any]) -> None:
 def write_json(path: Path, rows: list[dict[str, Any]], notes: dict[str, Any]) -> None:
     """Every figure of the run as JSON (``{"rows": [...], "notes": {...}}``)."""
     path.write_bytes(orjson.dumps({"rows": rows, "notes": notes}, option=orjson.OPT_INDENT_2))
+
+
+def markdown(rows: list[dict[str, Any]], notes: dict[str, Any]) -> str:
+    """The table, the ratios and the targets as markdown (for quoting a run in the docs)."""
+    extra = added(rows)
+    head = (
+        "| target | upstream | mode | conns | req/s | p50 ms | p99 ms | +p50 ms | +p99 ms "
+        "| CPU us/req | RSS MiB |"
+    )
+    out = [head, "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in sorted(rows, key=lambda r: (_key(r), _order(r["target"]))):
+        plus = extra.get((row["target"], _key(row)), (None, None))
+        out.append(
+            f"| {row['target']} | {row['latency']} ms | {_mode(row['stream'])} | {row['conns']} | "
+            f"{row['rps']:.0f} | {_f(row['p50_ms'])} | {_f(row['p99_ms'])} | {_f(plus[0])} | {_f(plus[1])} | "
+            f"{_f(row.get('cpu_us_per_req'), 0)} | {_f(row['rss_mb'], 0)} |"
+        )
+    out += ["", *_markdown_ratios(rows)]
+    out += ["", "| target of issue 9 | verdict | figure |", "| --- | --- | --- |"]
+    for name, held, figure in targets(rows, notes):
+        verdict = "noisy" if held is None else "holds" if held else "NOT met"
+        out.append(f"| {name} | {verdict} | {figure} |")
+    return "\n".join(out) + "\n"
+
+
+def _markdown_ratios(rows: list[dict[str, Any]]) -> list[str]:
+    by = {(r["target"], _key(r)): r for r in rows}
+    extra = added(rows)
+    out = [
+        "| upstream | mode | conns | database | req/s ledgerlm / minimal | req/s ledgerlm / LiteLLM "
+        "| added p50 LiteLLM / ledgerlm | CPU per request LiteLLM / ledgerlm |",
+        "| ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for cell in sorted({_key(r) for r in rows}):
+        for target in LEDGERLM:
+            ours = by.get((target, cell))
+            if ours is None:
+                continue
+            minimal, lite = by.get(("minimal", cell)), by.get(("litellm", cell))
+            our_add = extra.get((target, cell), (None, None))[0]
+            lite_add = extra.get(("litellm", cell), (None, None))[0]
+            cpu = _ratio(lite.get("cpu_us_per_req"), ours.get("cpu_us_per_req")) if lite else "-"
+            out.append(
+                f"| {cell[0]} ms | {_mode(cell[1])} | {cell[2]} | {target.split('-')[1]} "
+                f"| {_ratio(ours['rps'], minimal['rps'] if minimal else None)} "
+                f"| {_ratio(ours['rps'], lite['rps'] if lite else None)} "
+                f"| {_ratio(lite_add, our_add) if our_add and our_add > 0 else '-'} | {cpu} |"
+            )
+    return out

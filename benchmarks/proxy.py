@@ -285,6 +285,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     default_pg = os.environ.get("LEDGERLM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--postgres-url", default=default_pg, help="server (its database is only a way in)")
     parser.add_argument("--keep-db", action="store_true", help="keep the PostgreSQL benchmark database")
+    parser.add_argument("--markdown", type=Path, help="also write the table and targets as markdown")
     parser.add_argument("--logs", type=Path, help="keep the servers' logs in this folder")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     return parser.parse_args(argv)
@@ -338,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         _report.print_all(bench.rows, bench.notes)
         if args.json:
             _report.write_json(args.json, bench.rows, bench.notes)
+        if args.markdown:
+            args.markdown.write_text(_report.markdown(bench.rows, bench.notes), encoding="utf-8")
     return 0
 
 
