@@ -11,6 +11,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import anthropic
 import openai
 import pytest
 from tests.e2e.conftest import MASTER_KEY, SIM_KEY, Proxy
@@ -59,6 +60,10 @@ def proxy(pg_database: str, proxy_factory: Any, simulator: Simulator) -> Proxy:
         _deployment("rel-refused", "rel-ok", f"http://127.0.0.1:{free_port()}/v1"),
         _deployment("rel-stall-timeout", "rel-stall", base, timeout=TIMEOUT_S, stream_timeout=TIMEOUT_S),
         _deployment("rel-slow-timeout", "rel-slow", base, timeout=TIMEOUT_S),
+        {
+            "model_name": "rel-claude-529",
+            "litellm_params": {"model": "anthropic/rel-529", "api_base": simulator.url, "api_key": SIM_KEY},
+        },
     ]
     proxy: Proxy = proxy_factory(pg_database, model_list=models)
     return proxy
@@ -206,3 +211,21 @@ def _failure_row_any_status(proxy: Proxy, rid: str) -> dict[str, Any]:
     assert row["status"] == "failure", row
     assert _metadata(row).get("error"), row
     return row
+
+
+def test_anthropic_overloaded_529_through_v1_messages(proxy: Proxy) -> None:
+    """Anthropic's 529 ``overloaded_error`` reaches the official anthropic client as itself, through
+    ``/v1/messages``, with one failure row carrying 529."""
+    rid = _rid()
+    client = anthropic.Anthropic(base_url=proxy.url, api_key=MASTER_KEY, max_retries=0, timeout=15)
+    try:
+        with pytest.raises(anthropic.APIStatusError) as info:
+            client.messages.create(
+                model="rel-claude-529", max_tokens=10, messages=MESSAGES, extra_headers=_headers(rid)
+            )
+    finally:
+        client.close()
+    assert info.value.status_code == 529
+    body: Any = info.value.body
+    assert body["error"]["type"] == "overloaded_error", body
+    _failure_row(proxy, rid, 529)

@@ -135,6 +135,8 @@ def anthropic_error(
         headers=headers,
         retry_after=retry_after_seconds(headers),
         code=code,
+        # overloaded: Anthropic's own 529 (not the class's 503) in spend records and proxy answers
+        status_code=529 if kind == "overloaded_error" else None,
     )
 
 
