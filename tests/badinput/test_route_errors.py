@@ -72,3 +72,17 @@ def test_unknown_route_or_method_is_an_openai_error(
     assert path in error["message"] and method in error["message"]
     if status == 405:
         assert "POST" in headers["allow"]
+
+
+@pytest.mark.parametrize("status", ["maybe", "SUCCESS", "failed"])
+def test_spend_logs_status_filter_must_be_known(url: str, status: str) -> None:
+    got, body, _ = call(url, "GET", f"/spend/logs?status={status}")
+    assert got == 400
+    error = body["error"]
+    assert isinstance(error, dict) and error["param"] == "status" and status in str(error["message"])
+
+
+def test_spend_logs_status_filter_accepts_success_and_failure(url: str) -> None:
+    for status in ("success", "failure"):
+        got, body, _ = call(url, "GET", f"/spend/logs?status={status}")
+        assert got == 200 and body["data"] == [], body

@@ -79,6 +79,15 @@ def _dates(request: Request) -> tuple[date | None, date | None]:
     return parse_day(q.get("start_date"), param="start_date"), parse_day(q.get("end_date"), param="end_date")
 
 
+def _status(value: str | None) -> str | None:
+    """The ``status`` filter: ``success``, ``failure`` or none; anything else is a 400 naming it."""
+    if not value:
+        return None
+    if value not in ("success", "failure"):
+        raise BadRequestError(f"status must be 'success' or 'failure', got {value!r}", param="status")
+    return value
+
+
 def log_filter(request: Request, ctx: KeyContext) -> LogFilter:
     """The ``/spend/logs`` filters from the query string (see the module docstring)."""
     q = request.query_params
@@ -91,7 +100,7 @@ def log_filter(request: Request, ctx: KeyContext) -> LogFilter:
         end_user=q.get("end_user") or None,
         tags=[t.strip() for t in q.get("tags", "").split(",") if t.strip()],
         model=q.get("model") or None,
-        status=q.get("status") or None,
+        status=_status(q.get("status")),
         start=start,
         end=end,
         restrict_api_key=_restriction(ctx, q.get("api_key")),
