@@ -50,3 +50,10 @@ def test_anthropic_body_on_bedrock_is_accepted_and_on_openai_rejected() -> None:
     assert cost.total is not None and cost.total > 0
     with pytest.raises(NotAResponseError, match="anthropic"):
         completion_cost(ANTHROPIC_BODY, provider="openai")
+
+
+def test_a_bad_at_names_the_expected_format(tmp_path: Path) -> None:
+    path = tmp_path / "body.json"
+    path.write_text(json.dumps(OPENAI_BODY))
+    result = CliRunner().invoke(build_app(), ["cost", str(path), "--at", "yesterday"])
+    assert result.exit_code == 2 and "ISO-8601" in result.stderr and "yesterday" in result.stderr

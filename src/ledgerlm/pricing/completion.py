@@ -42,7 +42,10 @@ def parse_at(at: datetime | str | None) -> datetime | None:
     """``at`` as an aware datetime (ISO-8601 text accepted, ``Z`` too; naive = UTC). Raises ``ValueError``."""
     if at is None or isinstance(at, datetime):
         return at if at is None or at.tzinfo is not None else at.replace(tzinfo=UTC)
-    parsed = datetime.fromisoformat(at.strip().replace("Z", "+00:00"))
+    try:
+        parsed = datetime.fromisoformat(at.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"at must be an ISO-8601 time such as 2026-11-01T12:00:00Z, got {at!r}") from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
