@@ -57,3 +57,10 @@ def test_a_bad_at_names_the_expected_format(tmp_path: Path) -> None:
     path.write_text(json.dumps(OPENAI_BODY))
     result = CliRunner().invoke(build_app(), ["cost", str(path), "--at", "yesterday"])
     assert result.exit_code == 2 and "ISO-8601" in result.stderr and "yesterday" in result.stderr
+
+
+def test_prices_show_rejects_an_unknown_provider() -> None:
+    result = CliRunner().invoke(build_app(), ["prices", "show", "no-such-provider", "gpt-4o"])
+    assert result.exit_code == 2 and "unknown provider 'no-such-provider'" in result.stderr
+    ok = CliRunner().invoke(build_app(), ["prices", "show", "openai", "gpt-4o"])
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["model_ref"] == "openai/gpt-4o"

@@ -8,11 +8,16 @@ import typer
 
 
 def show_price(provider: str, model: str) -> tuple[int, str]:
-    """``(exit status, text)``: the catalog entry and rates for ``provider``/``model`` (0 found, 3 not)."""
+    """``(exit status, text)``: the catalog entry and rates for ``provider``/``model`` (0 found, 3 not,
+    2 unknown provider)."""
     import json
 
     from ledgerlm.pricing import compile_price, resolve_model
+    from ledgerlm.pricing.catalog import is_known_provider
     from ledgerlm.pricing.compiled import catalog_formula
+
+    if not is_known_provider(provider):
+        return 2, f"unknown provider {provider!r}"
 
     match = resolve_model(provider, model)
     price = compile_price(provider, model)
