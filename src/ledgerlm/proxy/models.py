@@ -8,6 +8,8 @@ credentials, tags, compiled price). ``ModelGroup.pick()`` chooses one by simple 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +20,9 @@ from ledgerlm.errors import ConfigError, LedgerLMError
 from ledgerlm.providers.base import Deployment
 from ledgerlm.proxy.config import ModelEntry, ProxyConfig, _is_price_key
 
-__all__ = ["ModelGroup", "ModelRegistry", "build_registry"]
+__all__ = ["ModelGroup", "ModelRegistry", "build_registry", "warn_missing_keys"]
+
+log = logging.getLogger("ledgerlm.proxy")
 
 _ROUTING_KEYS = {
     "model",
@@ -175,3 +179,31 @@ def build_registry(config: ProxyConfig) -> ModelRegistry:
             deployments.append(deployment)
         groups[name] = ModelGroup(name=name, deployments=deployments, weights=_weights([e for _, e in items]))
     return ModelRegistry(groups=groups, retries_by_deployment=retries)
+
+
+def warn_missing_keys(registry: ModelRegistry) -> list[str]:
+    """One warning per deployment without an API key where its provider needs one (no ``api_key`` and
+    none of the provider's key variables set, e.g. ``ANTHROPIC_API_KEY``): its calls would fail.
+    Returns the ids warned about. Providers signing otherwise (Bedrock, Vertex AI) are not checked."""
+    from ledgerlm.providers import get_provider
+
+    warned: list[str] = []
+    for group in registry.groups.values():
+        for deployment in group.deployments:
+            provider = get_provider(deployment.provider)
+            required = getattr(getattr(provider, "preset", None), "key_required", True)
+            if deployment.api_key or not provider.api_key_env or not required:
+                continue
+            if any(os.environ.get(name) for name in provider.api_key_env):
+                continue
+            log.warning(
+                "deployment %r of model %r (%s/%s) has no API key: set %s or litellm_params.api_key, "
+                "else its calls fail",
+                deployment.deployment_id,
+                group.name,
+                deployment.provider,
+                deployment.model,
+                provider.api_key_env[0],
+            )
+            warned.append(str(deployment.deployment_id))
+    return warned

@@ -18,7 +18,7 @@ from ledgerlm.proxy.config import ProxyConfig
 from ledgerlm.proxy.hooks import LoadedCallbacks, ProxyHooks, load_callbacks
 from ledgerlm.proxy.key_events import KeyEvents
 from ledgerlm.proxy.metrics import OverheadObserver, overhead_observer
-from ledgerlm.proxy.models import ModelRegistry, build_registry
+from ledgerlm.proxy.models import ModelRegistry, build_registry, warn_missing_keys
 from ledgerlm.proxy.tags import TagResolver
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
     general = config.general_settings
     settings = config.litellm_settings
     registry = build_registry(config)
+    warn_missing_keys(registry)
     callbacks = load_callbacks(
         settings.callbacks,
         settings.success_callback,
