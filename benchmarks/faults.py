@@ -62,7 +62,9 @@ def _promise(outcome: Outcome) -> tuple[bool, str]:
             f"503 spool_unhealthy after {lag if lag is None else round(lag, 2)} s",
         )
     spent, budget = outcome.notes.get("spent"), outcome.notes.get("budget")
-    return bool(outcome.notes.get("within_budget")), f"spent {spent} of {budget} USD"
+    allowance = outcome.notes.get("writer_queue_allowance")
+    held = bool(outcome.notes.get("within_bound"))
+    return held, f"spent {spent} of {budget} USD (bound: + {allowance} still in the writer's queue)"
 
 
 def _row(outcome: Outcome) -> list[str]:

@@ -9,6 +9,7 @@ actual cost ($0.0001) and the budget ($0.0005) fits exactly ``FITS`` = 5 calls, 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import uuid
@@ -19,6 +20,7 @@ from typing import Any
 
 import openai
 import pytest
+import redis
 from tests.e2e.conftest import SIM_KEY, Proxy
 from tests.helpers.net import openai_client
 from tests.helpers.redis_server import RedisServer, redis_server_available
@@ -31,6 +33,7 @@ PER_CALL = OUTPUT_PRICE * MAX_TOKENS
 FITS = 5
 BUDGET = PER_CALL * FITS
 MESSAGES: Any = [{"role": "user", "content": "budget after a restart"}]
+PREFIX = "{rel-" + uuid.uuid4().hex[:8] + "}"  # Redis keys of this module's proxies (a private server too)
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +53,7 @@ def redis_server() -> Iterator[RedisServer]:
 def proxy(pg_database: str, proxy_factory: Any, simulator: Simulator, redis_server: RedisServer) -> Proxy:
     simulator.models["rel-metered"] = {"completion_tokens": MAX_TOKENS}
     simulator.models["rel-metered-slow"] = {"completion_tokens": MAX_TOKENS, "latency_ms": 1500}
+    simulator.models["rel-metered-slower"] = {"completion_tokens": MAX_TOKENS, "latency_ms": 5000}
     price = {"input_cost_per_token": "0", "output_cost_per_token": str(OUTPUT_PRICE)}
     base = f"{simulator.url}/v1"
     models = [
@@ -57,13 +61,13 @@ def proxy(pg_database: str, proxy_factory: Any, simulator: Simulator, redis_serv
             "model_name": name,
             "litellm_params": {"model": f"openai/{name}", "api_base": base, "api_key": SIM_KEY, **price},
         }
-        for name in ("rel-metered", "rel-metered-slow")
+        for name in ("rel-metered", "rel-metered-slow", "rel-metered-slower")
     ]
     proxy: Proxy = proxy_factory(
         pg_database,
         model_list=models,
         general_settings={"redis_url": redis_server.url},
-        budget_settings={"redis_prefix": "{rel-" + uuid.uuid4().hex[:8] + "}"},
+        budget_settings={"redis_prefix": PREFIX},
     )
     return proxy
 
@@ -83,8 +87,6 @@ def _concurrent(proxy: Proxy, key: str, n: int, model: str = "rel-metered") -> l
 
 
 def _recorded(proxy: Proxy, key: str) -> Decimal:
-    import hashlib
-
     rows = proxy.rows(api_key=hashlib.sha256(key.encode()).hexdigest())
     return sum((Decimal(str(r["spend"])) for r in rows if r["status"] == "success"), Decimal(0))
 
@@ -130,13 +132,64 @@ def test_repeated_restarts_under_concurrent_traffic(
     simulator: Simulator, postgres_url: str, tmp_path: Any
 ) -> None:
     """Eight clients spend one key's budget while a private Redis restarts four times (the full-length run
-    is ``benchmarks/faults.py``): the recorded spend never exceeds the budget and no row is lost."""
+    is ``benchmarks/faults.py``): the recorded spend stays within the documented bound and no row is
+    lost."""
     from tests.helpers import scenarios
 
     outcome = scenarios.redis_restarts(
         simulator.url, postgres_url, tmp_path, restarts=4, every_s=1.0, budget=Decimal("0.006")
     )
-    assert outcome.notes["within_budget"], outcome.notes
+    # the documented bound (docs/budgets.md): settled spend whose rows were still in the spend writer's
+    # queue when Redis restarted may be missing from the reloaded counters. The writer commits within
+    # well under a second here, so that is at most the rows that ended in the second before a restart.
+    allowance = outcome.notes["writer_queue_allowance"]
+    assert outcome.notes["spent"] <= outcome.notes["budget"] + allowance, outcome.notes
     assert set(outcome.failures) <= {"429", "503"}, outcome.failures
     assert outcome.failures["429"] > 0, "the budget was never reached: the check would be vacuous"
     assert not outcome.missing and outcome.doubled == 0 and outcome.totals_match
+
+
+@pytest.fixture(scope="module")
+def second(pg_database: str, proxy_factory: Any, proxy: Proxy, redis_server: RedisServer) -> Proxy:
+    """A second instance on the same database, Redis and key prefix as ``proxy``."""
+    config = proxy.app.state.proxy.config
+    models = [m.model_dump(exclude_none=True) for m in config.model_list]
+    other: Proxy = proxy_factory(
+        pg_database,
+        model_list=models,
+        general_settings={"redis_url": redis_server.url},
+        budget_settings={"redis_prefix": PREFIX},
+    )
+    return other
+
+
+def _wait_holds_restored(server: RedisServer, key: str, amount: Decimal, timeout_s: float = 15) -> None:
+    """Wait until the key's open reservations in Redis (``P:rs:key:<hash>``, nano-USD) reach ``amount``."""
+    client = redis.Redis.from_url(server.url)
+    name = f"{PREFIX}:rs:key:{hashlib.sha256(key.encode()).hexdigest()}"
+    deadline = time.monotonic() + timeout_s
+    try:
+        while int(client.get(name) or 0) < int(amount * 10**9):
+            assert time.monotonic() < deadline, "instance B never restored its holds after the restart"
+            time.sleep(0.05)
+    finally:
+        client.close()
+
+
+def test_restart_with_calls_in_flight_on_another_instance(
+    proxy: Proxy, second: Proxy, redis_server: RedisServer
+) -> None:
+    """Calls in flight on instance B when Redis restarts; instance A admits afterwards: A must not admit
+    beyond the budget because B's holds vanished (B puts them back when it sees the restart)."""
+    key = proxy.new_key(max_budget=str(BUDGET))
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        in_flight = [pool.submit(_call, second, key, "rel-metered-slower") for _ in range(3)]
+        time.sleep(0.5)  # admitted on B, waiting on the slow upstream (4 s)
+        redis_server.restart()
+        _wait_holds_restored(redis_server, key, 3 * PER_CALL)  # B's epoch watcher put them back
+        after = list(pool.map(lambda _: _call(proxy, key), range(10)))
+        first = [f.result() for f in in_flight]
+    admitted = first.count(200) + after.count(200)
+    assert admitted <= FITS, (first, after)
+    _settle(proxy, key, PER_CALL * admitted)
+    assert _recorded(proxy, key) <= BUDGET

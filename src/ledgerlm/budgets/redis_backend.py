@@ -6,21 +6,28 @@ rebuilt lazily from the database; the ``P:epoch`` marker detects a fresh server,
 sets it first drops any stale spend counters so that they reload too. The holds of calls in flight
 vanish with a restart: the instance that detects it re-reserves the calls IT has in flight (kept in
 ``_held``) before admitting anything else, so they still count against the budget and settle normally.
-A call that settles after the restart but before the rebuild finds no hold: its cost is added to the
-counters that exist, and to the counters loaded from the database during the next ``ORPHAN_TTL_S``
-seconds (its row may not be in the database yet). Counting such a call twice is possible and safe (it
-admits less); counting it zero times would let the budget be exceeded.
+Every instance also watches the marker (``EPOCH_WATCH_S``; each rebuild writes a new value): when another
+instance rebuilt first, it puts its own holds back too. A settle or release on a connection broken by
+the restart is retried once on a fresh connection. A call that settles without its hold (after the
+restart, before the rebuild, or while Redis is down) still counts: its cost is added to the counters
+that exist, and to the counters loaded from the database during the next ``ORPHAN_TTL_S`` seconds (its
+row may not be in the database yet). Counting such a call twice is possible and safe (it admits less);
+counting it zero times would let the budget be exceeded. What remains uncounted after a restart is the
+settled spend whose rows the spend writer had not yet written when a counter was reloaded (the overshoot
+bound in docs/budgets.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from ledgerlm.budgets.backend import WINDOW_S, window_of
 from ledgerlm.budgets.lua import ADMIT, LOAD, RELEASE, SETTLE
@@ -42,6 +49,7 @@ DEFAULT_PREFIX = "{ledgerlm}"
 SEP = "\x1f"
 _MAX_ATTEMPTS = 5
 _LATE_SETTLE_S = 86400  # a reservation record outlives its lease by a day so a late settle still counts
+EPOCH_WATCH_S = 1.0  # how often each instance checks the epoch marker (seconds)
 ORPHAN_TTL_S = 60.0  # how long a cost settled without its hold is added to counters loaded from the database
 _INCR_EXISTING = """
 for _, key in ipairs(KEYS) do
@@ -82,16 +90,46 @@ class RedisBudgets:
         self._incr_existing = client.register_script(_INCR_EXISTING)
         self._rebuild = asyncio.Lock()  # admits wait while holds are being restored after a restart
         self._generation = 0
+        self._epoch: str | None = None  # the marker value this instance's holds were restored for
+        self._watcher: asyncio.Task[None] | None = None
 
     def _key(self, *parts: str) -> str:
         return ":".join((self._p, *parts))
 
     async def start(self) -> None:
         """Claim the epoch marker if none exists (fresh or restarted Redis) and drop stale spend counters."""
-        if await self._r.set(self._key("epoch"), self._run_id, nx=True):
+        claim = f"{self._run_id}:{uuid.uuid4().hex[:8]}"  # unique per rebuild, so others see a change
+        if await self._r.set(self._key("epoch"), claim, nx=True):
             log.info("budget counters: new Redis epoch; spend counters reload from the database")
             async for key in self._r.scan_iter(match=self._key("sp", "*"), count=500):
                 await self._r.delete(key)
+        marker = await self._r.get(self._key("epoch"))
+        self._epoch = None if marker is None else _text(marker)
+        if self._watcher is None:
+            self._watcher = asyncio.create_task(self._watch_epoch(), name="ledgerlm-budget-epoch")
+
+    async def _watch_epoch(self) -> None:
+        """Notice a Redis restart without waiting for an admit: rebuild (marker missing), or restore this
+        instance's holds when another instance rebuilt first (marker changed)."""
+        while True:
+            await asyncio.sleep(EPOCH_WATCH_S)
+            try:
+                marker = await self._r.get(self._key("epoch"))
+                if marker is None:
+                    await self._rebuild_once(self._generation)
+                elif _text(marker) != self._epoch:
+                    await self._follow_epoch(_text(marker))
+            except Exception as exc:  # Redis unreachable: admission fails closed meanwhile; retry
+                log.debug("budget counters: epoch check failed: %s", type(exc).__name__)
+
+    async def _follow_epoch(self, marker: str) -> None:
+        async with self._rebuild:
+            if marker == self._epoch:
+                return
+            log.warning("budget counters: Redis was restarted; restoring this instance's holds")
+            await self._restore_held()
+            self._epoch = marker
+            self._generation += 1
 
     async def admit(self, plan: AdmitPlan, now_s: float) -> AdmitResult:
         """See ``BudgetBackend.admit``."""
@@ -208,19 +246,25 @@ class RedisBudgets:
         keys = [self._key("res", reservation_id), self._key("rexp")]
         args = [self._p, reservation_id, str(actual_nano), str(tokens), str(window), str(2 * WINDOW_S)]
         held = self._held.pop(reservation_id, None)
-        settled = bool(await self._settle(keys=keys, args=args))
+        try:
+            settled = bool(await _once_more(self._settle, keys, args))
+        except Exception:  # Redis down (restarting): its counters are gone; count the cost on reload
+            if held is not None and actual_nano > 0:
+                self._remember_orphan(held[0], actual_nano)
+            raise
         if not settled and held is not None and actual_nano > 0:
-            await self._count_orphan(held[0], actual_nano)
+            refs = self._remember_orphan(held[0], actual_nano)
+            await _once_more(self._incr_existing, [self._key("sp", r.slug) for r in refs], [str(actual_nano)])
+            log.warning("budget counters: a call settled after its hold vanished; its cost was added")
         return settled
 
-    async def _count_orphan(self, plan: AdmitPlan, actual_nano: int) -> None:
-        """The hold of this call vanished (Redis restarted): count its cost anyway (module docstring)."""
+    def _remember_orphan(self, plan: AdmitPlan, actual_nano: int) -> list[EntityRef]:
+        """Keep a cost whose hold vanished, for the counters loaded in the next ``ORPHAN_TTL_S`` s."""
         refs = [c.ref for c in plan.budgets] + list(plan.track)
         now = time.monotonic()
         self._orphans = [o for o in self._orphans if now - o[0] < ORPHAN_TTL_S]
         self._orphans += [(now, ref, actual_nano) for ref in refs]
-        await self._incr_existing(keys=[self._key("sp", ref.slug) for ref in refs], args=[str(actual_nano)])
-        log.warning("budget counters: a call settled after its hold vanished; its cost was added")
+        return refs
 
     def _orphaned(self, ref: EntityRef) -> int:
         """nano-USD settled without a hold for ``ref`` in the last ``ORPHAN_TTL_S`` seconds."""
@@ -231,7 +275,7 @@ class RedisBudgets:
         """See ``BudgetBackend.release``."""
         keys = [self._key("res", reservation_id), self._key("rexp")]
         self._held.pop(reservation_id, None)
-        return bool(await self._release(keys=keys, args=[self._p, reservation_id]))
+        return bool(await _once_more(self._release, keys, [self._p, reservation_id]))
 
     async def spend(self, ref: EntityRef) -> tuple[int, int]:
         """See ``BudgetBackend.spend``."""
@@ -248,8 +292,22 @@ class RedisBudgets:
         return bool(await self._r.set(self._key("mark", key), "1", nx=True, px=ttl_ms))
 
     async def close(self) -> None:
-        """Close the Redis connection pool."""
+        """Stop the epoch watcher and close the Redis connection pool."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         await self._r.aclose()
+
+
+async def _once_more(script: Any, keys: list[str], args: list[Any]) -> Any:
+    """Run ``script``; after a connection error (a pooled connection broken by a Redis restart) once more,
+    on a fresh connection. Used for settle / release, whose scripts are idempotent by reservation id."""
+    try:
+        return await script(keys=keys, args=args)
+    except RedisConnectionError:
+        return await script(keys=keys, args=args)
 
 
 def _limit(value: int | None) -> str:
