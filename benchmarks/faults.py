@@ -64,7 +64,8 @@ def _promise(outcome: Outcome) -> tuple[bool, str]:
     spent, budget = outcome.notes.get("spent"), outcome.notes.get("budget")
     allowance = outcome.notes.get("writer_queue_allowance")
     held = bool(outcome.notes.get("within_bound"))
-    return held, f"spent {spent} of {budget} USD (bound: + {allowance} still in the writer's queue)"
+    bound = f"bound: + {allowance} of rows ended < 0.25 s before a restart"
+    return held, f"spent {spent} of {budget} USD ({bound})"
 
 
 def _row(outcome: Outcome) -> list[str]:

@@ -344,7 +344,7 @@ def redis_restarts(
                 _finish(outcome, traffic)
                 check_rows(outcome, database, key)
                 spent = _recorded_spend(database, key)
-                allowance = _ended_before(database, key, restarts_at, window_s=1.0)
+                allowance = _ended_before(database, key, restarts_at, window_s=0.25)
                 outcome.notes.update(
                     budget=budget,
                     spent=spent,
