@@ -15,11 +15,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledgerlm.store.migrate import VERSION_TABLE, current_revision, head_revision, migrate_async
+from ledgerlm.store.spend_log import SpendLog
 from ledgerlm.store.spend_queries import LogFilter, query_logs
 from ledgerlm.store.tables import metadata, spend_logs
 
 from .factories import Database
-from .helpers import count_rows, ingest, rows
+from .helpers import count_rows, rows
 
 
 def _diff(sync_connection: Any) -> list[Any]:
@@ -61,13 +62,25 @@ def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[D
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+_SPEND_LOGS_0001 = sa.Table(
+    "spend_logs", sa.MetaData(), *(column._copy() for column in spend_logs.c if column.name != "call_uid")
+)
+
+
+def _without_uid(row: dict[str, Any]) -> dict[str, Any]:
+    params = SpendLog.to_params(row)
+    params.pop("call_uid")
+    return params
+
+
 async def test_upgrade_from_the_first_revision_keeps_rows(fresh_database: Database) -> None:
     """A database created at revision 0001 with rows in it upgrades to head with the rows intact."""
     engine = fresh_database.engine()
     try:
         await migrate_async(engine, "0001")
         batch = rows(3)
-        await ingest(engine, batch)
+        async with engine.begin() as conn:  # rows as that revision stored them (no call_uid column)
+            await conn.execute(sa.insert(_SPEND_LOGS_0001), [_without_uid(row) for row in batch])
         await migrate_async(engine)
         assert await current_revision(engine) == head_revision()
         stored = await query_logs(engine, LogFilter(request_id=batch[0]["request_id"]))

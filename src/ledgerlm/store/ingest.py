@@ -8,8 +8,15 @@
    teams, organizations, users (personal spend: rows without a team, issue 7 item 6), end users
    (created on first use) and registered tags, and the daily aggregate upserts.
 
-A replayed row is therefore never counted twice. Updates are issued in sorted key order so concurrent
-writers (several proxy instances) cannot deadlock each other.
+A replayed row is therefore never counted twice. A request id may still be reused by DIFFERENT calls
+(a client's ``x-request-id``): each row carries its call's server-unique nonce ``call_uid``
+(``SpendLog``), and a conflicting row whose nonce differs from the stored row's is written again as
+``"<request id>~<call_uid[:12]>"`` with ``metadata.client_request_id`` (``_reused``; one extra query,
+only when a batch conflicts). A row without a nonce (spooled before it existed) keeps the replay
+semantics. The same call always lands on the same id, so its replays stay no-ops.
+
+Updates are issued in sorted key order so concurrent writers (several proxy instances) cannot
+deadlock each other.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from ledgerlm.store.tables import (
     TOKEN_COLUMNS,
     end_users,
     organizations,
+    spend_logs,
     tags,
     teams,
     users,
@@ -175,12 +183,14 @@ class Prepared:
 
     ``params``: DB-form rows, one per request id; ``records``: the same rows as driver tuples for the
     batch's database (PostgreSQL COPY tuples or SQLite ``executemany`` tuples; ``None``: built when
-    written); ``rejected``: ``(row, reason)`` for rows that cannot be written.
+    written); ``rejected``: ``(row, reason)`` for rows that cannot be written; ``reused``: rows of
+    OTHER calls (another ``call_uid``) sharing a request id with a row in ``params`` (written after it).
     """
 
     params: list[dict[str, Any]]
     records: list[tuple[Any, ...]] | None = None
     rejected: list[tuple[Any, str]] = field(default_factory=list)
+    reused: list[dict[str, Any]] = field(default_factory=list)
 
 
 def prepare(rows: Iterable[Mapping[str, Any]], *, dialect: str) -> Prepared:
@@ -188,15 +198,27 @@ def prepare(rows: Iterable[Mapping[str, Any]], *, dialect: str) -> Prepared:
     row (it lands in ``rejected``)."""
     unique: dict[str, dict[str, Any]] = {}
     rejected: list[tuple[Any, str]] = []
+    reused: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
         try:
             params = SpendLog.to_params(row)
         except (KeyError, ValueError, TypeError, decimal.InvalidOperation) as exc:
             rejected.append((row, f"{type(exc).__name__}: {exc}"))
             continue
-        unique[params["request_id"]] = params
+        request_id = params["request_id"]
+        first = unique.setdefault(request_id, params)
+        if first is not params and _other_call(first["call_uid"], params["call_uid"]):
+            reused[(request_id, params["call_uid"])] = params
+        else:
+            unique[request_id] = params
     batch = list(unique.values())
-    return Prepared(batch, _driver_records(batch, dialect), rejected)
+    return Prepared(batch, _driver_records(batch, dialect), rejected, list(reused.values()))
+
+
+def _other_call(stored_uid: str | None, row_uid: str | None) -> bool:
+    """Whether a row with nonce ``row_uid`` is a different call from the stored row (``stored_uid``):
+    a row without a nonce is always taken as a replay."""
+    return row_uid is not None and stored_uid != row_uid
 
 
 def _driver_records(params: Sequence[Mapping[str, Any]], dialect: str) -> list[tuple[Any, ...]]:
@@ -205,17 +227,51 @@ def _driver_records(params: Sequence[Mapping[str, Any]], dialect: str) -> list[t
 
 async def write_prepared(conn: AsyncConnection, prepared: Prepared) -> list[str]:
     """Insert a prepared batch with its tags, totals and daily aggregates in the caller's transaction;
-    returns the request ids actually inserted (ids already present are skipped and counted nowhere)."""
+    returns the request ids actually inserted. A replay (same request id and ``call_uid`` as a stored
+    row) is skipped and counted nowhere; another call reusing a stored request id is inserted under
+    ``"<request id>~<call_uid[:12]>"`` (see the module docstring)."""
     if not prepared.params:
         return []
+    inserted = await _insert_unique(conn, prepared.params, prepared.records)
+    done = set(inserted)
+    leftover = [row for row in prepared.params if row["request_id"] not in done and row["call_uid"]]
+    leftover += prepared.reused
+    if leftover:
+        renamed = await _reused(conn, leftover)
+        if renamed:
+            inserted += await _insert_unique(conn, renamed, None)
+    return inserted
+
+
+async def _reused(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` (not inserted: their request id is taken) that belong to OTHER calls than the stored
+    rows, renamed ``"<request id>~<call_uid[:12]>"`` with ``metadata.client_request_id``."""
+    ids = sorted({row["request_id"] for row in rows})
+    query = sa.select(spend_logs.c.request_id, spend_logs.c.call_uid).where(spend_logs.c.request_id.in_(ids))
+    stored = {request_id: uid for request_id, uid in (await conn.execute(query)).all()}
+    renamed: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        request_id = row["request_id"]
+        if not _other_call(stored.get(request_id), row["call_uid"]):
+            continue
+        new_id = f"{request_id[:240]}~{row['call_uid'][:12]}"
+        metadata = {**row["metadata"], "client_request_id": request_id}
+        renamed[new_id] = {**row, "request_id": new_id, "metadata": metadata}
+    return list(renamed.values())
+
+
+async def _insert_unique(
+    conn: AsyncConnection, params: list[dict[str, Any]], records: list[tuple[Any, ...]] | None
+) -> list[str]:
+    """Insert DB-form rows with unique request ids (and their tags, totals, daily aggregates);
+    the ids actually inserted."""
     dialect = conn.dialect.name
-    records = prepared.records
     if records is None:
-        records = _driver_records(prepared.params, dialect)
+        records = _driver_records(params, dialect)
     if dialect == "postgresql":
         return await pg_copy.ingest(conn, records)
     inserted = await sqlite_fast.insert_rows(conn, records)
-    fresh = [row for row in prepared.params if row["request_id"] in inserted]
+    fresh = [row for row in params if row["request_id"] in inserted]
     if not fresh:
         return []
     await sqlite_fast.insert_tags(

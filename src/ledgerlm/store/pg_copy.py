@@ -14,6 +14,7 @@ transaction then fails as a whole and ``SpendWriter`` retries it (idempotent).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,14 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ledgerlm.store.engine import json_dumps
 from ledgerlm.store.tables import DAILY_TABLES, TOKEN_COLUMNS, spend_logs
 
-STAGING = "ledgerlm_spend_staging"
 COLUMNS: tuple[str, ...] = tuple(column.name for column in spend_logs.c)
+# named after the column list: a connection's temporary table made before a migration added a column
+# is never reused with the new columns
+STAGING = f"ledgerlm_spend_staging_{zlib.crc32(' '.join(COLUMNS).encode()):08x}"
 _JSON = frozenset({"request_tags", "metadata", "messages", "response"})
 _QUOTED = ", ".join(f'"{name}"' for name in COLUMNS)
 _RETURNED = ", ".join(
     f'"{name}"'
     for name in COLUMNS
-    if name not in ("metadata", "messages", "response", "api_base", "requester_ip_address")
+    if name not in ("metadata", "messages", "response", "api_base", "requester_ip_address", "call_uid")
 )
 _SUMS = ", ".join(
     [

@@ -11,7 +11,11 @@ Spool form (``SpendLog.from_record``): a JSON-ready ``dict`` keyed by ``spend_lo
   ...). Compact: ``None``/zero/empty entries are left out (``usage`` lists only non-zero counts; an
   absent ``error`` means none). Always present: ``cost`` (with ``total`` and ``currency``), ``usage``,
   ``requested_model``, ``stream``, ``retries``, ``latency_s``, ``schema_version``;
-* ``messages`` / ``response``: only when ``store_prompts`` is true, else ``None``.
+* ``messages`` / ``response``: only when ``store_prompts`` is true, else ``None``;
+* ``call_uid``: a server-unique nonce of the call (uuid4 hex), made once when the row enters the spool.
+  A replay of the row (spool replay, writer retry) carries the same nonce and is written once; a
+  DIFFERENT call reusing a client's ``request_id`` has another nonce and is written and charged too
+  (``store.ingest``).
 
 DB form (``SpendLog.to_params``): the same dict with ``Decimal`` spend and aware UTC datetimes.
 ``api_key`` is always a SHA-256 hex digest: a raw key passed by mistake is hashed here, never stored.
@@ -19,6 +23,7 @@ DB form (``SpendLog.to_params``): the same dict with ``Decimal`` spend and aware
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -77,8 +82,13 @@ class SpendLog:
     """Conversions between ``CallRecord``, spool rows and ``spend_logs`` parameters (see module doc)."""
 
     @staticmethod
-    def from_record(record: CallRecord, *, store_prompts: bool) -> dict[str, Any]:
-        """The spool row (JSON-ready dict) of ``record``; prompts/responses only with ``store_prompts``."""
+    def from_record(
+        record: CallRecord, *, store_prompts: bool, call_uid: str | None = None
+    ) -> dict[str, Any]:
+        """The spool row (JSON-ready dict) of ``record``; prompts/responses only with ``store_prompts``.
+
+        ``call_uid``: the call's server-unique nonce (32 hex chars); a new uuid4 when not given, so
+        call this once per call and spool (replay) the returned dict, never rebuild it."""
         data = record.model_dump(mode="json")
         usage = data["usage"]
         cost_total = data["cost"]["total"]
@@ -113,6 +123,7 @@ class SpendLog:
             "requester_ip_address": record.requester_ip,
             "messages": data.get("messages") if store_prompts else None,
             "response": data.get("response") if store_prompts else None,
+            "call_uid": call_uid or uuid.uuid4().hex,
         }
 
     @staticmethod

@@ -9,6 +9,7 @@ DO NOTHING RETURNING request_id``. Totals and daily aggregates stay in ``ingest`
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -19,8 +20,10 @@ from ledgerlm.store.coltypes import MONEY_SCALE
 from ledgerlm.store.engine import json_dumps
 from ledgerlm.store.tables import spend_logs
 
-STAGING = "ledgerlm_spend_staging"
 COLUMNS: tuple[str, ...] = tuple(column.name for column in spend_logs.c)
+# named after the column list: a connection's temporary table made before a migration added a column
+# is never reused with the new columns
+STAGING = f"ledgerlm_spend_staging_{zlib.crc32(' '.join(COLUMNS).encode()):08x}"
 _QUOTED = ", ".join(f'"{name}"' for name in COLUMNS)
 _MARKS = ", ".join("?" for _ in COLUMNS)
 _JSON = frozenset({"request_tags", "metadata", "messages", "response"})

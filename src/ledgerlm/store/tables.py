@@ -109,6 +109,9 @@ spend_logs = sa.Table(
     sa.Column("requester_ip_address", sa.String(64), nullable=True),
     sa.Column("messages", JSONText, nullable=True),
     sa.Column("response", JSONText, nullable=True),
+    # server-unique nonce of the call (uuid4 hex, migration 0003): tells a replay of the SAME call
+    # (same nonce: skipped) from a different call reusing a client's request id (written and charged)
+    sa.Column("call_uid", sa.String(32), nullable=True),
     sa.Index(None, "startTime"),
     sa.Index(None, "api_key", "startTime"),
     sa.Index(None, "team_id", "startTime"),
