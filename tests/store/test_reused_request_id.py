@@ -7,16 +7,18 @@ Runs on SQLite and PostgreSQL (``database`` fixture).
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledgerlm.store import SpendLog
+from ledgerlm.store import SpendLog, SpendWriter, Spool
 from ledgerlm.store.tables import end_users, spend_logs
 
-from .factories import make_record, uid
-from .helpers import count_rows, ingest, scalar, sum_spend
+from .factories import Database, make_record, uid
+from .helpers import count_rows, ingest, rows, scalar, sum_spend
 
 ONE_CALL = Decimal("0.0002865")  # make_record's cost
 
@@ -91,3 +93,22 @@ async def test_new_call_reusing_an_old_rows_id_is_charged(engine: AsyncEngine) -
     await ingest(engine, [{**old, "call_uid": None}])
     assert await ingest(engine, [new]) == [f"{request_id}~{new['call_uid'][:12]}"]
     assert await _customer_spend(engine, customer) == ONE_CALL * 2
+
+
+async def test_writer_row_by_row_fallback_keeps_reused_id_rows(
+    database: Database, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """A batch the database refuses falls back to one row at a time: the other calls sharing a request
+    id are written too, and counted as written (not as duplicates)."""
+    if database.kind != "postgresql":
+        pytest.skip("the fallback is triggered by an oversized id, which only PostgreSQL refuses")
+    request_id, customer = uid("same-"), uid("cust-")
+    spool = Spool(tmp_path)
+    for row in [*_calls(request_id, customer, 3), *rows(1, id="x" * 300)]:  # request_id is VARCHAR(255)
+        spool.append(row)
+    writer = SpendWriter(engine, spool, interval_s=0.01)
+    await writer.start()
+    assert await writer.flush(timeout_s=30)
+    await writer.stop()
+    assert (writer.rows_written, writer.rows_duplicate, writer.rows_rejected) == (3, 0, 1)
+    assert await _customer_spend(engine, customer) == ONE_CALL * 3

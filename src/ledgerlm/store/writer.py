@@ -245,12 +245,12 @@ class SpendWriter:
         async with asyncio.timeout(self.write_timeout_s), self.engine.begin() as conn:
             inserted = await write_prepared(conn, prepared)
         self.rows_written += len(inserted)
-        self.rows_duplicate += len(prepared.params) - len(inserted)
+        self.rows_duplicate += len(prepared.params) + len(prepared.reused) - len(inserted)
         self.last_error = None
         self.last_success_at = time.time()
 
     async def _write_one_by_one(self, prepared: Prepared) -> None:
-        for row in prepared.params:
+        for row in [*prepared.params, *prepared.reused]:  # reused: other calls sharing a request id
             try:
                 await self._write(Prepared([row]))
             except Exception as exc:
