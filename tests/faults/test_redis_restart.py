@@ -55,7 +55,7 @@ def redis_server() -> Iterator[RedisServer]:
 def proxy(pg_database: str, proxy_factory: Any, simulator: Simulator, redis_server: RedisServer) -> Proxy:
     simulator.models["rel-metered"] = {"completion_tokens": MAX_TOKENS}
     simulator.models["rel-metered-slow"] = {"completion_tokens": MAX_TOKENS, "latency_ms": 1500}
-    simulator.models["rel-metered-slower"] = {"completion_tokens": MAX_TOKENS, "latency_ms": 5000}
+    simulator.models["rel-metered-slower"] = {"completion_tokens": MAX_TOKENS, "latency_ms": 7000}
     price = {"input_cost_per_token": "0", "output_cost_per_token": str(OUTPUT_PRICE)}
     base = f"{simulator.url}/v1"
     models = [
@@ -201,7 +201,7 @@ def test_restart_with_calls_in_flight_on_another_instance(
     key = proxy.new_key(max_budget=str(BUDGET))
     with ThreadPoolExecutor(max_workers=20) as pool:
         in_flight = [pool.submit(_call, second, key, "rel-metered-slower") for _ in range(3)]
-        time.sleep(0.5)  # admitted on B, waiting on the slow upstream (4 s)
+        time.sleep(0.5)  # admitted on B, waiting on the slow upstream (7 s)
         redis_server.restart()
         _wait_holds_restored(redis_server, key, 3 * PER_CALL)  # B's epoch watcher put them back
         after = list(pool.map(lambda _: _call(proxy, key), range(10)))
