@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,7 +19,7 @@ from ledgerlm.providers.base import Deployment
 from ledgerlm.record import CallRecord, CostRecord, UsageRecord
 from ledgerlm.types import USAGE_COUNT_FIELDS, CallContext, Cost, Usage
 
-__all__ = ["build_record", "cost_record", "estimate_prompt_tokens", "usage_record"]
+__all__ = ["build_record", "cost_record", "estimate_prompt_tokens", "failure_cost", "usage_record"]
 
 # Body members that are content (kept out of ``request_params``) or call options that may hold secrets.
 _NOT_PARAMS = frozenset({"messages", "input", "extra_headers", "extra_body", "extra_query", "api_key"})
@@ -46,6 +47,15 @@ def cost_fields(cost: Cost) -> dict[str, Any]:
         "tier": cost.tier,
         "data_version": cost.data_version,
     }
+
+
+def failure_cost(usage: Usage, cost: Cost) -> Cost:
+    """The cost of a FAILED call: exactly $0 (``Decimal(0)``, empty breakdown) when it consumed nothing
+    (every ``USAGE_COUNT_FIELDS`` count 0, no provider-reported cost), whatever the price, known or not;
+    otherwise ``cost`` unchanged (a failure that consumed tokens of an unknown model stays unpriced)."""
+    if usage.provider_cost is not None or any(getattr(usage, name) for name in USAGE_COUNT_FIELDS):
+        return cost
+    return Cost(total=Decimal(0), data_version=cost.data_version)
 
 
 def usage_record(usage: Usage) -> UsageRecord:
@@ -134,6 +144,8 @@ def build_record(
     """The record of one call that ends now (epoch seconds, tokens, USD). Content (messages,
     response) is left out; consumers that log content get it from the callback arguments.
     ``default_api_base``: the provider's default URL, recorded when the deployment sets none."""
+    if error is not None:
+        cost = failure_cost(usage, cost)
     end = time.time()
     if response is not None:
         response_id = response_id or response.get("id")

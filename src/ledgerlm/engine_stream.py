@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 
 from ledgerlm.callbacks import CallLog
-from ledgerlm.engine_record import build_record
+from ledgerlm.engine_record import build_record, failure_cost
 from ledgerlm.errors import APIConnectionError, APIError, APIResponseValidationError
 from ledgerlm.providers.base import StreamDecoder
 from ledgerlm.record import CallRecord
@@ -151,6 +151,8 @@ class ChatStream:
                 cost = self._price(usage)
             except Exception as exc:  # a pricing bug must not lose the record
                 cost = Cost.unpriced(f"pricing failed: {exc!r}")
+            if error is not None:
+                cost = failure_cost(usage, cost)
             self.usage, self.cost, self.error = usage, cost, error
             self.record = build_record(
                 **self._record_args,

@@ -148,7 +148,8 @@ def test_records_built_without_validation_are_valid() -> None:
     )
     assert CallRecord.model_validate(failed.model_dump()) == failed
     assert failed.error is not None and (failed.error.type, failed.error.status) == ("RateLimitError", 429)
-    assert failed.response_cost is None and failed.cost.unpriced_reason == "no price"
+    # a failure that consumed nothing cost exactly $0, even at an unknown price (never "unpriced")
+    assert failed.response_cost == Decimal(0) and failed.cost.unpriced_reason is None
 
 
 def test_estimate_prompt_tokens() -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from ledgerlm.errors import LedgerLMError
 from ledgerlm.providers.base import Deployment
-from ledgerlm.record import CallRecord, CallType, ErrorRecord
+from ledgerlm.record import CallRecord, CallType, CostRecord, ErrorRecord
 from ledgerlm.types import CallContext
 
 __all__ = ["RecordingSink", "emit_failure", "failure_record"]
@@ -70,8 +71,9 @@ def failure_record(
     stream: bool,
     messages: Any = None,
 ) -> CallRecord:
-    """A ``failure`` CallRecord (no usage, cost unpriced-unknown: ``total=None``) for an error raised
-    by the proxy itself after auth. Times in epoch seconds."""
+    """A ``failure`` CallRecord for an error raised by the proxy itself after auth: no usage, so it
+    cost exactly $0 (``cost.total == Decimal(0)``, empty breakdown; never "unpriced"). Times in epoch
+    seconds."""
     end = time.time()
     return CallRecord(
         id=ctx.request_id,
@@ -98,6 +100,8 @@ def failure_record(
         requester_ip=ctx.requester_ip,
         error=_error(exc),
         messages=messages,
+        cost=CostRecord(total=Decimal(0)),
+        response_cost=Decimal(0),
     )
 
 
