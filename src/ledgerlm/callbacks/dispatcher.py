@@ -219,10 +219,18 @@ class Dispatcher:
         while True:
             await lane.semaphore.acquire()
             with self._lock:
-                job = self._next_job(lane)
+                job = lane.items.popleft() if lane.items else None
+            if job is None:
+                # (performance, issue 9) Linger before retiring the lane: events submitted meanwhile find
+                # it scheduled and need no cross-thread wake-up (one call_soon_threadsafe per event was
+                # the main cost of a cheap async callback). flush() waits for jobs, not lanes.
+                await asyncio.sleep(LANE_LINGER_S)
+            with self._lock:
                 if job is None:
-                    lane.semaphore.release()
-                    return
+                    job = self._next_job(lane)
+                    if job is None:
+                        lane.semaphore.release()
+                        return
                 lane.active += 1
             task = asyncio.get_running_loop().create_task(self._run_async_job(lane, *job))
             del job
@@ -336,6 +344,8 @@ def _target_label(target: object) -> str:
     return str(name) if name else type(target).__qualname__
 
 
+LANE_LINGER_S = 0.02
+"""Seconds an idle async lane waits for more events before it retires (batches wake-ups)."""
 _START_LOCK = threading.Lock()
 _dispatcher: Dispatcher | None = None
 _exit_registered = False

@@ -181,6 +181,11 @@ class SpendWriter:
                 if self._stopping:
                     return
                 await self._sleep(self.interval_s)
+            elif ahead is None and not self._stopping:
+                # (performance, issue 9) The spool is drained: let rows gather for interval_s (flush()
+                # and stop() cut the wait short), so that steady traffic makes a few transactions of many
+                # rows each instead of one per request (per-statement round trips were its main cost).
+                await self._sleep(self.interval_s)
 
     async def _step(self, ahead: _Ahead) -> tuple[bool, _Ahead]:
         """Write one batch (the prepared-ahead one if any); ``(progressed, next prepared-ahead)``."""
