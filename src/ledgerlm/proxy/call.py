@@ -20,7 +20,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ledgerlm.errors import BadRequestError, NotFoundError, ServiceUnavailableError
+from ledgerlm.errors import (
+    BadRequestError,
+    InternalServerError,
+    LedgerLMError,
+    MissingAPIKeyError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 from ledgerlm.providers.base import Deployment
 from ledgerlm.proxy.admission import Reservation
 from ledgerlm.proxy.auth import KeyContext, check_model
@@ -30,7 +37,7 @@ from ledgerlm.proxy.state import ProxyState
 from ledgerlm.record import CallRecord, CallType
 from ledgerlm.types import CallContext
 
-__all__ = ["ProxyCall", "request_id_of"]
+__all__ = ["ProxyCall", "operator_error", "request_id_of"]
 
 END_USER_HEADER = "x-litellm-end-user-id"
 _PROXY_ONLY_FIELDS = ("metadata", "tags")
@@ -42,6 +49,29 @@ def request_id_of(request: Request) -> str:
     if given and len(given) <= 200 and given.isascii() and given.isprintable():
         return given
     return str(uuid.uuid4())
+
+
+def operator_error(exc: BaseException, deployment: Deployment | None, model_group: str) -> BaseException:
+    """The error the CLIENT sees for ``exc``: a deployment without an API key is the operator's
+    misconfiguration, not the caller's fault, so the SDK's ``MissingAPIKeyError`` (400) becomes a 500
+    ``api_error`` (code ``deployment_missing_api_key``) naming the deployment, model group and the
+    variable to set (never a secret). Any other error is returned unchanged."""
+    if not isinstance(exc, MissingAPIKeyError):
+        return exc
+    from ledgerlm.providers import get_provider
+
+    provider_name = deployment.provider if deployment else (exc.provider or "?")
+    try:
+        names = list(get_provider(provider_name).api_key_env)
+    except LedgerLMError:  # an unknown provider: name no variable rather than fail the error path
+        names = []
+    where = " or ".join([*names[:1], "litellm_params.api_key"])
+    deployment_id = deployment.deployment_id if deployment else None
+    return InternalServerError(
+        f"proxy misconfiguration: deployment {deployment_id!r} of model group {model_group!r} "
+        f"({provider_name}) has no API key; the proxy operator must set {where}",
+        code="deployment_missing_api_key",
+    )
 
 
 def _client_ip(request: Request) -> str | None:
@@ -212,7 +242,7 @@ class ProxyCall:
         await self.settle(self.sink.record)
         if self.state.hooks.failure:
             await self.state.hooks.post_failure(self.body, exc, self._hook_key())
-        return error_response(exc, self.headers())
+        return error_response(operator_error(exc, self.deployment, self.model), self.headers())
 
     def write_failure(self, exc: BaseException) -> None:
         """Spool a ``failure`` row for an error the engine did not record."""

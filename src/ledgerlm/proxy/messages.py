@@ -31,7 +31,7 @@ from ledgerlm.errors import APIError, BadRequestError, LedgerLMError
 from ledgerlm.providers._anthropic_from_openai import AnthropicEventEncoder, anthropic_message, openai_request
 from ledgerlm.providers.anthropic import NATIVE_FLAG
 from ledgerlm.providers.base import Deployment
-from ledgerlm.proxy.call import ProxyCall, request_id_of
+from ledgerlm.proxy.call import ProxyCall, operator_error, request_id_of
 from ledgerlm.proxy.http import dumps, json_response, read_json_body, status_of
 from ledgerlm.proxy.sse_response import SSEResponse
 from ledgerlm.proxy.state import ProxyState
@@ -95,7 +95,7 @@ async def _fail(call: ProxyCall, exc: BaseException) -> Response:
     await call.settle(call.sink.record)
     if call.state.hooks.failure:
         await call.state.hooks.post_failure(call.body, exc, call._hook_key())
-    return _error_response(exc, call.headers())
+    return _error_response(operator_error(exc, call.deployment, call.model), call.headers())
 
 
 def _upstream(call: ProxyCall, admitted: dict[str, Any]) -> tuple[Deployment, dict[str, Any], bool]:
