@@ -1,7 +1,8 @@
 """Running the proxy: ``serve`` (the ``ledgerlm proxy`` command) and ``ServerThread`` (tests, demo).
 
-``serve`` validates the config and migrates the database BEFORE starting uvicorn, so a bad config or an
-unreachable database fails at start with a clear message; with ``workers > 1`` each worker process builds
+``serve`` validates the config, migrates the database and pings Redis (when ``redis_url`` / ``$REDIS_URL``
+is set) BEFORE starting uvicorn, so a bad config, an unreachable database or Redis fails at start with
+a clear message; with ``workers > 1`` each worker process builds
 its own app from ``LEDGERLM_PROXY_CONFIG`` (and its own spool slot).
 """
 
@@ -13,11 +14,12 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 
 from ledgerlm.proxy.app import CONFIG_ENV, NO_MIGRATE_ENV, build_app
-from ledgerlm.proxy.config import load_config
+from ledgerlm.proxy.config import ProxyConfig, load_config
 from ledgerlm.proxy.state import build_state
 
 __all__ = ["ServerThread", "serve"]
@@ -34,6 +36,31 @@ def _uvicorn_options(log_level: str) -> dict[str, Any]:
     }
 
 
+def check_redis(config: ProxyConfig, *, timeout_s: float = 3.0) -> None:
+    """Ping the Redis the proxy would use (``general_settings.redis_url``, else ``$REDIS_URL``; nothing
+    when neither is set). Raises ``ConnectionError`` (an ``OSError``: the CLI prints one ``error:``
+    line, exit 1) naming the host, port and db, never the URL's password."""
+    import redis
+
+    url = config.general_settings.redis_url or os.environ.get("REDIS_URL")
+    if not url:
+        return
+    try:
+        parts = urlsplit(url)
+        where = f"{parts.hostname}:{parts.port or 6379}/{parts.path.strip('/') or 0}"
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+    except ValueError as exc:
+        raise ConnectionError(f"redis_url is not a Redis URL: {exc}") from None
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise ConnectionError(
+            f"Redis at {where} (general_settings.redis_url or $REDIS_URL) is unreachable: {exc}"
+        ) from None
+    finally:
+        client.close()
+
+
 def serve(
     config_path: str | Path,
     *,
@@ -44,7 +71,8 @@ def serve(
 ) -> None:
     """Validate the config, migrate the database, then serve until interrupted.
 
-    Raises ``ConfigError`` for a bad config (the CLI prints it and exits 2).
+    Raises ``ConfigError`` for a bad config (the CLI prints it and exits 2), ``ConnectionError`` for
+    an unreachable Redis (``check_redis``).
     """
     from ledgerlm.store.migrate import migrate
 
@@ -52,6 +80,7 @@ def serve(
     config = load_config(path)
     state = build_state(config, base_dir=path.parent, migrate=False)
     migrate(config.database_url)
+    check_redis(config)
     if workers <= 1:
         uvicorn.run(build_app(state), host=host, port=port, **_uvicorn_options(log_level))
         return
