@@ -40,15 +40,28 @@ from ledgerlm.types import CallContext
 __all__ = ["ProxyCall", "operator_error", "request_id_of"]
 
 END_USER_HEADER = "x-litellm-end-user-id"
+REQUEST_ID_HEADER = "x-request-id"
+MAX_REQUEST_ID_CHARS = 200  # leaves room for the "~<12 hex>" suffix of a reused id (VARCHAR(255))
+MAX_END_USER_CHARS = 255  # spend_logs.end_user / end_users.user_id are VARCHAR(255)
 _PROXY_ONLY_FIELDS = ("metadata", "tags")
 
 
 def request_id_of(request: Request) -> str:
-    """The client's ``x-request-id`` when sane (1..200 printable ASCII), else a new uuid4."""
-    given = request.headers.get("x-request-id")
-    if given and len(given) <= 200 and given.isascii() and given.isprintable():
+    """The client's ``x-request-id`` when sane (1..200 printable ASCII), else a new uuid4 (a longer
+    one is then refused by ``ProxyCall.route`` with 400)."""
+    given = request.headers.get(REQUEST_ID_HEADER)
+    if given and len(given) <= MAX_REQUEST_ID_CHARS and given.isascii() and given.isprintable():
         return given
     return str(uuid.uuid4())
+
+
+def _check_length(value: str, limit: int, name: str) -> None:
+    """400 ``invalid_request_error`` naming ``name`` (a header or body field) when ``value`` is longer
+    than ``limit`` characters."""
+    if len(value) > limit:
+        raise BadRequestError(
+            f"{name} is too long: {len(value)} characters, at most {limit}", param=name, code="value_too_long"
+        )
 
 
 def operator_error(exc: BaseException, deployment: Deployment | None, model_group: str) -> BaseException:
@@ -120,6 +133,8 @@ class ProxyCall:
     def route(self, body: dict[str, Any], *, need: str) -> None:
         """Validate the body's ``model`` and ``need`` field, pick the deployment, resolve tags."""
         store = self.state.store
+        given_id = self.request.headers.get(REQUEST_ID_HEADER, "")
+        _check_length(given_id, MAX_REQUEST_ID_CHARS, REQUEST_ID_HEADER)  # the call has a fresh uuid
         if self.state.reject_when_spool_unhealthy and not store.spool_ok:
             raise ServiceUnavailableError(
                 f"spend logging unavailable ({store.spool_reason}); refusing unlogged traffic",
@@ -154,7 +169,10 @@ class ProxyCall:
             raise BadRequestError("'user' must be a string", param="user")
         if user is not None and "\x00" in user:
             raise BadRequestError("'user' may not contain a NUL character (\\u0000)", param="user")
-        self.ctx.end_user = user or self.request.headers.get(END_USER_HEADER) or None
+        header = self.request.headers.get(END_USER_HEADER)
+        _check_length(user or "", MAX_END_USER_CHARS, "user")
+        _check_length(header or "", MAX_END_USER_CHARS, END_USER_HEADER)
+        self.ctx.end_user = user or header or None
         self.ctx.requester_ip = _client_ip(self.request)
         metadata = body.get("metadata")
         if isinstance(metadata, dict):
