@@ -278,7 +278,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per cell")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up per cell")
     parser.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM rows")
-    parser.add_argument("--load", choices=["auto", "python"], default="auto", help="auto: wrk if installed")
+    parser.add_argument(
+        "--load",
+        choices=["python", "wrk", "auto"],
+        default="python",
+        help="load generator: python (default), wrk, auto (wrk when installed); see docs/performance.md",
+    )
     parser.add_argument(
         "--only", default="", help="comma list of targets (direct,minimal,sqlite,postgres,litellm)"
     )
