@@ -31,10 +31,10 @@ def _f(value: float | None, digits: int = 2) -> str:
 
 
 def progress(row: dict[str, Any]) -> None:
-    """One line per measured cell, as it finishes."""
+    """One line per measured cell, as it finishes (a cell where nothing completed has no percentiles)."""
     print(
         f"  {row['target']:<18} {row['latency']:>3} ms {_mode(row['stream']):<6} c={row['conns']:<3} "
-        f"{row['rps']:>8.0f} req/s  p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms  "
+        f"{row['rps']:>8.0f} req/s  p50 {_f(row['p50_ms'])} ms  p99 {_f(row['p99_ms'])} ms  "
         f"errors {row['errors']}  load cpu {row['cpu_pct']:.0f}%",
         flush=True,
     )
@@ -165,10 +165,10 @@ def targets(rows: list[dict[str, Any]], notes: dict[str, Any]) -> list[tuple[str
             held = None if a[1] < 0 else a[1] <= 2.0
             out.append((f"{target}: added p99 <= 2 ms at 1 conn", held, f"{a[1]:.3f} ms"))
         ours, minimal, lite = (by.get((t, (0, False, 10))) for t in (target, "minimal", "litellm"))
-        if ours and minimal:
+        if ours and minimal and minimal["rps"] > 0:
             r = ours["rps"] / minimal["rps"]
             out.append((f"{target}: req/s at 10 conns >= 0.8 x minimal", r >= 0.8, f"{r:.2f}x"))
-        if ours and lite:
+        if ours and lite and lite["rps"] > 0:
             r = ours["rps"] / lite["rps"]
             out.append((f"{target}: req/s at 10 conns >= 30 x LiteLLM", r >= 30, f"{r:.1f}x"))
     out.extend(_extra_targets(notes))
