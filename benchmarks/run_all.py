@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/run_all.py [--quick]`` (``make bench``). Scripts are the ``*.py`` files
 of this folder except helpers (``_*.py``) and this file, in name order; ``--quick`` is passed to the
-scripts that accept it (``proxy.py``). Exits non-zero when a script failed (after running the others).
+scripts that define that option. Exits non-zero when a script failed (after running the others).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ACCEPTS_QUICK = {"proxy.py"}
 
 
 def scripts() -> list[Path]:
@@ -21,11 +20,16 @@ def scripts() -> list[Path]:
     return sorted(p for p in HERE.glob("*.py") if not p.name.startswith("_") and p.name != "run_all.py")
 
 
+def accepts_quick(script: Path) -> bool:
+    """True when the script defines a ``--quick`` option (its source names it)."""
+    return '"--quick"' in script.read_text(encoding="utf-8")
+
+
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     failed = []
     for script in scripts():
-        args = ["--quick"] if quick and script.name in ACCEPTS_QUICK else []
+        args = ["--quick"] if quick and accepts_quick(script) else []
         print(f"\n=== {script.name} {' '.join(args)}".rstrip(), flush=True)
         started = time.monotonic()
         code = subprocess.call([sys.executable, str(script), *args], cwd=HERE.parent)
