@@ -20,7 +20,15 @@ from aiohttp import web
 
 from ledgerlm.simulator.knobs import Knobs, merge_knobs
 
-__all__ = ["BREAK_GRACE_S", "SimRequest", "SimState", "abort_connection", "error_response", "split_words"]
+__all__ = [
+    "BREAK_GRACE_S",
+    "REQUEST_LOG_LIMIT",
+    "SimRequest",
+    "SimState",
+    "abort_connection",
+    "error_response",
+    "split_words",
+]
 
 _MASKED = frozenset({"authorization", "api-key", "x-api-key", "x-goog-api-key"})
 _WORDS = re.compile(r"\S+\s*|\s+")
@@ -88,9 +96,15 @@ def error_response(
     return web.Response(status=status, body=raw, content_type="application/json", headers=headers)
 
 
+REQUEST_LOG_LIMIT = 10_000
+"""The request log keeps at most this many entries (the newest): a long benchmark must not grow the
+simulator's memory without bound."""
+
+
 @dataclass
 class SimState:
-    """Knobs per model, the request log and the failure counters (thread-safe appends)."""
+    """Knobs per model, the request log (the newest ``REQUEST_LOG_LIMIT`` requests) and the failure
+    counters (thread-safe appends)."""
 
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[SimRequest] = field(default_factory=list)
@@ -104,6 +118,8 @@ class SimState:
         entry = SimRequest(request.method, request.path, dict(request.query), headers, body)
         with self._lock:
             self.requests.append(entry)
+            if len(self.requests) > REQUEST_LOG_LIMIT:
+                del self.requests[: len(self.requests) - REQUEST_LOG_LIMIT // 2]
 
     def should_fail(self, knobs: Knobs) -> bool:
         """True when this request must answer ``error_status`` (counting ``fail_times`` per key)."""
