@@ -5,8 +5,8 @@
     parse body -> route (model group -> deployment, 404/403) -> tags (400) -> CallContext
       -> pre-call hooks (400) -> admission.reserve (429) -> engine (spend row via the sink) -> headers
 
-Any error after auth ends in ``fail``: one ``failure`` spend row (unless the engine already wrote one),
-admission released, failure hooks run, and the OpenAI-format error response.
+The lifecycle around these steps (errors, cancellation, streaming, responses) is
+``ledgerlm.proxy.lifecycle``; ``write_failure`` spools the row of an error the engine did not record.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from ledgerlm.errors import (
     BadRequestError,
@@ -31,7 +30,6 @@ from ledgerlm.errors import (
 from ledgerlm.providers.base import Deployment
 from ledgerlm.proxy.admission import Reservation
 from ledgerlm.proxy.auth import KeyContext, check_model
-from ledgerlm.proxy.http import error_response
 from ledgerlm.proxy.spend import RecordingSink, emit_failure, failure_record
 from ledgerlm.proxy.state import ProxyState
 from ledgerlm.record import CallRecord, CallType
@@ -186,13 +184,13 @@ class ProxyCall:
         state = self.state
         body = self.body
         if state.hooks.pre:
-            body = await state.hooks.pre_call(self._hook_key(), body, _hook_call_type(self.call_type))
+            body = await state.hooks.pre_call(self.hook_key(), body, _hook_call_type(self.call_type))
             self.body = body
         assert self.deployment is not None
         self.reservation = await state.admission.reserve(self.ctx, self.deployment, body)
         return {k: v for k, v in body.items() if k not in _PROXY_ONLY_FIELDS}
 
-    def _hook_key(self) -> KeyContext:
+    def hook_key(self) -> KeyContext:
         """The caller as hooks see it: a copy carrying this request's end user."""
         return dataclasses.replace(self.key, end_user_id=self.ctx.end_user)
 
@@ -251,16 +249,6 @@ class ProxyCall:
     def content(self) -> Any:
         """The request content stored with ``store_prompts_in_spend_logs`` (messages or input)."""
         return self.body.get("messages", self.body.get("input"))
-
-    async def fail(self, exc: BaseException) -> Response:
-        """Record the failure (once), release admission, run failure hooks; the error response."""
-        if self.sink.record is None:
-            self.write_failure(exc)
-        self.sink.flush(self.content(), None)
-        await self.settle(self.sink.record)
-        if self.state.hooks.failure:
-            await self.state.hooks.post_failure(self.body, exc, self._hook_key())
-        return error_response(operator_error(exc, self.deployment, self.model), self.headers())
 
     def write_failure(self, exc: BaseException) -> None:
         """Spool a ``failure`` row for an error the engine did not record."""

@@ -1,0 +1,264 @@
+"""The one lifecycle of every inference endpoint: an endpoint is a value (``Endpoint``: its format), this
+module is the call path around it, written once.
+
+::
+
+    t0 (overhead timer) -> authenticate (401, no row) -> read body (400/413) -> stream flag
+      -> ProxyCall.route (model group -> deployment, tags, 404/403/400) -> endpoint.parse (format checks)
+      -> ProxyCall.admit (pre-call hooks, admission: 429) -> endpoint.prepare (body sent upstream)
+      -> engine (endpoint.call / endpoint.open_stream; the spend row through the call's sink)
+      -> plain:  endpoint.encode -> stored reply -> headers (cost, overhead, x-ratelimit-*) -> settle
+                 -> post-call success hooks -> response
+         stream: SSEResponse(relay: streaming hooks -> encoder.feed ... -> row -> settle -> encoder.finish)
+      any error: one failure row (unless the engine wrote one) -> settle/release -> failure hooks
+                 -> endpoint.error (the API's error format)
+      CancelledError (client gone): the reservation is released and a failure row written, re-raised
+
+Adding an endpoint means writing an ``Endpoint`` (see ``ledgerlm.proxy.endpoints``) and one
+``Route(path, inference_route(ENDPOINT))``: nothing here changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ledgerlm.engine_stream import ClientDisconnectedError
+from ledgerlm.errors import BadRequestError, LedgerLMError
+from ledgerlm.providers.base import Deployment
+from ledgerlm.proxy.call import ProxyCall, operator_error, request_id_of
+from ledgerlm.proxy.http import json_response, read_json_body
+from ledgerlm.proxy.sse_response import SSEResponse
+from ledgerlm.proxy.state import ProxyState
+from ledgerlm.record import CallType
+
+__all__ = [
+    "Endpoint",
+    "ErrorEncoder",
+    "StreamEncoder",
+    "Upstream",
+    "identity_upstream",
+    "inference_route",
+    "stream_flag",
+]
+
+EngineCall = Callable[..., Awaitable[Any]]
+ErrorEncoder = Callable[[BaseException, dict[str, str]], Response]
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """What the engine is called with: the deployment, the body it receives (in the engine's OpenAI
+    format, or the provider's own with ``native``), and ``native`` for the encoders."""
+
+    deployment: Deployment
+    body: dict[str, Any]
+    native: bool = False
+
+
+class StreamEncoder(Protocol):
+    """Turns the engine's stream items into SSE bytes of one API format (one encoder per call)."""
+
+    def feed(self, item: dict[str, Any]) -> Iterable[bytes]:
+        """SSE frames for one engine item (a chunk or a native event); may be none."""
+        ...
+
+    def finish(self, stream: Any) -> Iterable[bytes]:
+        """Frames after a stream that ended well (``[DONE]``, ``message_stop``); ``stream.usage`` is set."""
+        ...
+
+    def error(self, exc: BaseException) -> Iterable[bytes]:
+        """Frames for an error after the first byte (the status is already 200)."""
+        ...
+
+    def reply(self) -> Any:
+        """The reply as stored with ``store_prompts_in_spend_logs`` (assembled from what was fed)."""
+        ...
+
+
+def identity_upstream(call: ProxyCall, body: dict[str, Any]) -> Upstream:
+    """``Endpoint.prepare`` for endpoints whose body goes to the engine as admitted."""
+    assert call.deployment is not None
+    return Upstream(call.deployment, body)
+
+
+def _no_checks(call: ProxyCall, body: dict[str, Any]) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One inference API format.
+
+    ``call_type``: the record's call type (``acompletion``, ``amessages``...). ``need``: the body field
+    that must be present (400 ``missing_<need>``). ``call(deployment, body, **engine_kwargs)``: the
+    engine function of a plain call (``engine.chat``, ``engine.embed``); ``open_stream``: the one that
+    opens a stream (``None``: the endpoint does not stream and ``stream`` is ignored). ``parse(call,
+    body)``: format checks and context fields after routing (raise ``BadRequestError``). ``prepare(call,
+    admitted_body) -> Upstream``. ``encode(call, upstream, result) -> dict``: the plain response body.
+    ``stream_encoder(call, upstream) -> StreamEncoder``. ``error(exc, headers) -> Response``: the API's
+    error format. ``forward_raw``: send the upstream bytes untouched when no hook changes the body.
+    ``chunk_hooks``: run the streaming post-call hooks on each engine item (OpenAI chunks). ``name``:
+    the route function's name (logs, OpenAPI).
+    """
+
+    call_type: CallType
+    need: str
+    call: EngineCall
+    encode: Callable[[ProxyCall, Upstream, Any], dict[str, Any]]
+    error: ErrorEncoder
+    open_stream: EngineCall | None = None
+    stream_encoder: Callable[[ProxyCall, Upstream], StreamEncoder] | None = None
+    parse: Callable[[ProxyCall, dict[str, Any]], None] = _no_checks
+    prepare: Callable[[ProxyCall, dict[str, Any]], Upstream] = identity_upstream
+    forward_raw: bool = False
+    chunk_hooks: bool = True
+    name: str = ""
+
+
+def inference_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    """The Starlette endpoint running ``endpoint`` through the lifecycle (module docstring)."""
+
+    async def handle(request: Request) -> Response:
+        call = await _authenticate(request, endpoint)
+        if isinstance(call, Response):
+            return call
+        return await _run(call, endpoint)
+
+    handle.__name__ = handle.__qualname__ = endpoint.name or endpoint.call_type
+    return handle
+
+
+async def _authenticate(request: Request, endpoint: Endpoint) -> ProxyCall | Response:
+    """Start the overhead timer, authenticate (an error answers with no spend row), open the call."""
+    t0 = time.perf_counter()
+    state: ProxyState = request.app.state.proxy
+    request_id = request_id_of(request)
+    try:
+        key = await state.auth.authenticate(request.headers)
+    except LedgerLMError as exc:
+        return endpoint.error(exc, {"x-request-id": request_id, "x-litellm-call-id": request_id})
+    return ProxyCall(state, request, key, request_id, endpoint.call_type, t0=t0)
+
+
+async def _run(call: ProxyCall, endpoint: Endpoint) -> Response:
+    try:
+        upstream = await _prepare(call, endpoint)
+        if call.stream:
+            return await _open_stream(call, endpoint, upstream)
+        result = await endpoint.call(upstream.deployment, upstream.body, **call.engine_kwargs())
+    except asyncio.CancelledError:
+        await asyncio.shield(_cancelled(call))
+        raise
+    except Exception as exc:
+        return await _fail(call, endpoint, exc)
+    return await _respond(call, endpoint, upstream, result)
+
+
+async def _prepare(call: ProxyCall, endpoint: Endpoint) -> Upstream:
+    """Read the body, route, check the format, admit; the ``Upstream`` to call."""
+    body = await read_json_body(call.request, call.state.max_body_bytes)
+    if endpoint.open_stream is not None:
+        call.stream = stream_flag(body)
+    call.route(body, need=endpoint.need)
+    endpoint.parse(call, body)
+    return endpoint.prepare(call, await call.admit())
+
+
+async def _cancelled(call: ProxyCall) -> None:
+    """The client went away (the task was cancelled): one failure row if the engine wrote none, and
+    the reservation released (or settled with the cost the engine saw)."""
+    if call.sink.record is None:
+        call.write_failure(ClientDisconnectedError("the client disconnected before the call ended"))
+    await call.settle(call.sink.record)
+
+
+async def _fail(call: ProxyCall, endpoint: Endpoint, exc: BaseException) -> Response:
+    """One failure row (unless the engine wrote one), admission released, failure hooks, the error."""
+    if call.sink.record is None:
+        call.write_failure(exc)
+    await call.settle(call.sink.record)
+    if call.state.hooks.failure:
+        await call.state.hooks.post_failure(call.body, exc, call.hook_key())
+    return endpoint.error(operator_error(exc, call.deployment, call.model), call.headers())
+
+
+async def _respond(call: ProxyCall, endpoint: Endpoint, upstream: Upstream, result: Any) -> Response:
+    """The plain answer: the row (with the reply when prompts are stored) before the response, the
+    headers before ``settle`` (they carry admission's), then the success hooks."""
+    out = endpoint.encode(call, upstream, result)
+    call.sink.flush(call.content(), out)
+    headers = call.headers(result.record, result.cost.total)
+    await call.settle(result.record)
+    hooks = call.state.hooks
+    if hooks.success:
+        out = await hooks.post_success(call.body, call.hook_key(), out)
+        return json_response(out, headers=headers)
+    raw = getattr(result, "raw", None) if endpoint.forward_raw else None
+    if raw:
+        return Response(raw, media_type="application/json", headers=headers)
+    return json_response(out, headers=headers)
+
+
+async def _open_stream(call: ProxyCall, endpoint: Endpoint, upstream: Upstream) -> Response:
+    """Open the upstream stream (an error before the first byte answers in the error format)."""
+    assert endpoint.open_stream is not None and endpoint.stream_encoder is not None
+    opened = await endpoint.open_stream(upstream.deployment, upstream.body, **call.engine_kwargs())
+    encoder = endpoint.stream_encoder(call, upstream)
+    return SSEResponse(_relay(call, endpoint, encoder, opened), call.headers())
+
+
+async def _relay(
+    call: ProxyCall, endpoint: Endpoint, encoder: StreamEncoder, stream: Any
+) -> AsyncGenerator[bytes, None]:
+    """Relay the stream through the encoder; the spend row is spooled and the reservation settled
+    BEFORE the last frames; an error after the first byte is sent in the stream, then the row is a
+    failure carrying the usage seen so far (the engine's terminal event)."""
+    hooks = call.state.hooks
+    failed: BaseException | None = None
+    try:
+        async for frame in _frames(call, encoder, stream, endpoint.chunk_hooks):
+            yield frame
+    except Exception as exc:
+        failed = exc
+    finally:
+        await stream.aclose()
+        if call.sink.record is None:
+            call.write_failure(failed or RuntimeError("stream closed early"))
+        call.sink.flush(call.content(), encoder.reply() if call.sink.defer else None)
+        await call.settle(call.sink.record)
+    if failed is not None:
+        if hooks.failure:
+            await hooks.post_failure(call.body, failed, call.hook_key())
+        for frame in encoder.error(failed):
+            yield frame
+        return
+    for frame in encoder.finish(stream):
+        yield frame
+
+
+async def _frames(
+    call: ProxyCall, encoder: StreamEncoder, stream: AsyncIterator[Any], chunk_hooks: bool
+) -> AsyncIterator[bytes]:
+    """Every item of ``stream`` through the streaming hooks (``chunk_hooks`` endpoints), then the encoder."""
+    hooks = call.state.hooks
+    key = call.hook_key() if hooks.streaming and chunk_hooks else None
+    async for item in stream:
+        if key is not None:
+            item = await hooks.on_chunk(key, item)
+        for frame in encoder.feed(item):
+            yield frame
+
+
+def stream_flag(body: dict[str, Any]) -> bool:
+    """``body["stream"]`` as a bool (400 ``invalid_type`` when it is not one)."""
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadRequestError("'stream' must be a boolean", param="stream", code="invalid_type")
+    return stream
