@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledgerlm.callbacks.pool import ThreadPool
+from ledgerlm.exit_order import add_producer
 
 __all__ = ["CallbackError", "Dispatcher", "DispatcherConfig", "get_dispatcher"]
 
@@ -368,7 +369,16 @@ def _register_exit_flush() -> None:
         return
     _exit_registered = True
     atexit.register(_flush_at_exit)
+    add_producer(_flush_for_exporters)  # exporters' exit flushes wait for the events still queued here
     os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _flush_for_exporters(timeout_s: float) -> bool:
+    """Hand the last queued events to the exporters (``ledgerlm.exit_order``); False when not drained."""
+    dispatcher = _dispatcher
+    if dispatcher is None or not dispatcher.started or dispatcher.on_own_thread():
+        return True
+    return dispatcher.flush(timeout_s)
 
 
 def _flush_at_exit() -> None:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledgerlm import redaction
+from ledgerlm.objects import OpenAIObject
 from ledgerlm.record import CallRecord
 
 __all__ = ["CallInfo", "pre_call_kwargs", "terminal_kwargs", "to_datetime", "visible_response"]
@@ -169,7 +170,5 @@ def visible_response(info: CallInfo, response_obj: Any) -> Any:
         return None
     visible = response_obj if info.content_allowed() else redaction.strip_content(response_obj)
     if type(visible) is dict:
-        from ledgerlm.responses import OpenAIObject
-
         return OpenAIObject(visible)
     return visible

@@ -21,6 +21,9 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
+from ledgerlm.custom_logger import CustomLogger
+from ledgerlm.integrations import get_exporter
+
 __all__ = [
     "Callback",
     "EventKind",
@@ -121,8 +124,6 @@ def named_logger(name: str) -> Any:
 
 def _build_named(name: str) -> Any:
     try:
-        from ledgerlm.integrations import get_exporter
-
         return get_exporter(name, {})
     except Exception as exc:
         logger.warning("callback %r ignored: %s", name, exc)
@@ -144,6 +145,4 @@ def forget_named() -> list[Any]:
 
 def is_plain_function(target: Callback) -> bool:
     """True for a plain callable callback (not a ``CustomLogger``)."""
-    from ledgerlm.callbacks.custom_logger import CustomLogger
-
     return not isinstance(target, CustomLogger) and callable(target)

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ledgerlm.callbacks import CustomLogger
+from ledgerlm.custom_logger import CustomLogger
 
 __all__ = ["EXPORTERS", "exporter_names", "get_exporter"]
 

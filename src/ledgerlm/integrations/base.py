@@ -32,7 +32,6 @@ import contextlib
 import functools
 import logging
 import random
-import sys
 import threading
 import time
 import weakref
@@ -42,7 +41,8 @@ from typing import Any, ClassVar
 
 import aiohttp
 
-from ledgerlm.callbacks import CustomLogger
+from ledgerlm.custom_logger import CustomLogger
+from ledgerlm.exit_order import flush_producers
 from ledgerlm.integrations.events import record_from_kwargs, to_export_dict
 from ledgerlm.integrations.settings import BatchSettings
 from ledgerlm.integrations.spool import DiskSpool
@@ -109,14 +109,7 @@ def _close_at_exit(ref: weakref.ReferenceType[BatchingExporter]) -> None:
     exporter = ref()
     if exporter is None:
         return
-    dispatcher = sys.modules.get("ledgerlm.callbacks.dispatcher")
-    if dispatcher is not None and getattr(dispatcher, "_dispatcher", None) is not None:
-        try:
-            from ledgerlm.callbacks import flush as flush_callbacks
-
-            flush_callbacks(timeout=5.0)
-        except Exception:
-            log.exception("exporter %s: callback flush at exit failed", exporter.name)
+    flush_producers(5.0)
     exporter.close(timeout=5.0)
 
 

@@ -45,7 +45,6 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from ledgerlm import __version__
 from ledgerlm.integrations.base import BatchingExporter
 from ledgerlm.integrations.otel_attributes import (
     latest_experimental,
@@ -55,6 +54,7 @@ from ledgerlm.integrations.otel_attributes import (
     span_attributes,
 )
 from ledgerlm.integrations.settings import BatchSettings, Lookup
+from ledgerlm.version import __version__
 
 __all__ = ["OtelExporter", "build_span", "parse_otlp_headers"]
 

@@ -46,7 +46,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
-from ledgerlm.callbacks import CustomLogger
+from ledgerlm.custom_logger import CustomLogger
 from ledgerlm.integrations.base import live_exporters
 from ledgerlm.integrations.events import record_from_kwargs, to_export_dict
 from ledgerlm.integrations.settings import Lookup
