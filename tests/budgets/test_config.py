@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from ledgerlm.budgets.admission import deployment_limits, warn_if_unshared
 from ledgerlm.budgets.config import parse_budget_config
 from ledgerlm.budgets.store_io import GlobalBudget
 from ledgerlm.errors import ConfigError
+from ledgerlm.proxy.budget_setup import deployment_limits, warn_if_unshared
 from ledgerlm.proxy.config import parse_config
 
 

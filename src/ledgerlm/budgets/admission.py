@@ -1,4 +1,4 @@
-"""``BudgetAdmission``: the proxy's admission point (``ledgerlm.proxy.admission.Admission``) backed by
+"""``BudgetAdmission``: the admission contract (``ledgerlm.budgets.contract.Admission``) backed by
 budgets and rate limits.
 
 Per request: the entities that apply (``store_io.StoreLimits``, attribution rule) plus the serving
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledgerlm.budgets.alerts import BudgetAlerts, HTTPAlertSender
 from ledgerlm.budgets.backend import BudgetBackend
-from ledgerlm.budgets.config import BudgetConfig, EntityBudget, parse_budget_config
+from ledgerlm.budgets.config import BudgetConfig, EntityBudget
+from ledgerlm.budgets.contract import Reservation
 from ledgerlm.budgets.durations import next_reset
 from ledgerlm.budgets.memory import MemoryBudgets
 from ledgerlm.budgets.redis_backend import RedisBudgets
@@ -30,16 +30,13 @@ from ledgerlm.budgets.reservations import Budgets
 from ledgerlm.budgets.reservations import Reservation as BudgetReservation
 from ledgerlm.budgets.resets import ResetLoop
 from ledgerlm.budgets.store_io import StoreLimits, StoreSpendLoader
-from ledgerlm.budgets.types import EntityLimits, EntityRef
+from ledgerlm.budgets.types import EntityLimits
 from ledgerlm.errors import PermissionDeniedError, ServiceUnavailableError
 from ledgerlm.providers.base import Deployment
-from ledgerlm.proxy.admission import Reservation
-from ledgerlm.proxy.config import ProxyConfig
-from ledgerlm.proxy.models import _deployment_id
 from ledgerlm.store import tags as tag_store
 from ledgerlm.types import CallContext
 
-__all__ = ["BudgetAdmission", "build_admission", "deployment_limits", "sync_config_tags", "warn_if_unshared"]
+__all__ = ["BudgetAdmission", "refuse_blocked", "sync_config_tags"]
 
 log = logging.getLogger("ledgerlm.budgets")
 
@@ -170,48 +167,9 @@ async def sync_config_tags(engine: AsyncEngine, budgets: Mapping[str, EntityBudg
             await tag_store.update_tag(engine, name, fields)
 
 
-def deployment_limits(config: ProxyConfig) -> dict[str, EntityLimits]:
-    """Deployment id -> its ``litellm_params`` ``rpm`` / ``tpm`` limits (only deployments with one)."""
-    out: dict[str, EntityLimits] = {}
-    for index, entry in enumerate(config.model_list):
-        params = entry.litellm_params
-        if params.rpm is None and params.tpm is None:
-            continue
-        ident = _deployment_id(entry, index)
-        out[ident] = EntityLimits(EntityRef("deployment", ident), rpm_limit=params.rpm, tpm_limit=params.tpm)
-    return out
-
-
 def refuse_blocked(entities: Sequence[EntityLimits]) -> None:
     """``PermissionDeniedError`` (403, code ``blocked``) when an entity of the request is blocked (an
     end user created or updated with ``blocked: true``; blocked keys and teams are refused at auth)."""
     for entity in entities:
         if entity.blocked:
             raise PermissionDeniedError(f"{entity.name} is blocked", code="blocked")
-
-
-def build_admission(config: ProxyConfig, engine: Callable[[], AsyncEngine]) -> BudgetAdmission:
-    """The proxy's admission from its config (``budget_settings``, LiteLLM global budget keys, Redis).
-
-    Raises ``ConfigError`` naming a bad ``budget_settings`` field."""
-    raw = getattr(config, "budget_settings", None) or (config.model_extra or {}).get("budget_settings")
-    budget = parse_budget_config(
-        raw,
-        general=config.general_settings.model_dump(),
-        litellm=config.litellm_settings.model_dump(),
-    )
-    return BudgetAdmission(budget, engine, deployment_limits(config))
-
-
-def warn_if_unshared(config: ProxyConfig, workers: int) -> bool:
-    """Log a warning (and return True) when several worker processes would each keep their own budget
-    counters: without Redis, budgets and rate limits hold per process, not for the proxy."""
-    if workers <= 1 or config.general_settings.redis_url or os.environ.get("REDIS_URL"):
-        return False
-    log.warning(
-        "%d workers without redis_url: each worker process counts budgets and rate limits on its own, "
-        "so together they may admit up to %d times a limit; set general_settings.redis_url",
-        workers,
-        workers,
-    )
-    return True

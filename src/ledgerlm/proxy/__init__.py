@@ -6,7 +6,7 @@ Public entry points (everything else is internal)::
     from ledgerlm.proxy.config import load_config, parse_config   # validated ProxyConfig (ConfigError)
     from ledgerlm.proxy.state import build_state              # ProxyState: built once at start
     from ledgerlm.proxy.server import serve, ServerThread     # run it (CLI / tests and demo)
-    from ledgerlm.proxy.admission import Admission, NoAdmission, Reservation   # budgets plug in here
+    from ledgerlm.budgets.contract import Admission, NoAdmission, Reservation  # budgets plug in here
 
 Modules: ``call`` (one request as a pipeline of steps), ``llm_routes`` (chat, embeddings, models),
 ``management`` (keys, teams, users, customers), ``spend_api``, ``auth`` (keys, cache), ``tags``,

@@ -24,8 +24,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ledgerlm import transport
+from ledgerlm.budgets.contract import start_admission, stop_admission
 from ledgerlm.proxy import llm_routes, management, messages, spend_api, tag_routes
-from ledgerlm.proxy.admission import start_admission, stop_admission
 from ledgerlm.proxy.config import load_config
 from ledgerlm.proxy.hooks import close_callbacks
 from ledgerlm.proxy.http import http_exception_response, json_response

@@ -19,6 +19,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from ledgerlm.budgets.contract import Reservation
 from ledgerlm.errors import (
     BadRequestError,
     InternalServerError,
@@ -28,7 +29,6 @@ from ledgerlm.errors import (
     ServiceUnavailableError,
 )
 from ledgerlm.providers.base import Deployment
-from ledgerlm.proxy.admission import Reservation
 from ledgerlm.proxy.auth import KeyContext, check_model
 from ledgerlm.proxy.spend import RecordingSink, emit_failure, failure_record
 from ledgerlm.proxy.state import ProxyState

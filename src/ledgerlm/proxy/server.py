@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import uvicorn
 
 from ledgerlm.proxy.app import CONFIG_ENV, NO_MIGRATE_ENV, build_app
+from ledgerlm.proxy.budget_setup import warn_if_unshared
 from ledgerlm.proxy.config import ProxyConfig, load_config
 from ledgerlm.proxy.state import build_state
 
@@ -84,8 +85,6 @@ def serve(
     if workers <= 1:
         uvicorn.run(build_app(state), host=host, port=port, **_uvicorn_options(log_level))
         return
-    from ledgerlm.budgets.admission import warn_if_unshared
-
     warn_if_unshared(config, workers)
     os.environ[CONFIG_ENV] = str(path)
     os.environ[NO_MIGRATE_ENV] = "1"

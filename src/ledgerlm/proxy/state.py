@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ledgerlm.proxy.admission import Admission, NoAdmission
+from ledgerlm.budgets.contract import Admission, NoAdmission
 from ledgerlm.proxy.auth import Authenticator, KeyCache
+from ledgerlm.proxy.budget_setup import build_admission
 from ledgerlm.proxy.config import ProxyConfig
 from ledgerlm.proxy.hooks import LoadedCallbacks, ProxyHooks, load_callbacks
 from ledgerlm.proxy.key_events import KeyEvents
@@ -56,7 +57,6 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
 
     Raises ``ConfigError`` for a bad model list or callback.
     """
-    from ledgerlm.budgets.admission import build_admission
     from ledgerlm.proxy.store_link import StoreLink
 
     general = config.general_settings
