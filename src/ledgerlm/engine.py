@@ -16,6 +16,7 @@ Errors are raised as ``ledgerlm.errors.APIError`` subclasses after the failure e
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -85,17 +86,21 @@ class _UnpricedPrice:
 
 
 def compiled_price(deployment: Deployment) -> Any:
-    """``deployment.price``, compiled once with ``ledgerlm.pricing.compile_price`` when ``None``."""
-    price = deployment.price
-    if price is None:
-        from ledgerlm.pricing import compile_price
+    """``deployment.price``, or the catalog's price of its provider/model (compiled once per pair with
+    ``ledgerlm.pricing.compile_price``; an error compiles to "unpriced" with the reason)."""
+    if deployment.price is not None:
+        return deployment.price
+    return _catalog_price(deployment.provider, deployment.model)
 
-        try:
-            price = compile_price(deployment.provider, deployment.model)
-        except LedgerLMError as exc:
-            price = _UnpricedPrice(f"price of {deployment.provider}/{deployment.model}: {exc}")
-        deployment.price = price
-    return price
+
+@functools.lru_cache(maxsize=1024)
+def _catalog_price(provider: str, model: str) -> Any:
+    from ledgerlm.pricing import compile_price  # the catalog loads on the first call, not at import
+
+    try:
+        return compile_price(provider, model)
+    except LedgerLMError as exc:
+        return _UnpricedPrice(f"price of {provider}/{model}: {exc}")
 
 
 def _cost(deployment: Deployment, usage: Usage, start: float) -> Cost:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlsplit
@@ -98,7 +99,7 @@ class Router:
         items = self._groups.setdefault(group, [])
         for deployment in deployments:
             if deployment.model_group is None:
-                deployment.model_group = group
+                deployment = dataclasses.replace(deployment, model_group=group)
             items.append(deployment)
         self._cycles[group] = itertools.cycle(items)
 

@@ -55,7 +55,6 @@ def _with_settings(deployment: Deployment, params: dict[str, Any]) -> Deployment
     settings = {name: params.pop(name) for name in PROVIDER_SETTINGS & params.keys()}
     if not settings:
         return deployment
-    engine.compiled_price(deployment)  # compiled once on the cached deployment; the copy shares it
     return dataclasses.replace(deployment, extra={**deployment.extra, **settings})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import uuid
 from decimal import Decimal
@@ -47,7 +48,7 @@ class _FixedPrice:
 async def test_chat_result_raw_bytes_usage_cost_and_sink(base: str) -> None:
     records: list[CallRecord] = []
     dep = _deployment(base)
-    dep.price = _FixedPrice()
+    dep = dataclasses.replace(dep, price=_FixedPrice())
     ctx = _ctx()
     result = await engine.chat(dep, _body(prompt_tokens=10), context=ctx, sinks=[records.append])
     assert result.raw is not None and orjson.loads(result.raw) == result.body
@@ -65,13 +66,17 @@ async def test_chat_result_raw_bytes_usage_cost_and_sink(base: str) -> None:
 
 
 async def test_price_is_compiled_once_per_deployment(base: str) -> None:
+    """A deployment without a price of its own (frozen: never filled in) gets the catalog's price of
+    its provider/model, compiled once and shared by every call (and every copy)."""
     dep = _deployment(base)
     assert dep.price is None
     await engine.chat(dep, _body(), context=_ctx())
-    first = dep.price
+    first = engine.compiled_price(dep)
     assert first is not None
     await engine.chat(dep, _body(), context=_ctx())
-    assert dep.price is first
+    assert engine.compiled_price(dep) is first
+    assert engine.compiled_price(dataclasses.replace(dep, extra={"x": 1})) is first
+    assert dep.price is None
 
 
 async def test_failure_emits_one_record(base: str) -> None:
@@ -208,7 +213,7 @@ class _BrokenPrice:
 async def test_a_pricing_failure_is_unpriced_not_a_lost_call(base: str) -> None:
     records: list[CallRecord] = []
     dep = _deployment(base)
-    dep.price = _BrokenPrice()
+    dep = dataclasses.replace(dep, price=_BrokenPrice())
     result = await engine.chat(dep, _body(), context=_ctx(), sinks=[records.append])
     assert result.cost.total is None and "bad price data" in (result.cost.unpriced_reason or "")
     stream = await engine.chat_stream(dep, _body(), context=_ctx(), sinks=[records.append])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import orjson
 import pytest
 
@@ -126,7 +128,7 @@ def test_azure_request(monkeypatch: pytest.MonkeyPatch) -> None:
         f"https://res.openai.azure.com/openai/deployments/my%20dep/chat/completions?api-version={DEFAULT_API_VERSION}"
     )
     assert request.headers["api-key"] == "az-secret" and "Authorization" not in request.headers
-    dep.api_version = "2025-01-01-preview"
+    dep = dataclasses.replace(dep, api_version="2025-01-01-preview")
     emb = provider.build_embedding_request(dep, {"input": "x"})
     assert emb.url.endswith("/openai/deployments/my%20dep/embeddings?api-version=2025-01-01-preview")
     with pytest.raises(errors.BadRequestError, match="AZURE_API_BASE"):

@@ -102,8 +102,15 @@ def test_resolve_deployment_caches_and_validates() -> None:
 def test_router_round_robin_and_unknown_group() -> None:
     d1, d2 = Deployment("openai", "gpt-4o"), Deployment("azure", "gpt4o-eu")
     router = Router({"gpt-4o": [d1, d2]})
-    assert [router.pick("gpt-4o") for _ in range(3)] == [d1, d2, d1]
-    assert d1.model_group == "gpt-4o" and router.groups() == ["gpt-4o"]
+    picked = [router.pick("gpt-4o") for _ in range(3)]
+    assert [(p.provider, p.model) for p in picked] == [
+        ("openai", "gpt-4o"),
+        ("azure", "gpt4o-eu"),
+        ("openai", "gpt-4o"),
+    ]
+    # deployments are frozen: the group's copies carry the group name, the originals are unchanged
+    assert all(p.model_group == "gpt-4o" for p in picked) and d1.model_group is None
+    assert router.groups() == ["gpt-4o"]
     with pytest.raises(errors.NotFoundError, match="gpt-4o") as info:
         router.pick("gpt-5")
     assert info.value.code == "model_not_found"

@@ -20,14 +20,18 @@ from ledgerlm.types import Usage
 __all__ = ["Deployment", "HTTPRequest", "Provider", "StreamDecoder"]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Deployment:
     """One concrete provider model with its credentials (DESIGN.md: "deployment").
 
     * ``provider``: registry name (``openai``, ``azure``, ``groq``, ``anthropic``, ``bedrock`` ...).
     * ``model``: the provider-side model id (for Azure: the deployment name).
     * ``model_group``: the public model name callers use (proxy ``model_name``), or the requested model.
-    * ``price``: the compiled price (``ledgerlm.pricing.CompiledPrice``), compiled once per deployment.
+    * ``price``: the compiled price (``ledgerlm.pricing.CompiledPrice``) held beside the deployment,
+      compiled once when it is built (the proxy's model list); ``None``: the engine uses the catalog's
+      price of ``provider``/``model`` (compiled once per pair, ``ledgerlm.engine.compiled_price``).
+
+    Frozen: a variant (other settings, another group) is a copy (``dataclasses.replace``).
     * ``extra``: provider-specific settings (``aws_region_name``, ``vertex_project`` ...).
     * ``timeout``: seconds for the whole non-streamed call, and between stream chunks.
     """

@@ -103,7 +103,6 @@ def _prepare(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:
     metadata = call.body.get("metadata")
     user_id = metadata.get("user_id") if isinstance(metadata, dict) else None
     if is_native(deployment):
-        engine.compiled_price(deployment)  # compiled on the original so the copy shares it
         native = dataclasses.replace(deployment, extra={**deployment.extra, NATIVE_FLAG: True})
         if user_id and deployment.provider == "anthropic":
             admitted["metadata"] = {"user_id": user_id}
