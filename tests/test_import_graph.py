@@ -26,8 +26,6 @@ LAYERS: list[list[str]] = [
     ["integrations"],
     ["callbacks"],
     # the call path shared by the SDK and the proxy
-    ["engine_record"],
-    ["engine_stream"],
     ["engine", "responses"],
     ["sdk", "budgets", "simulator"],
     # the public SDK surface

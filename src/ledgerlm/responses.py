@@ -24,7 +24,7 @@ from ledgerlm.record import CallRecord
 from ledgerlm.types import Cost, Usage
 
 if TYPE_CHECKING:
-    from ledgerlm.engine_stream import ChatStream
+    from ledgerlm.engine.stream import ChatStream
 
 __all__ = [
     "CustomStreamWrapper",

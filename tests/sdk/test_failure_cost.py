@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-from ledgerlm.engine_record import build_record, failure_cost
+from ledgerlm.engine.call import Call, CallOptions
+from ledgerlm.engine.record import build_record, failure_cost
 from ledgerlm.errors import APIError, RateLimitError
 from ledgerlm.providers.base import Deployment
 from ledgerlm.types import CallContext, Cost, Usage
@@ -16,16 +17,15 @@ DEPLOYMENT = Deployment(provider="openai", model="not-a-model", api_base="http:/
 
 
 def _record(usage: Usage, cost: Cost, error: APIError | None) -> tuple[Decimal | None, str | None]:
-    record = build_record(
-        deployment=DEPLOYMENT,
-        body={"model": "not-a-model", "messages": []},
-        context=CallContext(request_id="r-1"),
-        call_type="acompletion",
+    call = Call(
+        CallOptions(CallContext(request_id="r-1"), "acompletion"),
+        DEPLOYMENT,
+        {"model": "not-a-model", "messages": []},
         start=time.time(),
         usage=usage,
         cost=cost,
-        error=error,
     )
+    record = build_record(call, error=error)
     assert record.response_cost == record.cost.total
     return record.cost.total, record.cost.unpriced_reason
 

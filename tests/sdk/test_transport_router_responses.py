@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 from ledgerlm import errors, transport
-from ledgerlm.engine_record import build_record, estimate_prompt_tokens
+from ledgerlm.engine.call import Call, CallOptions
+from ledgerlm.engine.record import build_record, estimate_prompt_tokens
 from ledgerlm.providers.base import Deployment
 from ledgerlm.record import CallRecord
 from ledgerlm.responses import Ledger, ModelResponse, OpenAIObject
@@ -117,22 +118,23 @@ def test_router_round_robin_and_unknown_group() -> None:
 
 
 def _record(usage: Usage, cost: Cost, error: errors.APIError | None = None) -> CallRecord:
-    return build_record(
-        deployment=Deployment("openai", "gpt-4o", api_base="https://x", deployment_id="d1"),
-        body={
+    call = Call(
+        CallOptions(
+            CallContext(request_id=str(uuid.uuid4()), request_tags=["t"], key_hash="h"), "acompletion"
+        ),
+        Deployment("openai", "gpt-4o", api_base="https://x", deployment_id="d1"),
+        {
             "messages": [{"role": "user", "content": "abcdefgh"}],
             "temperature": 0,
             "extra_headers": {"a": "b"},
         },
-        context=CallContext(request_id=str(uuid.uuid4()), request_tags=["t"], key_hash="h"),
-        call_type="acompletion",
+        stream=True,
         start=1.0,
         usage=usage,
         cost=cost,
-        error=error,
-        stream=True,
         first_token_time=1.5,
     )
+    return build_record(call, error=error)
 
 
 def test_records_built_without_validation_are_valid() -> None:
@@ -196,18 +198,12 @@ def test_response_objects() -> None:
 
 
 def test_record_api_base_default_and_credentials_removed() -> None:
-    common = {
-        "body": {},
-        "context": CallContext(request_id="r"),
-        "call_type": "acompletion",
-        "start": 1.0,
-        "usage": Usage(),
-        "cost": Cost.unpriced("x"),
-    }
-    rec = build_record(
-        deployment=Deployment("openai", "m"), default_api_base="https://api.openai.com/v1", **common
-    )  # type: ignore[arg-type]
+    options = CallOptions(CallContext(request_id="r"), "acompletion")
+    unpriced = Cost.unpriced("x")
+    default = Call(options, Deployment("openai", "m"), {}, start=1.0, cost=unpriced)
+    default.default_api_base = "https://api.openai.com/v1"
+    rec = build_record(default)
     assert rec.api_base == "https://api.openai.com/v1"
     dep = Deployment("vllm", "m", api_base="http://user:pw@gpu:8000/v1?token=t")
-    rec = build_record(deployment=dep, **common)  # type: ignore[arg-type]
+    rec = build_record(Call(options, dep, {}, start=1.0, cost=unpriced))
     assert rec.api_base == "http://gpu:8000/v1"

@@ -20,6 +20,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ledgerlm.budgets.contract import Reservation
+from ledgerlm.engine.call import Call, CallOptions
 from ledgerlm.errors import (
     BadRequestError,
     InternalServerError,
@@ -252,16 +253,9 @@ class ProxyCall:
 
     def write_failure(self, exc: BaseException) -> None:
         """Spool a ``failure`` row for an error the engine did not record."""
-        record = failure_record(
-            ctx=self.ctx,
-            exc=exc,
-            call_type=self.call_type,
-            requested_model=self.model,
-            deployment=self.deployment,
-            start_time=self.start_time,
-            stream=self.stream,
-            messages=self.content() if self.state.store_prompts else None,
-        )
+        options = CallOptions(self.ctx, self.call_type)
+        call = Call(options, self.deployment, {}, self.stream, self.start_time, requested_model=self.model)
+        record = failure_record(call, exc, self.content() if self.state.store_prompts else None)
         emit_failure(record, exc, self.state.callbacks.per_call, self.sink, self.ctx)
 
 

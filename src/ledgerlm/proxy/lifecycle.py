@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ledgerlm.engine_stream import ClientDisconnectedError
+from ledgerlm.engine.stream import ClientDisconnectedError
 from ledgerlm.errors import BadRequestError, LedgerLMError
 from ledgerlm.providers.base import Deployment
 from ledgerlm.proxy.call import ProxyCall, operator_error, request_id_of

@@ -8,15 +8,15 @@ the final ``[DONE]`` of a stream.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from ledgerlm.errors import LedgerLMError
-from ledgerlm.providers.base import Deployment
-from ledgerlm.record import CallRecord, CallType, CostRecord, ErrorRecord
-from ledgerlm.types import CallContext
+from ledgerlm.callbacks import start_call
+from ledgerlm.engine.call import Call
+from ledgerlm.engine.record import build_record
+from ledgerlm.record import CallRecord
+from ledgerlm.types import CallContext, Cost
 
 __all__ = ["RecordingSink", "emit_failure", "failure_record"]
 
@@ -53,56 +53,13 @@ class RecordingSink:
         self.write(self.record.model_copy(update={"messages": messages, "response": response}))
 
 
-def _error(exc: BaseException) -> ErrorRecord:
-    if isinstance(exc, LedgerLMError):
-        status = exc.status_code if isinstance(exc.status_code, int) else None
-        return ErrorRecord(type=type(exc).__name__, status=status, message=exc.message)
-    return ErrorRecord(type=type(exc).__name__, status=500, message="internal error")
-
-
-def failure_record(
-    *,
-    ctx: CallContext,
-    exc: BaseException,
-    call_type: CallType,
-    requested_model: str,
-    deployment: Deployment | None,
-    start_time: float,
-    stream: bool,
-    messages: Any = None,
-) -> CallRecord:
-    """A ``failure`` CallRecord for an error raised by the proxy itself after auth: no usage, so it
-    cost exactly $0 (``cost.total == Decimal(0)``, empty breakdown; never "unpriced"). Times in epoch
-    seconds."""
-    end = time.time()
-    return CallRecord(
-        id=ctx.request_id,
-        call_type=call_type,
-        status="failure",
-        requested_model=requested_model,
-        model=deployment.model if deployment else requested_model,
-        model_group=ctx.model_group,
-        deployment_id=deployment.deployment_id if deployment else None,
-        provider=deployment.provider if deployment else "",
-        api_base=deployment.api_base if deployment else None,
-        start_time=start_time,
-        end_time=end,
-        latency_s=max(0.0, end - start_time),
-        stream=stream,
-        request_tags=list(ctx.request_tags),
-        metadata=dict(ctx.metadata),
-        key_hash=ctx.key_hash,
-        key_alias=ctx.key_alias,
-        user_id=ctx.user_id,
-        team_id=ctx.team_id,
-        organization_id=ctx.organization_id,
-        end_user=ctx.end_user,
-        requester_ip=ctx.requester_ip,
-        error=_error(exc),
-        messages=messages,
-        cost=CostRecord(total=Decimal(0)),
-        response_cost=Decimal(0),
-    )
+def failure_record(call: Call, exc: BaseException, messages: Any = None) -> CallRecord:
+    """The ``failure`` record of an error raised by the proxy itself after auth, built by the engine's
+    one record builder (``ledgerlm.engine.record.build_record``): no usage, so it costs exactly $0
+    (never "unpriced"); ``messages``: the request content when prompts are stored."""
+    call.cost = Cost(total=Decimal(0))
+    record = build_record(call, error=exc)
+    return record if messages is None else record.model_copy(update={"messages": messages})
 
 
 def emit_failure(
@@ -110,8 +67,6 @@ def emit_failure(
 ) -> None:
     """The terminal event of a call that failed in the proxy: the spend row (through ``sink``) and the
     configured failure callbacks, through the same ``CallLog`` the engine uses."""
-    from ledgerlm.callbacks import start_call
-
     log = start_call(
         call_type=record.call_type,
         model=record.requested_model,

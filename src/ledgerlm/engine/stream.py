@@ -24,7 +24,9 @@ from typing import Any
 import aiohttp
 
 from ledgerlm.callbacks import CallLog
-from ledgerlm.engine_record import build_record, failure_cost
+from ledgerlm.engine.call import Call
+from ledgerlm.engine.cost import call_cost
+from ledgerlm.engine.record import build_record, failure_cost
 from ledgerlm.errors import APIConnectionError, APIError, APIResponseValidationError
 from ledgerlm.providers.base import StreamDecoder
 from ledgerlm.record import CallRecord
@@ -51,21 +53,21 @@ class ChatStream:
 
     def __init__(
         self,
-        *,
         response: aiohttp.ClientResponse,
         decoder: StreamDecoder,
         log: CallLog,
-        finish: Callable[[Usage], Cost],
-        record_args: dict[str, Any],
+        call: Call,
+        *,
         estimate_input: Callable[[], int],
-        timeout: float | None,
     ) -> None:
+        assert call.deployment is not None
         self._response = response
         self._decoder = decoder
         self._log = log
-        self._price = finish
-        self._record_args = record_args
+        self._call = call
+        self._deployment = call.deployment
         self._estimate_input = estimate_input
+        timeout = call.options.timeout if call.options.timeout is not None else call.deployment.timeout
         self._timeout = DEFAULT_TIMEOUT_S if timeout is None else timeout
         self._loop = asyncio.get_running_loop()
         self._pending: deque[dict[str, Any]] = deque()
@@ -105,8 +107,8 @@ class ChatStream:
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = map_client_error(
                 exc,
-                provider=self._record_args["deployment"].provider,
-                model=self._record_args["deployment"].model,
+                provider=self._deployment.provider,
+                model=self._deployment.model,
                 url=str(self._response.url),
                 timeout=self._timeout,
             )
@@ -143,28 +145,11 @@ class ChatStream:
             return
         self.finished = True
         if error is not None and error.provider is None:
-            error.provider = self._record_args["deployment"].provider
-            error.model = self._record_args["deployment"].model
+            error.provider = self._deployment.provider
+            error.model = self._deployment.model
         try:
-            usage = self._usage_so_far()
-            try:
-                cost = self._price(usage)
-            except Exception as exc:  # a pricing bug must not lose the record
-                cost = Cost.unpriced(f"pricing failed: {exc!r}")
-            if error is not None:
-                cost = failure_cost(usage, cost)
-            self.usage, self.cost, self.error = usage, cost, error
-            self.record = build_record(
-                **self._record_args,
-                usage=usage,
-                cost=cost,
-                error=error,
-                stream=True,
-                finish_reasons=list(self._decoder.finish_reasons),
-                first_token_time=self.first_token_time,
-                response_id=self._decoder.response_id,
-                response_model=self._decoder.response_model,
-            )
+            self.record = build_record(self._account(), error=error)
+            self.usage, self.cost, self.error = self._call.usage, self.record_cost(error), error
         finally:
             if error is None:
                 self._response.release()
@@ -174,6 +159,24 @@ class ChatStream:
             self._log.success(self.record, None)
         else:
             self._log.failure(self.record, error)
+
+    def _account(self) -> Call:
+        """The call with what the stream saw: usage (estimated when never reported), cost, timing."""
+        call, decoder = self._call, self._decoder
+        call.usage = usage = self._usage_so_far()
+        try:
+            call.cost = call_cost(self._deployment, usage, call.start)
+        except Exception as exc:  # a pricing bug must not lose the record
+            call.cost = Cost.unpriced(f"pricing failed: {exc!r}")
+        call.finish_reasons = list(decoder.finish_reasons)
+        call.first_token_time = self.first_token_time
+        call.response_id, call.response_model = decoder.response_id, decoder.response_model
+        return call
+
+    def record_cost(self, error: APIError | None) -> Cost:
+        """The cost recorded: the call's, or ``failure_cost`` of it for a failure (USD)."""
+        cost = self._call.cost if self._call.cost is not None else Cost.unpriced("no cost computed")
+        return cost if error is None else failure_cost(self._call.usage, cost)
 
     async def aclose(self) -> None:
         """Stop early: closes the upstream connection; a stream not yet ended is a failure

@@ -1,7 +1,6 @@
-"""Build the ``CallRecord`` (standard logging payload) of one call, once, at its terminal event.
-
-Kept apart from ``engine`` so both the plain and the streamed paths (and tests) build records the same
-way. The record is validated from one plain dict (``model_validate`` runs in pydantic-core: ~7 us, about
+"""Build the ``CallRecord`` (standard logging payload) of one call, once, at its terminal event: the one
+builder for success and failure, the engine's plain and streamed paths and the proxy's own failures.
+The record is validated from one plain dict (``model_validate`` runs in pydantic-core: ~7 us, about
 three times faster than ``model_construct`` for this model).
 """
 
@@ -14,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ledgerlm.errors import APIError
-from ledgerlm.providers.base import Deployment
+from ledgerlm.engine.call import Call
+from ledgerlm.errors import APIError, LedgerLMError
 from ledgerlm.record import CallRecord, CostRecord, UsageRecord
 from ledgerlm.types import USAGE_COUNT_FIELDS, CallContext, Cost, Usage
 
@@ -68,14 +67,18 @@ def cost_record(cost: Cost) -> CostRecord:
     return CostRecord.model_validate(cost_fields(cost))
 
 
-def error_fields(error: APIError) -> dict[str, Any]:
-    """The error part of a failure record (class name, HTTP status, message, provider body)."""
+def error_fields(error: BaseException) -> dict[str, Any]:
+    """The error part of a failure record: class name, HTTP status, message, provider body. An error
+    that is not ledgerlm's is recorded as a 500 "internal error" (its text may hold anything)."""
+    if not isinstance(error, LedgerLMError):
+        name = type(error).__name__
+        return {"type": name, "status": 500, "message": "internal error", "provider_body": None}
     status = getattr(error, "status_code", None)
     return {
         "type": type(error).__name__,
         "status": status if isinstance(status, int) else None,
         "message": error.message,
-        "provider_body": error.body,
+        "provider_body": error.body if isinstance(error, APIError) else None,
     }
 
 
@@ -122,61 +125,66 @@ def _context_fields(context: CallContext) -> dict[str, Any]:
     }
 
 
+def _model_fields(call: Call) -> dict[str, Any]:
+    """Which model served the call: requested, provider-side, group, deployment, provider, URL."""
+    dep, ctx = call.deployment, call.context
+    if dep is None:
+        requested = call.requested_model or ctx.model_group or ""
+        return {
+            "requested_model": requested,
+            "model": requested,
+            "model_group": ctx.model_group,
+            "deployment_id": None,
+            "provider": "",
+            "api_base": None,
+        }
+    requested = call.requested_model or ctx.model_group or dep.model_group or f"{dep.provider}/{dep.model}"
+    return {
+        "requested_model": requested,
+        "model": dep.model,
+        "model_group": ctx.model_group or dep.model_group,
+        "deployment_id": dep.deployment_id,
+        "provider": dep.provider,
+        "api_base": _public_base(dep.api_base or call.default_api_base),
+    }
+
+
 def build_record(
-    *,
-    deployment: Deployment,
-    body: Mapping[str, Any],
-    context: CallContext,
-    call_type: str,
-    start: float,
-    usage: Usage,
-    cost: Cost,
-    error: APIError | None = None,
-    retries: int = 0,
-    response: Mapping[str, Any] | None = None,
-    finish_reasons: list[str] | None = None,
-    stream: bool = False,
-    first_token_time: float | None = None,
-    response_id: str | None = None,
-    response_model: str | None = None,
-    default_api_base: str | None = None,
+    call: Call, *, error: BaseException | None = None, response: Mapping[str, Any] | None = None
 ) -> CallRecord:
-    """The record of one call that ends now (epoch seconds, tokens, USD). Content (messages,
-    response) is left out; consumers that log content get it from the callback arguments.
-    ``default_api_base``: the provider's default URL, recorded when the deployment sets none."""
+    """THE record of a call that ends now, success or failure, from the engine or the proxy (epoch
+    seconds, tokens, USD). A failure that consumed nothing costs exactly $0 (``failure_cost``); a call
+    without a cost yet is unpriced. Content (messages, response) is left out: consumers that log
+    content get it from the callback arguments (the proxy adds it with ``store_prompts``)."""
+    cost = call.cost if call.cost is not None else Cost.unpriced("no cost computed")
     if error is not None:
-        cost = failure_cost(usage, cost)
+        cost = failure_cost(call.usage, cost)
     end = time.time()
+    response_id, response_model = call.response_id, call.response_model
     if response is not None:
         response_id = response_id or response.get("id")
         response_model = response_model or response.get("model")
+    first = call.first_token_time
     data = dict(
-        id=context.request_id,
-        call_type=call_type,
+        id=call.context.request_id,
+        call_type=call.call_type,
         status="failure" if error is not None else "success",
-        requested_model=context.model_group
-        or deployment.model_group
-        or f"{deployment.provider}/{deployment.model}",
-        model=deployment.model,
-        model_group=context.model_group or deployment.model_group,
-        deployment_id=deployment.deployment_id,
-        provider=deployment.provider,
-        api_base=_public_base(deployment.api_base or default_api_base),
-        start_time=start,
+        **_model_fields(call),
+        start_time=call.start,
         end_time=end,
-        first_token_time=first_token_time,
-        latency_s=max(0.0, end - start),
-        time_to_first_token_s=None if first_token_time is None else max(0.0, first_token_time - start),
-        usage=usage_fields(usage),
+        first_token_time=first,
+        latency_s=max(0.0, end - call.start),
+        time_to_first_token_s=None if first is None else max(0.0, first - call.start),
+        usage=usage_fields(call.usage),
         cost=cost_fields(cost),
         response_cost=cost.total,
-        stream=stream,
-        retries=retries,
-        **_context_fields(context),
+        stream=call.stream,
+        retries=call.retries,
+        **_context_fields(call.context),
         error=None if error is None else error_fields(error),
-        finish_reasons=list(finish_reasons or ()),
+        finish_reasons=list(call.finish_reasons),
         response_id=response_id,
         response_model=response_model,
-        request_params={k: v for k, v in body.items() if k not in _NOT_PARAMS},
+        request_params={k: v for k, v in call.body.items() if k not in _NOT_PARAMS},
     )
     return CallRecord.model_validate(data)
