@@ -18,7 +18,17 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "ledgerlm"
 
 LAYERS: list[list[str]] = [
     # vocabulary: no ledgerlm imports of consequence
-    ["version", "errors", "types", "record", "objects", "sse", "custom_logger", "exit_order"],
+    [
+        "version",
+        "errors",
+        "types",
+        "record",
+        "objects",
+        "sse",
+        "custom_logger",
+        "exit_order",
+        "provider_specs",
+    ],
     ["redaction", "usage"],
     ["store", "providers", "pricing"],
     ["migrations", "transport", "router"],

@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from ledgerlm.provider_specs import PROVIDER_SPECS
+
 __all__ = [
     "PROVIDER_NAMES",
     "latest_experimental",
@@ -39,22 +41,10 @@ __all__ = [
 ]
 
 PROVIDER_NAMES: dict[str, str] = {
-    "openai": "openai",
-    "azure": "azure.ai.openai",
-    "azure_openai": "azure.ai.openai",
-    "anthropic": "anthropic",
-    "gemini": "gcp.gemini",
-    "vertex_ai": "gcp.vertex_ai",
-    "bedrock": "aws.bedrock",
-    "groq": "groq",
-    "mistral": "mistral_ai",
-    "deepseek": "deepseek",
-    "xai": "x_ai",
-    "perplexity": "perplexity",
-    "cohere": "cohere",
-    "ibm": "ibm.watsonx.ai",
-}
-"""ledgerlm provider names -> well-known ``gen_ai.provider.name`` values (others pass through)."""
+    key: spec.otel_name or spec.name for spec in PROVIDER_SPECS for key in (spec.name, *spec.aliases)
+} | {"perplexity": "perplexity", "cohere": "cohere", "ibm": "ibm.watsonx.ai"}
+"""ledgerlm provider names and aliases (the provider table, ``ledgerlm.provider_specs``) -> well-known
+``gen_ai.provider.name`` values (others pass through)."""
 
 _OPERATIONS = {"embedding": "embeddings", "aembedding": "embeddings"}
 

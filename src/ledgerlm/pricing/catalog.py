@@ -19,6 +19,8 @@ from genai_prices import data_snapshot
 from genai_prices.types import ModelInfo
 from genai_prices.types import Provider as CatalogProvider
 
+from ledgerlm.provider_specs import PROVIDER_SPECS
+
 __all__ = [
     "CatalogMatch",
     "catalog_provider_id",
@@ -28,31 +30,19 @@ __all__ = [
     "resolve_model",
 ]
 
-# ledgerlm / LiteLLM provider prefixes -> genai-prices provider ids.
+# ledgerlm / LiteLLM provider prefixes -> genai-prices provider ids: the provider table's (names and
+# aliases, ``ledgerlm.provider_specs``), then names outside it that LiteLLM model strings use.
 _PROVIDER_IDS: dict[str, str] = {
-    "openai": "openai",
+    key: spec.price_provider
+    for spec in PROVIDER_SPECS
+    if spec.price_provider is not None
+    for key in (spec.name, *spec.aliases)
+} | {
     "text-completion-openai": "openai",
-    "azure": "azure",
-    "azure_openai": "azure",
     "azure_ai": "azure",
-    "anthropic": "anthropic",
-    "gemini": "google",
     "google": "google",
-    "vertex": "google",
-    "vertex_ai": "google",
-    "bedrock": "aws",
     "bedrock_converse": "aws",
     "aws": "aws",
-    "xai": "x-ai",
-    "x-ai": "x-ai",
-    "deepseek": "deepseek",
-    "groq": "groq",
-    "mistral": "mistral",
-    "openrouter": "openrouter",
-    "together_ai": "together",
-    "together": "together",
-    "fireworks_ai": "fireworks",
-    "fireworks": "fireworks",
     "cohere": "cohere",
     "perplexity": "perplexity",
     "cerebras": "cerebras",

@@ -8,7 +8,7 @@ prefixes.
 
 Each provider module is imported the first time its provider is asked for, so ``import ledgerlm`` stays
 cheap and a provider's optional dependencies are only needed when it is used. Later providers (Anthropic,
-Gemini, Bedrock) register by adding one line to ``_FACTORIES``.
+Gemini, Bedrock) register by adding one ``ProviderSpec`` to ``ledgerlm.provider_specs``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import importlib
 from collections.abc import Callable
 
 from ledgerlm.errors import UnsupportedProviderError
+from ledgerlm.provider_specs import PROVIDER_SPECS
 from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
 
 __all__ = [
@@ -29,37 +30,10 @@ __all__ = [
     "split_model",
 ]
 
-# name -> (module, factory attribute, factory argument or None)
-_FACTORIES: dict[str, tuple[str, str, str | None]] = {
-    "openai": ("ledgerlm.providers.openai", "OpenAIProvider", None),
-    "azure": ("ledgerlm.providers.azure", "AzureOpenAIProvider", None),
-    "groq": ("ledgerlm.providers.openai", "preset_provider", "groq"),
-    "deepseek": ("ledgerlm.providers.openai", "preset_provider", "deepseek"),
-    "mistral": ("ledgerlm.providers.openai", "preset_provider", "mistral"),
-    "xai": ("ledgerlm.providers.openai", "preset_provider", "xai"),
-    "openrouter": ("ledgerlm.providers.openai", "preset_provider", "openrouter"),
-    "together": ("ledgerlm.providers.openai", "preset_provider", "together"),
-    "fireworks": ("ledgerlm.providers.openai", "preset_provider", "fireworks"),
-    "vllm": ("ledgerlm.providers.openai", "preset_provider", "vllm"),
-    "ollama": ("ledgerlm.providers.openai", "preset_provider", "ollama"),
-    "anthropic": ("ledgerlm.providers.anthropic", "AnthropicProvider", None),
-    "gemini": ("ledgerlm.providers.gemini", "GeminiProvider", None),
-    "vertex_ai": ("ledgerlm.providers.gemini", "VertexProvider", None),
-    "bedrock": ("ledgerlm.providers.bedrock", "BedrockProvider", None),
-}
-
-# Aliases accepted as prefixes (LiteLLM spellings).
-_ALIASES: dict[str, str] = {
-    "azure_openai": "azure",
-    "azure-openai": "azure",
-    "together_ai": "together",
-    "fireworks_ai": "fireworks",
-    "hosted_vllm": "vllm",
-    "x-ai": "xai",
-    "mistralai": "mistral",
-    "vertex": "vertex_ai",
-    "vertexai": "vertex_ai",
-}
+# name -> (module, factory attribute, factory argument or None), and alias -> name: from THE provider
+# table (``ledgerlm.provider_specs``); ``register_provider`` adds to the first.
+_FACTORIES: dict[str, tuple[str, str, str | None]] = {spec.name: spec.factory for spec in PROVIDER_SPECS}
+_ALIASES: dict[str, str] = {alias: spec.name for spec in PROVIDER_SPECS for alias in spec.aliases}
 
 # Bare model-name prefixes whose provider is unambiguous.
 _BARE_PREFIXES: tuple[tuple[str, str], ...] = (

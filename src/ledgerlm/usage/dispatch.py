@@ -8,8 +8,9 @@ Provider names are ledgerlm's provider prefixes (``openai``, ``azure``, ``anthro
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
+from ledgerlm.provider_specs import WireFormat, spec_of
 from ledgerlm.types import Usage
 from ledgerlm.usage.anthropic import AnthropicStreamUsage, usage_from_anthropic
 from ledgerlm.usage.bedrock import BedrockStreamUsage, usage_from_bedrock
@@ -26,17 +27,13 @@ __all__ = [
     "usage_from_stream",
 ]
 
-Family = Literal["openai", "anthropic", "gemini", "bedrock"]
+Family = WireFormat
 
-_FAMILIES: dict[str, Family] = {
-    "anthropic": "anthropic",
-    "gemini": "gemini",
+# Names outside the provider table that callers of this API use (genai-prices and pydantic-ai ids).
+_OTHER_FAMILIES: dict[str, Family] = {
     "google": "gemini",
-    "vertex": "gemini",
-    "vertex_ai": "gemini",
     "google-vertex": "gemini",
     "google-gla": "gemini",
-    "bedrock": "bedrock",
     "bedrock_converse": "bedrock",
     "aws": "bedrock",
 }
@@ -55,8 +52,12 @@ class StreamUsage(Protocol):
 
 
 def provider_family(provider: str) -> Family:
-    """The wire format family of ``provider`` (unknown names are OpenAI-compatible)."""
-    return _FAMILIES.get(provider.lower(), "openai")
+    """The wire format family of ``provider`` (the provider table's, aliases included; unknown names
+    are OpenAI-compatible)."""
+    spec = spec_of(provider)
+    if spec is not None:
+        return spec.wire_format
+    return _OTHER_FAMILIES.get(provider.lower(), "openai")
 
 
 def stream_accumulator(provider: str) -> StreamUsage:

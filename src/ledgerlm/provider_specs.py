@@ -1,0 +1,108 @@
+"""THE provider table: one ``ProviderSpec`` per provider ledgerlm can call, read by every part that
+needs to know a provider (the registry in ``ledgerlm.providers``, usage mapping in
+``ledgerlm.usage.dispatch``, the price catalog in ``ledgerlm.pricing.catalog``, OpenTelemetry's
+``gen_ai.provider.name``), so they agree on names and aliases (LiteLLM's spellings).
+
+Per provider: ``name`` (the model-string prefix), ``aliases``, ``wire_format`` (``openai``,
+``anthropic``, ``gemini``, ``bedrock``: which request/response/usage/stream code speaks to it),
+``factory`` (``module``, attribute, argument: the ``Provider`` built on first use, lazily imported; its
+class holds the credentials' environment variables, ``api_key_env``), ``price_provider`` (the
+genai-prices provider id, ``None``: no catalog price, e.g. self-hosted) and ``otel_name``
+(``gen_ai.provider.name``; ``None``: the name itself). Pure data: nothing is imported from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["PROVIDER_SPECS", "ProviderSpec", "WireFormat", "canonical_provider", "spec_of"]
+
+WireFormat = Literal["openai", "anthropic", "gemini", "bedrock"]
+
+_OPENAI = "ledgerlm.providers.openai"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """One provider (see the module docstring for the fields)."""
+
+    name: str
+    wire_format: WireFormat
+    factory: tuple[str, str, str | None]
+    aliases: tuple[str, ...] = ()
+    price_provider: str | None = None
+    otel_name: str | None = None
+
+
+def _preset(
+    name: str, price: str | None, aliases: tuple[str, ...] = (), otel: str | None = None
+) -> ProviderSpec:
+    """An OpenAI-compatible provider built by ``preset_provider(name)``."""
+    return ProviderSpec(name, "openai", (_OPENAI, "preset_provider", name), aliases, price, otel)
+
+
+PROVIDER_SPECS: tuple[ProviderSpec, ...] = (
+    ProviderSpec("openai", "openai", (_OPENAI, "OpenAIProvider", None), price_provider="openai"),
+    ProviderSpec(
+        "azure",
+        "openai",
+        ("ledgerlm.providers.azure", "AzureOpenAIProvider", None),
+        aliases=("azure_openai", "azure-openai"),
+        price_provider="azure",
+        otel_name="azure.ai.openai",
+    ),
+    _preset("groq", "groq"),
+    _preset("deepseek", "deepseek"),
+    _preset("mistral", "mistral", ("mistralai",), otel="mistral_ai"),
+    _preset("xai", "x-ai", ("x-ai",), otel="x_ai"),
+    _preset("openrouter", "openrouter"),
+    _preset("together", "together", ("together_ai",)),
+    _preset("fireworks", "fireworks", ("fireworks_ai",)),
+    _preset("vllm", None, ("hosted_vllm",)),
+    _preset("ollama", None),
+    ProviderSpec(
+        "anthropic",
+        "anthropic",
+        ("ledgerlm.providers.anthropic", "AnthropicProvider", None),
+        price_provider="anthropic",
+    ),
+    ProviderSpec(
+        "gemini",
+        "gemini",
+        ("ledgerlm.providers.gemini", "GeminiProvider", None),
+        price_provider="google",
+        otel_name="gcp.gemini",
+    ),
+    ProviderSpec(
+        "vertex_ai",
+        "gemini",
+        ("ledgerlm.providers.gemini", "VertexProvider", None),
+        aliases=("vertex", "vertexai"),
+        price_provider="google",
+        otel_name="gcp.vertex_ai",
+    ),
+    ProviderSpec(
+        "bedrock",
+        "bedrock",
+        ("ledgerlm.providers.bedrock", "BedrockProvider", None),
+        price_provider="aws",
+        otel_name="aws.bedrock",
+    ),
+)
+
+_BY_NAME: dict[str, ProviderSpec] = {
+    key: spec for spec in PROVIDER_SPECS for key in (spec.name, *spec.aliases)
+}
+
+
+def canonical_provider(name: str) -> str:
+    """The table's name for ``name`` or one of its aliases (lower-cased); unknown names unchanged."""
+    lowered = name.lower()
+    spec = _BY_NAME.get(lowered)
+    return spec.name if spec is not None else lowered
+
+
+def spec_of(name: str) -> ProviderSpec | None:
+    """The spec of a provider name or alias (any case); ``None`` when the table has none."""
+    return _BY_NAME.get(name.lower())
