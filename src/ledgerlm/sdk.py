@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ledgerlm import engine
@@ -94,37 +95,44 @@ def _check_input(value: Any) -> Any:
     return value
 
 
-async def _acompletion(
-    model: str,
-    messages: Any,
-    *,
-    stream: bool,
-    sync: bool,
-    api_key: str | None,
-    api_base: str | None,
-    api_version: str | None,
-    timeout: float | None,
-    num_retries: int,
-    metadata: Mapping[str, Any] | None,
-    callbacks: list[Any] | None,
-    no_log: bool,
-    params: dict[str, Any],
-) -> ModelResponse | CustomStreamWrapper:
-    deployment = resolve_deployment(model, api_key=api_key, api_base=api_base, api_version=api_version)
+@dataclass(frozen=True, slots=True)
+class _CompletionCall:
+    """One SDK completion call as a value: the arguments of ``completion`` / ``acompletion``
+    (``sync``: called through ``completion``; ``params``: the other OpenAI parameters)."""
+
+    model: str
+    messages: Any
+    stream: bool
+    sync: bool
+    api_key: str | None
+    api_base: str | None
+    api_version: str | None
+    timeout: float | None
+    num_retries: int
+    metadata: Mapping[str, Any] | None
+    callbacks: list[Any] | None
+    no_log: bool
+    params: dict[str, Any]
+
+
+async def _acompletion(call: _CompletionCall) -> ModelResponse | CustomStreamWrapper:
+    deployment = resolve_deployment(
+        call.model, api_key=call.api_key, api_base=call.api_base, api_version=call.api_version
+    )
+    params = dict(call.params)
     deployment = _with_settings(deployment, params)
-    body = {"messages": _check_messages(messages), **params}
-    context = _context(metadata, no_log, params)
-    call_type = "completion" if sync else "acompletion"
+    body = {"messages": _check_messages(call.messages), **params}
+    context = _context(call.metadata, call.no_log, params)
     kwargs: dict[str, Any] = {
         "context": context,
-        "call_type": call_type,
-        "num_retries": num_retries,
-        "timeout": timeout,
-        "callbacks": callbacks,
+        "call_type": "completion" if call.sync else "acompletion",
+        "num_retries": call.num_retries,
+        "timeout": call.timeout,
+        "callbacks": call.callbacks,
     }
-    if stream:
+    if call.stream:
         chat_stream = await engine.chat_stream(deployment, body, **kwargs)
-        return CustomStreamWrapper(chat_stream, request_id=context.request_id, sync=sync)
+        return CustomStreamWrapper(chat_stream, request_id=context.request_id, sync=call.sync)
     result = await engine.chat(deployment, body, **kwargs)
     ledger = Ledger(usage=result.usage, cost=result.cost, request_id=context.request_id, record=result.record)
     return ModelResponse(result.body, ledger)
@@ -154,19 +162,21 @@ async def acompletion(
     ``no_log``: do not log this call's content.
     """
     return await _acompletion(
-        model,
-        messages,
-        stream=stream,
-        sync=False,
-        api_key=api_key,
-        api_base=api_base,
-        api_version=api_version,
-        timeout=timeout,
-        num_retries=num_retries,
-        metadata=metadata,
-        callbacks=callbacks,
-        no_log=no_log,
-        params=openai_params,
+        _CompletionCall(
+            model,
+            messages,
+            stream,
+            False,
+            api_key,
+            api_base,
+            api_version,
+            timeout,
+            num_retries,
+            metadata,
+            callbacks,
+            no_log,
+            openai_params,
+        )
     )
 
 
@@ -189,19 +199,21 @@ def completion(
     to iterate with ``for``. Same arguments and errors as ``acompletion``."""
     return run_sync(
         _acompletion(
-            model,
-            messages,
-            stream=stream,
-            sync=True,
-            api_key=api_key,
-            api_base=api_base,
-            api_version=api_version,
-            timeout=timeout,
-            num_retries=num_retries,
-            metadata=metadata,
-            callbacks=callbacks,
-            no_log=no_log,
-            params=openai_params,
+            _CompletionCall(
+                model,
+                messages,
+                stream,
+                True,
+                api_key,
+                api_base,
+                api_version,
+                timeout,
+                num_retries,
+                metadata,
+                callbacks,
+                no_log,
+                openai_params,
+            )
         )
     )
 
