@@ -158,7 +158,11 @@ async def _run(call: ProxyCall, endpoint: Endpoint) -> Response:
         raise
     except Exception as exc:
         return await _fail(call, endpoint, exc)
-    return await _respond(call, endpoint, upstream, result)
+    try:
+        return await _respond(call, endpoint, upstream, result)
+    except asyncio.CancelledError:  # gone while answering: the reservation is still settled
+        await asyncio.shield(_cancelled(call))
+        raise
 
 
 async def _prepare(call: ProxyCall, endpoint: Endpoint) -> Upstream:
