@@ -1,0 +1,1 @@
+"""The ledger, off the request path: reconciliation against provider bills (``ledger.reconcile``)."""
