@@ -193,6 +193,20 @@ STREAM_ERROR = _sse(
 )
 
 
+def _bill(state: SimState, request: web.Request, knobs: Knobs, body: dict[str, Any]) -> None:
+    """Record the answered call for the admin reports (``simulator.billing``)."""
+    _, tokens, _ = _reply(knobs, body)
+    counts = {
+        "input": tokens.uncached_prompt,
+        "cached_input": tokens.cache_read,
+        "cache_write_5m": tokens.cache_write - tokens.cache_write_1h,
+        "cache_write_1h": tokens.cache_write_1h,
+        "output": tokens.completion,
+    }
+    model = str(body.get("model", "claude-sim"))
+    state.billing.record("anthropic", request.headers.get("x-api-key"), model, counts, "messages")
+
+
 def routes(state: SimState) -> list[web.RouteDef]:
     """``POST /v1/messages`` bound to ``state``."""
 
@@ -206,6 +220,7 @@ def routes(state: SimState) -> list[web.RouteDef]:
         if isinstance(prepared, web.StreamResponse):
             return prepared
         knobs, body = prepared
+        _bill(state, request, knobs, body)
         if body.get("stream"):
             events = stream_events(knobs, body)
             return await write_events(

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ledgerlm.simulator.billing import bearer, openai_counts
 from ledgerlm.simulator.knobs import Knobs, count_prompt_tokens, count_text_tokens, last_user_text
 from ledgerlm.simulator.state import SimState, abort_connection, error_response, split_words
 
@@ -217,6 +218,10 @@ async def _chat(request: web.Request, state: SimState, *, azure: bool) -> web.St
     if isinstance(prepared, web.StreamResponse):
         return prepared
     knobs, body = prepared
+    if not azure:  # the admin reports bill what was answered (simulator.billing)
+        usage = usage_body(knobs, body, reply_text(knobs, body))
+        model = str(body.get("model", "sim-model"))
+        state.billing.record("openai", bearer(request.headers), model, openai_counts(usage), "completions")
     if body.get("stream"):
         return await _write_stream(request, state, knobs, stream_events(knobs, body, azure=azure))
     return web.Response(
@@ -231,7 +236,11 @@ async def _embeddings(request: web.Request, state: SimState, *, azure: bool) -> 
     knobs, body = prepared
     if not body.get("input"):
         return error_response(400, "'input' is required and must not be empty")
-    return web.Response(body=orjson.dumps(embeddings_body(knobs, body)), content_type="application/json")
+    answer = embeddings_body(knobs, body)
+    if not azure:
+        tokens = {"input": int(answer["usage"]["prompt_tokens"])}
+        state.billing.record("openai", bearer(request.headers), answer["model"], tokens, "embeddings")
+    return web.Response(body=orjson.dumps(answer), content_type="application/json")
 
 
 def routes(state: SimState) -> list[web.RouteDef]:

@@ -33,6 +33,7 @@ ROUTE_MODULES: list[str] = [
     "ledgerlm.simulator.anthropic",
     "ledgerlm.simulator.gemini",
     "ledgerlm.simulator.bedrock",
+    "ledgerlm.simulator.admin_reports",
 ]
 """Modules exposing ``routes(state) -> list[web.RouteDef]``; each adds one provider format."""
 

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ledgerlm.simulator.billing import Billing
 from ledgerlm.simulator.knobs import Knobs, merge_knobs
 
 __all__ = [
@@ -109,6 +110,7 @@ class SimState:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[SimRequest] = field(default_factory=list)
     fail_counts: dict[str, int] = field(default_factory=dict)
+    billing: Billing = field(default_factory=Billing)
     closing: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

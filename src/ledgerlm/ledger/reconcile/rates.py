@@ -16,7 +16,7 @@ from typing import Any
 
 from ledgerlm.types import Usage
 
-__all__ = ["CatalogRate", "catalog_rate", "implied_rate", "unit_scale"]
+__all__ = ["CatalogRate", "catalog_rate", "category_usage", "implied_rate", "unit_scale"]
 
 CatalogRate = Callable[[str, str, str], Decimal | None]
 _MILLION, _THOUSAND = 1_000_000, 1_000
@@ -35,8 +35,9 @@ def implied_rate(usd: Decimal, units: int | None, category: str) -> Decimal | No
     return usd * unit_scale(category) / units
 
 
-def _usage(category: str) -> Usage | None:
-    n = unit_scale(category)
+def category_usage(category: str, n: int) -> Usage | None:
+    """A ``Usage`` holding ``n`` units of ``category`` alone (``None`` for a category not priced by
+    tokens or searches)."""
     shapes: Mapping[str, dict[str, Any]] = {
         "input": {"input_tokens": n},
         "cached_input": {"input_tokens": n, "cache_read_tokens": n},
@@ -58,7 +59,7 @@ def catalog_rate(provider: str, model: str, category: str) -> Decimal | None:
     """The catalog's rate for ``category`` of ``provider``/``model`` (see module doc), or ``None``."""
     from ledgerlm.pricing import compile_price
 
-    usage = _usage(category)
+    usage = category_usage(category, unit_scale(category))
     if usage is None or not model:
         return None
     price = compile_price(_CATALOG_PROVIDER.get(provider, provider), model)
