@@ -104,3 +104,12 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
             client.close()
             _wait_written(app)
         yield Traffic(sim, config, f"sqlite:///{folder}/ledger.db", calls)
+
+
+@pytest.fixture
+def pg_url(postgres_url: str) -> Iterator[str]:
+    """A fresh database on the machine's PostgreSQL, dropped afterwards."""
+    from tests.helpers.pg import temp_database
+
+    with temp_database(postgres_url, prefix="ledgerlm_reconcile") as url:
+        yield url

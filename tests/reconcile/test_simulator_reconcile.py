@@ -96,7 +96,10 @@ def test_unpriced_in_ledger(traffic: Traffic) -> None:
     assert result["provider_usd"] == ledger + billed
     assert result["capture_rate"] == ledger / (ledger + billed)
     rows = _explanations(result)["unpriced_in_ledger"]
-    assert {(r["model"], r["category"]) for r in rows} == {("sim-unpriced-model", "input"), ("sim-unpriced-model", "output")}
+    assert {(r["model"], r["category"]) for r in rows} == {
+        ("sim-unpriced-model", "input"),
+        ("sim-unpriced-model", "output"),
+    }
     assert all(r["ledger_unpriced_calls"] == 4 for r in rows)
 
 

@@ -130,10 +130,12 @@ def run_reconcile(options: Options) -> tuple[int, str]:
 
     from rich.console import Console
 
-    from ledgerlm.ledger.reconcile.render import render_table
+    from ledgerlm.ledger.reconcile.render import render_table, summary_line
 
     buffer = StringIO()
-    Console(file=buffer, width=160).print(render_table(result))
+    console = Console(file=buffer, width=200)
+    console.print(summary_line(result))
+    console.print(render_table(result))
     return status, buffer.getvalue().rstrip("\n")
 
 

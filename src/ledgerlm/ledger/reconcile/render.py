@@ -46,7 +46,7 @@ def render_table(result: ReconcileResult) -> Any:
     """A ``rich.table.Table`` of every row that is not ``matched`` (plus a matched count caption)."""
     from rich.table import Table
 
-    table = Table(title=summary_line(result))
+    table = Table(title="differences (rows not matched)")
     for name in _COLUMNS:
         table.add_column(name, justify="right" if "tokens" in name or "USD" in name else "left")
     for row in result.rows:
