@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
+from tests.reconcile.ledger_rows import spend_row, write_ledger
 from typer.testing import CliRunner
 
 from ledgerlm.cli import build_app
@@ -24,7 +25,6 @@ from ledgerlm.ledger.reconcile.openai_report import read_openai_pages
 from ledgerlm.ledger.reconcile.report import parse_json
 from ledgerlm.pricing import compile_price
 from ledgerlm.types import Usage
-from tests.reconcile.ledger_rows import spend_row, write_ledger
 
 DAY = date(2026, 3, 14)
 NOON = datetime(2026, 3, 14, 12, tzinfo=UTC)
@@ -57,21 +57,33 @@ def openai_costs(
 ) -> dict[str, Any]:
     kinds = {"input": "input", "cache_read": "cached input", "output": "output"}
     results = [
-        {"object": "organization.costs.result", "amount": {"value": value, "currency": "usd"},
-         "line_item": f"{model}, {kinds[key]}", "project_id": None}
+        {
+            "object": "organization.costs.result",
+            "amount": {"value": value, "currency": "usd"},
+            "line_item": f"{model}, {kinds[key]}",
+            "project_id": None,
+        }
         for key, value in amounts.items()
-    ]  # fmt: skip
+    ]
     bucket = {"object": "bucket", "start_time": start, "end_time": start + 86400, "results": results}
     return {"object": "page", "data": [bucket], "has_more": False, "next_page": None}
 
 
 def openai_usage(usage: Usage, start: int = EPOCH) -> dict[str, Any]:
     result = {
-        "object": "organization.usage.completions.result", "input_tokens": usage.input_tokens,
-        "input_cached_tokens": usage.cache_read_tokens, "output_tokens": usage.output_tokens,
-        "input_audio_tokens": 0, "output_audio_tokens": 0, "num_model_requests": 1,
-        "project_id": None, "user_id": None, "api_key_id": None, "model": "gpt-4o-mini-2024-07-18", "batch": None,
-    }  # fmt: skip
+        "object": "organization.usage.completions.result",
+        "input_tokens": usage.input_tokens,
+        "input_cached_tokens": usage.cache_read_tokens,
+        "output_tokens": usage.output_tokens,
+        "input_audio_tokens": 0,
+        "output_audio_tokens": 0,
+        "num_model_requests": 1,
+        "project_id": None,
+        "user_id": None,
+        "api_key_id": None,
+        "model": "gpt-4o-mini-2024-07-18",
+        "batch": None,
+    }
     bucket = {"object": "bucket", "start_time": start, "end_time": start + 86400, "results": [result]}
     return {"object": "page", "data": [bucket], "has_more": False, "next_page": None}
 
@@ -98,10 +110,29 @@ def test_openai_report_files_match_exactly(tmp_path: Path, sqlite_url: str) -> N
 def test_openai_amounts_are_dollars_and_anthropic_cents(tmp_path: Path) -> None:
     page = openai_costs({"input": Decimal("1.2345")})
     assert read_openai_pages([parse_json(dumps(page))]).lines[0].usd == Decimal("1.2345")
-    cents = {"data": [{"starting_at": "2026-03-14T00:00:00Z", "ending_at": "2026-03-15T00:00:00Z", "results": [
-        {"currency": "USD", "amount": "123.45", "workspace_id": None, "description": None, "cost_type": "tokens",
-         "context_window": "0-200k", "model": "claude-3-5-haiku-20241022", "service_tier": "standard",
-         "token_type": "uncached_input_tokens"}]}], "has_more": False, "next_page": None}  # fmt: skip
+    cents = {
+        "data": [
+            {
+                "starting_at": "2026-03-14T00:00:00Z",
+                "ending_at": "2026-03-15T00:00:00Z",
+                "results": [
+                    {
+                        "currency": "USD",
+                        "amount": "123.45",
+                        "workspace_id": None,
+                        "description": None,
+                        "cost_type": "tokens",
+                        "context_window": "0-200k",
+                        "model": "claude-3-5-haiku-20241022",
+                        "service_tier": "standard",
+                        "token_type": "uncached_input_tokens",
+                    }
+                ],
+            }
+        ],
+        "has_more": False,
+        "next_page": None,
+    }
     (line,) = read_anthropic_pages([cents]).lines
     assert line.usd == Decimal("1.2345") and line.cell.category == "input" and line.cell.day == DAY
 
@@ -109,19 +140,36 @@ def test_openai_amounts_are_dollars_and_anthropic_cents(tmp_path: Path) -> None:
 def test_anthropic_report_files_match_exactly_on_postgres(tmp_path: Path, pg_url: str) -> None:
     write_ledger(pg_url, [spend_row("anthropic", "claude-3-5-haiku-20241022", NOON, HAIKU)])
     costs = cost_of("anthropic", "claude-3-5-haiku-20241022", HAIKU)
-    types = {"input": "uncached_input_tokens", "cache_read": "cache_read_input_tokens",
-             "cache_write": "cache_creation.ephemeral_5m_input_tokens", "output": "output_tokens"}  # fmt: skip
+    types = {
+        "input": "uncached_input_tokens",
+        "cache_read": "cache_read_input_tokens",
+        "cache_write": "cache_creation.ephemeral_5m_input_tokens",
+        "output": "output_tokens",
+    }
     results = [
-        {"currency": "USD", "amount": format(value * 100, "f"), "workspace_id": None, "description": "x",
-         "cost_type": "tokens", "context_window": "0-200k", "model": "claude-3-5-haiku-20241022",
-         "service_tier": "standard", "token_type": types[key]}
+        {
+            "currency": "USD",
+            "amount": format(value * 100, "f"),
+            "workspace_id": None,
+            "description": "x",
+            "cost_type": "tokens",
+            "context_window": "0-200k",
+            "model": "claude-3-5-haiku-20241022",
+            "service_tier": "standard",
+            "token_type": types[key],
+        }
         for key, value in costs.items()
-    ]  # fmt: skip
+    ]
     bucket = {"starting_at": "2026-03-14T00:00:00Z", "ending_at": "2026-03-15T00:00:00Z"}
     cost_page = {"data": [{**bucket, "results": results}], "has_more": False, "next_page": None}
-    usage_result = {"uncached_input_tokens": 1000, "cache_read_input_tokens": 400, "output_tokens": 50,
-                    "cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 0},
-                    "server_tool_use": {"web_search_requests": 0}, "model": "claude-3-5-haiku-20241022"}  # fmt: skip
+    usage_result = {
+        "uncached_input_tokens": 1000,
+        "cache_read_input_tokens": 400,
+        "output_tokens": 50,
+        "cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 0},
+        "server_tool_use": {"web_search_requests": 0},
+        "model": "claude-3-5-haiku-20241022",
+    }
     usage_page = {"data": [{**bucket, "results": [usage_result]}], "has_more": False, "next_page": None}
     status, result = run(tmp_path, pg_url, "anthropic", cost_page, usage_page)
     assert status == 0, result
@@ -132,8 +180,13 @@ def test_anthropic_report_files_match_exactly_on_postgres(tmp_path: Path, pg_url
 def test_utc_bucket_edges_and_inclusive_days(tmp_path: Path, sqlite_url: str) -> None:
     last_second = datetime(2026, 3, 14, 23, 59, 59, tzinfo=UTC)
     next_midnight = datetime(2026, 3, 15, tzinfo=UTC)
-    write_ledger(sqlite_url, [spend_row("openai", "gpt-4o-mini", last_second, MINI),
-                              spend_row("openai", "gpt-4o-mini", next_midnight, MINI)])  # fmt: skip
+    write_ledger(
+        sqlite_url,
+        [
+            spend_row("openai", "gpt-4o-mini", last_second, MINI),
+            spend_row("openai", "gpt-4o-mini", next_midnight, MINI),
+        ],
+    )
     costs = cost_of("openai", "gpt-4o-mini", MINI)
     # the report's bucket for 03-14 (epoch start) holds the 23:59:59 call; --to 2026-03-14 excludes 03-15
     status, result = run(tmp_path, sqlite_url, "openai", openai_costs(costs), openai_usage(MINI))
@@ -143,8 +196,14 @@ def test_utc_bucket_edges_and_inclusive_days(tmp_path: Path, sqlite_url: str) ->
     # 03-15 differences net out -> day_boundary on both days, capture rate exactly 1
     double = {k: v * 2 for k, v in costs.items()}
     twice = Usage(input_tokens=4000, cache_read_tokens=2000, output_tokens=600)
-    status, result = run(tmp_path, sqlite_url, "openai", openai_costs(double, EPOCH + 86400),
-                         openai_usage(twice, EPOCH + 86400), end="2026-03-15")  # fmt: skip
+    status, result = run(
+        tmp_path,
+        sqlite_url,
+        "openai",
+        openai_costs(double, EPOCH + 86400),
+        openai_usage(twice, EPOCH + 86400),
+        end="2026-03-15",
+    )
     assert status == 0 and result["capture_rate"] == 1
     assert {r["explanation"] for r in result["rows"]} == {"day_boundary"}
     assert {r["date"] for r in result["rows"]} == {"2026-03-14", "2026-03-15"}
@@ -162,8 +221,16 @@ def test_console_csv_export(tmp_path: Path, sqlite_url: str) -> None:
     write_ledger(sqlite_url, [spend_row("openai", "gpt-4o-mini", NOON, MINI)])
     costs = cost_of("openai", "gpt-4o-mini", MINI)
     names = {"input": ("input", 1000), "cache_read": ("cached input", 1000), "output": ("output", 300)}
-    rows = [{"date": "2026-03-14", "model": "gpt-4o-mini-2024-07-18", "line_item": f"gpt-4o-mini, {names[k][0]}",
-             "tokens": names[k][1], "cost_usd": format(v, "f")} for k, v in costs.items()]  # fmt: skip
+    rows = [
+        {
+            "date": "2026-03-14",
+            "model": "gpt-4o-mini-2024-07-18",
+            "line_item": f"gpt-4o-mini, {names[k][0]}",
+            "tokens": names[k][1],
+            "cost_usd": format(v, "f"),
+        }
+        for k, v in costs.items()
+    ]
     status, result = run(tmp_path, sqlite_url, "openai", _csv(rows))
     assert status == 0 and result["capture_rate"] == 1
     assert {r["explanation"] for r in result["rows"]} == {"matched"}
@@ -181,9 +248,17 @@ def test_bedrock_cur_csv(tmp_path: Path, sqlite_url: str) -> None:
     costs = cost_of("bedrock", model, usage)
     assert costs, "the catalog prices this Bedrock model"
     kinds = {"input": ("input-tokens", 1000), "output": ("output-tokens", 200)}
-    rows = [{"lineItem/UsageStartDate": "2026-03-14T12:00:00Z", "lineItem/ProductCode": "AmazonBedrock",
-             "lineItem/UsageType": f"USE1-{model}-{kinds[k][0]}", "lineItem/UsageAmount": kinds[k][1],
-             "lineItem/UnblendedCost": format(v, "f"), "model": model} for k, v in costs.items()]  # fmt: skip
+    rows = [
+        {
+            "lineItem/UsageStartDate": "2026-03-14T12:00:00Z",
+            "lineItem/ProductCode": "AmazonBedrock",
+            "lineItem/UsageType": f"USE1-{model}-{kinds[k][0]}",
+            "lineItem/UsageAmount": kinds[k][1],
+            "lineItem/UnblendedCost": format(v, "f"),
+            "model": model,
+        }
+        for k, v in costs.items()
+    ]
     rows.append({**rows[0], "lineItem/ProductCode": "AmazonEC2", "lineItem/UnblendedCost": "99"})
     status, result = run(tmp_path, sqlite_url, "bedrock", _csv(rows))
     assert status == 0 and result["capture_rate"] == 1, result
@@ -191,8 +266,15 @@ def test_bedrock_cur_csv(tmp_path: Path, sqlite_url: str) -> None:
 
 def test_vertex_billing_export_csv_untracked(tmp_path: Path, sqlite_url: str) -> None:
     write_ledger(sqlite_url, [])
-    rows = [{"usage_start_time": "2026-03-14 05:00:00 UTC", "service.description": "Vertex AI",
-             "sku.description": "Gemini 2.0 Flash Input Text", "usage.amount": 4000, "cost": "0.0004"}]  # fmt: skip
+    rows = [
+        {
+            "usage_start_time": "2026-03-14 05:00:00 UTC",
+            "service.description": "Vertex AI",
+            "sku.description": "Gemini 2.0 Flash Input Text",
+            "usage.amount": 4000,
+            "cost": "0.0004",
+        }
+    ]
     status, result = run(tmp_path, sqlite_url, "vertex", _csv(rows))
     assert status == 4 and result["capture_rate"] == 0
     (row,) = result["rows"]
@@ -206,8 +288,19 @@ def test_vertex_billing_export_csv_untracked(tmp_path: Path, sqlite_url: str) ->
 def test_openrouter_activity(tmp_path: Path, sqlite_url: str) -> None:
     usage = Usage(input_tokens=100, output_tokens=20, provider_cost=Decimal("0.00042"))
     write_ledger(sqlite_url, [spend_row("openrouter", "openai/gpt-4o", NOON, usage)])
-    activity = {"data": [{"date": "2026-03-14", "model": "openai/gpt-4o", "usage": Decimal("0.00042"),
-                          "requests": 1, "prompt_tokens": 100, "completion_tokens": 20, "reasoning_tokens": 0}]}  # fmt: skip
+    activity = {
+        "data": [
+            {
+                "date": "2026-03-14",
+                "model": "openai/gpt-4o",
+                "usage": Decimal("0.00042"),
+                "requests": 1,
+                "prompt_tokens": 100,
+                "completion_tokens": 20,
+                "reasoning_tokens": 0,
+            }
+        ]
+    }
     status, result = run(tmp_path, sqlite_url, "openrouter", activity)
     assert status == 0, result
     (row,) = result["rows"]
@@ -245,8 +338,19 @@ def test_bad_input_exits_2(
 def test_table_output_lists_differences(tmp_path: Path, sqlite_url: str) -> None:
     write_ledger(sqlite_url, [spend_row("openai", "gpt-4o-mini", NOON, MINI)])
     (tmp_path / "r.json").write_bytes(dumps(openai_costs({"input": Decimal("1")})))
-    args = ["reconcile", "--provider", "openai", "--from", "2026-03-14", "--to", "2026-03-14",
-            "--database-url", sqlite_url, "--report", str(tmp_path / "r.json")]  # fmt: skip
+    args = [
+        "reconcile",
+        "--provider",
+        "openai",
+        "--from",
+        "2026-03-14",
+        "--to",
+        "2026-03-14",
+        "--database-url",
+        sqlite_url,
+        "--report",
+        str(tmp_path / "r.json"),
+    ]
     done = subprocess.run(
         [sys.executable, "-m", "ledgerlm.cli", *args], capture_output=True, text=True, timeout=60
     )

@@ -10,10 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tests.reconcile.conftest import Traffic
 
 from ledgerlm.commands.reconcile import Options, run_reconcile
 from ledgerlm.ledger.reconcile.report import parse_json
-from tests.reconcile.conftest import Traffic
 
 TODAY = datetime.now(UTC).date()
 
@@ -91,6 +91,7 @@ def test_untracked_traffic(traffic: Traffic) -> None:
 def test_unpriced_in_ledger(traffic: Traffic) -> None:
     traffic.sim.state.billing.knobs["prices"] = {"sim-unpriced-model": {"input": 1, "output": 2}}
     status, result = reconcile(traffic, "openai")
+    assert status == 4
     ledger = traffic.ledger_spend("openai")
     billed = Decimal(4 * 100 * 1 + 4 * 10 * 2) / 1_000_000
     assert result["provider_usd"] == ledger + billed

@@ -15,6 +15,8 @@ Series (prefix ``ledgerlm_``; labels in braces):
 | ``key_requests_total`` / ``key_spend_usd_total`` | counter | key (allow-listed keys only) |
 | ``tag_requests_total`` / ``tag_spend_usd_total`` | counter | tag (allow-listed tags only) |
 | ``budget_remaining_usd`` | gauge | scope, name |
+| ``capture_rate`` | gauge | provider (ledger / provider-billed USD of the last reconciliation) |
+| ``reconcile_unknown_usage_field_rows`` | gauge | provider, field (last reconciliation) |
 | ``spend_writer_queue_depth`` | gauge | |
 | ``spend_spool_events`` / ``spend_spool_bytes`` | gauge | |
 | ``callback_drops_total`` | counter | callback |
@@ -64,6 +66,7 @@ __all__ = [
     "observe_overhead",
     "record_call",
     "set_budget_remaining",
+    "set_capture_rate",
     "set_spend_queue_depth",
     "set_spend_spool_size",
 ]
@@ -199,6 +202,14 @@ class PrometheusMetrics:
         self.budget_remaining = Gauge(
             "budget_remaining_usd", "Budget left (USD).", ["scope", "name"], namespace=ns, registry=r,
             multiprocess_mode="mostrecent",
+        )  # fmt: skip
+        self.capture_rate = Gauge(
+            "capture_rate", "Ledger / provider-billed spend of the last reconciliation.", ["provider"],
+            namespace=ns, registry=r, multiprocess_mode="mostrecent",
+        )  # fmt: skip
+        self.unknown_usage_fields = Gauge(
+            "reconcile_unknown_usage_field_rows", "Reconciled rows carrying an unmapped usage field.",
+            ["provider", "field"], namespace=ns, registry=r, multiprocess_mode="mostrecent",
         )  # fmt: skip
         self.queue_depth = Gauge(
             "spend_writer_queue_depth", "Spend records waiting for the DB writer.", namespace=ns, registry=r,
@@ -413,6 +424,20 @@ def set_spend_spool_size(events: int, size_bytes: int | None = None) -> None:
     metrics.spool_events.set(events)
     if size_bytes is not None:
         metrics.spool_bytes.set(size_bytes)
+
+
+def set_capture_rate(provider: str, rate: Decimal | None, unknown_fields: Mapping[str, int]) -> None:
+    """The last reconciliation of ``provider``: its capture rate (``None`` removes the series) and the
+    rows flagged per unmapped usage field."""
+    metrics = default_metrics()
+    name = metrics.label("provider", provider)
+    if rate is None:
+        with contextlib.suppress(KeyError):
+            metrics.capture_rate.remove(name)
+    else:
+        metrics.capture_rate.labels(name).set(float(rate))
+    for field_name, rows in unknown_fields.items():
+        metrics.unknown_usage_fields.labels(name, metrics.label("field", field_name)).set(rows)
 
 
 def inc_callback_drops(callback: str, count: int = 1) -> None:

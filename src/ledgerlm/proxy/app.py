@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from ledgerlm import transport
 from ledgerlm.budgets.contract import start_admission, stop_admission
-from ledgerlm.proxy import llm_routes, management, messages, spend_api, tag_routes
+from ledgerlm.proxy import llm_routes, management, messages, reconcile_routes, spend_api, tag_routes
 from ledgerlm.proxy.config import load_config
 from ledgerlm.proxy.hooks import close_callbacks
 from ledgerlm.proxy.http import http_exception_response, json_response
@@ -80,20 +80,27 @@ def routes() -> list[Route]:
     out.extend(management.routes())
     out.extend(spend_api.routes())
     out.extend(tag_routes.routes())
+    out.extend(reconcile_routes.routes())  # GET /reconcile/runs[/{id}] (issue 18)
     return out
 
 
 def build_app(state: ProxyState) -> Starlette:
     """The ASGI app serving ``state``; the store starts and stops with the app's lifespan."""
 
+    from ledgerlm.proxy.reconcile_job import build_scheduler
+
+    reconcile = build_scheduler(state.config, lambda: state.store.engine)  # daily job (issue 18)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.store.start()
         await start_admission(state.admission)
         await state.key_events.start()
+        await reconcile.start()
         try:
             yield
         finally:
+            await reconcile.stop()
             await state.key_events.stop()
             await stop_admission(state.admission)
             await state.store.stop()
@@ -106,6 +113,7 @@ def build_app(state: ProxyState) -> Starlette:
         exception_handlers={HTTPException: http_exception_response},
     )
     app.state.proxy = state
+    app.state.reconcile = reconcile
     return app
 
 

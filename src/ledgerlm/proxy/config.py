@@ -150,6 +150,7 @@ class ProxyConfig(_Lenient):
     environment_variables: dict[str, Any] = Field(default_factory=dict)
     budget_settings: dict[str, Any] = Field(default_factory=dict)  # validated by ledgerlm.budgets.config
     callback_settings: dict[str, Any] = Field(default_factory=dict)  # read by ledgerlm.integrations
+    reconcile_settings: dict[str, Any] = Field(default_factory=dict)  # read by proxy.reconcile_job
 
     @field_validator("general_settings", "litellm_settings", mode="before")
     @classmethod

@@ -260,3 +260,21 @@ organizations = sa.Table(
     _json("metadata", "{}"),
     *_timestamps(),
 )
+
+reconcile_runs = sa.Table(  # issue 18: one row per reconciliation run (migration 0006)
+    "reconcile_runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("provider", sa.String(64), nullable=False),
+    sa.Column("from_date", sa.Date, nullable=False),
+    sa.Column("to_date", sa.Date, nullable=False),
+    # exact decimal text (USD; capture_rate NULL when the provider billed nothing): never rounded
+    sa.Column("ledger_usd", sa.String(64), nullable=False),
+    sa.Column("provider_usd", sa.String(64), nullable=False),
+    sa.Column("capture_rate", sa.String(64), nullable=True),
+    sa.Column("tolerance", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("rows", sa.Text, nullable=False),  # JSON text of the explained rows, exact numbers
+    sa.Column("created_at", UTCDateTime, nullable=False, server_default=sa.func.current_timestamp()),
+    sa.Index(None, "provider", "created_at"),
+)

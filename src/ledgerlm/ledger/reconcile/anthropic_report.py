@@ -94,7 +94,7 @@ def _usage_lines(day: Any, result: Mapping[str, Any]) -> list[Line]:
     return [
         Line(Cell(day, model, category, account), tokens=int(value or 0), usd=None, flags=unknown)
         for category, value in pairs
-        if value or category in ("input", "output", "batch")
+        if value
     ]
 
 

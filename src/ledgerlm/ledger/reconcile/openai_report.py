@@ -119,7 +119,7 @@ def _usage_lines(day: Any, result: Mapping[str, Any]) -> list[Line]:
         ("input", text_in - cached), ("cached_input", cached), ("output", output),
         ("audio_input", audio_in), ("audio_output", audio_out),
     )  # fmt: skip
-    return [line(category, tokens) for category, tokens in pairs if tokens or category in ("input", "output")]
+    return [line(category, tokens) for category, tokens in pairs if tokens]
 
 
 def read_openai_pages(pages: Sequence[Any]) -> ProviderReport:
