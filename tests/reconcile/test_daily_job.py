@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -29,9 +29,9 @@ YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    bodies: dict[str, list[Any]] = {}
+    bodies: ClassVar[dict[str, list[Any]]] = {}
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server API)
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
         self.bodies.setdefault(self.path, []).append(json.loads(self.rfile.read(length)))
         self.send_response(200)
@@ -128,5 +128,5 @@ def test_job_is_off_without_admin_key_and_rejects_bad_settings(tmp_path: Path) -
         _config(tmp_path, "http://127.0.0.1:9", "http://127.0.0.1:9", providers=[{"provider": "openai"}])
     )
     assert app.state.reconcile.active is False
-    with pytest.raises(ConfigError, match="reconcile_settings.tolerance"):
+    with pytest.raises(ConfigError, match=r"reconcile_settings\.tolerance"):
         create_app(_config(tmp_path, "http://127.0.0.1:9", "http://127.0.0.1:9", tolerance=-1))
