@@ -126,7 +126,7 @@ def main() -> int:
         render(rows, console)
         from ledgerlm.proxy.demo import run_proxy_demo  # the proxy part (issue 5)
 
-        run_proxy_demo(sim.url, console, sim_models=sim.models)
+        run_proxy_demo(sim.url, console, sim_models=sim.models, sim_billing=sim.state.billing)
     return 0
 
 

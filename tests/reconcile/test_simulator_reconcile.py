@@ -155,3 +155,17 @@ def test_paging_through_next_page(traffic: Traffic) -> None:
     assert status == 0 and result["capture_rate"] == 1
     paged = [r for r in traffic.sim.requests if r.path.endswith("cost_report")]
     assert [r.query.get("page") for r in paged[-3:]] == [None, "page_1", "page_2"]
+
+
+def test_demo_reconciliation_finds_and_explains_the_injected_difference(traffic: Traffic) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from ledgerlm.proxy.demo import UNTRACKED, _reconcile
+
+    out = StringIO()
+    _reconcile(traffic.sim.url, traffic.database_url, traffic.sim.state.billing, Console(file=out, width=220))
+    text = out.getvalue()
+    assert "DRIFT" in text and "untracked_traffic" in text
+    assert f"{UNTRACKED['input']:,} input" in text

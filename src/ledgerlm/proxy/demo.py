@@ -165,10 +165,53 @@ def _render(admin: _Admin, console: Console) -> None:
         console.print(table)
 
 
+UNTRACKED = {"model": "gpt-4o-mini", "input": 400_000, "output": 20_000}
+"""Traffic the demo's simulated provider bills but the gateway never saw (a key used outside it)."""
+
+
+def _reconcile(sim_url: str, database_url: str, billing: Any, console: Console) -> None:
+    """Reconcile today's ledger with the simulator's OpenAI admin reports, after injecting traffic
+    the gateway never saw; print the summary and the explained differences."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from ledgerlm.ledger.reconcile.pull import PullRequest
+    from ledgerlm.ledger.reconcile.render import render_table, summary_line
+    from ledgerlm.ledger.reconcile.service import ReconcileJob, run
+    from ledgerlm.store.engine import create_engine
+
+    billing.knobs["untracked"] = [dict(UNTRACKED)]
+    today = datetime.now(UTC).date()
+    job = ReconcileJob("openai", today, today, pull=PullRequest("openai", today, today, "sk-admin", sim_url))
+
+    async def go() -> Any:
+        engine = create_engine(database_url)
+        try:
+            return await run(job, engine)
+        finally:
+            await engine.dispose()
+
+    result = asyncio.run(go())
+    console.print("\nreconciliation with the provider's admin reports (GET /v1/organization/costs, usage):")
+    console.print(summary_line(result))
+    console.print(render_table(result))
+    console.print(
+        f"injected: {UNTRACKED['input']:,} input + {UNTRACKED['output']:,} output tokens of gpt-4o-mini "
+        "billed "
+        "by the provider on a key the gateway never saw -> untracked_traffic (the SDK calls above went "
+        "straight to the simulator, not through the proxy, so they are untracked too)"
+    )
+
+
 def run_proxy_demo(
-    sim_url: str, console: Console, *, sim_models: dict[str, dict[str, Any]] | None = None
+    sim_url: str,
+    console: Console,
+    *,
+    sim_models: dict[str, dict[str, Any]] | None = None,
+    sim_billing: Any = None,
 ) -> None:
-    """Run the proxy demo against the simulator at ``sim_url`` and print the spend reports."""
+    """Run the proxy demo against the simulator at ``sim_url`` and print the spend reports; with
+    ``sim_billing`` (the simulator's ``Billing``) end with a reconciliation (issue 18)."""
     from ledgerlm.proxy.app import create_app
     from ledgerlm.proxy.server import ServerThread
 
@@ -189,6 +232,8 @@ def run_proxy_demo(
             )
             _wait_written(app)
             _render(admin, console)
+            if sim_billing is not None:
+                _reconcile(sim_url, f"sqlite:///{tmp}/ledgerlm.db", sim_billing, console)
 
 
 def main() -> int:
@@ -197,7 +242,7 @@ def main() -> int:
 
     console = Console(width=max(Console().width, 120))
     with Simulator() as sim:
-        run_proxy_demo(sim.url, console, sim_models=sim.models)
+        run_proxy_demo(sim.url, console, sim_models=sim.models, sim_billing=sim.state.billing)
     return 0
 
 

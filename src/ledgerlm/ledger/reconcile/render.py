@@ -48,7 +48,10 @@ def render_table(result: ReconcileResult) -> Any:
 
     table = Table(title="differences (rows not matched)")
     for name in _COLUMNS:
-        table.add_column(name, justify="right" if "tokens" in name or "USD" in name else "left")
+        right = "tokens" in name or "USD" in name
+        table.add_column(
+            name, justify="right" if right else "left", no_wrap=name in ("explanation", "date", "category")
+        )
     for row in result.rows:
         if row.explanation == "matched":
             continue
