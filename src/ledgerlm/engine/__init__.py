@@ -35,6 +35,7 @@ from ledgerlm.providers import Provider, get_provider
 from ledgerlm.providers.base import Deployment, HTTPRequest
 from ledgerlm.transport import RETRIES_ATTR, SendResult, send
 from ledgerlm.types import CallContext
+from ledgerlm.usage.tier import with_requested_tier
 
 __all__ = [
     "Call",
@@ -170,7 +171,7 @@ async def _plain_call(call: Call, *, embedding: bool) -> CallResult:
         parsed = _parse_json(provider, deployment, raw)
         parse = provider.parse_embedding_response if embedding else provider.parse_chat_response
         out = parse(deployment, parsed)
-        call.usage = provider.usage_from_body(parsed)
+        call.usage = with_requested_tier(provider.usage_from_body(parsed), call.body)  # issue 18 item 6
     except BaseException as exc:
         _fail(log, call, exc)
         raise

@@ -32,6 +32,7 @@ from ledgerlm.providers.base import StreamDecoder
 from ledgerlm.record import CallRecord
 from ledgerlm.transport import DEFAULT_TIMEOUT_S, map_client_error
 from ledgerlm.types import Cost, Usage
+from ledgerlm.usage.tier import with_requested_tier
 
 __all__ = ["ChatStream", "ClientDisconnectedError"]
 
@@ -163,7 +164,7 @@ class ChatStream:
     def _account(self) -> Call:
         """The call with what the stream saw: usage (estimated when never reported), cost, timing."""
         call, decoder = self._call, self._decoder
-        call.usage = usage = self._usage_so_far()
+        call.usage = usage = with_requested_tier(self._usage_so_far(), call.body)  # issue 18 item 6
         try:
             call.cost = call_cost(self._deployment, usage, call.start)
         except Exception as exc:  # a pricing bug must not lose the record

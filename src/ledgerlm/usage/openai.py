@@ -10,6 +10,8 @@ providers' own docs:
 * ``completion_tokens`` / ``output_tokens`` INCLUDE ``completion_tokens_details.reasoning_tokens``,
   except xAI, whose ``completion_tokens`` EXCLUDES reasoning (``total_tokens = prompt + completion +
   reasoning``); this is detected from the numbers and the canonical ``output_tokens`` includes it.
+* Per-call tool fees outside ``usage``: a Responses-API body's ``output`` items of type
+  ``web_search_call`` count as ``web_search_requests`` (billed per call) when the usage has none.
 * Provider-reported cost: OpenRouter ``usage.cost`` (USD; for BYOK calls ``cost`` is OpenRouter's fee
   and ``cost_details.upstream_inference_cost`` is billed to the user's own key, so both are added), xAI
   ``cost_in_usd_ticks`` (1 tick = 1e-10 USD).
@@ -31,6 +33,7 @@ __all__ = [
     "usage_from_openai",
     "usage_from_openai_body",
     "usage_from_openai_stream",
+    "web_search_calls",
 ]
 
 XAI_TICK_USD = Decimal("1e-10")
@@ -145,18 +148,37 @@ def usage_from_openai_body(body: Mapping[str, Any], *, provider: str = "openai")
     usage = body.get("usage")
     if not isinstance(usage, Mapping) or not usage:
         return None
-    return usage_from_openai(usage, provider=provider, service_tier=_str_or_none(body.get("service_tier")))
+    out = usage_from_openai(usage, provider=provider, service_tier=_str_or_none(body.get("service_tier")))
+    return _with_tool_calls(out, body)
+
+
+def web_search_calls(body: Mapping[str, Any]) -> int:
+    """Web search tool calls a Responses-API body reports OUTSIDE ``usage``: its ``output`` items of
+    type ``web_search_call`` (each billed per call, "Web search tool calls" on OpenAI's price list)."""
+    output = body.get("output")
+    if not isinstance(output, list):
+        return 0
+    return sum(1 for item in output if isinstance(item, Mapping) and item.get("type") == "web_search_call")
+
+
+def _with_tool_calls(usage: Usage, body: Mapping[str, Any]) -> Usage:
+    """``usage`` with the per-call web search fees of ``body`` when the usage itself counts none."""
+    calls = web_search_calls(body)
+    if calls and not usage.web_search_requests:
+        return usage.replace(web_search_requests=calls)
+    return usage
 
 
 class OpenAIStreamUsage:
     """Keeps the last usage seen over parsed stream chunks (chat ``usage`` chunk, Responses
     ``response.completed`` / ``response.incomplete`` / ``response.failed`` event)."""
 
-    __slots__ = ("_last", "_tier")
+    __slots__ = ("_last", "_searches", "_tier")
 
     def __init__(self) -> None:
         self._last: Mapping[str, Any] | None = None
         self._tier: str | None = None
+        self._searches = 0
 
     def feed(self, chunk: Mapping[str, Any]) -> None:
         """Take one parsed chunk / event dict."""
@@ -168,12 +190,16 @@ class OpenAIStreamUsage:
         tier = body.get("service_tier")
         if isinstance(tier, str):
             self._tier = tier
+        self._searches = max(self._searches, web_search_calls(body))
 
     def usage(self, *, provider: str = "openai") -> Usage | None:
         """The stream's ``Usage`` or ``None`` when no chunk carried usage."""
         if self._last is None:
             return None
-        return usage_from_openai(self._last, provider=provider, service_tier=self._tier)
+        usage = usage_from_openai(self._last, provider=provider, service_tier=self._tier)
+        if self._searches and not usage.web_search_requests:
+            usage = usage.replace(web_search_requests=self._searches)
+        return usage
 
 
 def usage_from_openai_stream(
