@@ -90,3 +90,19 @@ def test_unknown_usage_field_is_reported_and_flagged_on_the_row(tmp_path: Path) 
     lines = row_lines(row, "openai")
     assert {line.cell.category for line in lines} == {"input", "output"}
     assert all(line.flags == ("unknown_usage_field:prompt_tokens_details.video_tokens",) for line in lines)
+
+
+def test_unknown_usage_field_is_counted_in_a_metric() -> None:
+    from ledgerlm.integrations.events import to_export_dict
+    from ledgerlm.integrations.prometheus import PrometheusMetrics
+
+    knobs = {"gpt-4o-mini": {"prompt_tokens": 10}}
+    with Simulator(models=knobs) as sim:
+        reply = ledgerlm.completion("openai/gpt-4o-mini", MESSAGES, api_base=f"{sim.url}/v1", api_key="k")
+    event = to_export_dict(reply.ledger.record, content_logging=False)
+    event["usage"]["raw"]["prompt_tokens_details"]["video_tokens"] = 3  # a field a provider just added
+    metrics = PrometheusMetrics()
+    metrics.record_call(event)
+    metrics.record_call(event)
+    labels = {"provider": "openai", "usage_field": "prompt_tokens_details.video_tokens"}
+    assert metrics.registry.get_sample_value("ledgerlm_unknown_usage_fields_total", labels) == 2

@@ -16,7 +16,7 @@ Series (prefix ``ledgerlm_``; labels in braces):
 | ``tag_requests_total`` / ``tag_spend_usd_total`` | counter | tag (allow-listed tags only) |
 | ``budget_remaining_usd`` | gauge | scope, name |
 | ``capture_rate`` | gauge | provider (ledger / provider-billed USD of the last reconciliation) |
-| ``reconcile_unknown_usage_field_rows`` | gauge | provider, field (last reconciliation) |
+| ``unknown_usage_fields_total`` | counter | provider, usage_field (a usage field no mapping knows) |
 | ``spend_writer_queue_depth`` | gauge | |
 | ``spend_spool_events`` / ``spend_spool_bytes`` | gauge | |
 | ``callback_drops_total`` | counter | callback |
@@ -207,9 +207,9 @@ class PrometheusMetrics:
             "capture_rate", "Ledger / provider-billed spend of the last reconciliation.", ["provider"],
             namespace=ns, registry=r, multiprocess_mode="mostrecent",
         )  # fmt: skip
-        self.unknown_usage_fields = Gauge(
-            "reconcile_unknown_usage_field_rows", "Reconciled rows carrying an unmapped usage field.",
-            ["provider", "field"], namespace=ns, registry=r, multiprocess_mode="mostrecent",
+        self.unknown_usage_fields = Counter(
+            "unknown_usage_fields", "Calls whose usage carried a field no mapping knows.",
+            ["provider", "usage_field"], namespace=ns, registry=r,
         )  # fmt: skip
         self.queue_depth = Gauge(
             "spend_writer_queue_depth", "Spend records waiting for the DB writer.", namespace=ns, registry=r,
@@ -258,7 +258,17 @@ class PrometheusMetrics:
         for token_type, key in _TOKEN_TYPES.items():
             if usage.get(key):
                 self.tokens.labels(*group, team, token_type).inc(int(usage[key]))
+        if usage.get("raw"):
+            self._record_unknown_fields(str(event.get("provider") or "openai"), usage["raw"], group[1])
         self._record_cost(event, group, team)
+
+    def _record_unknown_fields(self, provider: str, raw: Any, label: str) -> None:
+        """Count the usage fields no mapping knows (``ledgerlm.usage.known_fields``)."""
+        from ledgerlm.usage.dispatch import provider_family
+        from ledgerlm.usage.known_fields import unknown_usage_fields
+
+        for name in unknown_usage_fields(raw, provider_family(provider)):
+            self.unknown_usage_fields.labels(label, self.label("usage_field", name)).inc()
 
     def _record_cost(self, event: Mapping[str, Any], group: tuple[str, str], team: str) -> None:
         total = (event.get("cost") or {}).get("total")
@@ -426,9 +436,9 @@ def set_spend_spool_size(events: int, size_bytes: int | None = None) -> None:
         metrics.spool_bytes.set(size_bytes)
 
 
-def set_capture_rate(provider: str, rate: Decimal | None, unknown_fields: Mapping[str, int]) -> None:
-    """The last reconciliation of ``provider``: its capture rate (``None`` removes the series) and the
-    rows flagged per unmapped usage field."""
+def set_capture_rate(provider: str, rate: Decimal | None) -> None:
+    """The capture rate (ledger / provider-billed USD) of ``provider``'s last reconciliation;
+    ``None`` (the provider billed nothing) removes the series."""
     metrics = default_metrics()
     name = metrics.label("provider", provider)
     if rate is None:
@@ -436,8 +446,6 @@ def set_capture_rate(provider: str, rate: Decimal | None, unknown_fields: Mappin
             metrics.capture_rate.remove(name)
     else:
         metrics.capture_rate.labels(name).set(float(rate))
-    for field_name, rows in unknown_fields.items():
-        metrics.unknown_usage_fields.labels(name, metrics.label("field", field_name)).set(rows)
 
 
 def inc_callback_drops(callback: str, count: int = 1) -> None:

@@ -140,7 +140,7 @@ class ReconcileScheduler:
         job = ReconcileJob(provider.provider, start, end, (), pull, self.settings.tolerance, self.accounts)
         result = await run(job, self.engine())
         run_id = await insert_run(self.engine(), result)
-        prometheus.set_capture_rate(result.provider, result.capture_rate, _unknown_fields(result))
+        prometheus.set_capture_rate(result.provider, result.capture_rate)
         if not result.within_tolerance:
             await self._alert(drift_event(result, run_id))
         return run_id, result
@@ -177,16 +177,6 @@ class ReconcileScheduler:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-
-def _unknown_fields(result: ReconcileResult) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in result.rows:
-        for flag in row.ledger.flags:
-            if flag.startswith("unknown_usage_field:"):
-                name = flag.split(":", 1)[1]
-                counts[name] = counts.get(name, 0) + 1
-    return counts
 
 
 def build_scheduler(config: ProxyConfig, engine: Callable[[], AsyncEngine]) -> ReconcileScheduler:
