@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
+import yaml
 from tests.reconcile.ledger_rows import spend_row, write_ledger
 from typer.testing import CliRunner
 
@@ -358,3 +359,46 @@ def test_table_output_lists_differences(tmp_path: Path, sqlite_url: str) -> None
     assert "DRIFT" in done.stdout
     # $1 for 1,000 input tokens is $1,000 per million: far from the catalog's $0.15
     assert "provider_report_anomaly" in done.stdout and "-0.99985" in done.stdout
+
+
+def test_accounts_from_config_split_cells_by_project(tmp_path: Path, sqlite_url: str) -> None:
+    config = {
+        "model_list": [
+            {
+                "model_name": "mini",
+                "litellm_params": {"model": "openai/gpt-4o-mini", "api_key": "sk-x"},
+                "model_info": {"id": "dep-a", "provider_account_id": "proj_a"},
+            }
+        ],
+        "general_settings": {"database_url": sqlite_url},
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    write_ledger(sqlite_url, [spend_row("openai", "gpt-4o-mini", NOON, MINI, model_id="dep-a")])
+    costs = cost_of("openai", "gpt-4o-mini", MINI)
+    ours = openai_costs(costs)
+    for result in ours["data"][0]["results"]:
+        result["project_id"] = "proj_a"
+    theirs = openai_costs({"input": Decimal("0.5")})  # another project's key, never through the gateway
+    theirs["data"][0]["results"][0]["project_id"] = "proj_b"
+    (tmp_path / "r.json").write_bytes(dumps([ours, theirs]))
+    args = [
+        "reconcile",
+        "--config",
+        str(tmp_path / "config.yaml"),
+        "--provider",
+        "openai",
+        "--from",
+        "2026-03-14",
+        "--to",
+        "2026-03-14",
+        "--report",
+        str(tmp_path / "r.json"),
+        "--json",
+    ]
+    done = CliRunner().invoke(build_app(), args)
+    assert done.exit_code == 4, done.output
+    rows = parse_json(done.stdout)["rows"]
+    assert {(r["account"], r["explanation"]) for r in rows} == {
+        ("proj_a", "matched"),
+        ("proj_b", "untracked_traffic"),
+    }
