@@ -169,3 +169,13 @@ def test_demo_reconciliation_finds_and_explains_the_injected_difference(traffic:
     text = out.getvalue()
     assert "DRIFT" in text and "untracked_traffic" in text
     assert f"{UNTRACKED['input']:,} input" in text
+
+
+def test_openai_paging_through_next_page(traffic: Traffic) -> None:
+    traffic.sim.state.billing.knobs["page_size"] = 2
+    _, result = reconcile(traffic, "openai", days_after=4)
+    priced = [r for r in result["rows"] if r["model"] != "sim-unpriced-model"]
+    assert {r["explanation"] for r in priced} == {"matched"}
+    costs = [r for r in traffic.sim.requests if r.path == "/v1/organization/costs"]
+    assert [r.query.get("page") for r in costs[-3:]] == [None, "page_2", "page_4"]
+    assert costs[-1].query["group_by"] == "line_item" and costs[-1].query["bucket_width"] == "1d"
