@@ -91,52 +91,60 @@ def _usage_result(fields: dict[str, str], counts: dict[str, int]) -> dict[str, A
     }
 
 
+def _window(state: SimState, request: web.Request) -> tuple[datetime, datetime] | web.Response:
+    state.log(request, None)
+    if not request.headers.get("x-api-key"):
+        return _error(401, "x-api-key (admin key) required (simulated)")
+    if "starting_at" not in request.query:
+        return _error(400, "starting_at is required")
+    return _window_rfc3339(request)
+
+
+def _buckets(
+    bounds: tuple[datetime, datetime], per_day: dict[date, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "starting_at": _rfc(day),
+            "ending_at": _rfc(day + timedelta(days=1)),
+            "results": per_day.get(day, []),
+        }
+        for day in _days(*bounds)
+    ]
+
+
+async def _cost_report(state: SimState, request: web.Request) -> web.Response:
+    bounds = _window(state, request)
+    if isinstance(bounds, web.Response):
+        return bounds
+    fields = _group_by(request)
+    sums = _sums(state.billing.snapshot("anthropic"), ["model", *(f for f in fields if f == "workspace_id")])
+    days: dict[date, dict[Any, dict[str, int]]] = defaultdict(dict)
+    for (day, group), counts in sums.items():
+        days[day][group] = counts
+    per_day = {day: _cost_results(state.billing, g, "description" in fields) for day, g in days.items()}
+    return _json(_page(request, _buckets(bounds, per_day), state.billing, 31))
+
+
+async def _usage_report(state: SimState, request: web.Request) -> web.Response:
+    bounds = _window(state, request)
+    if isinstance(bounds, web.Response):
+        return bounds
+    per_day: dict[date, list[dict[str, Any]]] = defaultdict(list)
+    calls = [c for c in state.billing.snapshot("anthropic") if c.endpoint == "messages"]
+    for (day, group), counts in sorted(_sums(calls, _group_by(request)).items()):
+        per_day[day].append(_usage_result(dict(group), counts))
+    return _json(_page(request, _buckets(bounds, per_day), state.billing, 31))
+
+
 def routes(state: SimState) -> list[web.RouteDef]:
     """The two Anthropic report routes bound to ``state``."""
 
-    def window(request: web.Request) -> tuple[datetime, datetime] | web.Response:
-        state.log(request, None)
-        if not request.headers.get("x-api-key"):
-            return _error(401, "x-api-key (admin key) required (simulated)")
-        if "starting_at" not in request.query:
-            return _error(400, "starting_at is required")
-        return _window_rfc3339(request)
-
-    def buckets(
-        low: datetime, high: datetime, per_day: dict[date, list[dict[str, Any]]]
-    ) -> list[dict[str, Any]]:
-        return [
-            {
-                "starting_at": _rfc(day),
-                "ending_at": _rfc(day + timedelta(days=1)),
-                "results": per_day.get(day, []),
-            }
-            for day in _days(low, high)
-        ]
-
     async def cost_report(request: web.Request) -> web.Response:
-        bounds = window(request)
-        if isinstance(bounds, web.Response):
-            return bounds
-        fields = _group_by(request)
-        sums = _sums(
-            state.billing.snapshot("anthropic"), ["model", *(f for f in fields if f == "workspace_id")]
-        )
-        days: dict[date, dict[Any, dict[str, int]]] = defaultdict(dict)
-        for (day, group), counts in sums.items():
-            days[day][group] = counts
-        per_day = {day: _cost_results(state.billing, g, "description" in fields) for day, g in days.items()}
-        return _json(_page(request, buckets(*bounds, per_day), state.billing, 31))
+        return await _cost_report(state, request)
 
     async def usage_report(request: web.Request) -> web.Response:
-        bounds = window(request)
-        if isinstance(bounds, web.Response):
-            return bounds
-        per_day: dict[date, list[dict[str, Any]]] = defaultdict(list)
-        calls = [c for c in state.billing.snapshot("anthropic") if c.endpoint == "messages"]
-        for (day, group), counts in sorted(_sums(calls, _group_by(request)).items()):
-            per_day[day].append(_usage_result(dict(group), counts))
-        return _json(_page(request, buckets(*bounds, per_day), state.billing, 31))
+        return await _usage_report(state, request)
 
     return [
         web.get("/v1/organizations/cost_report", cost_report),
