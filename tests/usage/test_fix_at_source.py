@@ -106,3 +106,10 @@ def test_unknown_usage_field_is_counted_in_a_metric() -> None:
     metrics.record_call(event)
     labels = {"provider": "openai", "usage_field": "prompt_tokens_details.video_tokens"}
     assert metrics.registry.get_sample_value("ledgerlm_unknown_usage_fields_total", labels) == 2
+
+
+def test_moonshot_top_level_cached_tokens_are_cache_reads() -> None:
+    body = {"usage": {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105, "cached_tokens": 60}}
+    usage = usage_from_openai_body(body, provider="moonshot")
+    assert usage is not None and usage.cache_read_tokens == 60 and usage.input_tokens == 100
+    assert unknown_usage_fields(body["usage"], "openai") == []

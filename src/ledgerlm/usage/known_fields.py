@@ -33,10 +33,12 @@ _OPENAI = frozenset(
         # DeepSeek, xAI, OpenRouter, Groq, Perplexity, Mistral, Fireworks
         "prompt_cache_hit_tokens", "prompt_cache_miss_tokens", "num_sources_used", "cost_in_usd_ticks",
         "cost", "is_byok", "cost_details.upstream_inference_cost",
-        "cost_details.upstream_inference_prompt_cost",
+        "cost_details.upstream_inference_prompt_cost", "cost_details.upstream_inference_input_cost",
+        "cost_details.upstream_inference_output_cost", "input_tokens_details.cache_write_tokens",
         "cost_details.upstream_inference_completions_cost", "queue_time", "prompt_time",
         "completion_time", "total_time", "search_context_size", "citation_tokens", "num_search_queries",
         "reasoning_tokens", "server_tool_use.web_search_requests", "web_search_requests",
+        "cached_tokens",
     }
 )  # fmt: skip
 _ANTHROPIC = frozenset(
@@ -63,7 +65,7 @@ KNOWN_USAGE_FIELDS: dict[str, frozenset[str]] = {
     "openai": _OPENAI,
     "anthropic": _ANTHROPIC,
     "gemini": _GEMINI,
-    "bedrock": _BEDROCK,
+    "bedrock": _BEDROCK | _ANTHROPIC,  # InvokeModel answers in the model vendor's format (Anthropic)
 }
 """Numeric usage fields (dotted paths) each format family documents and ledgerlm maps or ignores on
 purpose (timings, totals). Lists of per-modality details (Gemini ``promptTokensDetails``) are not

@@ -6,7 +6,7 @@ providers' own docs:
 
 * ``prompt_tokens`` / ``input_tokens`` INCLUDE ``prompt_tokens_details.cached_tokens`` (and
   OpenRouter's ``cache_write_tokens``); DeepSeek reports ``prompt_cache_hit_tokens`` /
-  ``prompt_cache_miss_tokens`` (hit + miss = prompt_tokens).
+  ``prompt_cache_miss_tokens`` (hit + miss = prompt_tokens); Moonshot a top-level ``cached_tokens``.
 * ``completion_tokens`` / ``output_tokens`` INCLUDE ``completion_tokens_details.reasoning_tokens``,
   except xAI, whose ``completion_tokens`` EXCLUDES reasoning (``total_tokens = prompt + completion +
   reasoning``); this is detected from the numbers and the canonical ``output_tokens`` includes it.
@@ -99,10 +99,11 @@ def _output_with_reasoning(
 
 
 def _cache_read(raw: Mapping[str, Any], prompt_details: Mapping[str, Any], prompt: int) -> int:
-    """Cached prompt tokens: ``cached_tokens``, else DeepSeek's ``prompt_cache_hit_tokens``."""
+    """Cached prompt tokens: ``cached_tokens``, else DeepSeek's ``prompt_cache_hit_tokens``, else
+    Moonshot's top-level ``usage.cached_tokens``."""
     cached = as_int(prompt_details.get("cached_tokens"))
     if cached == 0:
-        cached = as_int(raw.get("prompt_cache_hit_tokens"))
+        cached = as_int(raw.get("prompt_cache_hit_tokens")) or as_int(raw.get("cached_tokens"))
     return min(cached, prompt)
 
 
