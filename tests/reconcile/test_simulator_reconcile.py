@@ -179,3 +179,14 @@ def test_openai_paging_through_next_page(traffic: Traffic) -> None:
     costs = [r for r in traffic.sim.requests if r.path == "/v1/organization/costs"]
     assert [r.query.get("page") for r in costs[-3:]] == [None, "page_2", "page_4"]
     assert costs[-1].query["group_by"] == "line_item" and costs[-1].query["bucket_width"] == "1d"
+
+
+def test_rate_limited_report_pages_are_retried_and_a_dead_endpoint_is_bad_input(traffic: Traffic) -> None:
+    traffic.sim.state.billing.knobs["fail_first"] = 2  # two 429s with Retry-After: 0, then answers
+    status, result = reconcile(traffic, "anthropic")
+    assert status == 0 and result["capture_rate"] == 1
+    traffic.sim.state.billing.knobs["fail_first"] = 100
+    options = Options(str(traffic.config), "anthropic", TODAY.isoformat(), TODAY.isoformat(), (), True,
+                      "0.01", True, None, traffic.sim.url)  # fmt: skip
+    status, text = run_reconcile(options)
+    assert status == 2 and "HTTP 429" in text

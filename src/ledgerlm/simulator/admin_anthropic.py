@@ -95,6 +95,12 @@ def _window(state: SimState, request: web.Request) -> tuple[datetime, datetime] 
     state.log(request, None)
     if not request.headers.get("x-api-key"):
         return _error(401, "x-api-key (admin key) required (simulated)")
+    if state.billing.take_failure():
+        body = {
+            "type": "error",
+            "error": {"type": "rate_limit_error", "message": "Rate limited (simulated)."},
+        }
+        return web.json_response(body, status=429, headers={"Retry-After": "0"})
     if "starting_at" not in request.query:
         return _error(400, "starting_at is required")
     return _window_rfc3339(request)

@@ -205,6 +205,18 @@ def _openai_buckets(
     return out
 
 
+def _refused(state: SimState, request: web.Request) -> web.Response | None:
+    """Log the request; a 401 without a Bearer key, a 429 while ``fail_first`` lasts, else ``None``."""
+    state.log(request, None)
+    if not _authorized_bearer(request):
+        return error_response(401, "admin key required (simulated)")
+    if state.billing.take_failure():
+        return error_response(429, retry_after=0)
+    if "start_time" not in request.query:
+        return error_response(400, "start_time is required")
+    return None
+
+
 def _authorized_bearer(request: web.Request) -> bool:
     return (
         request.headers.get("Authorization", "").startswith("Bearer ")
@@ -216,11 +228,9 @@ def openai_routes(state: SimState) -> list[web.RouteDef]:
     """``/v1/organization/costs`` and ``/v1/organization/usage/{kind}``."""
 
     async def costs(request: web.Request) -> web.Response:
-        state.log(request, None)
-        if not _authorized_bearer(request):
-            return error_response(401, "admin key required (simulated)")
-        if "start_time" not in request.query:
-            return error_response(400, "start_time is required")
+        refused = _refused(state, request)
+        if refused is not None:
+            return refused
         by_item = "line_item" in _group_by(request)
 
         def make(calls: list[BilledCall], fields: list[str]) -> dict[date, list[dict[str, Any]]]:
@@ -234,11 +244,9 @@ def openai_routes(state: SimState) -> list[web.RouteDef]:
         return _json({"object": "page", **_page(request, buckets, state.billing, 180)})
 
     async def usage(request: web.Request) -> web.Response:
-        state.log(request, None)
-        if not _authorized_bearer(request):
-            return error_response(401, "admin key required (simulated)")
-        if "start_time" not in request.query:
-            return error_response(400, "start_time is required")
+        refused = _refused(state, request)
+        if refused is not None:
+            return refused
         kind = request.match_info["kind"]
 
         def make(calls: list[BilledCall], fields: list[str]) -> dict[date, list[dict[str, Any]]]:

@@ -18,7 +18,8 @@ Report knobs (``Billing.knobs``, mutable while running; all optional):
   (-> ``token_category_mismatch``);
 * ``prices``: ``{model: {category: USD per million}}`` for models the catalog does not price
   (the ledger then shows ``unpriced_in_ledger``);
-* ``page_size``: buckets per page (default: the request's ``limit``), to exercise paging.
+* ``page_size``: buckets per page (default: the request's ``limit``), to exercise paging;
+* ``fail_first``: the next N admin report requests answer 429 (``Retry-After: 0``).
 """
 
 from __future__ import annotations
@@ -93,6 +94,14 @@ class Billing:
             endpoint = "messages" if provider == "anthropic" else "completions"
             out.append(BilledCall(provider, "key_untracked", when, str(extra["model"]), counts, endpoint))
         return out
+
+    def take_failure(self) -> bool:
+        """True (and one less to go) while the ``fail_first`` knob has failures left."""
+        with self._lock:
+            left = int(self.knobs.get("fail_first", 0))
+            if left > 0:
+                self.knobs["fail_first"] = left - 1
+            return left > 0
 
     def price_factor(self, model: str) -> Decimal:
         """The knob's factor for ``model`` (1 when none)."""

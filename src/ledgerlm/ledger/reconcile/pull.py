@@ -9,13 +9,15 @@
   (``bucket_width=1d&group_by[]=model``); RFC 3339, ``ending_at`` exclusive.
 * openrouter (``$OPENROUTER_API_KEY``, Bearer): ``GET /api/v1/activity?date=YYYY-MM-DD`` per day.
 
-Paging follows ``has_more`` / ``next_page`` (sent back as ``page``) until the last page. With
+Paging follows ``has_more`` / ``next_page`` (sent back as ``page``) until the last page; a 429 or
+5xx answer is retried (``RETRIES`` attempts, honouring ``Retry-After`` up to ``MAX_WAIT_S``). With
 ``by_account`` the reports are also grouped by ``project_id`` (OpenAI) / ``workspace_id`` (Anthropic).
 A non-2xx answer raises ``PullError`` naming the endpoint and status (never the key).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -103,11 +105,23 @@ def _headers(request: PullRequest) -> dict[str, str]:
     return {"authorization": f"Bearer {request.key}"}
 
 
+RETRIES = 3
+"""Attempts per page on 429 / 5xx (waiting ``Retry-After`` seconds, at most ``MAX_WAIT_S``)."""
+MAX_WAIT_S = 10.0
+
+
 async def _get(session: aiohttp.ClientSession, url: str, query: Query) -> Any:
-    async with session.get(url, params=query) as response:
-        body = await response.read()
-        if response.status >= 400:
-            raise PullError(f"GET {url.split('//', 1)[-1]} answered HTTP {response.status}: {body[:300]!r}")
+    for attempt in range(RETRIES):
+        async with session.get(url, params=query) as response:
+            body = await response.read()
+            status, retry_after = response.status, response.headers.get("Retry-After")
+        if (status == 429 or status >= 500) and attempt + 1 < RETRIES:
+            wait = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else 1.0
+            await asyncio.sleep(min(MAX_WAIT_S, wait))
+            continue
+        if status >= 400:
+            raise PullError(f"GET {url.split('//', 1)[-1]} answered HTTP {status}: {body[:300]!r}")
+        break
     try:
         return parse_json(body)
     except ValueError:
