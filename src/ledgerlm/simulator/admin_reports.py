@@ -93,7 +93,7 @@ def _sums(calls: list[BilledCall], fields: list[str]) -> dict[tuple[date, Group]
     sums: dict[tuple[date, Group], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for call in calls:
         bucket = sums[(call.day, _group(call, fields))]
-        bucket["num_model_requests"] += 1
+        bucket["num_model_requests"] += call.requests
         for category, tokens in call.counts.items():
             bucket[category] += tokens
     return sums

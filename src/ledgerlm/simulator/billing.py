@@ -43,8 +43,9 @@ def key_id(api_key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class BilledCall:
-    """One billed call: ``provider``, ``api_key_id``, UTC ``when`` (epoch seconds), ``model``, ``counts``,
-    ``endpoint`` (``completions``, ``embeddings``, ``messages``)."""
+    """Billed calls of one minute: ``provider``, ``api_key_id``, UTC ``when`` (epoch seconds, the
+    minute's start), ``model``, summed ``counts``, ``endpoint`` (``completions``, ``embeddings``,
+    ``messages``), ``requests`` (calls)."""
 
     provider: str
     api_key_id: str
@@ -52,6 +53,7 @@ class BilledCall:
     model: str
     counts: Mapping[str, int]
     endpoint: str = "completions"
+    requests: int = 1
 
     @property
     def day(self) -> date:
@@ -61,9 +63,10 @@ class BilledCall:
 
 @dataclass
 class Billing:
-    """Billed calls (thread-safe appends) and the report knobs (see module doc)."""
+    """Billed calls summed per provider, endpoint, key, model and UTC minute (bounded memory however
+    long the simulator runs) and the report knobs (see module doc)."""
 
-    calls: list[BilledCall] = field(default_factory=list)
+    sums: dict[tuple[str, str, str, str, int], dict[str, int]] = field(default_factory=dict)
     knobs: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -71,18 +74,39 @@ class Billing:
         self, provider: str, api_key: str | None, model: str, counts: Mapping[str, int], endpoint: str
     ) -> None:
         """Bill one answered call now (``endpoint``: ``completions``, ``embeddings``, ``messages``)."""
-        call = BilledCall(provider, key_id(api_key or ""), time.time(), model, dict(counts), endpoint)
+        key = (provider, endpoint, key_id(api_key or ""), model, int(time.time()) // 60 * 60)
         with self._lock:
-            self.calls.append(call)
+            bucket = self.sums.setdefault(key, {"__requests__": 0})
+            bucket["__requests__"] += 1
+            for category, tokens in counts.items():
+                bucket[category] = bucket.get(category, 0) + int(tokens)
+
+    @property
+    def calls(self) -> list[BilledCall]:
+        """The billed calls, one ``BilledCall`` per minute bucket (no knobs applied)."""
+        with self._lock:
+            items = [(k, dict(v)) for k, v in self.sums.items()]
+        out = []
+        for (provider, endpoint, api_key_id, model, minute), counts in items:
+            requests = counts.pop("__requests__")
+            out.append(BilledCall(provider, api_key_id, float(minute), model, counts, endpoint, requests))
+        return out
 
     def snapshot(self, provider: str) -> list[BilledCall]:
         """``provider``'s calls with the knobs applied (shift, moves, untracked traffic)."""
         shift = float(self.knobs.get("shift_seconds", 0))
         moves: Mapping[str, str] = self.knobs.get("category_moves") or {}
-        with self._lock:
-            calls = [c for c in self.calls if c.provider == provider]
+        calls = [c for c in self.calls if c.provider == provider]
         out = [
-            BilledCall(c.provider, c.api_key_id, c.when + shift, c.model, _moved(c.counts, moves), c.endpoint)
+            BilledCall(
+                c.provider,
+                c.api_key_id,
+                c.when + shift,
+                c.model,
+                _moved(c.counts, moves),
+                c.endpoint,
+                c.requests,
+            )
             for c in calls
         ]
         for extra in self.knobs.get("untracked") or []:

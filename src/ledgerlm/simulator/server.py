@@ -94,9 +94,10 @@ class Simulator:
         return self.state.models
 
     def reset(self) -> None:
-        """Forget received requests and ``fail_times`` counters."""
+        """Forget received requests, ``fail_times`` counters and billed calls."""
         self.state.requests.clear()
         self.state.fail_counts.clear()
+        self.state.billing.sums.clear()
 
     def start(self) -> Simulator:
         """Start the server thread and wait until it listens (raises what the start raised)."""
