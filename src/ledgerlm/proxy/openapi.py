@@ -334,6 +334,29 @@ def _tag_paths() -> dict[str, Any]:
     }
 
 
+def _reconcile_paths() -> dict[str, Any]:
+    """``GET /reconcile/runs`` and ``GET /reconcile/runs/{run_id}`` (``ledgerlm.proxy.reconcile_routes``):
+    money and rates are JSON numbers with exact digits; ``capture_rate`` is null when nothing was billed."""
+    number = {"type": "number"}
+    summary_fields = {
+        "id": {"type": "string"}, "provider": {"type": "string"},
+        "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}, "ledger_usd": number, "provider_usd": number,
+        "capture_rate": {"type": ["number", "null"]}, "tolerance": number,
+        "status": {"type": "string", "enum": ["ok", "drift"]}, "created_at": {"type": "string"},
+    }  # fmt: skip
+    run = {"type": "object", "required": [*summary_fields, "rows"],
+           "properties": {**summary_fields, "rows": {"type": "array", "items": OBJECT}}}  # fmt: skip
+    listing = {"type": "object", "properties": {"data": {"type": "array", "items": OBJECT}}}
+    one = _op("One reconciliation run with its explained rows", run, errors=(401, 403, 404))
+    one["parameters"] = [{"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    return {
+        "/reconcile/runs": {
+            "get": _op("Reconciliation runs, newest first", listing, params=["provider", "limit"])
+        },
+        "/reconcile/runs/{run_id}": {"get": one},
+    }
+
+
 def _other_paths() -> dict[str, Any]:
     """Anthropic ``/v1/messages`` (``ledgerlm.proxy.messages``) and ``/metrics``."""
     messages = _op(
@@ -361,7 +384,14 @@ def openapi_document() -> dict[str, Any]:
             "version": "0.1.0",
             "description": "OpenAI-compatible LLM gateway with virtual keys, tags and spend logs.",
         },
-        "paths": {**_llm_paths(), **_management_paths(), **_spend_paths(), **_tag_paths(), **_other_paths()},
+        "paths": {
+            **_llm_paths(),
+            **_management_paths(),
+            **_spend_paths(),
+            **_tag_paths(),
+            **_reconcile_paths(),
+            **_other_paths(),
+        },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Error": ERROR},
