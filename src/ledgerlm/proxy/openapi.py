@@ -340,7 +340,8 @@ def _reconcile_paths() -> dict[str, Any]:
     number = {"type": "number"}
     summary_fields = {
         "id": {"type": "string"}, "provider": {"type": "string"},
-        "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}, "ledger_usd": number, "provider_usd": number,
+        "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+        "ledger_usd": number, "provider_usd": number,
         "capture_rate": {"type": ["number", "null"]}, "tolerance": number,
         "status": {"type": "string", "enum": ["ok", "drift"]}, "created_at": {"type": "string"},
     }  # fmt: skip
