@@ -31,7 +31,7 @@ LAYERS: list[list[str]] = [
     ],
     ["redaction", "usage"],
     ["store", "providers", "pricing"],
-    ["migrations", "transport", "router"],
+    ["migrations", "transport", "router", "ledger"],  # ledger: reconciliation (issue 18)
     # terminal consumers of records, then the callback machinery that feeds them
     ["integrations"],
     ["callbacks"],
