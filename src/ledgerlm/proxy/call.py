@@ -158,9 +158,7 @@ class ProxyCall:
             )
         check_model(self.key, model)
         self.deployment = group.pick()
-        self.ctx.request_tags = self.state.tags.resolve(
-            request_tags, self.key.tags, self.key.team_tags, self.deployment.tags, headers
-        )
+        self.state.tags.step(self.ctx, self.key, request_tags, self.deployment.tags, headers)
 
     def _context_fields(self, body: dict[str, Any]) -> None:
         user = body.get("user")
@@ -175,7 +173,7 @@ class ProxyCall:
         self.ctx.requester_ip = _client_ip(self.request)
         metadata = body.get("metadata")
         if isinstance(metadata, dict):
-            self.ctx.metadata = {k: v for k, v in metadata.items() if k != "tags"}
+            self.ctx.metadata = {k: v for k, v in metadata.items() if k not in ("tags", "tag_policy")}
         traceparent = self.request.headers.get("traceparent")
         if traceparent:
             self.ctx.metadata["traceparent"] = traceparent

@@ -110,6 +110,16 @@ class GeneralSettings(_Lenient):
     key_cache_ttl_s: float = Field(default=5.0, ge=0)
     max_request_size_mb: float = Field(default=10.0, gt=0)
     reject_when_spool_unhealthy: bool = False
+    tag_policies: dict[str, Any] = Field(default_factory=dict)  # ledgerlm.tags.policy (docs/tags.md)
+    tag_drift_alert_threshold: float = Field(default=0.2, ge=0, le=1)  # untagged share that alerts
+
+    @field_validator("tag_policies")
+    @classmethod
+    def _tag_policies(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from ledgerlm.tags.policy import parse_policies
+
+        parse_policies(value)  # ValueError naming the bad field
+        return value
 
     @field_validator("required_tags")
     @classmethod

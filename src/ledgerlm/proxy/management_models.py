@@ -106,6 +106,10 @@ class _Limits(_Body):
             if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
                 raise ValueError("metadata.tags must be a list of strings")
             value = {**value, "tags": _check_tags(tags)}
+        if value is not None and "tag_policies" in value:
+            from ledgerlm.tags.policy import parse_policies
+
+            parse_policies(value["tag_policies"])  # ValueError -> 400 naming the field (docs/tags.md)
         return value
 
 

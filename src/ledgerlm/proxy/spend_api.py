@@ -5,7 +5,9 @@
   ``start_date``/``end_date`` (``YYYY-MM-DD`` UTC days, both inclusive), ``page`` (from 1), ``page_size``
   (max 1000).
 * ``GET /spend/tags``: spend (USD decimal string) and request counts per tag over the date range.
-* ``GET /global/spend/report?group_by=team|customer|api_key|user|tag|model|day``.
+* ``GET /global/spend/report?group_by=team|customer|api_key|user|tag|model|day`` (``tag``: raw tags,
+  overlapping, labelled ``"semantics": "overlapping"``), or ``group_by=tag:<dimension>``: spend allocated
+  per dimension value, adding up to the total (``ledgerlm.tags.report``).
 
 The master key sees everything; a virtual key sees ONLY its own calls on every spend route (asking for
 another key's rows: 403).
@@ -135,6 +137,8 @@ async def spend_tags(request: Request, state: ProxyState, ctx: KeyContext) -> An
 async def global_report(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
     """``GET /global/spend/report?group_by=&start_date=&end_date=`` (a virtual key: its own calls)."""
     group_by = request.query_params.get("group_by", "team")
+    if group_by.startswith("tag:"):
+        return await _dimension_report(request, state, ctx, group_by[4:])
     if group_by not in GROUP_BY:
         raise BadRequestError(f"group_by must be one of {', '.join(GROUP_BY)}", param="group_by")
     start, end = _dates(request)
@@ -145,7 +149,24 @@ async def global_report(request: Request, state: ProxyState, ctx: KeyContext) ->
         end=end,
         restrict_api_key=_restriction(ctx, None),
     )
+    if group_by == "tag":  # a call with several tags counts in each: the rows may sum to more than spend
+        return {"group_by": group_by, "semantics": "overlapping", "data": rows}
     return {"group_by": group_by, "data": rows}
+
+
+async def _dimension_report(request: Request, state: ProxyState, ctx: KeyContext, dimension: str) -> Any:
+    """``group_by=tag:<dimension>``: allocated spend per value (``ledgerlm.tags.report``)."""
+    from ledgerlm.tags.report import dimension_report
+
+    if not dimension.strip() or ":" in dimension or "=" in dimension:
+        raise BadRequestError("group_by=tag:<dimension> needs a dimension name", param="group_by")
+    return await dimension_report(
+        state.store.engine,
+        dimension.strip(),
+        state.tags.policies,
+        span=_dates(request),
+        restrict_api_key=_restriction(ctx, None),
+    )
 
 
 def routes() -> list[Route]:

@@ -21,6 +21,7 @@ from ledgerlm.proxy.key_events import KeyEvents
 from ledgerlm.proxy.metrics import OverheadObserver, overhead_observer
 from ledgerlm.proxy.models import ModelRegistry, build_registry, warn_missing_keys
 from ledgerlm.proxy.tags import TagResolver
+from ledgerlm.tags.policy import parse_policies
 
 if TYPE_CHECKING:
     from ledgerlm.proxy.store_link import StoreLink
@@ -85,7 +86,9 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
         config=config,
         registry=registry,
         auth=Authenticator(general.master_key, store.lookup_key, cache),
-        tags=TagResolver(settings.extra_spend_tag_headers, general.required_tags),
+        tags=TagResolver(
+            settings.extra_spend_tag_headers, general.required_tags, parse_policies(general.tag_policies)
+        ),
         hooks=ProxyHooks(callbacks.loggers),
         callbacks=callbacks,
         store=store,

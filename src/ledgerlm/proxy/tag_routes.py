@@ -1,6 +1,7 @@
 """Tag management (LiteLLM paths; master key only): ``POST /tag/new``, ``POST /tag/update``,
 ``GET /tag/info?name=a&name=b`` (also ``POST /tag/info`` with ``{"names": [...]}``), ``GET /tag/list``,
-``POST /tag/delete``.
+``POST /tag/delete``; and ``GET /tags/drift?start_date=&end_date=&dimension=`` (the drift report,
+``ledgerlm.tags.drift``).
 
 Body fields: ``name`` (or ``tag_name``), ``description``, ``models``, ``max_budget`` / ``soft_budget`` (USD),
 ``budget_duration`` (``30s`` ... ``1mo``; sets ``budget_reset_at``), ``rpm_limit``, ``tpm_limit``,
@@ -23,6 +24,7 @@ from ledgerlm.proxy import management_models as mm
 from ledgerlm.proxy.auth import KeyContext
 from ledgerlm.proxy.http import read_json_body
 from ledgerlm.proxy.management import managed
+from ledgerlm.proxy.spend_api import parse_day
 from ledgerlm.proxy.state import ProxyState
 from ledgerlm.proxy.tags import MAX_TAG_LENGTH
 
@@ -155,6 +157,26 @@ async def tag_delete(request: Request, state: ProxyState, ctx: KeyContext) -> An
     return {"deleted": deleted}
 
 
+@managed()
+async def tags_drift(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
+    """``GET /tags/drift`` -> ``{from, to, dimensions: [...], alerts: [...]}`` (master key only)."""
+    from ledgerlm.tags.report import drift_report
+
+    q = request.query_params
+    start = parse_day(q.get("start_date"), param="start_date")
+    end = parse_day(q.get("end_date"), param="end_date")
+    if start is not None and end is not None and start > end:
+        raise BadRequestError("start_date is after end_date", param="start_date")
+    threshold = Decimal(str(state.config.general_settings.tag_drift_alert_threshold))
+    return await drift_report(
+        state.store.engine,
+        state.tags.policies,
+        span=(start, end),
+        dimension=q.get("dimension") or None,
+        threshold=threshold,
+    )
+
+
 def routes() -> list[Route]:
     """The tag routes, to mount beside the other management routes."""
     return [
@@ -163,4 +185,5 @@ def routes() -> list[Route]:
         Route("/tag/info", tag_info, methods=["GET", "POST"]),
         Route("/tag/list", tag_list, methods=["GET"]),
         Route("/tag/delete", tag_delete, methods=["POST"]),
+        Route("/tags/drift", tags_drift, methods=["GET"]),
     ]

@@ -11,17 +11,28 @@ Precedence (first occurrence wins the position)::
     7. one "<Header-Name>: <value>" tag per header in litellm_settings.extra_spend_tag_headers
 
 Limits: each tag a string of 1..128 characters, at most 64 tags per request; otherwise
-``BadRequestError`` (400). ``required_tags`` prefixes (e.g. ``team:``) must each be matched by one tag.
+``BadRequestError`` (400). Then the tag policies (``ledgerlm.tags``: ``general_settings.tag_policies``,
+overridden per dimension by the team's then the key's ``metadata.tag_policies``) are enforced; a
+``required_tags`` prefix ``dim:`` is the policy ``{required: true, action: reject}``, any other prefix
+must be matched by one tag.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ledgerlm.errors import BadRequestError
+from ledgerlm.proxy.auth import KeyContext
+from ledgerlm.tags.enforce import RECORD_KEY, TagDecision, enforce, metadata_lookup
+from ledgerlm.tags.policy import Policies, from_required_tags, merge, parse_policies
+from ledgerlm.types import CallContext
 
-__all__ = ["MAX_TAGS", "MAX_TAG_LENGTH", "TagResolver", "check_required", "parse_header_tags"]
+__all__ = ["MAX_TAGS", "MAX_TAG_LENGTH", "TagResolver", "check_required", "key_policies", "parse_header_tags"]
+
+log = logging.getLogger("ledgerlm.tags")
+_PARSED = "_tag_policies"  # KeyContext.extra cache of the key's and team's parsed policies
 
 MAX_TAG_LENGTH = 128
 MAX_TAGS = 64
@@ -77,12 +88,34 @@ def check_required(tags: Sequence[str], prefixes: Sequence[str]) -> None:
         )
 
 
+def _layer(metadata: Mapping[str, Any], owner: str) -> Policies:
+    try:
+        return parse_policies(metadata.get("tag_policies"))
+    except ValueError as exc:  # validated on write; an older stored value is ignored, loudly
+        log.warning("ignoring the %s's metadata.tag_policies: %s", owner, exc)
+        return {}
+
+
+def key_policies(key: KeyContext) -> tuple[Policies, Policies]:
+    """The team's and the key's own policies (``metadata.tag_policies``), parsed once per cached key."""
+    cached = key.extra.get(_PARSED)
+    if cached is None:
+        cached = (_layer(key.team_metadata, "team"), _layer(key.metadata, "key"))
+        key.extra[_PARSED] = cached
+    return cached
+
+
 class TagResolver:
     """Resolves the tags of one request; built once per config (header names are lower-cased once)."""
 
-    def __init__(self, extra_spend_tag_headers: Iterable[str] = (), required: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        extra_spend_tag_headers: Iterable[str] = (),
+        required: Iterable[str] = (),
+        policies: Policies | None = None,
+    ) -> None:
         self.extra_headers: list[tuple[str, str]] = [(h, h.lower()) for h in extra_spend_tag_headers]
-        self.required: list[str] = list(required)
+        self.policies, self.required = from_required_tags(list(required), dict(policies or {}))
 
     def from_request(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> list[str]:
         """Sources 1-3 (the request's own tags), in order, duplicates kept (``resolve`` dedupes)."""
@@ -115,9 +148,13 @@ class TagResolver:
         deployment_tags: Sequence[str],
         headers: Mapping[str, str],
     ) -> list[str]:
-        """The ordered union of every source; enforces the limits and ``required_tags``."""
+        """The ordered union of every source with the limits and the GLOBAL policies enforced."""
+        union = self._union((request_tags, key_tags, team_tags, deployment_tags, self.from_headers(headers)))
+        return enforce(union, self.policies, metadata_lookup({}, {})).tags
+
+    def _union(self, groups: Iterable[Sequence[str]]) -> list[str]:
         seen: dict[str, None] = {}
-        for group in (request_tags, key_tags, team_tags, deployment_tags, self.from_headers(headers)):
+        for group in groups:
             for tag in group:
                 seen.setdefault(tag, None)
         tags = list(seen)
@@ -126,3 +163,38 @@ class TagResolver:
         if self.required:
             check_required(tags, self.required)
         return tags
+
+    def decide(
+        self,
+        key: KeyContext,
+        request_tags: Sequence[str],
+        deployment_tags: Sequence[str],
+        headers: Mapping[str, str],
+    ) -> TagDecision:
+        """Every source's tags for ``key``'s call, with the global, team and key policies enforced."""
+        sources = (request_tags, key.tags, key.team_tags, deployment_tags, self.from_headers(headers))
+        union = self._union(sources)
+        team_layer, key_layer = key_policies(key)
+        policies = merge(self.policies, team_layer, key_layer) if team_layer or key_layer else self.policies
+        return enforce(union, policies, metadata_lookup(key.metadata, key.team_metadata))
+
+    def step(
+        self,
+        ctx: CallContext,
+        key: KeyContext,
+        request_tags: Sequence[str],
+        deployment_tags: Sequence[str],
+        headers: Mapping[str, str],
+    ) -> None:
+        """The proxy's tag step: sets ``ctx.request_tags`` and the policy record in ``ctx.metadata``
+        (a client-sent ``tag_policy`` is dropped). On a 400 the call keeps NO tags (no tag rows)."""
+        ctx.metadata.pop(RECORD_KEY, None)
+        try:
+            decision = self.decide(key, request_tags, deployment_tags, headers)
+        except BadRequestError:
+            ctx.request_tags = []
+            raise
+        ctx.request_tags = decision.tags
+        record = decision.record()
+        if record:
+            ctx.metadata[RECORD_KEY] = record

@@ -1,0 +1,46 @@
+"""Tag dimensions: a tag ``key:value`` (or ``key=value``) is the value ``value`` of dimension ``key``.
+
+::
+
+    "env:prod"            -> ("env", "prod")
+    "env=prod"            -> ("env", "prod")
+    "X-Service: billing"  -> ("X-Service", "billing")   (custom-header tags, spaces stripped)
+    "nightly"             -> None                        (a plain tag, no dimension)
+
+The separator is the first ``:`` or ``=``; the key and the value are stripped and must both be
+non-empty (``":x"``, ``"env:"`` are plain tags). Dimension keys compare exactly (case-sensitive).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = ["UNALLOCATED", "dimension_tag", "split_tag", "values_of"]
+
+UNALLOCATED = "unallocated"  # the allocation bucket of a call carrying no value of the dimension
+
+
+def split_tag(tag: str) -> tuple[str, str] | None:
+    """``(dimension, value)`` of a dimensional tag, ``None`` for a plain tag (see the module docstring)."""
+    cut = min((i for i in (tag.find(":"), tag.find("=")) if i >= 0), default=-1)
+    if cut <= 0:
+        return None
+    key, value = tag[:cut].strip(), tag[cut + 1 :].strip()
+    if not key or not value:
+        return None
+    return key, value
+
+
+def dimension_tag(dimension: str, value: str) -> str:
+    """The canonical tag of a dimension value: ``"env", "prod"`` -> ``"env:prod"``."""
+    return f"{dimension}:{value}"
+
+
+def values_of(tags: Iterable[str], dimension: str) -> list[str]:
+    """The values of ``dimension`` among ``tags``, in order, without duplicates."""
+    seen: dict[str, None] = {}
+    for tag in tags:
+        parts = split_tag(tag)
+        if parts is not None and parts[0] == dimension:
+            seen.setdefault(parts[1], None)
+    return list(seen)
