@@ -11,7 +11,7 @@ import typer
 
 from ledgerlm.errors import LedgerLMError
 
-COMMAND_MODULES: tuple[str, ...] = ("simulate", "cost", "prices", "proxy", "db", "spend", "reconcile")
+COMMAND_MODULES: tuple[str, ...] = ("simulate", "cost", "prices", "proxy", "db", "spend", "reconcile", "tags")
 
 
 def build_app() -> typer.Typer:

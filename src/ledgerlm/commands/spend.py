@@ -53,7 +53,9 @@ def report_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-ByOption = Annotated[str, typer.Option("--by", help="team, tag, model, key, customer, user or day.")]
+ByOption = Annotated[
+    str, typer.Option("--by", help="team, tag, model, key, customer, user, day or tag:<dimension>.")
+]
 UrlOption = Annotated[str | None, typer.Option("--database-url", help="Default: $DATABASE_URL.")]
 StartOption = Annotated[str | None, typer.Option("--start", help="First UTC day, YYYY-MM-DD (inclusive).")]
 EndOption = Annotated[str | None, typer.Option("--end", help="Last UTC day, YYYY-MM-DD (inclusive).")]
@@ -117,7 +119,13 @@ def register(app: typer.Typer) -> None:
         end: EndOption = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Spend totals grouped by team, tag, model, key, customer, user or day."""
+        """Spend totals grouped by team, tag, model, key, customer, user, day or tag:<dimension>."""
+        if by.startswith("tag:") and by[4:]:  # allocated per dimension value (ledgerlm.commands.tags)
+            from ledgerlm.commands.tags import print_dimension_report
+
+            span = (_parse_date(start, "--start"), _parse_date(end, "--end"))
+            print_dimension_report(by[4:], database_url, span, as_json)
+            return
         if by not in BY_CHOICES:
             raise typer.BadParameter(f"--by must be one of {', '.join(BY_CHOICES)}")
         rows = asyncio.run(

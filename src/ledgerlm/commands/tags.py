@@ -1,0 +1,176 @@
+"""``ledgerlm tags``: tag governance reports from the spend log database (``ledgerlm.tags``).
+
+* ``ledgerlm tags drift --from YYYY-MM-DD --to YYYY-MM-DD [--dimension D] [--json]``: the drift report
+  (the JSON of ``GET /tags/drift``); exits 2 when an untagged share passes ``--threshold``.
+* ``ledgerlm tags report --dimension D [--start] [--end] [--json]``: spend allocated per value of D
+  (the JSON of ``GET /global/spend/report?group_by=tag:D``); also ``ledgerlm spend report --by tag:D``.
+
+``--config`` reads the proxy config for ``general_settings.tag_policies`` (allowed values, weights) and
+``tag_drift_alert_threshold``. Money is printed as exact decimal strings (USD).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from ledgerlm.tags.policy import Policies
+
+UrlOption = Annotated[str | None, typer.Option("--database-url", help="Default: $DATABASE_URL.")]
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="Proxy config (tag_policies).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DimensionOption = Annotated[str | None, typer.Option("--dimension", help="One dimension (default: all).")]
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{name} must be YYYY-MM-DD, got {value!r}") from exc
+
+
+def _settings(config: Path | None) -> tuple[Policies, Decimal]:
+    """Global tag policies (``required_tags`` folded in) and the drift alert threshold of ``config``."""
+    from ledgerlm.tags.policy import from_required_tags, parse_policies
+
+    if config is None:
+        return {}, Decimal("0.2")
+    from ledgerlm.proxy.config import load_config
+
+    general = load_config(config).general_settings
+    policies, _ = from_required_tags(general.required_tags, parse_policies(general.tag_policies))
+    return policies, Decimal(str(general.tag_drift_alert_threshold))
+
+
+def _run(database_url: str | None, job: Callable[[AsyncEngine], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    from ledgerlm.commands.spend import _require_sqlite_file
+    from ledgerlm.store.engine import create_engine, resolve_url
+
+    async def main() -> dict[str, Any]:
+        _require_sqlite_file(resolve_url(database_url))
+        engine = create_engine(database_url)
+        try:
+            return await job(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def _echo_json(data: Any) -> None:
+    import orjson
+
+    from ledgerlm.proxy.http import dumps
+
+    typer.echo(orjson.dumps(orjson.loads(dumps(data)), option=orjson.OPT_INDENT_2).decode())
+
+
+def _drift_table(report: dict[str, Any]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"Tag drift {report['from'] or '...'} to {report['to'] or '...'}")
+    for name in (
+        "dimension",
+        "total (USD)",
+        "untagged",
+        "defaulted",
+        "quarantined",
+        "invalid",
+        "new",
+        "near dup.",
+    ):
+        table.add_column(name, overflow="fold")
+    for d in report["dimensions"]:
+        dups = ", ".join(f"{a}~{b}" for a, b in d["near_duplicates"])
+        shares = (str(d[k]) for k in ("untagged_share", "defaulted_share", "quarantined_share"))
+        invalid, new = ", ".join(d["invalid_values"]), ", ".join(d["new_values"])
+        table.add_row(d["dimension"], str(d["total_usd"]), *shares, invalid, new, dups)
+    return table
+
+
+def print_dimension_report(
+    dimension: str,
+    database_url: str | None,
+    span: tuple[date | None, date | None],
+    as_json: bool,
+    config: Path | None = None,
+) -> None:
+    """Print the allocation report of ``dimension`` (used by ``tags report`` and ``spend report``);
+    ``config`` gives the dimension's allocation ``weights`` (none: split evenly)."""
+    from ledgerlm.tags.report import dimension_report
+
+    policies, _ = _settings(config)
+    report = _run(database_url, lambda engine: dimension_report(engine, dimension, policies, span=span))
+    if as_json:
+        _echo_json(report)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Spend allocated by tag dimension {dimension!r} (adds up: {report['adds_up']})")
+    for name in ("value", "spend (USD)", "spend (cents)", "requests", "unpriced"):
+        table.add_column(name, justify="left" if name == "value" else "right")
+    for row in [*report["data"], report["total"]]:
+        cells = (row["spend"], row["spend_cents"], row["api_requests"], row["unpriced_requests"])
+        table.add_row(str(row["group"]), *(str(c) for c in cells))
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``tags`` command group to ``app``."""
+    tags = typer.Typer(help="Tag governance: drift and allocation reports.", no_args_is_help=True)
+
+    @tags.command("drift")
+    def drift(
+        start: Annotated[str, typer.Option("--from", help="First UTC day, YYYY-MM-DD (inclusive).")],
+        end: Annotated[str, typer.Option("--to", help="Last UTC day, YYYY-MM-DD (inclusive).")],
+        dimension: DimensionOption = None,
+        database_url: UrlOption = None,
+        config: ConfigOption = None,
+        threshold: Annotated[float | None, typer.Option(help="Untagged share that alerts (0..1).")] = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Per dimension: untagged, defaulted, quarantined shares; invalid, new, near-duplicate values."""
+        from ledgerlm.tags.report import drift_report
+
+        policies, limit = _settings(config)
+        limit = Decimal(str(threshold)) if threshold is not None else limit
+        span = (_day(start, "--from"), _day(end, "--to"))
+        report = _run(
+            database_url,
+            lambda engine: drift_report(engine, policies, span=span, dimension=dimension, threshold=limit),
+        )
+        if as_json:
+            _echo_json(report)
+        else:
+            from rich.console import Console
+
+            Console().print(_drift_table(report))
+            for alert in report["alerts"]:
+                typer.echo(f"ALERT: {alert['dimension']} untagged share {alert['untagged_share']} > {limit}")
+        if report["alerts"]:
+            raise typer.Exit(2)
+
+    @tags.command("report")
+    def report(
+        dimension: Annotated[str, typer.Option("--dimension", help="The tag dimension, e.g. env.")],
+        start: Annotated[str | None, typer.Option("--start", help="First UTC day (inclusive).")] = None,
+        end: Annotated[str | None, typer.Option("--end", help="Last UTC day (inclusive).")] = None,
+        database_url: UrlOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Spend allocated per value of a dimension; the rows add up to the total."""
+        print_dimension_report(dimension, database_url, (_day(start, "--start"), _day(end, "--end")), as_json)
+
+    app.add_typer(tags, name="tags")
