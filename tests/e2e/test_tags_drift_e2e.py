@@ -16,7 +16,6 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
-from tests.e2e.conftest import Proxy
 from typer.testing import CliRunner
 
 from ledgerlm.cli import build_app
@@ -67,7 +66,7 @@ def test_drift_report_on_crafted_traffic(drifted: dict[str, Any]) -> None:
     report = proxy.ok("GET", f"/tags/drift?start_date={today}&end_date={today}")
     assert report["from"] == today and report["to"] == today
     dims = {d["dimension"]: d for d in report["dimensions"]}
-    assert list(dims)[0] == "env" and set(dims) == {"env", "cc"}
+    assert next(iter(dims)) == "env" and set(dims) == {"env", "cc"}
     env, cc = dims["env"], dims["cc"]
     assert Decimal(str(env["total_usd"])) == total
     assert Decimal(str(env["untagged_share"])) == _share(spend["untagged"], total)
