@@ -222,3 +222,31 @@ def test_a_tag_budget_on_a_dimension_value(governed: Proxy) -> None:
     )
     assert refused == 3 and ok.choices
     governed.ok("POST", "/tag/delete", {"names": ["env:production"]})
+
+
+def test_the_policy_applies_on_every_endpoint(governed: Proxy) -> None:
+    import anthropic
+
+    key = governed.new_key()
+    client = governed.client(key)
+    with pytest.raises(openai.BadRequestError, match="'env:'"):
+        client.embeddings.create(model="embed", input="no env tag")
+    with pytest.raises(openai.BadRequestError, match="'env:'"):
+        list(
+            client.chat.completions.create(
+                model="priced", messages=[{"role": "user", "content": "s"}], stream=True
+            )
+        )
+    embedded = client.embeddings.with_raw_response.create(
+        model="embed", input="tagged", extra_headers={"x-litellm-tags": "env=prod"}
+    )
+    messages = anthropic.Anthropic(base_url=governed.url, api_key=key, max_retries=0, timeout=30)
+    try:
+        with pytest.raises(anthropic.BadRequestError, match="'env:'"):
+            messages.messages.create(
+                model="priced", max_tokens=10, messages=[{"role": "user", "content": "m"}]
+            )
+    finally:
+        messages.close()
+    governed.wait_written()
+    assert governed.row(embedded.headers["x-request-id"])["request_tags"] == ["env:production"]

@@ -278,7 +278,7 @@ def _spend_paths() -> dict[str, Any]:
         },
         "/global/spend/report": {
             "get": _op(
-                "Spend grouped by team, customer, api_key, tag, model or day",
+                "Spend grouped by team, customer, api_key, tag, model, day or tag:<dimension> (allocated)",
                 OBJECT,
                 params=["group_by", "start_date", "end_date"],
                 errors=(400, 401, 403),
@@ -331,6 +331,14 @@ def _tag_paths() -> dict[str, Any]:
             "get": _op("Every registered tag", {"type": "array", "items": OBJECT}, errors=(401, 403))
         },
         "/tag/delete": {"post": _op("Delete tags", OBJECT, body=names, errors=(400, 401, 403, 404))},
+        "/tags/drift": {
+            "get": _op(
+                "Tag drift report (docs/tags.md)",
+                OBJECT,
+                params=["start_date", "end_date", "dimension"],
+                errors=(400, 401, 403),
+            )
+        },
     }
 
 
