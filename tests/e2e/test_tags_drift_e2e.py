@@ -105,3 +105,15 @@ def test_drift_route_rejects_bad_dates(drifted: dict[str, Any]) -> None:
     proxy = drifted["proxy"]
     assert proxy.request("GET", "/tags/drift?start_date=yesterday")[0] == 400
     assert proxy.request("GET", "/tags/drift?start_date=2026-02-02&end_date=2026-02-01")[0] == 400
+
+
+def test_spend_report_cli_by_dimension_adds_up(drifted: dict[str, Any]) -> None:
+    proxy = drifted["proxy"]
+    args = ["spend", "report", "--group-by", "tag:cc", "--json", "--database-url", proxy.database_url]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    report = orjson.loads(result.output)
+    assert report == proxy.ok("GET", "/global/spend/report?group_by=tag:cc")
+    rows = {row["group"]: Decimal(row["spend"]) for row in report["data"]}
+    assert set(rows) == {"Billing", "billing", "biling", "unallocated"} and report["adds_up"] is True
+    assert sum(rows.values()) == Decimal(report["total"]["spend"]) > 0

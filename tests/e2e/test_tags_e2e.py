@@ -221,6 +221,13 @@ def test_a_tag_budget_on_a_dimension_value(governed: Proxy) -> None:
         model="priced", messages=[{"role": "user", "content": "b"}], extra_body={"tags": ["env:staging"]}
     )
     assert refused == 3 and ok.choices
+    governed.ok("POST", "/tag/new", {"name": "cc:zero", "max_budget": "0"})  # an ungoverned dimension
+    with pytest.raises(openai.RateLimitError, match="cc:zero"):  # "cc=zero" is stored as "cc:zero"
+        governed.client(governed.new_key()).chat.completions.create(
+            model="priced",
+            messages=[{"role": "user", "content": "b"}],
+            extra_headers={"x-litellm-tags": "env:staging,cc=zero"},
+        )
     governed.ok("POST", "/tag/delete", {"names": ["env:production"]})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledgerlm.errors import BadRequestError
-from ledgerlm.tags.dimensions import split_tag, values_of
+from ledgerlm.tags.dimensions import canonical, split_tag, values_of
 from ledgerlm.tags.enforce import enforce, metadata_lookup
 from ledgerlm.tags.policy import from_required_tags, merge, parse_policies
 
@@ -33,6 +33,19 @@ def _env(**rule: object) -> dict:
 )
 def test_split_tag(tag: str, parts: tuple[str, str] | None) -> None:
     assert split_tag(tag) == parts
+
+
+@pytest.mark.parametrize(
+    ("tag", "stored"),
+    [
+        ("env=prod", "env:prod"),
+        ("env = prod", "env:prod"),
+        ("X-Service: a=b", "X-Service: a=b"),
+        ("=x", "=x"),
+    ],
+)
+def test_equals_tags_are_stored_canonical(tag: str, stored: str) -> None:
+    assert canonical(tag) == stored
 
 
 def test_values_of_keeps_order_and_dedupes() -> None:

@@ -54,7 +54,8 @@ def report_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 ByOption = Annotated[
-    str, typer.Option("--by", help="team, tag, model, key, customer, user, day or tag:<dimension>.")
+    str,
+    typer.Option("--by", "--group-by", help="team, tag, model, key, customer, user, day or tag:<dimension>."),
 ]
 UrlOption = Annotated[str | None, typer.Option("--database-url", help="Default: $DATABASE_URL.")]
 StartOption = Annotated[str | None, typer.Option("--start", help="First UTC day, YYYY-MM-DD (inclusive).")]

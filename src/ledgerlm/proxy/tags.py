@@ -10,6 +10,7 @@ Precedence (first occurrence wins the position)::
     6. the serving deployment's config tags  (litellm_params.tags)
     7. one "<Header-Name>: <value>" tag per header in litellm_settings.extra_spend_tag_headers
 
+A ``key=value`` tag is stored as ``key:value`` (``ledgerlm.tags.dimensions.canonical``).
 Limits: each tag a string of 1..128 characters, at most 64 tags per request; otherwise
 ``BadRequestError`` (400). Then the tag policies (``ledgerlm.tags``: ``general_settings.tag_policies``,
 overridden per dimension by the team's then the key's ``metadata.tag_policies``) are enforced; a
@@ -25,6 +26,7 @@ from typing import Any
 
 from ledgerlm.errors import BadRequestError
 from ledgerlm.proxy.auth import KeyContext
+from ledgerlm.tags.dimensions import canonical
 from ledgerlm.tags.enforce import RECORD_KEY, TagDecision, enforce, metadata_lookup
 from ledgerlm.tags.policy import Policies, from_required_tags, merge, parse_policies
 from ledgerlm.types import CallContext
@@ -156,7 +158,7 @@ class TagResolver:
         seen: dict[str, None] = {}
         for group in groups:
             for tag in group:
-                seen.setdefault(tag, None)
+                seen.setdefault(canonical(tag), None)
         tags = list(seen)
         if len(tags) > MAX_TAGS:
             raise _bad(f"too many tags: {len(tags)} (at most {MAX_TAGS} per request)", "tags")

@@ -9,13 +9,15 @@
 
 The separator is the first ``:`` or ``=``; the key and the value are stripped and must both be
 non-empty (``":x"``, ``"env:"`` are plain tags). Dimension keys compare exactly (case-sensitive).
+The proxy stores a ``key=value`` tag in the canonical form ``key:value`` (``canonical``), so that reports,
+tag budgets and policies see one spelling of each value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["UNALLOCATED", "dimension_tag", "split_tag", "values_of"]
+__all__ = ["UNALLOCATED", "canonical", "dimension_tag", "split_tag", "values_of"]
 
 UNALLOCATED = "unallocated"  # the allocation bucket of a call carrying no value of the dimension
 
@@ -29,6 +31,15 @@ def split_tag(tag: str) -> tuple[str, str] | None:
     if not key or not value:
         return None
     return key, value
+
+
+def canonical(tag: str) -> str:
+    """``"env = prod"`` -> ``"env:prod"``; any tag whose first separator is not ``=`` is returned as is."""
+    eq = tag.find("=")
+    if eq <= 0 or 0 <= tag.find(":") < eq:
+        return tag
+    parts = split_tag(tag)
+    return tag if parts is None else dimension_tag(*parts)
 
 
 def dimension_tag(dimension: str, value: str) -> str:
