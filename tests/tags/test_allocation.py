@@ -56,3 +56,19 @@ def test_random_traffic_adds_up_to_the_quantum_and_to_the_cent() -> None:
     rounded = with_cents(rows, total)
     assert sum(r["spend_cents"] for r in rows) == rounded == total.quantize(Decimal("0.01"))
     assert all(r["spend_cents"] == r["spend_cents"].quantize(Decimal("0.01")) for r in rows)
+
+
+def test_grouped_rows_count_every_call() -> None:
+    grouped = [
+        CallTags(Decimal("0.30"), ["env:a", "env:b"], calls=3, unpriced=1),
+        CallTags(None, [], calls=2, unpriced=2),
+    ]
+    rows = {r["group"]: r for r in allocate(grouped, "env")}
+    assert rows["a"]["api_requests"] == 3 and rows["a"]["unpriced_requests"] == 1
+    assert rows["a"]["spend"] + rows["b"]["spend"] == Decimal("0.30")
+    assert rows["unallocated"] == {
+        "group": "unallocated",
+        "spend": 0,
+        "api_requests": 2,
+        "unpriced_requests": 2,
+    }

@@ -28,14 +28,23 @@ Weight = Callable[[str], Decimal]
 
 @dataclass(frozen=True, slots=True)
 class CallTags:
-    """What allocation and drift read of one spend row: ``spend`` (USD, ``None`` = unpriced), the stored
-    ``tags``, ``team_id``, ``status`` and the tag policy ``record`` (``ledgerlm.tags.enforce``)."""
+    """What allocation and drift read of one spend row, or of ``calls`` rows sharing the same tags, team
+    and record: ``spend`` (USD summed, ``None`` = all unpriced), the stored ``tags``, ``team_id``, the
+    tag policy ``record`` (``ledgerlm.tags.enforce``) and how many of the calls were ``unpriced``."""
 
     spend: Decimal | None
     tags: Sequence[str]
     team_id: str | None = None
-    status: str = "success"
     record: Mapping[str, Any] = field(default_factory=dict)
+    calls: int = 1
+    unpriced: int = -1  # -1: derived from spend (1 when spend is None, else 0)
+
+    @property
+    def unpriced_calls(self) -> int:
+        """How many of the calls were unpriced."""
+        if self.unpriced >= 0:
+            return self.unpriced
+        return self.calls if self.spend is None else 0
 
 
 def _spread(total: Decimal, raw: Mapping[str, Decimal], quantum: Decimal) -> dict[str, Decimal]:
@@ -80,11 +89,9 @@ def allocate(calls: Iterable[CallTags], dimension: str, weight: Weight | None = 
         shares = split(call.spend, values, weight) if call.spend is not None else {}
         for value in values:
             row = rows.setdefault(value, _blank())
-            row["api_requests"] += 1
-            if call.spend is None:
-                row["unpriced_requests"] += 1
-            else:
-                row["spend"] += shares[value]
+            row["api_requests"] += call.calls
+            row["unpriced_requests"] += call.unpriced_calls
+            row["spend"] += shares.get(value, Decimal(0))
     out = [{"group": group, **row} for group, row in rows.items()]
     out.sort(key=lambda row: (-row["spend"], row["group"]))
     return out

@@ -16,15 +16,21 @@ tag budgets and policies see one spelling of each value.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 __all__ = ["UNALLOCATED", "canonical", "dimension_tag", "split_tag", "values_of"]
 
 UNALLOCATED = "unallocated"  # the allocation bucket of a call carrying no value of the dimension
 
 
+@lru_cache(maxsize=8192)
 def split_tag(tag: str) -> tuple[str, str] | None:
-    """``(dimension, value)`` of a dimensional tag, ``None`` for a plain tag (see the module docstring)."""
-    cut = min((i for i in (tag.find(":"), tag.find("=")) if i >= 0), default=-1)
+    """``(dimension, value)`` of a dimensional tag, ``None`` for a plain tag (see the module docstring).
+    Memoised (the same tags come on every request; the cache is bounded)."""
+    cut = tag.find(":")
+    eq = tag.find("=")
+    if eq >= 0 and (cut < 0 or eq < cut):
+        cut = eq
     if cut <= 0:
         return None
     key, value = tag[:cut].strip(), tag[cut + 1 :].strip()

@@ -1,8 +1,9 @@
 """Reading the spend log for allocation and drift (``spend_logs`` + ``spend_log_tags``).
 
-* ``call_tags(engine, start, end, restrict_api_key)``: one ``CallTags`` per spend row in the inclusive
-  UTC day range (spend, stored tags, team, status and the tag policy record kept in the row's
-  ``metadata.request_metadata.tag_policy``), streamed from the database.
+* ``call_tags(engine, start, end, restrict_api_key)``: the spend rows of the inclusive UTC day range,
+  grouped IN THE DATABASE by stored tags, team and the tag policy record (kept in the row's
+  ``metadata.request_metadata.tag_policy``): one ``CallTags`` per group, so a month of calls with a few
+  hundred tag combinations is a few hundred rows here.
 * ``earlier_values(engine, before, dimensions)``: every value each dimension had before ``before``.
 * ``global_total(engine, start, end, restrict_api_key)``: the total of ``/global/spend/report``.
 """
@@ -14,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,11 +31,35 @@ __all__ = ["call_tags", "earlier_values", "global_total"]
 
 
 def _record(value: Any) -> dict[str, Any]:
-    if isinstance(value, str):  # SQLite json_extract returns the object as text
-        import orjson
-
-        value = orjson.loads(value)
+    """The policy record from its JSON text (``None``, ``"null"`` and non-objects: ``{}``)."""
+    try:
+        while isinstance(value, str | bytes):  # PostgreSQL: the text; SQLite may quote it once more
+            value = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return {}
     return value if isinstance(value, dict) else {}
+
+
+def _grouped(filters: LogFilter, dialect: str) -> sa.Select[Any]:
+    """Spend rows grouped by what allocation and drift read (tags, team, policy record): one row per
+    distinct combination, with its spend sum and its call and unpriced counts."""
+    c = spend_logs.c
+    record: Any = c["metadata"]["request_metadata"][RECORD_KEY]
+    tags: Any = c.request_tags
+    if dialect == "postgresql":  # json (not jsonb) has no equality: group on the text
+        record = sa.cast(record, sa.Text)
+    return (
+        sa.select(
+            tags.label("tags"),
+            c.team_id,
+            record.label("record"),
+            sa.func.sum(c.spend).label("spend"),
+            sa.func.count().label("calls"),
+            sa.func.count(c.spend).label("priced"),
+        )
+        .where(*filters.conditions())
+        .group_by(tags, c.team_id, record)
+    )
 
 
 async def call_tags(
@@ -42,20 +68,21 @@ async def call_tags(
     end: date | None = None,
     restrict_api_key: str | None = None,
 ) -> list[CallTags]:
-    """Every spend row of ``[start, end]`` (see the module docstring)."""
-    c = spend_logs.c
-    record = c["metadata"]["request_metadata"][RECORD_KEY]
+    """The spend rows of ``[start, end]`` as ``CallTags``, grouped in the database by identical tags,
+    team and policy record (``calls``/``unpriced`` count the rows of each group)."""
     filters = LogFilter(start=start, end=end, restrict_api_key=restrict_api_key)
-    statement = sa.select(c.spend, c.request_tags, c.team_id, c.status, record.label("record")).where(
-        *filters.conditions()
-    )
     out: list[CallTags] = []
     async with engine.connect() as conn:
-        result = await conn.stream(statement.execution_options(yield_per=5000))
+        result = await conn.stream(_grouped(filters, engine.dialect.name).execution_options(yield_per=5000))
         async for row in result:
-            tags = row.request_tags if isinstance(row.request_tags, list) else []
+            tags = row.tags if isinstance(row.tags, list) else []
+            spend = None if row.priced == 0 else to_decimal(row.spend)
+            unpriced = int(row.calls) - int(row.priced)
+            calls, record = int(row.calls), _record(row.record)
             out.append(
-                CallTags(row.spend, [str(t) for t in tags], row.team_id, row.status, _record(row.record))
+                CallTags(
+                    spend, [str(t) for t in tags], row.team_id, record=record, calls=calls, unpriced=unpriced
+                )
             )
     return out
 
