@@ -178,6 +178,8 @@ class TagResolver:
         union = self._union(sources)
         team_layer, key_layer = key_policies(key)
         policies = merge(self.policies, team_layer, key_layer) if team_layer or key_layer else self.policies
+        if not policies:
+            return TagDecision(tags=union)
         return enforce(union, policies, metadata_lookup(key.metadata, key.team_metadata))
 
     def step(
