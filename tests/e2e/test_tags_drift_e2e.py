@@ -105,6 +105,9 @@ def test_drift_route_rejects_bad_dates(drifted: dict[str, Any]) -> None:
     proxy = drifted["proxy"]
     assert proxy.request("GET", "/tags/drift?start_date=yesterday")[0] == 400
     assert proxy.request("GET", "/tags/drift?start_date=2026-02-02&end_date=2026-02-01")[0] == 400
+    for bad in ("%00", "a:b", "%20env", "x" * 65):
+        assert proxy.request("GET", f"/tags/drift?dimension={bad}")[0] == 400
+        assert proxy.request("GET", f"/global/spend/report?group_by=tag:{bad}")[0] == 400
 
 
 def test_spend_report_cli_by_dimension_adds_up(drifted: dict[str, Any]) -> None:

@@ -156,13 +156,14 @@ async def global_report(request: Request, state: ProxyState, ctx: KeyContext) ->
 
 async def _dimension_report(request: Request, state: ProxyState, ctx: KeyContext, dimension: str) -> Any:
     """``group_by=tag:<dimension>``: allocated spend per value (``ledgerlm.tags.report``)."""
+    from ledgerlm.tags.policy import DIMENSION_NAME_RULE, is_dimension_name
     from ledgerlm.tags.report import dimension_report
 
-    if not dimension.strip() or ":" in dimension or "=" in dimension:
-        raise BadRequestError("group_by=tag:<dimension> needs a dimension name", param="group_by")
+    if not is_dimension_name(dimension):
+        raise BadRequestError(f"group_by=tag:<dimension>: {DIMENSION_NAME_RULE}", param="group_by")
     return await dimension_report(
         state.store.engine,
-        dimension.strip(),
+        dimension,
         state.tags.policies,
         span=_dates(request),
         restrict_api_key=_restriction(ctx, None),

@@ -160,6 +160,7 @@ async def tag_delete(request: Request, state: ProxyState, ctx: KeyContext) -> An
 @managed()
 async def tags_drift(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
     """``GET /tags/drift`` -> ``{from, to, dimensions: [...], alerts: [...]}`` (master key only)."""
+    from ledgerlm.tags.policy import DIMENSION_NAME_RULE, is_dimension_name
     from ledgerlm.tags.report import drift_report
 
     q = request.query_params
@@ -167,12 +168,15 @@ async def tags_drift(request: Request, state: ProxyState, ctx: KeyContext) -> An
     end = parse_day(q.get("end_date"), param="end_date")
     if start is not None and end is not None and start > end:
         raise BadRequestError("start_date is after end_date", param="start_date")
+    dimension = q.get("dimension") or None
+    if dimension is not None and not is_dimension_name(dimension):
+        raise BadRequestError(f"dimension: {DIMENSION_NAME_RULE}", param="dimension")
     threshold = Decimal(str(state.config.general_settings.tag_drift_alert_threshold))
     return await drift_report(
         state.store.engine,
         state.tags.policies,
         span=(start, end),
-        dimension=q.get("dimension") or None,
+        dimension=dimension,
         threshold=threshold,
     )
 

@@ -29,10 +29,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 __all__ = [
+    "DIMENSION_NAME_RULE",
     "MAX_POLICY_DIMENSIONS",
     "DimensionPolicy",
     "Policies",
     "from_required_tags",
+    "is_dimension_name",
     "merge",
     "parse_policies",
 ]
@@ -137,9 +139,23 @@ def parse_policies(data: Any) -> Policies:
     if len(policies) > MAX_POLICY_DIMENSIONS:
         raise ValueError(f"tag_policies: at most {MAX_POLICY_DIMENSIONS} dimensions")
     for name in policies:
-        if not name or len(name) > 64 or ":" in name or "=" in name or name != name.strip():
-            raise ValueError(f"tag_policies: {name!r} is not a dimension name (1..64 chars, no ':' or '=')")
+        if not is_dimension_name(name):
+            raise ValueError(f"tag_policies: {name!r} is not a dimension name ({DIMENSION_NAME_RULE})")
     return policies
+
+
+DIMENSION_NAME_RULE = "1..64 printable characters, no ':' or '=', no surrounding spaces"
+
+
+def is_dimension_name(name: str) -> bool:
+    """Whether ``name`` can name a dimension (``DIMENSION_NAME_RULE``)."""
+    return (
+        0 < len(name) <= 64
+        and name.isprintable()
+        and ":" not in name
+        and "=" not in name
+        and name == name.strip()
+    )
 
 
 def merge(*layers: Mapping[str, DimensionPolicy]) -> Policies:
