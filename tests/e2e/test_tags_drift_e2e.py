@@ -120,3 +120,20 @@ def test_spend_report_cli_by_dimension_adds_up(drifted: dict[str, Any]) -> None:
     rows = {row["group"]: Decimal(row["spend"]) for row in report["data"]}
     assert set(rows) == {"Billing", "billing", "biling", "unallocated"} and report["adds_up"] is True
     assert sum(rows.values()) == Decimal(report["total"]["spend"]) > 0
+
+
+def test_a_nul_in_request_metadata_does_not_break_the_reports(drifted: dict[str, Any]) -> None:
+    proxy = drifted["proxy"]
+    key = proxy.new_key(team_id=drifted["teams"]["b"])  # global quarantine: this row carries a record
+    metadata = {"note": "a\u0000b", "tags": ["cc:billing"]}
+    status, _, _ = proxy.request(
+        "POST",
+        "/v1/chat/completions",
+        {"model": "priced", "messages": MESSAGES, "metadata": metadata},
+        key=key,
+    )
+    proxy.wait_written()
+    drift = proxy.ok("GET", "/tags/drift")
+    assert {d["dimension"] for d in drift["dimensions"]} >= {"env", "cc"}
+    assert proxy.ok("GET", "/global/spend/report?group_by=tag:env")["adds_up"] is True
+    assert status == 200  # the row with the NUL was stored (PostgreSQL json keeps \\u0000)

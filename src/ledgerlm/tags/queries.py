@@ -1,9 +1,9 @@
 """Reading the spend log for allocation and drift (``spend_logs`` + ``spend_log_tags``).
 
-* ``call_tags(engine, start, end, restrict_api_key)``: the spend rows of the inclusive UTC day range,
-  grouped IN THE DATABASE by stored tags, team and the tag policy record (kept in the row's
-  ``metadata.request_metadata.tag_policy``): one ``CallTags`` per group, so a month of calls with a few
-  hundred tag combinations is a few hundred rows here.
+* ``call_tags(engine, start, end, restrict_api_key)``: the spend rows of the inclusive UTC day range.
+  Rows without a tag policy record are grouped IN THE DATABASE by stored tags and team (a month of calls
+  with a few hundred tag combinations is a few hundred rows here); rows with one (defaulted,
+  quarantined: ``metadata.request_metadata.tag_policy``) are read one by one.
 * ``earlier_values(engine, before, dimensions)``: every value each dimension had before ``before``.
 * ``global_total(engine, start, end, restrict_api_key)``: the total of ``/global/spend/report``.
 """
@@ -30,36 +30,53 @@ from ledgerlm.tags.enforce import RECORD_KEY
 __all__ = ["call_tags", "earlier_values", "global_total"]
 
 
-def _record(value: Any) -> dict[str, Any]:
-    """The policy record from its JSON text (``None``, ``"null"`` and non-objects: ``{}``)."""
+def _record(metadata_text: str | None) -> dict[str, Any]:
+    """The policy record of a row from its ``metadata`` JSON text (``{}`` when absent or unreadable).
+    Parsed here, not in SQL: PostgreSQL's json operators fail on a ``\\u0000`` anywhere in the text."""
     try:
-        while isinstance(value, str | bytes):  # PostgreSQL: the text; SQLite may quote it once more
-            value = orjson.loads(value)
+        metadata = orjson.loads(metadata_text) if metadata_text else {}
     except orjson.JSONDecodeError:
         return {}
-    return value if isinstance(value, dict) else {}
+    request_metadata = metadata.get("request_metadata") if isinstance(metadata, dict) else None
+    record = request_metadata.get(RECORD_KEY) if isinstance(request_metadata, dict) else None
+    return record if isinstance(record, dict) else {}
 
 
-def _grouped(filters: LogFilter, dialect: str) -> sa.Select[Any]:
-    """Spend rows grouped by what allocation and drift read (tags, team, policy record): one row per
-    distinct combination, with its spend sum and its call and unpriced counts."""
+def _has_record(recorded: bool) -> sa.ColumnElement[bool]:
+    """Rows whose metadata text names the policy record (a superset: ``_`` is a LIKE wildcard)."""
+    text = sa.cast(spend_logs.c["metadata"], sa.Text)
+    marker = f'%"{RECORD_KEY}"%'
+    return text.like(marker) if recorded else sa.not_(text.like(marker))
+
+
+def _grouped(filters: LogFilter) -> sa.Select[Any]:
+    """Rows without a policy record, grouped by tags and team: one row per distinct combination, with
+    its spend sum and its call and priced counts."""
     c = spend_logs.c
-    record: Any = c["metadata"]["request_metadata"][RECORD_KEY]
-    tags: Any = c.request_tags
-    if dialect == "postgresql":  # json (not jsonb) has no equality: group on the text
-        record = sa.cast(record, sa.Text)
     return (
         sa.select(
-            tags.label("tags"),
+            c.request_tags.label("tags"),
             c.team_id,
-            record.label("record"),
             sa.func.sum(c.spend).label("spend"),
             sa.func.count().label("calls"),
             sa.func.count(c.spend).label("priced"),
         )
-        .where(*filters.conditions())
-        .group_by(tags, c.team_id, record)
+        .where(*filters.conditions(), _has_record(False))
+        .group_by(c.request_tags, c.team_id)
     )
+
+
+def _recorded(filters: LogFilter) -> sa.Select[Any]:
+    """Rows with a policy record (defaulted, quarantined or invalid: the few), one by one."""
+    c = spend_logs.c
+    metadata = sa.cast(c["metadata"], sa.Text).label("metadata_text")
+    return sa.select(c.request_tags.label("tags"), c.team_id, c.spend, metadata).where(
+        *filters.conditions(), _has_record(True)
+    )
+
+
+def _tags(value: Any) -> list[str]:
+    return [str(t) for t in value] if isinstance(value, list) else []
 
 
 async def call_tags(
@@ -68,22 +85,20 @@ async def call_tags(
     end: date | None = None,
     restrict_api_key: str | None = None,
 ) -> list[CallTags]:
-    """The spend rows of ``[start, end]`` as ``CallTags``, grouped in the database by identical tags,
-    team and policy record (``calls``/``unpriced`` count the rows of each group)."""
+    """The spend rows of ``[start, end]`` as ``CallTags``: rows without a policy record grouped in the
+    database by identical tags and team (``calls``/``unpriced`` count each group's rows), rows with one
+    read one by one."""
     filters = LogFilter(start=start, end=end, restrict_api_key=restrict_api_key)
     out: list[CallTags] = []
     async with engine.connect() as conn:
-        result = await conn.stream(_grouped(filters, engine.dialect.name).execution_options(yield_per=5000))
-        async for row in result:
-            tags = row.tags if isinstance(row.tags, list) else []
+        grouped = await conn.stream(_grouped(filters).execution_options(yield_per=5000))
+        async for row in grouped:
             spend = None if row.priced == 0 else to_decimal(row.spend)
-            unpriced = int(row.calls) - int(row.priced)
-            calls, record = int(row.calls), _record(row.record)
-            out.append(
-                CallTags(
-                    spend, [str(t) for t in tags], row.team_id, record=record, calls=calls, unpriced=unpriced
-                )
-            )
+            calls, unpriced = int(row.calls), int(row.calls) - int(row.priced)
+            out.append(CallTags(spend, _tags(row.tags), row.team_id, calls=calls, unpriced=unpriced))
+        recorded = await conn.stream(_recorded(filters).execution_options(yield_per=5000))
+        async for row in recorded:
+            out.append(CallTags(row.spend, _tags(row.tags), row.team_id, record=_record(row.metadata_text)))
     return out
 
 
