@@ -79,3 +79,32 @@ def test_required_tags_may_come_from_key_team_or_deployment() -> None:
 def test_parse_header_tags() -> None:
     assert parse_header_tags(None) == []
     assert parse_header_tags(" a , b ") == ["a", "b"]
+
+
+def test_step_records_the_policy_and_alerts_once_a_minute(caplog: pytest.LogCaptureFixture) -> None:
+    from ledgerlm.proxy.auth import KeyContext
+    from ledgerlm.tags.policy import parse_policies
+    from ledgerlm.types import CallContext
+
+    resolver = TagResolver(policies=parse_policies({"env": {"required": True, "action": "quarantine"}}))
+    key = KeyContext(
+        token="h" * 64,
+        metadata={"tag_policies": {"cc": {"required": True, "action": "default", "default": "x"}}},
+    )
+    contexts = [CallContext(request_id=f"r{i}", metadata={"tag_policy": "forged"}) for i in range(3)]
+    with caplog.at_level("WARNING", logger="ledgerlm.tags"):
+        for ctx in contexts:
+            resolver.step(ctx, key, ["a"], [], {})
+    assert contexts[0].request_tags == ["a", "env:untagged", "cc:x"]
+    assert contexts[0].metadata == {"tag_policy": {"defaulted": ["cc"], "quarantined": {"env": "untagged"}}}
+    assert len([r for r in caplog.records if "quarantined" in r.getMessage()]) == 1
+
+
+def test_step_keeps_no_tags_on_reject() -> None:
+    from ledgerlm.proxy.auth import KeyContext
+    from ledgerlm.types import CallContext
+
+    ctx = CallContext(request_id="r", request_tags=["team:x"])
+    with pytest.raises(BadRequestError, match="'env:'"):
+        TagResolver(required=["env:"]).step(ctx, KeyContext(token=None), ["team:x"], [], {})
+    assert ctx.request_tags == []

@@ -21,6 +21,7 @@ must be matched by one tag.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -34,6 +35,7 @@ from ledgerlm.types import CallContext
 __all__ = ["MAX_TAGS", "MAX_TAG_LENGTH", "TagResolver", "check_required", "key_policies", "parse_header_tags"]
 
 log = logging.getLogger("ledgerlm.tags")
+ALERT_EVERY_S = 60.0
 _PARSED = "_tag_policies"  # KeyContext.extra cache of the key's and team's parsed policies
 
 MAX_TAG_LENGTH = 128
@@ -118,6 +120,7 @@ class TagResolver:
     ) -> None:
         self.extra_headers: list[tuple[str, str]] = [(h, h.lower()) for h in extra_spend_tag_headers]
         self.policies, self.required = from_required_tags(list(required), dict(policies or {}))
+        self._alerted: dict[str, float] = {}  # dimension -> monotonic time of its last quarantine alert
 
     def from_request(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> list[str]:
         """Sources 1-3 (the request's own tags), in order, duplicates kept (``resolve`` dedupes)."""
@@ -202,3 +205,16 @@ class TagResolver:
         record = decision.record()
         if record:
             ctx.metadata[RECORD_KEY] = record
+        if decision.quarantined:
+            self._alert(decision)
+
+    def _alert(self, decision: TagDecision) -> None:
+        """The quarantine alert: a ``ledgerlm.tags`` warning, at most once a minute per dimension."""
+        now = time.monotonic()
+        for dim, mark in decision.quarantined.items():
+            if now - self._alerted.get(dim, -ALERT_EVERY_S) >= ALERT_EVERY_S:
+                self._alerted[dim] = now
+                invalid = decision.invalid.get(dim, [])
+                log.warning(
+                    "tag policy: dimension %r quarantined as %r (invalid values: %s)", dim, mark, invalid
+                )

@@ -11,14 +11,14 @@ For each governed dimension ``D`` (in policy order)::
                     and its allowed values; nothing is called upstream, nothing is charged
     default      -> invalid values dropped; no valid value left: the default ("D:<default>") applied and
                     recorded (no usable default: quarantined instead)
-    quarantine   -> invalid values replaced by "D:invalid"; no value: "D:untagged"; recorded and logged
+    quarantine   -> invalid values replaced by "D:invalid"; no value: "D:untagged"; recorded (the proxy's
+                    tag step logs a warning, at most once a minute per dimension)
 
 The decision's ``record()`` is stored in the spend row's metadata (``tag_policy``) for the drift report.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,8 +28,6 @@ from ledgerlm.tags.dimensions import dimension_tag, split_tag, values_of
 from ledgerlm.tags.policy import DimensionPolicy, Policies
 
 __all__ = ["INVALID", "RECORD_KEY", "UNTAGGED", "TagDecision", "enforce", "metadata_lookup"]
-
-log = logging.getLogger("ledgerlm.tags")
 
 UNTAGGED = "untagged"
 INVALID = "invalid"
@@ -131,7 +129,6 @@ def _one(
     if broken and not (policy.action == "default" and valid):
         mark = INVALID if invalid else UNTAGGED
         decision.quarantined[dim] = mark
-        log.warning("tag policy: dimension %r quarantined as %r (invalid values: %s)", dim, mark, invalid)
         valid = [*valid, mark]
     return _place(tags, dim, valid), None
 
