@@ -69,7 +69,8 @@ def render_table(by: str, rows: list[dict[str, Any]]) -> Any:
     """A ``rich.table.Table`` of report rows (spend as exact decimal strings)."""
     from rich.table import Table
 
-    table = Table(title=f"Spend by {by}")
+    overlap = " (overlapping: a call with several tags counts in each; --by tag:<dimension> adds up)"
+    table = Table(title=f"Spend by {by}" + (overlap if by == "tag" else ""))
     table.add_column(by, overflow="fold")
     for name in COLUMNS:
         table.add_column(name, justify="left" if name == "label" else "right", no_wrap=name == "spend (USD)")
