@@ -17,6 +17,7 @@ carry it, however the value got there.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -257,3 +258,20 @@ def test_the_policy_applies_on_every_endpoint(governed: Proxy) -> None:
         messages.close()
     governed.wait_written()
     assert governed.row(embedded.headers["x-request-id"])["request_tags"] == ["env:production"]
+
+
+def test_a_virtual_key_allocates_only_its_own_calls(governed: Proxy) -> None:
+    key = governed.new_key()
+    client = governed.client(key)
+    for tags in (["env:staging", "env:production"], ["env:staging"]):
+        client.chat.completions.create(
+            model="priced", messages=[{"role": "user", "content": "own"}], extra_body={"tags": tags}
+        )
+    governed.wait_written()
+    own = sum(
+        (r["spend"] for r in governed.rows(api_key=hashlib.sha256(key.encode()).hexdigest())), Decimal(0)
+    )
+    report = governed.ok("GET", "/global/spend/report?group_by=tag:env", key=key)
+    assert _dec(report["total"]["spend"]) == own > 0 and report["adds_up"] is True
+    assert sum((_dec(r["spend"]) for r in report["data"]), Decimal(0)) == own
+    assert {r["group"] for r in report["data"]} == {"staging", "production"}

@@ -108,10 +108,12 @@ def print_dimension_report(
 ) -> None:
     """Print the allocation report of ``dimension`` (used by ``tags report`` and ``spend report``);
     ``config`` gives the dimension's allocation ``weights`` (none: split evenly)."""
+    from ledgerlm.store.spend_queries import LogFilter
     from ledgerlm.tags.report import dimension_report
 
     policies, _ = _settings(config)
-    report = _run(database_url, lambda engine: dimension_report(engine, dimension, policies, span=span))
+    filters = LogFilter(start=span[0], end=span[1])
+    report = _run(database_url, lambda engine: dimension_report(engine, dimension, policies, filters))
     if as_json:
         _echo_json(report)
         return
@@ -142,6 +144,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Per dimension: untagged, defaulted, quarantined shares; invalid, new, near-duplicate values."""
+        from ledgerlm.store.spend_queries import LogFilter
         from ledgerlm.tags.report import drift_report
 
         policies, limit = _settings(config)
@@ -149,7 +152,9 @@ def register(app: typer.Typer) -> None:
         span = (_day(start, "--from"), _day(end, "--to"))
         report = _run(
             database_url,
-            lambda engine: drift_report(engine, policies, span=span, dimension=dimension, threshold=limit),
+            lambda engine: drift_report(
+                engine, policies, LogFilter(start=span[0], end=span[1]), dimension=dimension, threshold=limit
+            ),
         )
         if as_json:
             _echo_json(report)

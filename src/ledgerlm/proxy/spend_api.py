@@ -161,13 +161,9 @@ async def _dimension_report(request: Request, state: ProxyState, ctx: KeyContext
 
     if not is_dimension_name(dimension):
         raise BadRequestError(f"group_by=tag:<dimension>: {DIMENSION_NAME_RULE}", param="group_by")
-    return await dimension_report(
-        state.store.engine,
-        dimension,
-        state.tags.policies,
-        span=_dates(request),
-        restrict_api_key=_restriction(ctx, None),
-    )
+    start, end = _dates(request)
+    filters = LogFilter(start=start, end=end, restrict_api_key=_restriction(ctx, None))
+    return await dimension_report(state.store.engine, dimension, state.tags.policies, filters)
 
 
 def routes() -> list[Route]:

@@ -160,6 +160,7 @@ async def tag_delete(request: Request, state: ProxyState, ctx: KeyContext) -> An
 @managed()
 async def tags_drift(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
     """``GET /tags/drift`` -> ``{from, to, dimensions: [...], alerts: [...]}`` (master key only)."""
+    from ledgerlm.store.spend_queries import LogFilter
     from ledgerlm.tags.policy import DIMENSION_NAME_RULE, is_dimension_name
     from ledgerlm.tags.report import drift_report
 
@@ -175,7 +176,7 @@ async def tags_drift(request: Request, state: ProxyState, ctx: KeyContext) -> An
     return await drift_report(
         state.store.engine,
         state.tags.policies,
-        span=(start, end),
+        LogFilter(start=start, end=end),
         dimension=dimension,
         threshold=threshold,
     )

@@ -1,11 +1,14 @@
 """Reading the spend log for allocation and drift (``spend_logs`` + ``spend_log_tags``).
 
-* ``call_tags(engine, start, end, restrict_api_key)``: the spend rows of the inclusive UTC day range.
+Both read the spend rows a ``LogFilter`` selects (dates: inclusive UTC days; a caller's scope).
+
+* ``call_tags(engine, filters)``: the spend rows as ``CallTags``.
   Rows without a tag policy record are grouped IN THE DATABASE by stored tags and team (a month of calls
   with a few hundred tag combinations is a few hundred rows here); rows with one (defaulted,
   quarantined: ``metadata.request_metadata.tag_policy``) are read one by one.
 * ``earlier_values(engine, before, dimensions)``: every value each dimension had before ``before``.
-* ``global_total(engine, start, end, restrict_api_key)``: the total of ``/global/spend/report``.
+* ``global_total(engine, filters)``: the total of ``/global/spend/report`` (its daily tables) for a plain
+  date range; the sum of the selected rows for any other filter (a caller's scope).
 """
 
 from __future__ import annotations
@@ -79,16 +82,10 @@ def _tags(value: Any) -> list[str]:
     return [str(t) for t in value] if isinstance(value, list) else []
 
 
-async def call_tags(
-    engine: AsyncEngine,
-    start: date | None = None,
-    end: date | None = None,
-    restrict_api_key: str | None = None,
-) -> list[CallTags]:
-    """The spend rows of ``[start, end]`` as ``CallTags``: rows without a policy record grouped in the
+async def call_tags(engine: AsyncEngine, filters: LogFilter) -> list[CallTags]:
+    """The spend rows ``filters`` selects as ``CallTags``: rows without a policy record grouped in the
     database by identical tags and team (``calls``/``unpriced`` count each group's rows), rows with one
     read one by one."""
-    filters = LogFilter(start=start, end=end, restrict_api_key=restrict_api_key)
     out: list[CallTags] = []
     async with engine.connect() as conn:
         grouped = await conn.stream(_grouped(filters).execution_options(yield_per=5000))
@@ -122,19 +119,20 @@ async def earlier_values(
     return out
 
 
-async def global_total(
-    engine: AsyncEngine,
-    start: date | None = None,
-    end: date | None = None,
-    restrict_api_key: str | None = None,
-) -> dict[str, Any]:
-    """``{"spend": Decimal USD, "api_requests", "unpriced_requests"}``: the sum of every
-    ``/global/spend/report`` day row over the range (every call counts in exactly one day)."""
-    rows = await spend_queries.spend_report(
-        engine, "day", start=start, end=end, restrict_api_key=restrict_api_key
-    )
-    return {
-        "spend": to_decimal(sum((r["spend"] for r in rows), Decimal(0))),
-        "api_requests": sum(r["api_requests"] for r in rows),
-        "unpriced_requests": sum(r["unpriced_requests"] for r in rows),
-    }
+async def global_total(engine: AsyncEngine, filters: LogFilter) -> dict[str, Any]:
+    """``{"spend": Decimal USD, "api_requests", "unpriced_requests"}`` of the calls ``filters`` selects:
+    for a plain date range the sum of the ``/global/spend/report`` day rows (its daily tables: every call
+    counts in exactly one day), else the sum of the selected spend rows."""
+    if filters == LogFilter(start=filters.start, end=filters.end):
+        rows = await spend_queries.spend_report(engine, "day", start=filters.start, end=filters.end)
+        spend = sum((r["spend"] for r in rows), Decimal(0))
+        calls, unpriced = sum(r["api_requests"] for r in rows), sum(r["unpriced_requests"] for r in rows)
+    else:
+        c = spend_logs.c
+        statement = sa.select(sa.func.sum(c.spend), sa.func.count(), sa.func.count(c.spend)).where(
+            *filters.conditions()
+        )
+        async with engine.connect() as conn:
+            total, calls, priced = (await conn.execute(statement)).one()
+        spend, unpriced = total or Decimal(0), calls - priced
+    return {"spend": to_decimal(spend), "api_requests": int(calls), "unpriced_requests": int(unpriced)}

@@ -9,12 +9,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ledgerlm.store.spend_queries import LogFilter
 from ledgerlm.tags import queries
 from ledgerlm.tags.allocation import allocate, with_cents
 from ledgerlm.tags.drift import dimension_drift, dimensions_in, untagged_alerts
@@ -29,17 +29,14 @@ async def dimension_report(
     engine: AsyncEngine,
     dimension: str,
     policies: Policies,
-    *,
-    span: tuple[date | None, date | None] = (None, None),
-    restrict_api_key: str | None = None,
+    filters: LogFilter,
 ) -> dict[str, Any]:
     """``{"group_by": "tag:D", "dimension", "semantics": "allocated", "data": rows, "total": row,
-    "adds_up": bool}`` over the inclusive UTC day ``span``."""
-    start, end = span
-    calls = await queries.call_tags(engine, start, end, restrict_api_key)
+    "adds_up": bool}`` over the calls ``filters`` selects (dates, the caller's scope)."""
+    calls = await queries.call_tags(engine, filters)
     policy = policies.get(dimension)
     rows = allocate(calls, dimension, policy.weight if policy is not None else None)
-    total = await queries.global_total(engine, start, end, restrict_api_key)
+    total = await queries.global_total(engine, filters)
     allocated = sum((row["spend"] for row in rows), Decimal(0))
     total["spend_cents"] = with_cents(rows, total["spend"])
     if allocated != total["spend"]:  # the rollups and the rows disagree: say so, never hide it
@@ -59,15 +56,15 @@ async def dimension_report(
 async def drift_report(
     engine: AsyncEngine,
     policies: Policies,
+    filters: LogFilter,
     *,
-    span: tuple[date | None, date | None] = (None, None),
     dimension: str | None = None,
     threshold: Decimal = Decimal("0.2"),
 ) -> dict[str, Any]:
-    """The drift report of ``span`` (one dimension, or every governed and seen one); an untagged share
-    above ``threshold`` is logged as a warning and listed in ``alerts``."""
-    start, end = span
-    calls = await queries.call_tags(engine, start, end)
+    """The drift report of the calls ``filters`` selects (one dimension, or every governed and seen one);
+    an untagged share above ``threshold`` is logged as a warning and listed in ``alerts``."""
+    start, end = filters.start, filters.end
+    calls = await queries.call_tags(engine, filters)
     dims = [dimension] if dimension else dimensions_in(calls, policies)
     earlier = await queries.earlier_values(engine, start, dims)
     entries = [dimension_drift(calls, d, earlier[d], policies) for d in dims]
