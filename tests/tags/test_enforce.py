@@ -147,3 +147,13 @@ def test_required_tags_are_a_policy() -> None:
 def test_bad_policies_name_the_field(data: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_policies(data)
+
+
+def test_config_tag_policies_are_checked_at_load() -> None:
+    from ledgerlm.errors import LedgerLMError
+    from ledgerlm.proxy.config import parse_config
+
+    ok = parse_config({"general_settings": {"tag_policies": {"env": {"required": True}}}})
+    assert ok.general_settings.tag_policies == {"env": {"required": True}}
+    with pytest.raises((LedgerLMError, ValueError), match="tag_policies"):
+        parse_config({"general_settings": {"tag_policies": {"env": {"action": "explode"}}}})
