@@ -61,6 +61,7 @@ class CostRecord(BaseModel):
     model_ref: str | None = None
     tier: str | None = None
     data_version: str | None = None
+    price_id: str | None = None  # the price book entry (ledgerlm.pricing.price_id)
 
 
 class ErrorRecord(BaseModel):

@@ -137,7 +137,8 @@ class Cost:
       ``total``. Empty when unpriced.
     * provenance: ``source`` (catalog / custom / provider), ``model_ref`` (the catalog model id
       matched, or the custom-priced model), ``tier`` (a long-context tier or service tier applied),
-      ``data_version`` (e.g. ``"genai-prices 0.2.3"``).
+      ``data_version`` (e.g. ``"genai-prices 0.2.3"``), and ``price_id``: the price book entry's id
+      (``ledgerlm.pricing.price_id``), the one reference that names all of them.
 
     Never negative.
     """
@@ -150,6 +151,7 @@ class Cost:
     model_ref: str | None = None
     tier: str | None = None
     data_version: str | None = None
+    price_id: str | None = None
 
     @property
     def priced(self) -> bool:
@@ -172,6 +174,7 @@ class Cost:
             "model_ref": self.model_ref,
             "tier": self.tier,
             "data_version": self.data_version,
+            "price_id": self.price_id,
         }
 
 

@@ -62,14 +62,16 @@ def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[D
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+_LATER_COLUMNS = ("call_uid", "price_id")  # added by revisions 0003 and 0007
 _SPEND_LOGS_0001 = sa.Table(
-    "spend_logs", sa.MetaData(), *(column._copy() for column in spend_logs.c if column.name != "call_uid")
+    "spend_logs", sa.MetaData(), *(column._copy() for column in spend_logs.c if column.name not in _LATER_COLUMNS)
 )
 
 
 def _without_uid(row: dict[str, Any]) -> dict[str, Any]:
     params = SpendLog.to_params(row)
-    params.pop("call_uid")
+    for name in _LATER_COLUMNS:
+        params.pop(name)
     return params
 
 

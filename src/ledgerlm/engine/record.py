@@ -45,6 +45,7 @@ def cost_fields(cost: Cost) -> dict[str, Any]:
         "model_ref": cost.model_ref,
         "tier": cost.tier,
         "data_version": cost.data_version,
+        "price_id": cost.price_id,
     }
 
 

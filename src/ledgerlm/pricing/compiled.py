@@ -33,6 +33,7 @@ from genai_prices.types import (
 from ledgerlm.pricing.catalog import CatalogMatch, data_version, resolve_model
 from ledgerlm.pricing.custom import custom_formula, validate_custom_prices
 from ledgerlm.pricing.formula import Formula, Rate
+from ledgerlm.pricing.price_id import catalog_price_id, custom_price_id, provider_price_id
 from ledgerlm.types import Cost, Usage
 
 __all__ = ["CompiledPrice", "catalog_formula", "compile_price"]
@@ -85,7 +86,9 @@ class CompiledPrice:
 
     Attributes: ``provider``, ``model``, ``source`` (``"custom"``, ``"catalog"`` or ``None`` when
     unpriced), ``model_ref`` (catalog ``provider/model`` matched or the custom-priced model),
-    ``data_version``, ``unpriced_reason``, ``max_output_tokens`` (``None`` when unknown).
+    ``data_version``, ``unpriced_reason``, ``max_output_tokens`` (``None`` when unknown), ``price_id``
+    (the price book entry of the custom or catalog price, ``None`` when unpriced), ``custom_prices``
+    (the validated LiteLLM price keys, ``None`` without custom prices).
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class CompiledPrice:
         match: CatalogMatch | None = None,
         unpriced_reason: str | None = None,
         max_output_tokens: int | None = None,
+        custom_prices: Mapping[str, Decimal] | None = None,
     ) -> None:
         self.provider = provider
         self.model = model
@@ -118,6 +122,9 @@ class CompiledPrice:
                 v for v in self._info.price_variants or () if v.constraint is not None
             )
         self._daily, self._bounds = _segments(self._periods, self._dated_variants)
+        self.custom_prices = dict(custom_prices) if custom_prices else None
+        self.price_id = _price_id(self, self.custom_prices)
+        self._provider_price_id = provider_price_id(f"{provider}/{model}")
         self._unpriced = Cost.unpriced(unpriced_reason or "", data_version=self.data_version)
 
     @property
@@ -134,12 +141,14 @@ class CompiledPrice:
         custom = self._custom
         if custom is not None:
             total, breakdown, tier = custom.apply(usage)
-            return Cost(total, breakdown, "USD", None, "custom", self.model_ref, tier, self.data_version)
+            return Cost(
+                total, breakdown, "USD", None, "custom", self.model_ref, tier, self.data_version, self.price_id
+            )
         reported = usage.provider_cost
         if reported is not None and reported >= 0:
             return Cost(
                 reported, {"provider_reported": reported}, "USD", None, "provider",
-                self.model_ref, None, self.data_version,
+                self.model_ref, None, self.data_version, self._provider_price_id,
             )  # fmt: skip
         if self._info is None:
             self._warn_once()
@@ -148,7 +157,9 @@ class CompiledPrice:
         total, breakdown, tier = formula.apply(usage)
         if variant is not None:
             tier = variant if tier is None else f"{variant}+{tier}"
-        return Cost(total, breakdown, "USD", None, "catalog", self.model_ref, tier, self.data_version)
+        return Cost(
+            total, breakdown, "USD", None, "catalog", self.model_ref, tier, self.data_version, self.price_id
+        )
 
     def _formula(self, at: datetime | None, service_tier: str | None) -> tuple[Formula, str | None]:
         """The compiled formula and variant label for the price period at ``at`` (cached).
@@ -211,6 +222,15 @@ class CompiledPrice:
     def __repr__(self) -> str:
         ref = self.model_ref
         return f"CompiledPrice({self.provider!r}, {self.model!r}, source={self.source!r}, ref={ref!r})"
+
+
+def _price_id(price: CompiledPrice, custom: Mapping[str, Decimal] | None) -> str | None:
+    """The price book id of ``price``'s custom or catalog price (``ledgerlm.pricing.price_id``)."""
+    if price.source == "custom":
+        return custom_price_id(f"{price.provider}/{price.model}", custom or {})
+    if price.source == "catalog" and price.model_ref is not None:
+        return catalog_price_id(price.model_ref, price.data_version)
+    return None
 
 
 def _worst_case(formula: Formula, input_tokens: int, output_tokens: int) -> Decimal:
@@ -293,7 +313,11 @@ def compile_price(
         prices = validate_custom_prices(custom, path="custom")
         if prices:
             return CompiledPrice(
-                provider, model, formula=custom_formula(prices), max_output_tokens=max_output_tokens
+                provider,
+                model,
+                formula=custom_formula(prices),
+                max_output_tokens=max_output_tokens,
+                custom_prices=prices,
             )
     target = base_model or model
     match = resolve_model(provider, target)

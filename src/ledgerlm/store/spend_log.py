@@ -17,6 +17,9 @@ Spool form (``SpendLog.from_record``): a JSON-ready ``dict`` keyed by ``spend_lo
   DIFFERENT call reusing a client's ``request_id`` has another nonce and is written and charged too
   (``store.ingest``).
 
+``price_id``: the price book entry the call was priced with (``None`` when unpriced), the one
+reference behind ``metadata.cost``'s source / model_ref / tier / data_version (kept readable there).
+
 DB form (``SpendLog.to_params``): the same dict with ``Decimal`` spend and aware UTC datetimes.
 ``api_key`` is always a SHA-256 hex digest: a raw key passed by mistake is hashed here, never stored.
 """
@@ -124,6 +127,7 @@ class SpendLog:
             "messages": data.get("messages") if store_prompts else None,
             "response": data.get("response") if store_prompts else None,
             "call_uid": call_uid or uuid.uuid4().hex,
+            "price_id": data["cost"].get("price_id"),
         }
 
     @staticmethod

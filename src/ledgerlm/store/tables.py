@@ -112,6 +112,8 @@ spend_logs = sa.Table(
     # server-unique nonce of the call (uuid4 hex, migration 0003): tells a replay of the SAME call
     # (same nonce: skipped) from a different call reusing a client's request id (written and charged)
     sa.Column("call_uid", sa.String(32), nullable=True),
+    # the price book entry the row was priced with (migration 0007; NULL: unpriced or older rows)
+    sa.Column("price_id", sa.String(32), nullable=True),
     sa.Index(None, "startTime"),
     sa.Index(None, "api_key", "startTime"),
     sa.Index(None, "team_id", "startTime"),
@@ -277,4 +279,71 @@ reconcile_runs = sa.Table(  # issue 18: one row per reconciliation run (migratio
     sa.Column("rows", sa.Text, nullable=False),  # JSON text of the explained rows, exact numbers
     sa.Column("created_at", UTCDateTime, nullable=False, server_default=sa.func.current_timestamp()),
     sa.Index(None, "provider", "created_at"),
+)
+
+# --- issue 19: price book, adjustments, closed periods (migration 0007; see ledgerlm.ledger) ---
+
+price_book = sa.Table(
+    "price_book",
+    metadata,
+    sa.Column("entry_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("price_id", sa.String(32), nullable=False, index=True),
+    sa.Column("model", sa.String(255), nullable=False),  # the priced model, "provider/model"
+    sa.Column("source", sa.String(16), nullable=False),  # catalog | custom | provider
+    sa.Column("effective_from", UTCDateTime, nullable=False),
+    sa.Column("effective_to", UTCDateTime, nullable=True),  # exclusive; NULL: still in force
+    sa.Column("model_ref", sa.String(255), nullable=True),
+    sa.Column("data_version", sa.String(128), nullable=True),
+    _json("prices", "{}"),  # custom: LiteLLM price keys -> decimal strings (USD per unit)
+    sa.Column("note", sa.String(255), nullable=True),
+    sa.Column("recorded_at", UTCDateTime, nullable=False, server_default=sa.func.current_timestamp()),
+    sa.Index(None, "model", "effective_from"),
+)
+
+spend_adjustments = sa.Table(
+    "spend_adjustments",
+    metadata,
+    sa.Column("adjustment_id", sa.String(64), primary_key=True),
+    sa.Column("request_id", sa.String(255), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),  # 1, 2, ... per request id (append-only)
+    sa.Column("kind", sa.String(16), nullable=False),  # reprice | backfill
+    sa.Column("period", sa.String(7), nullable=False),  # YYYY-MM it lands in (always open)
+    sa.Column("charge_time", UTCDateTime, nullable=False),  # when it counts (reports, budgets)
+    sa.Column("original_time", UTCDateTime, nullable=False),  # the corrected call's startTime
+    sa.Column("corrects_period", sa.String(7), nullable=True),  # set when that period was closed
+    sa.Column("booked_at", UTCDateTime, nullable=False),
+    sa.Column("old_price_id", sa.String(32), nullable=True),
+    sa.Column("new_price_id", sa.String(32), nullable=False),
+    sa.Column("old_spend", Money, nullable=True),  # the row's cost before (NULL: unpriced)
+    sa.Column("new_spend", Money, nullable=False),
+    sa.Column("delta", Money, nullable=False),  # new_spend - old_spend (may be negative)
+    _json("breakdown", "{}"),  # the new cost per category, decimal strings
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("run_id", sa.String(32), nullable=False),
+    sa.Column("api_key", sa.String(64), nullable=True),
+    sa.Column("team_id", sa.String(255), nullable=True),
+    sa.Column("user", sa.String(255), nullable=True),
+    sa.Column("organization_id", sa.String(255), nullable=True),
+    sa.Column("end_user", sa.String(255), nullable=True),
+    sa.Column("model", sa.String(255), nullable=False),
+    sa.Column("model_group", sa.String(255), nullable=True),
+    sa.Column("custom_llm_provider", sa.String(64), nullable=True),
+    _json("request_tags", "[]"),
+    sa.UniqueConstraint("request_id", "seq"),
+    sa.Index(None, "charge_time"),
+    sa.Index(None, "period"),
+    sa.Index(None, "run_id"),
+)
+
+ledger_periods = sa.Table(
+    "ledger_periods",
+    metadata,
+    sa.Column("period", sa.String(7), primary_key=True),  # YYYY-MM (UTC month)
+    sa.Column("status", sa.String(16), nullable=False),  # closed (a closed period never reopens)
+    sa.Column("closed_at", UTCDateTime, nullable=False),
+    sa.Column("closed_by", sa.String(255), nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("report", JSONText, nullable=False),  # the frozen period report (canonical JSON text)
+    sa.Column("checksum", sa.String(64), nullable=False),  # SHA-256 of that text
 )
