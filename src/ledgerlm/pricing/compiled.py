@@ -142,7 +142,15 @@ class CompiledPrice:
         if custom is not None:
             total, breakdown, tier = custom.apply(usage)
             return Cost(
-                total, breakdown, "USD", None, "custom", self.model_ref, tier, self.data_version, self.price_id
+                total,
+                breakdown,
+                "USD",
+                None,
+                "custom",
+                self.model_ref,
+                tier,
+                self.data_version,
+                self.price_id,
             )
         reported = usage.provider_cost
         if reported is not None and reported >= 0:

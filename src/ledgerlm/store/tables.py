@@ -344,6 +344,6 @@ ledger_periods = sa.Table(
     sa.Column("closed_at", UTCDateTime, nullable=False),
     sa.Column("closed_by", sa.String(255), nullable=False),
     sa.Column("note", sa.Text, nullable=True),
-    sa.Column("report", JSONText, nullable=False),  # the frozen period report (canonical JSON text)
+    sa.Column("report", sa.Text, nullable=False),  # the frozen period report (canonical JSON text)
     sa.Column("checksum", sa.String(64), nullable=False),  # SHA-256 of that text
 )

@@ -24,7 +24,6 @@ depends_on = None
 
 # frozen here so that later changes to ledgerlm.store never change this revision
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-JSONText = sa.JSON()
 
 
 def _json(name: str, default: str) -> sa.Column[object]:
@@ -99,7 +98,7 @@ def upgrade() -> None:
         sa.Column("closed_at", UTCDateTime, nullable=False),
         sa.Column("closed_by", sa.String(255), nullable=False),
         sa.Column("note", sa.Text, nullable=True),
-        sa.Column("report", JSONText, nullable=False),
+        sa.Column("report", sa.Text, nullable=False),
         sa.Column("checksum", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("period", name="pk_ledger_periods"),
     )
