@@ -11,7 +11,9 @@ import typer
 
 from ledgerlm.errors import LedgerLMError
 
-COMMAND_MODULES: tuple[str, ...] = ("simulate", "cost", "prices", "proxy", "db", "spend", "reconcile", "tags")
+COMMAND_MODULES: tuple[str, ...] = (
+    "simulate", "cost", "prices", "proxy", "db", "spend", "reconcile", "tags", "reprice", "period", "export",
+)  # fmt: skip
 
 
 def build_app() -> typer.Typer:

@@ -1,4 +1,5 @@
-"""``ledgerlm prices``: show a model's catalog price (offline) and refresh the catalog (network)."""
+"""``ledgerlm prices``: show a model's catalog price (offline), refresh the catalog (network), and
+``ledgerlm prices history MODEL``: the price book entries of a model (database), oldest first."""
 
 from __future__ import annotations
 
@@ -38,6 +39,32 @@ def _now() -> datetime:
     return datetime.now(tz=UTC)
 
 
+async def price_history_json(database_url: str | None, model: str) -> list[dict[str, object]]:
+    """The price book entries of ``model`` as JSON-ready dicts (prices as decimal strings)."""
+    from ledgerlm.commands.ledger_common import open_engine
+    from ledgerlm.pricing.price_id import decimal_text
+    from ledgerlm.store.price_book import price_history
+
+    engine = open_engine(database_url)
+    try:
+        entries = await price_history(engine, model)
+    finally:
+        await engine.dispose()
+    return [
+        {
+            "price_id": e.price_id,
+            "model": e.model,
+            "source": e.source,
+            "effective_from": e.effective_from.isoformat(),
+            "effective_to": None if e.effective_to is None else e.effective_to.isoformat(),
+            "model_ref": e.model_ref,
+            "data_version": e.data_version,
+            "prices": {k: decimal_text(v) for k, v in e.prices.items()},
+        }
+        for e in entries
+    ]
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``prices`` command group to ``app``."""
     group = typer.Typer(
@@ -51,6 +78,21 @@ def register(app: typer.Typer) -> None:
         status, text = show_price(provider, model)
         typer.echo(text, err=status != 0)
         raise typer.Exit(status)
+
+    @group.command("history")
+    def history(
+        model: str,
+        database_url: str | None = typer.Option(None, "--database-url", help="Default: $DATABASE_URL."),
+    ) -> None:
+        """The price book entries of MODEL ("provider/model" or a bare model name), as JSON."""
+        import asyncio
+        import json
+
+        entries = asyncio.run(price_history_json(database_url, model))
+        if not entries:
+            typer.echo(f"no price book entries for {model!r}", err=True)
+            raise typer.Exit(3)
+        typer.echo(json.dumps(entries, indent=2))
 
     @group.command("update")
     def update(

@@ -25,7 +25,15 @@ from starlette.routing import Route
 
 from ledgerlm import transport
 from ledgerlm.budgets.contract import start_admission, stop_admission
-from ledgerlm.proxy import llm_routes, management, messages, reconcile_routes, spend_api, tag_routes
+from ledgerlm.proxy import (
+    ledger_routes,
+    llm_routes,
+    management,
+    messages,
+    reconcile_routes,
+    spend_api,
+    tag_routes,
+)
 from ledgerlm.proxy.config import load_config
 from ledgerlm.proxy.hooks import close_callbacks
 from ledgerlm.proxy.http import http_exception_response, json_response
@@ -81,6 +89,7 @@ def routes() -> list[Route]:
     out.extend(spend_api.routes())
     out.extend(tag_routes.routes())
     out.extend(reconcile_routes.routes())  # GET /reconcile/runs[/{id}] (issue 18)
+    out.extend(ledger_routes.routes())  # POST /period/close, GET /period/list (issue 19)
     return out
 
 
@@ -94,6 +103,7 @@ def build_app(state: ProxyState) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.store.start()
+        await ledger_routes.record_deployment_prices(state)  # the price book (issue 19)
         await start_admission(state.admission)
         await state.key_events.start()
         await reconcile.start()

@@ -383,6 +383,25 @@ def _other_paths() -> dict[str, Any]:
     return {"/v1/messages": {"post": messages}, "/messages": {"post": messages}, "/metrics": {"get": metrics}}
 
 
+def _ledger_paths() -> dict[str, Any]:
+    """Closed periods (``ledgerlm.proxy.ledger_routes``, issue 19)."""
+    body = {
+        "type": "object",
+        "required": ["period"],
+        "properties": {
+            "period": {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$", "description": "UTC month"},
+            "note": {"type": "string"},
+        },
+    }
+    listing = {"type": "object", "properties": {"data": {"type": "array", "items": OBJECT}}}
+    return {
+        "/period/close": {
+            "post": _op("Close a month for good (no reopen)", OBJECT, body=body, errors=(400, 401, 403, 409))
+        },
+        "/period/list": {"get": _op("Closed months, newest first", listing, errors=(401, 403))},
+    }
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document (cached)."""
@@ -400,6 +419,7 @@ def openapi_document() -> dict[str, Any]:
             **_tag_paths(),
             **_reconcile_paths(),
             **_other_paths(),
+            **_ledger_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
