@@ -20,8 +20,8 @@ from starlette.routing import Route
 from ledgerlm.errors import BadRequestError
 from ledgerlm.ledger.periods import close_period, list_periods, parse_period
 from ledgerlm.proxy.auth import KeyContext
-from ledgerlm.proxy.management import MAX_MANAGEMENT_BODY, managed
 from ledgerlm.proxy.http import read_json_body
+from ledgerlm.proxy.management import MAX_MANAGEMENT_BODY, managed
 from ledgerlm.proxy.state import ProxyState
 
 __all__ = ["record_deployment_prices", "routes"]
