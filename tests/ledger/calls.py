@@ -72,7 +72,9 @@ async def ingest(engine: AsyncEngine, rows: list[dict[str, Any]]) -> None:
 
 async def adjustments(engine: AsyncEngine, *request_ids: str) -> list[dict[str, Any]]:
     a = spend_adjustments.c
-    statement = sa.select(spend_adjustments).where(a.request_id.in_(request_ids)).order_by(a.request_id, a.seq)
+    statement = (
+        sa.select(spend_adjustments).where(a.request_id.in_(request_ids)).order_by(a.request_id, a.seq)
+    )
     async with engine.connect() as conn:
         return [dict(row) for row in (await conn.execute(statement)).mappings()]
 

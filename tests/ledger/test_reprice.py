@@ -53,7 +53,11 @@ async def test_custom_price_change_mid_month_opens_an_entry_and_reprices_the_sta
     stale = call(price_a, at(2026, 11, 20), team_id=team)  # an instance still on price A
     await ingest(engine, [early, stale])
     async with engine.connect() as conn:
-        stored = (await conn.execute(sa.select(spend_logs.c.price_id).where(spend_logs.c.request_id == stale["request_id"]))).scalar()
+        stored = (
+            await conn.execute(
+                sa.select(spend_logs.c.price_id).where(spend_logs.c.request_id == stale["request_id"])
+            )
+        ).scalar()
     assert stored == price_a.price_id
 
     scope = RepriceScope(NOVEMBER.start, NOVEMBER.end, team=team)
@@ -84,10 +88,20 @@ async def test_custom_price_change_mid_month_opens_an_entry_and_reprices_the_sta
     report = await spend_report(engine, "team", start=at(2026, 11, 1).date(), end=at(2026, 11, 30).date())
     assert next(r for r in report if r["group"] == team)["spend"] == cost_a + cost_b
     async with engine.connect() as conn:
-        team_spend = (await conn.execute(sa.select(teams.teams.c.spend).where(teams.teams.c.team_id == team))).scalar()
+        team_spend = (
+            await conn.execute(sa.select(teams.teams.c.spend).where(teams.teams.c.team_id == team))
+        ).scalar()
     assert team_spend == cost_a + cost_b
-    [row] = [r for r in await adjusted_spend(engine, NOVEMBER.start, NOVEMBER.end, group_by="team_id") if r["group"] == team]
-    assert (row["original"], row["adjustments"], row["spend"]) == (2 * cost_a, cost_b - cost_a, cost_a + cost_b)
+    [row] = [
+        r
+        for r in await adjusted_spend(engine, NOVEMBER.start, NOVEMBER.end, group_by="team_id")
+        if r["group"] == team
+    ]
+    assert (row["original"], row["adjustments"], row["spend"]) == (
+        2 * cost_a,
+        cost_b - cost_a,
+        cost_a + cost_b,
+    )
 
 
 async def test_a_catalog_update_reprices_rows_priced_with_the_old_catalog(engine: AsyncEngine) -> None:
@@ -106,7 +120,9 @@ async def test_a_catalog_update_reprices_rows_priced_with_the_old_catalog(engine
     history = await price_history(engine, "openai/gpt-4o-mini")
     assert [e.price_id for e in history][-2:] == [old.price_id, current.price_id]
 
-    diff = await reprice(engine, RepriceScope(NOVEMBER.start, NOVEMBER.end, team=team), await load_book(engine), run=run())
+    diff = await reprice(
+        engine, RepriceScope(NOVEMBER.start, NOVEMBER.end, team=team), await load_book(engine), run=run()
+    )
     assert diff.changed == 1 and diff.after == right
     [adjustment] = await adjustments(engine, row["request_id"])
     assert adjustment["old_price_id"] == old.price_id and adjustment["new_price_id"] == current.price_id
