@@ -4,7 +4,7 @@ budgets see afterwards (original + adjustments)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
