@@ -113,7 +113,7 @@ class _Aggregator:
             if bucket != self.bucket:
                 out.extend(self.flush())
                 self.bucket = bucket
-            key = tuple(str(row[name]) for name in _KEY)
+            key = tuple(row[name] for name in _KEY)
             group = self.groups.get(key)
             if group is None:
                 self.groups[key] = self._start(row, bucket)
@@ -132,7 +132,8 @@ class _Aggregator:
 
     def flush(self) -> list[dict[str, Any]]:
         """The current bucket's rows, in key order; the bucket is emptied."""
-        rows = [self.groups[key] for key in sorted(self.groups)]
+        order = sorted(self.groups, key=lambda key: tuple("" if v is None else str(v) for v in key))
+        rows = [self.groups[key] for key in order]
         self.groups = {}
         return rows
 

@@ -16,6 +16,7 @@ them. ``ChargePeriodStart``/``End`` of a call cover its start and end, whole sec
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ledgerlm.ledger.periods import period_bounds, period_of
+from ledgerlm.ledger.periods import period_bounds
 from ledgerlm.ledger.row_pricing import usage_from_row
 from ledgerlm.pricing.formula import CATEGORIES, Formula, Rate
 from ledgerlm.store.coltypes import to_decimal
@@ -59,17 +60,32 @@ def provider_name(provider: str | None) -> str:
 
 def _tags(raw: Any) -> tuple[str, str]:
     """``(Tags JSON object, x_RequestTags JSON list)``: ``key:value`` tags become ``{key: value}``."""
-    tags = [str(tag) for tag in raw or []]
+    return _tags_of(tuple(str(tag) for tag in raw or ()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _tags_of(tags: tuple[str, ...]) -> tuple[str, str]:
     pairs: dict[str, str] = {}
     for tag in tags:
         key, _, value = tag.partition(":")
         pairs.setdefault(key, value)
-    return json.dumps(pairs, sort_keys=True), json.dumps(tags)
+    return json.dumps(pairs, sort_keys=True), json.dumps(list(tags))
+
+
+@functools.lru_cache(maxsize=256)
+def _billing_period(year: int, month: int) -> tuple[datetime, datetime]:
+    return period_bounds(f"{year:04d}-{month:02d}")
+
+
+@functools.lru_cache(maxsize=256)
+def _probe(categories: frozenset[str]) -> Formula:
+    """A formula with a rate for each of ``categories``: its ``counts`` are the priced token counts."""
+    return Formula({c: Rate(Decimal(1)) for c in categories})
 
 
 def _common(row: Mapping[str, Any], charge_time: datetime, options: FocusOptions) -> dict[str, Any]:
     """Columns every row of a call (or of its adjustment) shares."""
-    billing_start, billing_end = period_bounds(period_of(charge_time))
+    billing_start, billing_end = _billing_period(charge_time.year, charge_time.month)
     provider = provider_name(row.get("custom_llm_provider"))
     tags, raw_tags = _tags(row.get("request_tags"))
     return {
@@ -120,7 +136,7 @@ def _quantities(row: Mapping[str, Any], categories: list[str]) -> dict[str, int]
     if categories == ["provider_reported"]:
         return {"provider_reported": usage.total_tokens}
     priced = [c for c in categories if c not in ("web_search", "request")]
-    counts = Formula({c: Rate(Decimal(1)) for c in priced}).counts(usage) if priced else {}
+    counts = _probe(frozenset(priced)).counts(usage) if priced else {}
     counts["web_search"] = usage.web_search_requests
     counts["request"] = 1
     return counts
