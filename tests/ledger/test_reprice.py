@@ -176,3 +176,16 @@ async def test_a_price_file_replaces_the_book_for_its_models(engine: AsyncEngine
     cost_a = price_a.cost(USAGE).total
     assert cost_a is not None and cost_b is not None
     assert diff.after == cost_a + 2 * cost_b
+
+
+async def test_response_cache_hits_are_never_repriced(engine: AsyncEngine) -> None:
+    model, team = uid("m-"), uid("team-")
+    price_a = compile_price("openai", model, custom=PRICE_A)
+    await record_prices(engine, [compile_price("openai", model, custom=PRICE_B)], now=at(2026, 11, 1, 0))
+    hit = call(price_a, at(2026, 11, 6), team_id=team, cache_hit=True)
+    hit["spend"] = "0"  # a response-cache hit costs nothing, whatever its usage
+    await ingest(engine, [hit, call(price_a, at(2026, 11, 6), team_id=team)])
+    diff = await reprice(
+        engine, RepriceScope(NOVEMBER.start, NOVEMBER.end, team=team), await load_book(engine)
+    )
+    assert (diff.rows, diff.changed) == (1, 1)

@@ -2,7 +2,7 @@
 
 ``await reprice(engine, scope, book, run=None, batch_size=2000) -> RepriceDiff``:
 
-* streams the rows of ``scope`` (``[start, end)`` by ``startTime``, optionally one model / team) in
+* streams the rows of ``scope`` (response-cache hits excluded: they cost nothing) (``[start, end)`` by ``startTime``, optionally one model / team) in
   batches by keyset pagination on ``(startTime, request_id)``: memory stays bounded whatever the range;
 * prices each row with ``RowPricer`` (the entry in force at the call's time; back-fill of unpriced
   rows) and compares with the row's CURRENT cost (original + earlier adjustments);
@@ -103,7 +103,7 @@ _COLUMNS = (
 
 def _statement(scope: RepriceScope, after: tuple[datetime, str] | None, limit: int) -> sa.Select[Any]:
     c = spend_logs.c
-    where = [c.startTime >= scope.start, c.startTime < scope.end]
+    where = [c.startTime >= scope.start, c.startTime < scope.end, c.cache_hit.is_(False)]
     if scope.model is not None:
         where.append(sa.or_(c.model_group == scope.model, c.model == scope.model))
     if scope.team is not None:
