@@ -11,7 +11,8 @@ INTERFACE (the engine and the proxy call this)::
 
 Sources, in order: custom prices (``source="custom"``), a provider-reported cost in the usage
 (``"provider"``), the genai-prices catalog (``"catalog"``); otherwise unpriced (``total is None``).
-See ``docs/pricing.md``.
+Every ``Cost`` carries ``price_id`` (``ledgerlm.pricing.price_id``): the price book entry it was priced
+with (``ledgerlm.pricing.book``; stored by ``ledgerlm.store.price_book``). See ``docs/pricing.md``.
 """
 
 from __future__ import annotations
