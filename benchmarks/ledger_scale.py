@@ -1,6 +1,6 @@
 """Ledger at scale: re-price dry run and FOCUS export over 1,000,000 spend rows in PostgreSQL.
 
-Run: ``.venv/bin/python benchmarks/ledger_scale.py [--rows 1000000] [--batch 5000] [--postgres-url URL]``.
+Run: ``.venv/bin/python benchmarks/ledger_scale.py [--rows 1000000 | --quick] [--batch 5000] [--postgres-url URL]``.
 
 1. A fresh database ``ledgerlm_bench_*`` (dropped afterwards) gets ``--rows`` spend rows over November
    2026 (one model, 20 teams, 100 keys, 5 tags; usage with cache reads; priced with custom price A and
@@ -123,9 +123,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--quick", action="store_true", help="20,000 rows (about a minute)")
     default = os.environ.get("LEDGERLM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--postgres-url", default=default)
     args = parser.parse_args()
+    if args.quick:
+        args.rows = 20_000
     name = f"ledgerlm_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(args.postgres_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
