@@ -1,6 +1,7 @@
 """Ledger at scale: re-price dry run and FOCUS export over 1,000,000 spend rows in PostgreSQL.
 
-Run: ``.venv/bin/python benchmarks/ledger_scale.py [--rows 1000000 | --quick] [--batch 5000] [--postgres-url URL]``.
+Run: ``.venv/bin/python benchmarks/ledger_scale.py [--rows 1000000 | --quick] [--batch 5000]
+[--postgres-url URL]``.
 
 1. A fresh database ``ledgerlm_bench_*`` (dropped afterwards) gets ``--rows`` spend rows over November
    2026 (one model, 20 teams, 100 keys, 5 tags; usage with cache reads; priced with custom price A and

@@ -64,7 +64,9 @@ def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[D
 
 _LATER_COLUMNS = ("call_uid", "price_id")  # added by revisions 0003 and 0007
 _SPEND_LOGS_0001 = sa.Table(
-    "spend_logs", sa.MetaData(), *(column._copy() for column in spend_logs.c if column.name not in _LATER_COLUMNS)
+    "spend_logs",
+    sa.MetaData(),
+    *(column._copy() for column in spend_logs.c if column.name not in _LATER_COLUMNS),
 )
 
 
