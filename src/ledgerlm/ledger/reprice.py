@@ -3,7 +3,8 @@
 ``await reprice(engine, scope, book, run=None, batch_size=2000) -> RepriceDiff``:
 
 * streams the rows of ``scope`` (``[start, end)`` by ``startTime``, optionally one model / team;
-  response-cache hits excluded: they cost nothing) in batches by keyset pagination on ``(startTime, request_id)``: memory stays bounded whatever the range;
+  response-cache hits excluded: they cost nothing) in batches, by keyset pagination on
+  ``(startTime, request_id)``: memory stays bounded whatever the range;
 * prices each row with ``RowPricer`` (the entry in force at the call's time; back-fill of unpriced
   rows) and compares with the row's CURRENT cost (original + earlier adjustments);
 * a row whose cost changes becomes a ``Correction``; with ``run`` (``--apply``) each batch's
