@@ -51,7 +51,8 @@ def test_price_files_and_their_errors(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text(
         "prices:\n"
-        "  - {model: openai/m, effective_from: 2026-11-01, effective_to: 2026-11-10, input_cost_per_token: 1e-6}\n"
+        "  - {model: openai/m, effective_from: 2026-11-01, effective_to: 2026-11-10,\n"
+        "     input_cost_per_token: 1e-6}\n"
         "  - {model: openai/m, effective_from: '2026-11-10T00:00:00Z', input_cost_per_token: 2e-6}\n"
         "  - {model: openai/gpt-4o-mini, source: catalog, effective_from: 2026-11-01}\n"
     )
@@ -60,8 +61,8 @@ def test_price_files_and_their_errors(tmp_path: Path) -> None:
     assert book.entries("openai/gpt-4o-mini")[0].price_id == compile_price("openai", "gpt-4o-mini").price_id
     bad = {
         "prices: [{model: m, effective_from: 2026-11-01, input_cost_per_token: 1}]": "prices[0].model",
-        "prices: [{model: openai/m, effective_from: soon, input_cost_per_token: 1}]": "prices[0].effective_from",
-        "prices: [{model: openai/m, effective_from: 2026-11-01, input_cost_per_token: -1}]": "input_cost_per_token",
+        "prices: [{model: openai/m, effective_from: soon, input_cost_per_token: 1}]": "0].effective_from",
+        "prices: [{model: openai/m, effective_from: 2026-11-01, input_cost_per_token: -1}]": "0].input_cost",
         "prices: [{model: openai/m, effective_from: 2026-11-01}]": "prices[0]",
         "prices:\n- {model: openai/m, effective_from: 2026-11-01, input_cost_per_token: 1}\n"
         "- {model: openai/m, effective_from: 2026-11-02, input_cost_per_token: 2}": "overlap",
