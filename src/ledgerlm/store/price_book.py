@@ -31,6 +31,7 @@ from ledgerlm.store.tables import price_book
 __all__ = ["insert_entry", "load_book", "price_history", "record_prices"]
 
 log = logging.getLogger("ledgerlm.pricing")
+_LOCK_KEY = 0x4C4C4D1B  # pg_advisory_xact_lock key of price book writes
 
 
 def _entry(row: Mapping[str, Any]) -> PriceEntry:
@@ -89,6 +90,8 @@ async def record_prices(
         return []
     opened: list[PriceEntry] = []
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # proxy instances starting together record once
+            await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
         statement = sa.select(price_book.c.model, price_book.c.price_id).where(
             price_book.c.effective_to.is_(None), price_book.c.model.in_(sorted(wanted))
         )
