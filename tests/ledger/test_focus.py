@@ -47,6 +47,10 @@ ALLOWED = {
     "ChargeClass": {"", "Correction"},
     "ChargeFrequency": {"One-Time", "Recurring", "Usage-Based"},
     "ServiceCategory": {"AI and Machine Learning"},
+    "ServiceSubcategory": {  # the AI and Machine Learning subcategories (servicesubcategory.md)
+        "Bots", "Generative AI", "Machine Learning", "Natural Language Processing",
+        "Other (AI and Machine Learning)",
+    },  # fmt: skip
     "PricingCategory": {"Standard", "Dynamic", "Committed", "Other", ""},
 }
 PRICE_A = {
