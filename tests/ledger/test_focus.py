@@ -47,10 +47,14 @@ ALLOWED = {
     "ChargeClass": {"", "Correction"},
     "ChargeFrequency": {"One-Time", "Recurring", "Usage-Based"},
     "ServiceCategory": {"AI and Machine Learning"},
-    "ServiceSubcategory": {  # the AI and Machine Learning subcategories (servicesubcategory.md)
-        "Bots", "Generative AI", "Machine Learning", "Natural Language Processing",
+    # the AI and Machine Learning subcategories (servicesubcategory.md)
+    "ServiceSubcategory": {
+        "Bots",
+        "Generative AI",
+        "Machine Learning",
+        "Natural Language Processing",
         "Other (AI and Machine Learning)",
-    },  # fmt: skip
+    },
     "PricingCategory": {"Standard", "Dynamic", "Committed", "Other", ""},
 }
 PRICE_A = {
