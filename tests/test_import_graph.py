@@ -31,7 +31,7 @@ LAYERS: list[list[str]] = [
     ],
     ["redaction", "usage"],
     ["store", "providers", "pricing"],
-    ["migrations", "transport", "router", "ledger"],  # ledger: reconciliation (issue 18)
+    ["migrations", "transport", "router", "ledger"],  # ledger: reconciliation (18), re-pricing, FOCUS (19)
     # terminal consumers of records, then the callback machinery that feeds them
     ["integrations"],
     ["callbacks"],
