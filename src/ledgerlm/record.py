@@ -22,7 +22,25 @@ Money = Annotated[
 ]
 """USD as ``Decimal``; in JSON a plain decimal string (``"0.00000008"``, never ``"8E-8"`` nor a float)."""
 
-CallType = Literal["completion", "acompletion", "embedding", "aembedding", "messages", "amessages"]
+CallType = Literal[
+    "completion",
+    "acompletion",
+    "embedding",
+    "aembedding",
+    "messages",
+    "amessages",
+    "responses",
+    "aresponses",
+    "text_completion",
+    "atext_completion",
+    "aimage_generation",
+    "atranscription",
+    "aspeech",
+    "amoderation",
+    "arerank",
+    "acount_tokens",
+    "pass_through_endpoint",
+]
 CallStatus = Literal["success", "failure"]
 
 

@@ -14,7 +14,12 @@ independently of ``ledgerlm.usage``:
 * ``input_tokens + output_tokens`` = the provider's ``total_tokens``;
 * provider cost: OpenRouter ``cost`` (+ ``upstream_inference_cost`` for BYOK), xAI ticks x 1e-10 USD.
 
-Responses-API cases are skipped: this issue covers chat completions and embeddings only.
+Responses-API cases (``api: responses``) go through the same providers in Responses mode
+(``RESPONSES_FLAG``): ``parse_chat_response`` keeps the ``response`` body, ``usage_from_body`` reads its
+``usage`` (``input_tokens`` includes ``input_tokens_details.cached_tokens`` and OpenRouter's
+``cache_write_tokens``; ``output_tokens`` includes ``output_tokens_details.reasoning_tokens``), the
+stream decoder yields every event and takes the usage from ``response.completed``; each case is then
+priced with the deployment's price plus the per-call tool fees, like the proxy's ``/v1/responses``.
 """
 
 from __future__ import annotations
@@ -27,8 +32,11 @@ from typing import Any
 import pytest
 
 from ledgerlm.errors import error_for_status
+from ledgerlm.pricing import compile_price
+from ledgerlm.pricing.tool_fees import ToolFeePrice
 from ledgerlm.providers import get_provider
 from ledgerlm.providers.base import Deployment
+from ledgerlm.providers.openai_responses import RESPONSES_FLAG
 from ledgerlm.types import Usage
 
 pytestmark = pytest.mark.conformance
@@ -66,6 +74,15 @@ PINNED: dict[str, dict[str, Any]] = {
     "openrouter/chat_cost": {"provider_cost": Decimal("0.00019325"), "reasoning_tokens": 64},
     "openrouter/chat_byok_no_cost": {"provider_cost": Decimal("0.0003253")},
     "azure_openai/embeddings": {"input_tokens": 8, "output_tokens": 0},
+    "openai/responses_cached_input": {"input_tokens": 3763, "cache_read_tokens": 3584, "output_tokens": 44},
+    "openai/responses_reasoning": {"output_tokens": 1095, "reasoning_tokens": 1088},
+    "openai/responses_stream_reasoning": {"input_tokens": 53, "output_tokens": 469, "reasoning_tokens": 448},
+    "deepseek/responses_stream_cached_reasoning": {"input_tokens": 366, "cache_read_tokens": 256},
+    "openrouter/responses_cache_write_cost": {
+        "cache_write_tokens": 4012,
+        "provider_cost": Decimal("0.025265"),
+    },
+    "openrouter/responses_stream_cost": {"provider_cost": Decimal("0.0000825")},
 }
 
 
@@ -78,10 +95,11 @@ def _cases() -> list[str]:
 
 
 def _expected(usage: dict[str, Any]) -> dict[str, Any]:
-    prompt = int(usage.get("prompt_tokens") or 0)
-    completion = int(usage.get("completion_tokens") or 0)
-    pdet = usage.get("prompt_tokens_details") or {}
-    cdet = usage.get("completion_tokens_details") or {}
+    responses = "input_tokens" in usage  # Responses API names
+    prompt = int(usage.get("input_tokens" if responses else "prompt_tokens") or 0)
+    completion = int(usage.get("output_tokens" if responses else "completion_tokens") or 0)
+    pdet = usage.get("input_tokens_details" if responses else "prompt_tokens_details") or {}
+    cdet = usage.get("output_tokens_details" if responses else "completion_tokens_details") or {}
     reasoning = int(cdet.get("reasoning_tokens") or 0)
     total = usage.get("total_tokens")
     outside = reasoning and total is not None and int(total) == prompt + completion + reasoning
@@ -96,6 +114,7 @@ def _expected(usage: dict[str, Any]) -> dict[str, Any]:
         "input_tokens": prompt,
         "cache_read_tokens": int(pdet.get("cached_tokens") or usage.get("prompt_cache_hit_tokens") or 0),
         "output_tokens": completion + reasoning if outside else completion,
+        "cache_write_tokens": int(pdet.get("cache_write_tokens") or 0),
         "reasoning_tokens": reasoning,
         "provider_cost": cost,
         "total_tokens": None if total is None else int(total),
@@ -122,9 +141,12 @@ def _stream_bytes(folder: Path) -> bytes:
     return "".join(f"data: {line}\n\n" for line in lines if line.strip()).encode() + b"data: [DONE]\n\n"
 
 
-def _decode(provider_name: str, raw: bytes, piece: int | None) -> tuple[list[dict[str, Any]], Any]:
+def _decode(
+    provider_name: str, raw: bytes, piece: int | None, extra: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], Any]:
     provider = get_provider(provider_name)
-    decoder = provider.stream_decoder(Deployment(provider_name, "m"), caller_wants_usage=True)
+    deployment = Deployment(provider_name, "m", extra=dict(extra or {}))
+    decoder = provider.stream_decoder(deployment, caller_wants_usage=True)
     chunks: list[dict[str, Any]] = []
     step = piece or len(raw) or 1
     for i in range(0, len(raw), step):
@@ -137,9 +159,12 @@ def _decode(provider_name: str, raw: bytes, piece: int | None) -> tuple[list[dic
 def test_recorded_case(shared_fixtures: Path, case: str) -> None:
     folder = shared_fixtures / case
     meta = json.loads((folder / "meta.json").read_text())
-    if meta["api"] not in ("chat.completions", "embeddings"):
-        pytest.skip(f"{meta['api']} API: not covered by issue 2 (chat completions and embeddings only)")
+    if meta["api"] not in ("chat.completions", "embeddings", "responses"):
+        pytest.fail(f"{meta['api']} API: no conformance check for it yet")
     provider_name = FAMILY[case.split("/")[0]]
+    if meta["api"] == "responses":
+        _check_responses_case(case, provider_name, folder, meta)
+        return
     provider = get_provider(provider_name)
     deployment = Deployment(provider=provider_name, model=str(meta.get("model")))
     summary = meta.get("usage_summary") or {}
@@ -188,3 +213,43 @@ def _check_error(provider: Any, deployment: Deployment, folder: Path, meta: dict
     message = body["error"]["message"] if isinstance(body.get("error"), dict) else None
     if message:
         assert message in error.message
+
+
+def _check_responses_case(case: str, provider_name: str, folder: Path, meta: dict[str, Any]) -> None:
+    """A recorded Responses-API payload through the provider in Responses mode, then priced."""
+    provider = get_provider(provider_name)
+    deployment = Deployment(provider_name, str(meta.get("model")), extra={RESPONSES_FLAG: True})
+    summary = meta.get("usage_summary") or {}
+    if meta["status"] != 200:
+        _check_error(provider, deployment, folder, meta)
+        return
+    if meta["streaming"]:
+        raw = _stream_bytes(folder)
+        events, decoder = _decode(provider_name, raw, None, deployment.extra)
+        split_events, split_decoder = _decode(provider_name, raw, 7, deployment.extra)
+        assert events == split_events, "bytes split anywhere decode to the same events"
+        assert events[0]["type"] == "response.created" and events[-1]["type"] == "response.completed"
+        assert decoder.done and decoder.finish_reasons == ["completed"]
+        assert decoder.response_id == events[-1]["response"]["id"]
+        usage = decoder.usage
+        assert usage is not None and split_decoder.usage == usage
+        _check_usage(case, usage, summary["final_event"]["usage"])
+        recorded = events[-1]["response"]
+    else:
+        body = json.loads((folder / "response.json").read_text())
+        assert provider.parse_chat_response(deployment, body) is body
+        usage = provider.usage_from_body(body)
+        _check_usage(case, usage, summary["usage"])
+        recorded = body
+    _check_responses_cost(case, provider_name, recorded, usage)
+
+
+def _check_responses_cost(case: str, provider_name: str, response: dict[str, Any], usage: Usage) -> None:
+    price = ToolFeePrice(compile_price(provider_name, str(response.get("model"))))
+    cost = price.cost(usage)
+    assert cost.total is not None, f"{case}: unpriced ({cost.unpriced_reason})"
+    assert cost.total > 0 and sum(cost.breakdown.values(), Decimal(0)) == cost.total, case
+    if usage.provider_cost is not None:
+        assert cost.total == usage.provider_cost, f"{case}: the provider's own cost is used"
+    elif usage.cache_read_tokens:
+        assert cost.breakdown.get("cache_read"), f"{case}: cached input priced as cache reads"

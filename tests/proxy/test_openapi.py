@@ -16,8 +16,8 @@ def test_every_route_is_described() -> None:
         for method in route.methods or ():
             if method == "HEAD":
                 continue
-            if method.lower() not in doc["paths"].get(route.path, {}):
-                missing.append(f"{method} {route.path}")
+            if method.lower() not in doc["paths"].get(route.path_format, {}):
+                missing.append(f"{method} {route.path_format}")
     assert not missing, missing
     assert "/metrics" in doc["paths"]
 
@@ -27,6 +27,7 @@ def test_request_bodies_have_schemas() -> None:
     for path, item in doc["paths"].items():
         for method, op in item.items():
             if method == "post":
-                schema = op["requestBody"]["content"]["application/json"]["schema"]
+                content = op["requestBody"]["content"]
+                schema = content.get("application/json", content.get("multipart/form-data"))["schema"]
                 assert schema.get("type") == "object" or "properties" in schema, path
             assert "200" in op["responses"], (path, method)

@@ -28,15 +28,18 @@ from ledgerlm.providers.openai import PRESETS
         ("o4-mini", ("openai", "o4-mini")),
         ("chatgpt-4o-latest", ("openai", "chatgpt-4o-latest")),
         ("text-embedding-3-large", ("openai", "text-embedding-3-large")),
+        # bare names inferred as LiteLLM infers them (issue 15)
+        ("claude-3-5-sonnet", ("anthropic", "claude-3-5-sonnet")),
+        ("gemini-2.5-flash", ("gemini", "gemini-2.5-flash")),
+        ("dall-e-3", ("openai", "dall-e-3")),
+        ("gpt-3.5-turbo-instruct", ("text-completion-openai", "gpt-3.5-turbo-instruct")),
     ],
 )
 def test_split_model(model: str, expected: tuple[str, str]) -> None:
     assert split_model(model) == expected
 
 
-@pytest.mark.parametrize(
-    "model", ["claude-3-5-sonnet", "llama3", "nosuch/model", "openai/", "", "mistral-large"]
-)
+@pytest.mark.parametrize("model", ["llama3", "nosuch/model", "openai/", "", "mistral-large"])
 def test_split_model_rejects_unknown_or_ambiguous(model: str) -> None:
     with pytest.raises(errors.UnsupportedProviderError) as info:
         split_model(model)

@@ -42,6 +42,38 @@ LLM = {
     "/models",
     "/v1/messages",
     "/messages",
+    "/v1/responses",
+    "/responses",
+    "/v1/responses/{response_id}",
+    "/responses/{response_id}",
+    "/v1/responses/{response_id}/input_items",
+    "/responses/{response_id}/input_items",
+    *(
+        f"{prefix}{path}"
+        for prefix in ("/v1", "")
+        for path in (
+            "/completions",
+            "/images/generations",
+            "/audio/transcriptions",
+            "/audio/speech",
+            "/moderations",
+            "/rerank",
+            "/messages/count_tokens",
+        )
+    ),
+    "/v2/rerank",
+    *(f"/{prefix}/{{path:path}}" for prefix in ("openai", "anthropic", "gemini", "vertex_ai", "bedrock")),
+    *(
+        f"/openai/deployments/{{deployment}}/{path}"
+        for path in (
+            "chat/completions",
+            "embeddings",
+            "completions",
+            "images/generations",
+            "audio/transcriptions",
+            "audio/speech",
+        )
+    ),
 }
 SELF_SERVICE = {"/key/info", "/spend/logs", "/spend/tags", "/global/spend/report"}
 SPEND_ROUTES = {"/spend/logs", "/spend/tags", "/global/spend/report"}
@@ -195,6 +227,8 @@ def test_model_outside_the_key_list_is_refused_on_every_llm_route(proxy: Proxy) 
     status, _, _ = proxy.request(
         "POST", "/v1/messages", {"model": "gpt-4o-mini", "max_tokens": 5, "messages": MESSAGES}, key=key
     )
+    assert status == 403
+    status, _, _ = proxy.request("POST", "/v1/responses", {"model": "gpt-4o-mini", "input": "x"}, key=key)
     assert status == 403
     with openai_client(proxy.url, key) as client:
         with pytest.raises(openai.PermissionDeniedError):

@@ -33,6 +33,7 @@ from ledgerlm.engine.stream import ChatStream, ClientDisconnectedError
 from ledgerlm.errors import APIError, APIResponseValidationError, BadRequestError
 from ledgerlm.providers import Provider, get_provider
 from ledgerlm.providers.base import Deployment, HTTPRequest
+from ledgerlm.providers.openai_endpoints import BINARY_RESPONSE
 from ledgerlm.transport import RETRIES_ATTR, SendResult, send
 from ledgerlm.types import CallContext
 from ledgerlm.usage.tier import with_requested_tier
@@ -168,7 +169,8 @@ async def _plain_call(call: Call, *, embedding: bool) -> CallResult:
         log.pre_api_call()
         sent = await _send(provider, call, request)
         raw = sent.body or b""
-        parsed = _parse_json(provider, deployment, raw)
+        binary = deployment.extra.get(BINARY_RESPONSE)  # a non-JSON answer (speech audio)
+        parsed = dict(binary) if binary is not None else _parse_json(provider, deployment, raw)
         parse = provider.parse_embedding_response if embedding else provider.parse_chat_response
         out = parse(deployment, parsed)
         call.usage = with_requested_tier(provider.usage_from_body(parsed), call.body)  # issue 18 item 6

@@ -21,7 +21,10 @@ from ledgerlm.types import USAGE_COUNT_FIELDS, CallContext, Cost, Usage
 __all__ = ["build_record", "cost_record", "estimate_prompt_tokens", "failure_cost", "usage_record"]
 
 # Body members that are content (kept out of ``request_params``) or call options that may hold secrets.
-_NOT_PARAMS = frozenset({"messages", "input", "extra_headers", "extra_body", "extra_query", "api_key"})
+_NOT_PARAMS = frozenset(
+    {"messages", "input", "prompt", "instructions", "system", "query", "documents", "file"}
+    | {"extra_headers", "extra_body", "extra_query", "api_key"}
+)
 
 
 def usage_fields(usage: Usage) -> dict[str, Any]:

@@ -46,7 +46,12 @@ PROVIDER_NAMES: dict[str, str] = {
 """ledgerlm provider names and aliases (the provider table, ``ledgerlm.provider_specs``) -> well-known
 ``gen_ai.provider.name`` values (others pass through)."""
 
-_OPERATIONS = {"embedding": "embeddings", "aembedding": "embeddings"}
+_OPERATIONS = {
+    "embedding": "embeddings",
+    "aembedding": "embeddings",
+    "text_completion": "text_completion",
+    "atext_completion": "text_completion",
+}
 
 _REQUEST_PARAMS: dict[str, str] = {
     "temperature": "gen_ai.request.temperature",

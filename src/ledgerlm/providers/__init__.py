@@ -2,9 +2,10 @@
 
 A model string is ``provider/model`` (``openai/gpt-4o-mini``, ``azure/my-deployment``,
 ``openrouter/anthropic/claude-3.5-sonnet``: only the first segment names the provider). A bare name is
-accepted only where the provider is unambiguous (``gpt-*``, ``o1*``/``o3*``/``o4*``, ``chatgpt-*``,
-``text-embedding-*`` -> ``openai``); anything else raises ``UnsupportedProviderError`` listing the known
-prefixes.
+inferred as LiteLLM infers it (``_BARE_PREFIXES``: ``gpt-*``, ``o1*``/``o3*``/``o4*``, ``chatgpt-*``,
+``text-embedding-*``, ``dall-e-*``, ``tts-*``, ``whisper-*`` -> ``openai``; ``gpt-3.5-turbo-instruct``
+-> ``text-completion-openai``; ``claude-*`` -> ``anthropic``; ``gemini-*`` -> ``gemini``); anything else
+raises ``UnsupportedProviderError`` listing the known prefixes.
 
 Each provider module is imported the first time its provider is asked for, so ``import ledgerlm`` stays
 cheap and a provider's optional dependencies are only needed when it is used. Later providers (Anthropic,
@@ -37,7 +38,19 @@ _ALIASES: dict[str, str] = {alias: spec.name for spec in PROVIDER_SPECS for alia
 
 # Bare model-name prefixes whose provider is unambiguous.
 _BARE_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("gpt-3.5-turbo-instruct", "text-completion-openai"),
+    ("babbage-", "text-completion-openai"),
+    ("davinci-", "text-completion-openai"),
     ("gpt-", "openai"),
+    ("dall-e-", "openai"),
+    ("tts-", "openai"),
+    ("whisper-", "openai"),
+    ("omni-moderation", "openai"),
+    ("text-moderation", "openai"),
+    ("claude-", "anthropic"),
+    ("gemini-", "gemini"),
+    ("command-", "cohere"),
+    ("rerank-", "cohere"),
     ("chatgpt-", "openai"),
     ("o1", "openai"),
     ("o3", "openai"),
@@ -102,13 +115,23 @@ def split_model(model: str) -> tuple[str, str]:
         key = canonical_name(head)
         if key in _FACTORIES and rest:
             return key, rest
+        from ledgerlm.providers.litellm_prefixes import UNSUPPORTED_PREFIXES
+
+        if key in UNSUPPORTED_PREFIXES:
+            raise UnsupportedProviderError(
+                f"provider {head!r} (LiteLLM prefix) is not supported by ledgerlm; use "
+                f"{UNSUPPORTED_PREFIXES[key]}",
+                model=model,
+                provider=head,
+            )
     else:
         for prefix, provider in _BARE_PREFIXES:
             if model.startswith(prefix):
                 return provider, model
     raise UnsupportedProviderError(
         f"cannot tell the provider of model {model!r}: write it as 'provider/model'. Known providers: "
-        f"{', '.join(known_providers())} (a bare name is accepted only for gpt-*, o1/o3/o4*, "
-        "chatgpt-* and text-embedding-*, which mean openai)",
+        f"{', '.join(known_providers())} (a bare name is inferred as LiteLLM does: gpt-*, o1/o3/o4*, "
+        "chatgpt-*, text-embedding-*, dall-e-*, tts-*, whisper-* -> openai; claude-* -> anthropic; "
+        "gemini-* -> gemini; command-*, rerank-* -> cohere)",
         model=model,
     )

@@ -35,9 +35,11 @@ from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDec
 from ledgerlm.sse import SSEDecoder, SSEEvent
 from ledgerlm.types import Usage
 from ledgerlm.usage.anthropic import usage_from_anthropic
+from ledgerlm.usage.media import media_usage
 
 __all__ = [
     "ANTHROPIC_VERSION",
+    "COUNT_TOKENS_FLAG",
     "NATIVE_FLAG",
     "AnthropicProvider",
     "AnthropicSSEDecoder",
@@ -55,6 +57,13 @@ NATIVE_FLAG = "anthropic_native"
 request (sent as-is), ``parse_chat_response`` returns the Anthropic body unchanged and the stream decoder
 yields the Anthropic events themselves (dicts with ``type``) instead of OpenAI chunks; usage, finish
 reasons and in-stream errors work as in the translated mode. Used by the proxy's ``/v1/messages``."""
+
+COUNT_TOKENS_FLAG = "anthropic_count_tokens"
+"""With ``NATIVE_FLAG``: ``POST /v1/messages/count_tokens`` (Anthropic "Count message tokens"); the
+body keeps only the fields that endpoint takes; the answer ``{"input_tokens": n}`` is a free call."""
+_COUNT_TOKENS_FIELDS = frozenset(
+    {"model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers"}
+)
 
 _ERROR_STATUS: dict[str, int] = {
     "invalid_request_error": 400,
@@ -230,7 +239,11 @@ class AnthropicProvider(Provider):
         else:
             native.pop("stream", None)
         base = deployment.api_base or self.default_api_base or ""
-        return HTTPRequest("POST", messages_url(base), self.headers(deployment), orjson.dumps(native))
+        url = messages_url(base)
+        if deployment.extra.get(COUNT_TOKENS_FLAG):
+            native = {k: v for k, v in native.items() if k in _COUNT_TOKENS_FIELDS}
+            url += "/count_tokens"
+        return HTTPRequest("POST", url, self.headers(deployment), orjson.dumps(native))
 
     def parse_chat_response(self, deployment: Deployment, body: Mapping[str, Any]) -> dict[str, Any]:
         if deployment.extra.get(NATIVE_FLAG):
@@ -238,6 +251,8 @@ class AnthropicProvider(Provider):
         return openai_completion(body, provider=self.name)
 
     def usage_from_body(self, body: Mapping[str, Any]) -> Usage:
+        if set(body) == {"input_tokens"}:  # a token count (count_tokens): a free call, not billed tokens
+            return media_usage(body) or Usage()
         return usage_from_anthropic(body.get("usage") or {}, provider=self.name)
 
     def stream_decoder(self, deployment: Deployment, *, caller_wants_usage: bool) -> StreamDecoder:

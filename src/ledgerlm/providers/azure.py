@@ -79,3 +79,8 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
         name = quote(deployment.model, safe="")
         version = quote(self.api_version(deployment), safe="")
         return f"{self.api_base(deployment)}/openai/deployments/{name}/{path}?api-version={version}"
+
+    def responses_url(self, deployment: Deployment, suffix: str = "") -> str:
+        """The v1 Responses API: ``{endpoint}/openai/v1/responses{suffix}`` (no ``api-version``);
+        the body's ``model`` is the deployment name."""
+        return f"{self.api_base(deployment)}/openai/v1/responses{suffix}"

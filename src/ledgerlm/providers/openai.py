@@ -37,9 +37,13 @@ import orjson
 from ledgerlm.errors import APIError, APIResponseValidationError, BadRequestError, MissingAPIKeyError
 from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
 from ledgerlm.providers.http_errors import error_from_openai_body, error_from_stream_event
+from ledgerlm.providers.openai_endpoints import ENDPOINT_FLAG, build_endpoint_request
+from ledgerlm.providers.openai_presets import MORE_PRESETS
+from ledgerlm.providers.openai_responses import RESPONSES_FLAG, ResponsesStreamDecoder, responses_usage
 from ledgerlm.providers.openai_stream import OpenAIStreamDecoder
 from ledgerlm.types import Usage
 from ledgerlm.usage import usage_from_openai
+from ledgerlm.usage.media import media_usage
 
 __all__ = ["PRESETS", "OpenAICompatibleProvider", "OpenAIProvider", "Preset", "preset_provider"]
 
@@ -77,6 +81,7 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset("vllm", "http://localhost:8000/v1", ("VLLM_API_KEY",), False, ("VLLM_API_BASE",)),
         Preset("ollama", "http://localhost:11434/v1", ("OLLAMA_API_KEY",), False, ("OLLAMA_API_BASE",)),
+        *(Preset(*row) for row in MORE_PRESETS),
     )
 }
 
@@ -109,13 +114,22 @@ class OpenAICompatibleProvider(Provider):
         return None
 
     def api_base(self, deployment: Deployment) -> str:
-        """Base URL without trailing slash: the deployment's, else a base variable, else the default."""
+        """Base URL without trailing slash: the deployment's, else a base variable, else the default;
+        ``BadRequestError`` naming the variable when the preset has no default (self-hosted servers)."""
         if deployment.api_base:
             return deployment.api_base.rstrip("/")
         for env in self.preset.api_base_env:
             value = os.environ.get(env)
             if value:
                 return value.rstrip("/")
+        if not self.preset.api_base:
+            names = " or ".join([*self.preset.api_base_env[:1], "api_base"])
+            raise BadRequestError(
+                f"provider {self.name!r} has no default URL: set {names}",
+                provider=self.name,
+                model=deployment.model,
+                param="api_base",
+            )
         return self.preset.api_base
 
     def headers(self, deployment: Deployment, extra: Mapping[str, str] | None) -> dict[str, str]:
@@ -135,6 +149,11 @@ class OpenAICompatibleProvider(Provider):
         """Absolute URL of endpoint ``path`` (``chat/completions``, ``embeddings``)."""
         return f"{self.api_base(deployment)}/{path}"
 
+    def responses_url(self, deployment: Deployment, suffix: str = "") -> str:
+        """URL of the Responses API (``{base}/responses``), ``suffix`` appended (``/{id}``,
+        ``/{id}/input_items``)."""
+        return f"{self.api_base(deployment)}/responses{suffix}"
+
     # -- requests ---------------------------------------------------------------------------------
     def _body(self, deployment: Deployment, params: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
         body = dict(params)
@@ -152,7 +171,12 @@ class OpenAICompatibleProvider(Provider):
     def build_chat_request(
         self, deployment: Deployment, params: Mapping[str, Any], *, stream: bool
     ) -> HTTPRequest:
-        """``POST {base}/chat/completions`` with the OpenAI body; streams ask for the usage chunk."""
+        """``POST {base}/chat/completions`` with the OpenAI body; streams ask for the usage chunk.
+        With ``extra[RESPONSES_FLAG]``: ``POST {base}/responses`` with the Responses-API body."""
+        if deployment.extra.get(RESPONSES_FLAG):
+            return self._responses_request(deployment, params, stream=stream)
+        if deployment.extra.get(ENDPOINT_FLAG):
+            return build_endpoint_request(self, deployment, params, stream=stream)
         body, extra_headers = self._body(deployment, params)
         if stream:
             body["stream"] = True
@@ -170,6 +194,19 @@ class OpenAICompatibleProvider(Provider):
         if stream:
             headers["Accept"] = "text/event-stream"
         return HTTPRequest("POST", self.url(deployment, "chat/completions"), headers, orjson.dumps(body))
+
+    def _responses_request(
+        self, deployment: Deployment, params: Mapping[str, Any], *, stream: bool
+    ) -> HTTPRequest:
+        body, extra_headers = self._body(deployment, params)
+        if stream:
+            body["stream"] = True
+        else:
+            body.pop("stream", None)
+        headers = self.headers(deployment, extra_headers)
+        if stream:
+            headers["Accept"] = "text/event-stream"
+        return HTTPRequest("POST", self.responses_url(deployment), headers, orjson.dumps(body))
 
     def build_embedding_request(self, deployment: Deployment, params: Mapping[str, Any]) -> HTTPRequest:
         """``POST {base}/embeddings`` with the OpenAI embeddings body (``input``, ``dimensions`` ...)."""
@@ -191,21 +228,44 @@ class OpenAICompatibleProvider(Provider):
         )
 
     def parse_chat_response(self, deployment: Deployment, body: Mapping[str, Any]) -> dict[str, Any]:
-        """The body itself (already a ``chat.completion``) after checking it has ``choices``."""
+        """The body itself (already a ``chat.completion``) after checking it has ``choices``; a
+        Responses-API body (``extra[RESPONSES_FLAG]``) after checking it has ``output``."""
+        if deployment.extra.get(RESPONSES_FLAG):
+            return self._check_body(deployment, body, "output")
+        if deployment.extra.get(ENDPOINT_FLAG):
+            return self._endpoint_body(deployment, body)
         return self._check_body(deployment, body, "choices")
+
+    def _endpoint_body(self, deployment: Deployment, body: Any) -> dict[str, Any]:
+        if isinstance(body, dict) and "error" in body and len(body) <= 2:
+            raise error_from_stream_event(self.name, deployment.model, body)
+        if not isinstance(body, dict):
+            raise APIResponseValidationError(
+                f"{self.name} returned a body that is not a JSON object", provider=self.name, body=body
+            )
+        return body
 
     def parse_embedding_response(self, deployment: Deployment, body: Mapping[str, Any]) -> dict[str, Any]:
         """The body itself (already an embeddings ``list``) after checking it has ``data``."""
         return self._check_body(deployment, body, "data")
 
     def usage_from_body(self, body: Mapping[str, Any]) -> Usage:
-        """Canonical usage of a chat or embeddings body (``ledgerlm.usage.usage_from_openai``)."""
+        """Canonical usage of a chat or embeddings body (``ledgerlm.usage.usage_from_openai``), or of
+        a Responses-API ``response`` (its billed tool calls included)."""
+        if body.get("object") == "response":
+            return responses_usage(body, provider=self.name)
+        media = media_usage(body)
+        if media is not None:
+            return media
         usage = body.get("usage")
         tier = body.get("service_tier")
         return usage_from_openai(usage or {}, provider=self.name, service_tier=tier if tier else None)
 
     def stream_decoder(self, deployment: Deployment, *, caller_wants_usage: bool) -> StreamDecoder:
-        """A fresh ``OpenAIStreamDecoder`` (SSE ``chat.completion.chunk`` events)."""
+        """A fresh ``OpenAIStreamDecoder`` (SSE ``chat.completion.chunk`` events), or a
+        ``ResponsesStreamDecoder`` with ``extra[RESPONSES_FLAG]``."""
+        if deployment.extra.get(RESPONSES_FLAG):
+            return ResponsesStreamDecoder(self.name, deployment.model)
         return OpenAIStreamDecoder(self.name, deployment.model, caller_wants_usage=caller_wants_usage)
 
     def error_from_response(

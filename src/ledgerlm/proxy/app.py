@@ -26,6 +26,7 @@ from starlette.routing import Route
 from ledgerlm import transport
 from ledgerlm.budgets.contract import start_admission, stop_admission
 from ledgerlm.proxy import (
+    endpoints,
     ledger_routes,
     llm_routes,
     management,
@@ -85,6 +86,7 @@ def routes() -> list[Route]:
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
     out.extend(messages.routes())  # POST /v1/messages (Anthropic format)
+    out.extend(endpoints.routes())  # POST /v1/responses, ... (ledgerlm.proxy.endpoints)
     out.extend(management.routes())
     out.extend(spend_api.routes())
     out.extend(tag_routes.routes())

@@ -36,13 +36,28 @@ from ledgerlm.proxy.state import ProxyState
 from ledgerlm.record import CallRecord, CallType
 from ledgerlm.types import CallContext
 
-__all__ = ["ProxyCall", "operator_error", "request_id_of"]
+__all__ = ["ProxyCall", "operator_error", "request_id_of", "upstream_body"]
 
 END_USER_HEADER = "x-litellm-end-user-id"
 REQUEST_ID_HEADER = "x-request-id"
 MAX_REQUEST_ID_CHARS = 200  # leaves room for the "~<12 hex>" suffix of a reused id (VARCHAR(255))
 MAX_END_USER_CHARS = 255  # spend_logs.end_user / end_users.user_id are VARCHAR(255)
-_PROXY_ONLY_FIELDS = ("metadata", "tags")
+_PROXY_ONLY_FIELDS = frozenset(
+    {"metadata", "tags"}
+    # LiteLLM-only request fields: consumed by the proxy, never sent to a provider
+    | {"fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "num_retries", "mock_response"}
+    | {"caching", "cache", "request_timeout", "timeout", "user_config", "no-log", "litellm_metadata"}
+)
+_PROXY_ONLY_PREFIX = "mock_testing_"
+
+
+def upstream_body(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` without the proxy-only and LiteLLM-only fields (``metadata``, ``tags``, ``fallbacks``,
+    ``num_retries``, ``mock_response``, ``mock_testing_*``, ``caching``, ``request_timeout``,
+    ``user_config`` ...): what a provider may see."""
+    return {
+        k: v for k, v in body.items() if k not in _PROXY_ONLY_FIELDS and not k.startswith(_PROXY_ONLY_PREFIX)
+    }
 
 
 def request_id_of(request: Request) -> str:
@@ -187,7 +202,7 @@ class ProxyCall:
             self.body = body
         assert self.deployment is not None
         self.reservation = await state.admission.reserve(self.ctx, self.deployment, body)
-        return {k: v for k, v in body.items() if k not in _PROXY_ONLY_FIELDS}
+        return upstream_body(body)
 
     def hook_key(self) -> KeyContext:
         """The caller as hooks see it: a copy carrying this request's end user."""
@@ -199,11 +214,24 @@ class ProxyCall:
         deployment = self.deployment
         assert deployment is not None
         retries = state.registry.retries_by_deployment.get(deployment.deployment_id or "", state.num_retries)
+        asked = self.body.get("num_retries")
+        if isinstance(asked, int) and not isinstance(asked, bool) and 0 <= asked <= 10:
+            retries = asked  # LiteLLM's per-request num_retries
+        timeout = deployment.timeout or state.timeout
+        if self.stream and deployment.extra.get("stream_timeout"):
+            timeout = float(deployment.extra["stream_timeout"])  # the deployment's stream_timeout
+        asked_timeout = self.body.get("request_timeout", self.body.get("timeout"))
+        if (
+            isinstance(asked_timeout, (int, float))
+            and not isinstance(asked_timeout, bool)
+            and asked_timeout > 0
+        ):
+            timeout = float(asked_timeout)  # LiteLLM's per-request timeout (seconds)
         return {
             "context": self.ctx,
             "call_type": self.call_type,
             "num_retries": retries,
-            "timeout": deployment.timeout or state.timeout,
+            "timeout": timeout,
             "callbacks": state.callbacks.per_call or None,
             "sinks": [self.sink],
         }

@@ -244,13 +244,19 @@ _KNOWN_SECTIONS = {
 
 
 def _warn_unknown(config: ProxyConfig) -> None:
-    """One warning per unknown key (top level and the two settings sections)."""
+    """One warning per LiteLLM key ledgerlm does not support ("not supported, ignored",
+    ``ledgerlm.proxy.config_compat``) and per unknown key (top level and the two settings sections)."""
+    from ledgerlm.proxy.config_compat import is_known_unsupported, warn_unsupported
+
+    warn_unsupported(config)
     for key in sorted(config.model_extra or {}):
-        log.warning("config: unknown key %r accepted and ignored", key)
+        if not is_known_unsupported("", key):
+            log.warning("config: unknown key %r accepted and ignored", key)
     for section in _KNOWN_SECTIONS:
         model = getattr(config, section)
         for key in sorted(model.model_extra or {}):
-            log.warning("config: unknown key %s.%s accepted and ignored", section, key)
+            if not is_known_unsupported(section, key):
+                log.warning("config: unknown key %s.%s accepted and ignored", section, key)
 
 
 def parse_config(data: Mapping[str, Any] | None) -> ProxyConfig:

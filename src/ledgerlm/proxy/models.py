@@ -19,6 +19,7 @@ import orjson
 from ledgerlm.errors import ConfigError, LedgerLMError
 from ledgerlm.providers.base import Deployment
 from ledgerlm.proxy.config import ModelEntry, ProxyConfig, _is_price_key
+from ledgerlm.proxy.config_compat import deployment_settings
 
 __all__ = ["ModelGroup", "ModelRegistry", "build_registry", "warn_missing_keys"]
 
@@ -118,15 +119,20 @@ def _build_deployment(entry: ModelEntry, index: int) -> Deployment:
 
     path = f"model_list[{index}]"
     params = entry.litellm_params
+    given = params.model
+    if given.endswith("/"):  # LiteLLM's "azure/" with no deployment name: the model_name is the deployment
+        given += entry.model_name
     try:
-        provider, model = _split_model(params.model, params.api_base)
+        provider, model = _split_model(given, params.api_base)
     except ConfigError as exc:
-        field = "api_base" if "api_base" in exc.message else "model"
-        raise ConfigError(exc.message, path=f"{path}.litellm_params.{field}") from None
+        field = "api_base" if "api_base" in exc.message and "provider" not in exc.message else "model"
+        message = f"deployment {entry.model_name!r} ({params.model}): {exc.message}"
+        raise ConfigError(message, path=f"{path}.litellm_params.{field}") from None
     custom = _custom_prices(entry, path)
     extra: dict[str, Any] = {
         k: v for k, v in (params.model_extra or {}).items() if k not in _ROUTING_KEYS and not _is_price_key(k)
     }
+    extra.update(deployment_settings(entry))
     try:
         price = compile_price(provider, model, custom=custom, base_model=entry.model_info.base_model)
     except ConfigError as exc:
@@ -174,8 +180,11 @@ def build_registry(config: ProxyConfig) -> ModelRegistry:
                     path=f"model_list[{index}].model_info.id",
                 )
             seen_ids[deployment.deployment_id] = index
-            if entry.litellm_params.max_retries is not None:
-                retries[deployment.deployment_id] = entry.litellm_params.max_retries
+            given_retries = entry.litellm_params.max_retries
+            if given_retries is None:
+                given_retries = deployment.extra.pop("num_retries", None)
+            if given_retries is not None:
+                retries[deployment.deployment_id] = int(given_retries)
             deployments.append(deployment)
         groups[name] = ModelGroup(name=name, deployments=deployments, weights=_weights([e for _, e in items]))
     return ModelRegistry(groups=groups, retries_by_deployment=retries)

@@ -405,6 +405,8 @@ def _ledger_paths() -> dict[str, Any]:
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document (cached)."""
+    from ledgerlm.proxy.endpoints.schemas import endpoint_paths
+
     return {
         "openapi": "3.1.0",
         "info": {
@@ -420,6 +422,7 @@ def openapi_document() -> dict[str, Any]:
             **_reconcile_paths(),
             **_other_paths(),
             **_ledger_paths(),
+            **endpoint_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -228,4 +228,20 @@ def routes(state: SimState) -> list[web.RouteDef]:
             )
         return web.Response(body=orjson.dumps(message_body(knobs, body)), content_type="application/json")
 
-    return [web.post("/v1/messages", messages)]
+    async def count_tokens(request: web.Request) -> web.StreamResponse:
+        model = ""
+        with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
+            model = str(orjson.loads(await request.read()).get("model", ""))
+        prepared = await prepare_native(
+            request, state, model=model, authorized=_authorized, error=anthropic_error
+        )
+        if isinstance(prepared, web.StreamResponse):
+            return prepared
+        knobs, body = prepared
+        if "max_tokens" in body or "stream" in body:
+            return anthropic_error(400, "max_tokens: Extra inputs are not permitted")
+        tokens = tokens_for(knobs, body.get("messages"), _system_text(body), "")
+        counted = {"input_tokens": tokens.prompt}  # every input token, cached or not
+        return web.Response(body=orjson.dumps(counted), content_type="application/json")
+
+    return [web.post("/v1/messages", messages), web.post("/v1/messages/count_tokens", count_tokens)]

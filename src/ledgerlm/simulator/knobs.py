@@ -38,6 +38,9 @@ class Knobs:
     * ``provider_cost``: add ``usage.cost`` (USD, like OpenRouter).
     * ``require_auth``: answer 401 when no key was sent; ``embedding_dim``: default vector size.
     * ``raw_body``: answer 200 with exactly this text as the body (e.g. not JSON), for parser tests.
+    * ``web_search_calls`` / ``file_search_calls``: Responses API output items of those built-in tool
+      calls (billed per call, not in ``usage``); ``audio_seconds``: transcription duration (default:
+      the upload size at 32,000 bytes per second).
     """
 
     latency_ms: float = 0.0
@@ -63,6 +66,9 @@ class Knobs:
     require_auth: bool = True
     embedding_dim: int = 8
     raw_body: str | None = None
+    web_search_calls: int = 0
+    file_search_calls: int = 0
+    audio_seconds: float | None = None
 
 
 KNOB_NAMES: frozenset[str] = frozenset(f.name for f in dataclasses.fields(Knobs))

@@ -30,6 +30,9 @@ _request_ids = itertools.count(1)
 
 ROUTE_MODULES: list[str] = [
     "ledgerlm.simulator.openai",
+    "ledgerlm.simulator.openai_responses",
+    "ledgerlm.simulator.openai_media",
+    "ledgerlm.simulator.sagemaker",
     "ledgerlm.simulator.anthropic",
     "ledgerlm.simulator.gemini",
     "ledgerlm.simulator.bedrock",

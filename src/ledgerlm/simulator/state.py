@@ -209,6 +209,8 @@ def _check_auth(request: web.Request, knobs: Knobs, *, azure: bool) -> web.Respo
         return None
     if not knobs.require_auth:
         return None
+    if request.path.startswith("/openai/v1/") and request.headers.get("api-key"):
+        return None  # Azure OpenAI v1 API (no api-version; key in api-key)
     auth = request.headers.get("Authorization", "")
     if not auth.startswith("Bearer ") or not auth[7:].strip():
         return error_response(401, "You didn't provide an API key (simulated).")
