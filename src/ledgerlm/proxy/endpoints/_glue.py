@@ -1,68 +1,73 @@
-"""The thin route glue the endpoint modules share until the call lifecycle wrapper lands: an endpoint
-is a ``parse`` (request -> body) and a ``plan`` (admitted body -> deployment copy + upstream body +
-encoder); ``run`` does the rest on today's ``ProxyCall`` path (auth, route, tags, hooks, admission, one
-spend row, settle, errors in the OpenAI format).
+"""The small call path of the routes the lifecycle (``ledgerlm.proxy.lifecycle``) does not speak:
+multipart uploads and audio answers (``audio``). Same steps, same guarantees (one spend row, admission
+settled or released, failure hooks, OpenAI errors):
 
 ::
 
-    auth -> parse -> route(model, need) -> [admission] -> plan -> engine.chat -> encode
+    auth (401, no row) -> parse (the endpoint's reader) -> route (404/403) -> admit (hooks, 429)
+      -> plan (deployment copy + body) -> engine.chat -> encode (the endpoint's response) -> settle
+
+Also ``log_call``: the single terminal event of a call the engine does not run (pass-through, mocks),
+through the engine's ``Call`` and ``build_record``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ledgerlm import engine
-from ledgerlm.errors import BadRequestError
+from ledgerlm.engine.call import Call, CallOptions
+from ledgerlm.engine.record import build_record
+from ledgerlm.errors import APIError, BadRequestError, LedgerLMError
 from ledgerlm.providers import get_provider
 from ledgerlm.providers.base import Deployment
 from ledgerlm.providers.openai import OpenAICompatibleProvider
 from ledgerlm.providers.openai_endpoints import ENDPOINT_FLAG
-from ledgerlm.proxy.call import ProxyCall, upstream_body
-from ledgerlm.proxy.http import json_response, read_json_body
-from ledgerlm.proxy.llm_routes import _start
+from ledgerlm.proxy.call import ProxyCall, operator_error, request_id_of
+from ledgerlm.proxy.http import error_response
+from ledgerlm.proxy.state import ProxyState
 from ledgerlm.record import CallType
+from ledgerlm.types import Cost, Usage
 
-__all__ = ["Endpoint", "Plan", "endpoint_deployment", "json_body", "openai_compatible", "run"]
-
-Encoder = Callable[[ProxyCall, Any], Awaitable[Response]]
+__all__ = [
+    "Plan",
+    "RawEndpoint",
+    "flagged",
+    "log_call",
+    "open_call",
+    "openai_compatible",
+    "run",
+    "unsupported",
+]
 
 
 @dataclass(slots=True)
 class Plan:
-    """What to call: the per-call ``deployment`` copy, the ``upstream`` body, and ``encode`` (the
-    endpoint's response from the engine result; default: the upstream bytes or JSON body)."""
+    """What to call: the per-call ``deployment`` copy, the ``upstream`` body, and ``encode``
+    (``(call, result) -> Response``)."""
 
     deployment: Deployment
     upstream: dict[str, Any]
-    encode: Encoder | None = None
-    stream: Callable[[ProxyCall, Plan], Awaitable[Response]] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    encode: Callable[[ProxyCall, Any], Awaitable[Response]]
 
 
 @dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One endpoint: ``call_type``, the body field it needs, ``parse(request, call) -> body``,
-    ``plan(call, admitted body) -> Plan``; ``admit`` False: no budget or rate-limit admission
-    (free calls such as token counting)."""
+class RawEndpoint:
+    """A route outside the lifecycle: ``call_type``, the field it needs, ``parse(request, call) ->
+    body``, ``plan(call, admitted) -> Plan``."""
 
     call_type: CallType
     need: str
     parse: Callable[[Request, ProxyCall], Awaitable[dict[str, Any]]]
     plan: Callable[[ProxyCall, dict[str, Any]], Plan]
-    admit: bool = True
-
-
-async def json_body(request: Request, call: ProxyCall) -> dict[str, Any]:
-    """The JSON body (413 / 400 as for chat)."""
-    return await read_json_body(request, call.state.max_body_bytes)
 
 
 def openai_compatible(deployment: Deployment) -> bool:
@@ -70,10 +75,11 @@ def openai_compatible(deployment: Deployment) -> bool:
     return isinstance(get_provider(deployment.provider), OpenAICompatibleProvider)
 
 
-def endpoint_deployment(deployment: Deployment, price: Any, **extra: Any) -> Deployment:
-    """A per-call copy of ``deployment`` with ``extra`` flags and ``price`` (the original's price is
-    compiled first so the copy can wrap it)."""
-    return dataclasses.replace(deployment, extra={**deployment.extra, **extra}, price=price)
+def flagged(deployment: Deployment, endpoint_name: str, price: Any, **extra: Any) -> Deployment:
+    """A per-call copy of ``deployment`` calling OpenAI endpoint ``endpoint_name`` (``ENDPOINT_FLAG``)
+    with ``price`` and ``extra`` settings."""
+    settings = {**deployment.extra, ENDPOINT_FLAG: endpoint_name, **extra}
+    return dataclasses.replace(deployment, extra=settings, price=price)
 
 
 def unsupported(deployment: Deployment, what: str, alternative: str) -> BadRequestError:
@@ -85,43 +91,74 @@ def unsupported(deployment: Deployment, what: str, alternative: str) -> BadReque
     )
 
 
-def flagged(deployment: Deployment, endpoint_name: str, price: Any, **extra: Any) -> Deployment:
-    """``endpoint_deployment`` with ``ENDPOINT_FLAG`` set to ``endpoint_name``."""
-    return endpoint_deployment(deployment, price, **{ENDPOINT_FLAG: endpoint_name, **extra})
+async def open_call(request: Request, call_type: CallType) -> ProxyCall | Response:
+    """Authenticate (401 with no spend row) and open the call (the overhead timer starts here)."""
+    t0 = time.perf_counter()
+    state: ProxyState = request.app.state.proxy
+    request_id = request_id_of(request)
+    try:
+        key = await state.auth.authenticate(request.headers)
+    except LedgerLMError as exc:
+        return error_response(exc, {"x-request-id": request_id, "x-litellm-call-id": request_id})
+    return ProxyCall(state, request, key, request_id, call_type, t0=t0)
 
 
-async def default_encode(call: ProxyCall, result: Any) -> Response:
-    """The upstream bytes unchanged (or the JSON body), with the proxy's headers."""
-    raw = getattr(result, "raw", None)
-    headers = call.headers(result.record, result.cost.total)
-    if raw:
-        return Response(raw, media_type="application/json", headers=headers)
-    return json_response(result.body, headers=headers)
+async def fail(
+    call: ProxyCall, exc: BaseException, error: Callable[..., Response] = error_response
+) -> Response:
+    """One failure row (unless one was written), admission released, failure hooks, the error."""
+    if call.sink.record is None:
+        call.write_failure(exc)
+    await call.settle(call.sink.record)
+    if call.state.hooks.failure:
+        await call.state.hooks.post_failure(call.body, exc, call.hook_key())
+    return error(operator_error(exc, call.deployment, call.model), call.headers())
 
 
-async def run(request: Request, endpoint: Endpoint) -> Response:
+async def run(request: Request, endpoint: RawEndpoint) -> Response:
     """The whole call for ``endpoint`` (see the module docstring)."""
-    call = await _start(request, endpoint.call_type)
+    call = await open_call(request, endpoint.call_type)
     if isinstance(call, Response):
         return call
     try:
         body = await endpoint.parse(request, call)
         call.route(body, need=endpoint.need)
-        if endpoint.admit:
-            admitted = await call.admit()
-        else:
-            admitted = upstream_body(body)
-        assert call.deployment is not None
-        plan = endpoint.plan(call, admitted)
-        if call.stream and plan.stream is not None:
-            return await plan.stream(call, plan)
+        plan = endpoint.plan(call, await call.admit())
         result = await engine.chat(plan.deployment, plan.upstream, **call.engine_kwargs())
     except asyncio.CancelledError:
+        if call.sink.record is None:
+            call.write_failure(engine.ClientDisconnectedError("the client disconnected"))
         await asyncio.shield(call.settle(call.sink.record))
         raise
     except Exception as exc:
-        return await call.fail(exc)
+        return await fail(call, exc)
     call.sink.flush(call.content(), None)
-    response = await (plan.encode or default_encode)(call, result)
+    response = await plan.encode(call, result)
     await call.settle(result.record)
     return response
+
+
+def log_call(
+    call: ProxyCall,
+    deployment: Deployment,
+    usage: Usage,
+    cost: Cost,
+    *,
+    error: APIError | None = None,
+    response: Any = None,
+    start: float | None = None,
+) -> None:
+    """The single terminal event of a call the engine did not run (pass-through, mock): the record
+    built by the engine's builder, spooled through the call's sink, callbacks notified."""
+    options = CallOptions(
+        call.ctx, call.call_type, 0, None, tuple(call.state.callbacks.per_call or ()), (call.sink,)
+    )
+    one = Call(options, deployment, call.body, stream=call.stream, start=start or call.start_time)
+    one.usage, one.cost = usage, cost
+    one.default_api_base = get_provider(deployment.provider).default_api_base
+    log = engine._open_log(one)
+    answer = response if isinstance(response, dict) else None
+    if error is None:
+        log.success(build_record(one, response=answer), response)
+    else:
+        log.failure(build_record(one, error=error, response=answer), error)

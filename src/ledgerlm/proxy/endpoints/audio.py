@@ -1,5 +1,6 @@
 """``POST /v1/audio/transcriptions`` (multipart upload, priced per second) and
 ``POST /v1/audio/speech`` (audio bytes answer, priced per input character); also without ``/v1``.
+They run on ``_glue.run`` (the lifecycle reads JSON bodies and answers JSON or SSE).
 
 Formats: OpenAI API reference ("Audio"). OpenAI-compatible deployments (OpenAI, Azure, Groq ...).
 
@@ -26,15 +27,8 @@ from ledgerlm.errors import BadRequestError, RequestTooLargeError
 from ledgerlm.pricing.unit_prices import UnitPrice, unit_rates
 from ledgerlm.providers.openai_endpoints import BINARY_RESPONSE, UPLOAD_KEY
 from ledgerlm.proxy.call import ProxyCall
-from ledgerlm.proxy.endpoints._glue import (
-    Endpoint,
-    Plan,
-    flagged,
-    json_body,
-    openai_compatible,
-    run,
-    unsupported,
-)
+from ledgerlm.proxy.endpoints._glue import Plan, RawEndpoint, flagged, openai_compatible, run, unsupported
+from ledgerlm.proxy.http import read_json_body
 from ledgerlm.usage.media import speech_marker
 
 __all__ = ["SPEECH", "TRANSCRIPTIONS", "routes", "speech", "transcriptions"]
@@ -133,8 +127,13 @@ async def _audio(call: ProxyCall, result: Any) -> Response:
     return Response(result.raw or b"", media_type=media, headers=headers)
 
 
-TRANSCRIPTIONS = Endpoint("atranscription", "file", _form, _transcription_plan)
-SPEECH = Endpoint("aspeech", "input", json_body, _speech_plan)
+async def _json(request: Request, call: ProxyCall) -> dict[str, Any]:
+    body: dict[str, Any] = await read_json_body(request, call.state.max_body_bytes)
+    return body
+
+
+TRANSCRIPTIONS = RawEndpoint("atranscription", "file", _form, _transcription_plan)
+SPEECH = RawEndpoint("aspeech", "input", _json, _speech_plan)
 
 
 async def transcriptions(request: Request) -> Response:

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from ledgerlm.proxy import llm_routes
-from ledgerlm.proxy.endpoints import audio, completions, images
+from ledgerlm.proxy.endpoints import audio, completions, media
 
 __all__ = ["AZURE_BASE", "AZURE_PATHS", "routes", "with_model_from_path"]
 
@@ -83,7 +83,7 @@ def routes() -> list[Route]:
         "chat/completions": llm_routes.chat_completions,
         "embeddings": llm_routes.embeddings,
         "completions": completions.completions,
-        "images/generations": images.image_generations,
+        "images/generations": media.image_generations,
         "audio/transcriptions": audio.transcriptions,
         "audio/speech": audio.speech,
     }

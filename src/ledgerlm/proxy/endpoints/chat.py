@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ledgerlm import engine
 from ledgerlm.errors import BadRequestError
 from ledgerlm.proxy.call import ProxyCall
+from ledgerlm.proxy.endpoints import mock
 from ledgerlm.proxy.http import dumps, error_body, error_response
 from ledgerlm.proxy.lifecycle import Endpoint, Upstream
 
@@ -63,8 +63,9 @@ class ChatStreamEncoder:
 CHAT = Endpoint(
     call_type="acompletion",
     need="messages",
-    call=engine.chat,
-    open_stream=engine.chat_stream,
+    call=mock.chat,  # engine.chat, or LiteLLM's mock_response (no provider call)
+    open_stream=mock.chat_stream,
+    prepare=mock.prepare,
     encode=_encode,
     stream_encoder=ChatStreamEncoder,
     error=error_response,

@@ -1,4 +1,5 @@
-"""``POST /v1/completions`` (and ``/completions``): OpenAI's legacy text completions.
+"""``POST /v1/completions`` (and ``/completions``): OpenAI's legacy text completions, as a lifecycle
+``Endpoint``.
 
 Format: OpenAI API reference ("Completions"): ``prompt`` (a string, or a list holding one string) ->
 ``text_completion`` with ``choices[].text`` and token ``usage``; streamed as ``data:`` chunks of the
@@ -16,22 +17,20 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import Iterable
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from ledgerlm import engine
 from ledgerlm.errors import BadRequestError
 from ledgerlm.proxy.call import ProxyCall
-from ledgerlm.proxy.endpoints._glue import Endpoint, Plan, flagged, json_body, openai_compatible, run
-from ledgerlm.proxy.http import dumps, error_body, json_response
-from ledgerlm.proxy.llm_routes import DONE, _relay
-from ledgerlm.proxy.sse_response import SSEResponse
+from ledgerlm.proxy.endpoints._glue import flagged, openai_compatible
+from ledgerlm.proxy.endpoints.chat import DONE, ChatStreamEncoder
+from ledgerlm.proxy.http import dumps, error_body, error_response
+from ledgerlm.proxy.lifecycle import Endpoint, StreamEncoder, Upstream, inference_route
 
-__all__ = ["ENDPOINT", "completions", "routes", "text_completion"]
+__all__ = ["COMPLETIONS", "completions", "routes", "text_completion"]
 
 _CHAT_FIELDS = (
     "max_tokens",
@@ -47,15 +46,6 @@ _CHAT_FIELDS = (
     "stream",
     "stream_options",
 )
-
-
-async def _parse(request: Request, call: ProxyCall) -> dict[str, Any]:
-    body = await json_body(request, call)
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise BadRequestError("'stream' must be a boolean", param="stream", code="invalid_type")
-    call.stream = stream
-    return body
 
 
 def _prompt(body: dict[str, Any]) -> str:
@@ -90,66 +80,73 @@ def text_completion(completion: dict[str, Any], model: str) -> dict[str, Any]:
     }
 
 
-async def _bridged_encode(call: ProxyCall, result: Any) -> Response:
-    body = text_completion(result.body, call.model)
-    return json_response(body, headers=call.headers(result.record, result.cost.total))
-
-
-async def _native_stream(call: ProxyCall, plan: Plan) -> Response:
-    stream = await engine.chat_stream(plan.deployment, plan.upstream, **call.engine_kwargs())
-    return SSEResponse(_relay(call, stream), call.headers())
-
-
-async def _bridged_stream(call: ProxyCall, plan: Plan) -> Response:
-    stream = await engine.chat_stream(plan.deployment, plan.upstream, **call.engine_kwargs())
-    return SSEResponse(_bridged_events(call, stream), call.headers())
-
-
-async def _bridged_events(call: ProxyCall, stream: Any) -> AsyncGenerator[bytes, None]:
-    """Chat chunks re-encoded as ``text_completion`` chunks; the row is written before ``[DONE]``."""
-    failed: BaseException | None = None
-    try:
-        async for chunk in stream:
-            out = {**chunk, "object": "text_completion"}
-            out["choices"] = [
-                {
-                    "text": (c.get("delta") or {}).get("content") or "",
-                    "index": c.get("index", 0),
-                    "logprobs": None,
-                    "finish_reason": c.get("finish_reason"),
-                }
-                for c in chunk.get("choices") or ()
-            ]
-            yield b"data: " + dumps(out) + b"\n\n"
-    except Exception as exc:
-        failed = exc
-    finally:
-        await stream.aclose()
-        if call.sink.record is None:
-            call.write_failure(failed or RuntimeError("stream closed early"))
-        await call.settle(call.sink.record)
-    if failed is not None:
-        yield b"data: " + dumps(error_body(failed)) + b"\n\n"
-    yield DONE
-
-
-def _plan(call: ProxyCall, admitted: dict[str, Any]) -> Plan:
+def _prepare(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:
     deployment = call.deployment
     assert deployment is not None
     if openai_compatible(deployment):
         native = flagged(deployment, "completions", engine.compiled_price(deployment))
-        return Plan(native, admitted, stream=_native_stream)
+        return Upstream(native, admitted, native=True)
     chat: dict[str, Any] = {"messages": [{"role": "user", "content": _prompt(admitted)}]}
     chat.update({k: admitted[k] for k in _CHAT_FIELDS if k in admitted})
-    return Plan(deployment, chat, encode=_bridged_encode, stream=_bridged_stream)
+    return Upstream(deployment, chat)
 
 
-ENDPOINT = Endpoint("atext_completion", "prompt", _parse, _plan)
+def _encode(call: ProxyCall, upstream: Upstream, result: Any) -> dict[str, Any]:
+    if upstream.native:
+        body: dict[str, Any] = result.body
+        return body
+    result.raw = None  # the upstream bytes are a chat completion: never forwarded
+    return text_completion(result.body, call.model)
 
 
-async def completions(request: Request) -> Response:
-    """``POST /v1/completions``."""
-    return await run(request, ENDPOINT)
+class _BridgedEncoder:
+    """Chat chunks re-encoded as ``text_completion`` chunks."""
+
+    def __init__(self) -> None:
+        self._text: list[str] = []
+
+    def feed(self, item: dict[str, Any]) -> Iterable[bytes]:
+        out = {**item, "object": "text_completion"}
+        out["choices"] = [
+            {
+                "text": (c.get("delta") or {}).get("content") or "",
+                "index": c.get("index", 0),
+                "logprobs": None,
+                "finish_reason": c.get("finish_reason"),
+            }
+            for c in item.get("choices") or ()
+        ]
+        self._text.extend(c["text"] for c in out["choices"])
+        return (b"data: " + dumps(out) + b"\n\n",)
+
+    def finish(self, stream: Any) -> Iterable[bytes]:
+        return (DONE,)
+
+    def error(self, exc: BaseException) -> Iterable[bytes]:
+        return (b"data: " + dumps(error_body(exc)) + b"\n\n", DONE)
+
+    def reply(self) -> Any:
+        return {"choices": [{"index": 0, "text": "".join(self._text)}]}
+
+
+def _stream_encoder(call: ProxyCall, upstream: Upstream) -> StreamEncoder:
+    return ChatStreamEncoder(call, upstream) if upstream.native else _BridgedEncoder()
+
+
+COMPLETIONS = Endpoint(
+    call_type="atext_completion",
+    need="prompt",
+    call=engine.chat,
+    open_stream=engine.chat_stream,
+    encode=_encode,
+    stream_encoder=_stream_encoder,
+    error=error_response,
+    prepare=_prepare,
+    forward_raw=True,
+    name="completions",
+)
+
+completions = inference_route(COMPLETIONS)
 
 
 def routes() -> list[Route]:

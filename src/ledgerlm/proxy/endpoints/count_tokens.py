@@ -22,13 +22,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ledgerlm import engine
-from ledgerlm.engine_record import estimate_prompt_tokens
+from ledgerlm.engine.record import estimate_prompt_tokens
 from ledgerlm.errors import BadRequestError, LedgerLMError
 from ledgerlm.pricing.unit_prices import UnitPrice
 from ledgerlm.providers.anthropic import COUNT_TOKENS_FLAG, NATIVE_FLAG
 from ledgerlm.proxy.call import ProxyCall, request_id_of, upstream_body
+from ledgerlm.proxy.endpoints._glue import fail
+from ledgerlm.proxy.endpoints.messages import _error_response
 from ledgerlm.proxy.http import json_response, read_json_body
-from ledgerlm.proxy.messages import _error_response, _fail
 from ledgerlm.proxy.state import ProxyState
 
 __all__ = ["count_tokens", "routes"]
@@ -68,7 +69,7 @@ async def count_tokens(request: Request) -> Response:
         native = dataclasses.replace(deployment, extra={**deployment.extra, **flags}, price=price)
         result = await engine.chat(native, upstream, **call.engine_kwargs())
     except Exception as exc:
-        return await _fail(call, exc)
+        return await fail(call, exc, _error_response)
     await call.settle(result.record)
     return json_response(result.body, headers=call.headers(result.record, result.cost.total))
 

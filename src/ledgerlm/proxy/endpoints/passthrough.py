@@ -27,13 +27,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ledgerlm import engine
-from ledgerlm.callbacks import CallLog
-from ledgerlm.engine_record import build_record
+from ledgerlm.engine.cost import call_cost
 from ledgerlm.errors import APIError, LedgerLMError
 from ledgerlm.providers import get_provider
 from ledgerlm.providers.base import Deployment, HTTPRequest
 from ledgerlm.proxy.call import ProxyCall, request_id_of
+from ledgerlm.proxy.endpoints._glue import fail, log_call
 from ledgerlm.proxy.endpoints.passthrough_targets import (
     PREFIXES,
     model_of,
@@ -84,7 +83,7 @@ async def _body(request: Request, limit: int) -> tuple[bytes, Any]:
 
 
 class _Passthrough:
-    """One pass-through call: its ``ProxyCall``, upstream deployment and the call log."""
+    """One pass-through call: its ``ProxyCall``, provider and upstream deployment."""
 
     def __init__(self, call: ProxyCall, provider: str, deployment: Deployment, body: Any) -> None:
         self.call = call
@@ -92,39 +91,15 @@ class _Passthrough:
         self.deployment = deployment
         self.start = time.time()
         self.body = body if isinstance(body, dict) else {}
-        self.log: CallLog = engine._open_log(
-            deployment,
-            self.body,
-            call.ctx,
-            "pass_through_endpoint",
-            bool(self.body.get("stream")),
-            None,
-            [call.sink],
-        )
+        call.stream = bool(self.body.get("stream"))
 
     def finish(self, usage: Usage | None, error: APIError | None, response: Any = None) -> None:
         """The single terminal event (success or failure) with usage and cost."""
         if usage is None:
             usage, cost = Usage(), Cost.unpriced("the pass-through answer carried no usage")
         else:
-            cost = engine._cost(self.deployment, usage, self.start)
-        record = build_record(
-            deployment=self.deployment,
-            body=self.body,
-            context=self.call.ctx,
-            call_type="pass_through_endpoint",
-            start=self.start,
-            usage=usage,
-            cost=cost,
-            error=error,
-            response=response if isinstance(response, dict) else None,
-            stream=bool(self.body.get("stream")),
-            default_api_base=get_provider(self.provider).default_api_base,
-        )
-        if error is None:
-            self.log.success(record, response)
-        else:
-            self.log.failure(record, error)
+            cost = call_cost(self.deployment, usage, self.start)
+        log_call(self.call, self.deployment, usage, cost, error=error, response=response, start=self.start)
 
 
 def _usage_of(provider: str, parsed: Any) -> Usage | None:
@@ -197,9 +172,9 @@ async def pass_through(request: Request) -> Response:
             return Response(
                 body, status_code=exc.status_code, media_type="application/json", headers=call.headers()
             )
-        return await call.fail(exc)
+        return await fail(call, exc)
     except Exception as exc:
-        return await call.fail(exc)
+        return await fail(call, exc)
     out_headers = {k.lower(): v for k, v in sent.headers.items() if k.lower() not in _HOP}
     out_headers.update(call.headers())
     if sent.response is not None:

@@ -1,15 +1,17 @@
-"""``POST /v1/responses`` (and ``/responses``): OpenAI's Responses API on the proxy (Agents SDK, Codex).
+"""``POST /v1/responses`` (and ``/responses``): OpenAI's Responses API (Agents SDK, Codex), as a lifecycle
+``Endpoint``.
 
 Format: OpenAI's API reference ("Responses", "Streaming events"). Routed like chat (model group ->
-deployment, tags from ``metadata.tags`` and headers, hooks, admission, one spend row of call type
-``aresponses``):
+deployment, tags from ``metadata.tags`` and every other source, hooks, admission, one spend row of call
+type ``aresponses``):
 
 * OpenAI and Azure deployments: the body is passed through to ``{base}/responses``
   (``RESPONSES_FLAG``), the answer and its events are returned unchanged; usage as OpenAI reports it
   (cached input, reasoning), built-in tool calls (``web_search_call``, ``file_search_call`` output
   items) billed per call (``ledgerlm.pricing.tool_fees``); the response id is remembered so
   ``GET``/``DELETE /v1/responses/{id}`` and ``/input_items`` reach the same deployment
-  (``ledgerlm.proxy.endpoints.stored_responses``);
+  (``ledgerlm.proxy.endpoints.stored_responses``). A streamed answer's terminal event is held back
+  until the spend row is written;
 * any other deployment: translated to chat completions and back (``_responses_from_chat``), streamed
   as Responses events.
 
@@ -18,13 +20,10 @@ deployment, tags from ``metadata.tags`` and headers, hooks, admission, one spend
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import AsyncGenerator
+from collections.abc import Iterable
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from ledgerlm import engine
@@ -32,14 +31,13 @@ from ledgerlm.errors import BadRequestError
 from ledgerlm.pricing.tool_fees import ToolFeePrice
 from ledgerlm.providers._responses_from_chat import ResponsesEventEncoder, chat_request, response_object
 from ledgerlm.providers.base import Deployment
-from ledgerlm.providers.openai_responses import RESPONSES_FLAG
+from ledgerlm.providers.openai_responses import RESPONSES_FLAG, TERMINAL_EVENTS
 from ledgerlm.proxy.call import ProxyCall
 from ledgerlm.proxy.endpoints import stored_responses
-from ledgerlm.proxy.http import dumps, error_body, json_response, read_json_body
-from ledgerlm.proxy.llm_routes import _start
-from ledgerlm.proxy.sse_response import SSEResponse
+from ledgerlm.proxy.http import dumps, error_body, error_response
+from ledgerlm.proxy.lifecycle import Endpoint, StreamEncoder, Upstream, inference_route
 
-__all__ = ["NATIVE_PROVIDERS", "native_deployment", "responses", "routes"]
+__all__ = ["NATIVE_PROVIDERS", "RESPONSES", "native_deployment", "responses", "routes"]
 
 NATIVE_PROVIDERS = frozenset({"openai", "azure"})
 """Providers whose own Responses API is called (LiteLLM passes these through too)."""
@@ -54,136 +52,112 @@ def native_deployment(deployment: Deployment) -> Deployment | None:
     return dataclasses.replace(deployment, extra={**deployment.extra, RESPONSES_FLAG: True}, price=price)
 
 
-def _stream_flag(body: dict[str, Any]) -> bool:
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise BadRequestError("'stream' must be a boolean", param="stream", code="invalid_type")
-    return stream
-
-
-def _check_input(body: dict[str, Any]) -> None:
+def _parse(call: ProxyCall, body: dict[str, Any]) -> None:
     given = body.get("input")
     if not isinstance(given, (str, list)) or not given:
         raise BadRequestError("'input' must be a non-empty string or list", param="input")
 
 
-def _translated(admitted: dict[str, Any]) -> dict[str, Any]:
+def _prepare(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:
+    deployment = call.deployment
+    assert deployment is not None
+    native = native_deployment(deployment)
+    if native is not None:
+        return Upstream(native, admitted, native=True)
     try:
-        return chat_request(admitted)
+        return Upstream(deployment, chat_request(admitted))
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         raise BadRequestError(
             f"this Responses request cannot be sent to a chat-completions model: {exc}", param="input"
         ) from None
 
 
-async def responses(request: Request) -> Response:
-    """``POST /v1/responses``."""
-    call = await _start(request, "aresponses")
-    if isinstance(call, Response):
-        return call
-    try:
-        body = await read_json_body(request, call.state.max_body_bytes)
-        call.stream = _stream_flag(body)
-        call.route(body, need="input")
-        _check_input(body)
-        admitted = await call.admit()
-        assert call.deployment is not None
-        native = native_deployment(call.deployment)
-        if native is not None:
-            return await _native(call, native, admitted)
-        return await _bridged(call, call.deployment, _translated(admitted))
-    except asyncio.CancelledError:
-        await asyncio.shield(call.settle(call.sink.record))
-        raise
-    except Exception as exc:
-        return await call.fail(exc)
-
-
-async def _native(call: ProxyCall, deployment: Deployment, upstream: dict[str, Any]) -> Response:
-    stored = stored_responses.store_of(call.request)
-    if call.stream:
-        stream = await engine.chat_stream(deployment, upstream, **call.engine_kwargs())
-        return SSEResponse(_relay(call, stream, None, stored), call.headers())
-    result = await engine.chat(deployment, upstream, **call.engine_kwargs())
-    stored.remember(result.body.get("id"), deployment, call.key.token)
-    return await _answer(call, result, result.raw)
-
-
-async def _bridged(call: ProxyCall, deployment: Deployment, upstream: dict[str, Any]) -> Response:
-    if call.stream:
-        stream = await engine.chat_stream(deployment, upstream, **call.engine_kwargs())
-        encoder = ResponsesEventEncoder(call.model, call.body)
-        return SSEResponse(_relay(call, stream, encoder, None), call.headers())
-    result = await engine.chat(deployment, upstream, **call.engine_kwargs())
-    result.body = response_object(result.body, result.usage, call.model, call.body)
-    return await _answer(call, result, None)
-
-
-async def _answer(call: ProxyCall, result: Any, raw: bytes | None) -> Response:
-    call.sink.flush(call.content(), result.body)
-    headers = call.headers(result.record, result.cost.total)
-    await call.settle(result.record)
-    hooks = call.state.hooks
-    if hooks.success:
-        body = await hooks.post_success(call.body, call._hook_key(), result.body)
-        return json_response(body, headers=headers)
-    if raw:
-        return Response(raw, media_type="application/json", headers=headers)
-    return json_response(result.body, headers=headers)
+def _encode(call: ProxyCall, upstream: Upstream, result: Any) -> dict[str, Any]:
+    if upstream.native:
+        stored_responses.store_of(call.request).remember(
+            result.body.get("id"), upstream.deployment, call.key.token
+        )
+        body: dict[str, Any] = result.body
+        return body
+    result.raw = None  # the upstream bytes are a chat completion: never forwarded
+    return response_object(result.body, result.usage, call.model, call.body)
 
 
 def _sse(event: dict[str, Any]) -> bytes:
     return b"event: " + str(event.get("type")).encode() + b"\ndata: " + dumps(event) + b"\n\n"
 
 
-async def _relay(
-    call: ProxyCall,
-    stream: Any,
-    encoder: ResponsesEventEncoder | None,
-    stored: stored_responses.StoredResponses | None,
-) -> AsyncGenerator[bytes, None]:
-    """Relay (native) or encode (bridged) the events. The spend row is spooled by the engine's
-    terminal event before the terminal ``response.*`` event reaches the client (bridged); a native
-    stream's last event is held back until the stream ended."""
-    failed: BaseException | None = None
-    held: dict[str, Any] | None = None
-    try:
-        async for chunk in stream:
-            if encoder is not None:
-                for event in encoder.feed(chunk):
-                    yield _sse(event)
-                continue
-            if held is not None:
-                yield _sse(held)
-            held = chunk
-    except Exception as exc:
-        failed = exc
-    finally:
-        await stream.aclose()
-        if call.sink.record is None:
-            call.write_failure(failed or RuntimeError("stream closed early"))
-        call.sink.flush(call.content(), None)
-        await call.settle(call.sink.record)
-    if held is not None:
-        if stored is not None:
-            _remember(stored, held, call)
-        yield _sse(held)
-    if failed is not None:
-        if call.state.hooks.failure:
-            await call.state.hooks.post_failure(call.body, failed, call._hook_key())
-        yield _sse({"type": "error", **error_body(failed)["error"]})
-        return
-    if encoder is not None:
-        for event in encoder.finish(stream.usage):
-            yield _sse(event)
+class _NativeEncoder:
+    """The provider's events relayed unchanged, each one event late, so the terminal event (with the
+    usage) goes out after the spend row; the response id is remembered for the stored-response routes."""
+
+    def __init__(self, call: ProxyCall, upstream: Upstream) -> None:
+        self._call, self._deployment = call, upstream.deployment
+        self._held: dict[str, Any] | None = None
+        self._text: list[str] = []
+
+    def feed(self, item: dict[str, Any]) -> Iterable[bytes]:
+        if item.get("type") == "response.output_text.delta":
+            self._text.append(str(item.get("delta") or ""))
+        if item.get("type") in TERMINAL_EVENTS and isinstance(item.get("response"), dict):
+            store = stored_responses.store_of(self._call.request)
+            store.remember(item["response"].get("id"), self._deployment, self._call.key.token)
+        held, self._held = self._held, item
+        return () if held is None else (_sse(held),)
+
+    def finish(self, stream: Any) -> Iterable[bytes]:
+        return () if self._held is None else (_sse(self._held),)
+
+    def error(self, exc: BaseException) -> Iterable[bytes]:
+        held = () if self._held is None else (_sse(self._held),)
+        return (*held, _sse({"type": "error", **error_body(exc)["error"]}))
+
+    def reply(self) -> Any:
+        return {"output_text": "".join(self._text)}
 
 
-def _remember(stored: stored_responses.StoredResponses, event: dict[str, Any], call: ProxyCall) -> None:
-    response = event.get("response")
-    if isinstance(response, dict) and call.deployment is not None:
-        native = native_deployment(call.deployment)
-        if native is not None:
-            stored.remember(response.get("id"), native, call.key.token)
+class _BridgedEncoder:
+    """Chat chunks encoded as Responses events (``ResponsesEventEncoder``)."""
+
+    def __init__(self, call: ProxyCall, upstream: Upstream) -> None:
+        self._encoder = ResponsesEventEncoder(call.model, call.body)
+        self._text: list[str] = []
+
+    def feed(self, item: dict[str, Any]) -> Iterable[bytes]:
+        events = self._encoder.feed(item)
+        self._text.extend(str(e.get("delta")) for e in events if e["type"] == "response.output_text.delta")
+        return [_sse(e) for e in events]
+
+    def finish(self, stream: Any) -> Iterable[bytes]:
+        return [_sse(e) for e in self._encoder.finish(stream.usage)]
+
+    def error(self, exc: BaseException) -> Iterable[bytes]:
+        return (_sse({"type": "error", **error_body(exc)["error"]}),)
+
+    def reply(self) -> Any:
+        return {"output_text": "".join(self._text)}
+
+
+def _stream_encoder(call: ProxyCall, upstream: Upstream) -> StreamEncoder:
+    return _NativeEncoder(call, upstream) if upstream.native else _BridgedEncoder(call, upstream)
+
+
+RESPONSES = Endpoint(
+    call_type="aresponses",
+    need="input",
+    call=engine.chat,
+    open_stream=engine.chat_stream,
+    encode=_encode,
+    stream_encoder=_stream_encoder,
+    error=error_response,
+    parse=_parse,
+    prepare=_prepare,
+    forward_raw=True,
+    chunk_hooks=False,
+    name="responses",
+)
+
+responses = inference_route(RESPONSES)
 
 
 def routes() -> list[Route]:
