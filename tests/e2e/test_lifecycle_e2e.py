@@ -44,7 +44,8 @@ KNOBS: dict[str, dict[str, Any]] = {
     "sim-lc-broken": {"error_status": 500},
     "sim-lc-breaking": {"break_after_chunks": 2},
 }
-ENDPOINTS = ["chat", "messages"]
+ENDPOINTS = ["chat", "messages", "responses", "completions"]
+OPENAI_APIS = ("chat", "responses", "completions")
 MESSAGES: list[Any] = [{"role": "user", "content": "hello lifecycle"}]
 
 
@@ -110,7 +111,7 @@ class Api:
         self._opened: list[Any] = []
 
     def _client(self, key: str) -> Any:
-        if self.name == "chat":
+        if self.name in OPENAI_APIS:
             client: Any = openai.OpenAI(
                 base_url=f"{self.proxy.url}/v1", api_key=key, max_retries=0, timeout=30
             )
@@ -126,19 +127,17 @@ class Api:
     def plain(self, model: str, key: str = MASTER_KEY, request_id: str | None = None) -> Answer:
         client = self._client(key)
         headers = {"x-request-id": request_id} if request_id else {}
-        api = client.chat.completions if self.name == "chat" else client.messages
+        api = _resource(self.name, client)
         try:
             raw = api.with_raw_response.create(**_params(self.name, model), extra_headers=headers)
         except (openai.APIStatusError, anthropic.APIStatusError) as err:
             return Answer(err.status_code, dict(err.response.headers), error=err, body=err.response.json())
-        parsed = raw.parse()
-        text = parsed.choices[0].message.content if self.name == "chat" else parsed.content[0].text
-        return Answer(raw.status_code, dict(raw.headers), text=text or "")
+        return Answer(raw.status_code, dict(raw.headers), text=_text(self.name, raw.parse()) or "")
 
     def stream(self, model: str, key: str = MASTER_KEY, request_id: str | None = None) -> Answer:
         client = self._client(key)
         headers = {"x-request-id": request_id} if request_id else {}
-        api = client.chat.completions if self.name == "chat" else client.messages
+        api = _resource(self.name, client)
         try:
             raw = api.with_raw_response.create(
                 **_params(self.name, model), stream=True, extra_headers=headers
@@ -148,13 +147,40 @@ class Api:
         answer = Answer(raw.status_code, dict(raw.headers))
         try:
             answer.text = "".join(_deltas(self.name, raw.parse()))
-        except (openai.APIError, anthropic.APIError) as err:
+        except (openai.APIError, anthropic.APIError, _StreamErrorEvent) as err:
             answer.error = err
         return answer
 
 
+class _StreamErrorEvent(Exception):
+    """A Responses ``error`` event (the SDK yields it as an event rather than raising)."""
+
+
+def _resource(name: str, client: Any) -> Any:
+    return {
+        "chat": lambda: client.chat.completions,
+        "responses": lambda: client.responses,
+        "completions": lambda: client.completions,
+        "messages": lambda: client.messages,
+    }[name]()
+
+
+def _text(name: str, parsed: Any) -> str:
+    if name == "chat":
+        return str(parsed.choices[0].message.content or "")
+    if name == "responses":
+        return str(parsed.output_text)
+    if name == "completions":
+        return str(parsed.choices[0].text)
+    return str(parsed.content[0].text)
+
+
 def _params(name: str, model: str) -> dict[str, Any]:
-    """The same request in both formats (``max_tokens`` is required by Anthropic's)."""
+    """The same request in each format (``max_tokens`` is required by Anthropic's)."""
+    if name == "responses":
+        return {"model": model, "input": MESSAGES, "max_output_tokens": MAX_TOKENS}
+    if name == "completions":
+        return {"model": model, "prompt": MESSAGES[0]["content"], "max_tokens": MAX_TOKENS}
     return {"model": model, "messages": MESSAGES, "max_tokens": MAX_TOKENS}
 
 
@@ -163,6 +189,14 @@ def _deltas(name: str, stream: Any) -> Iterator[str]:
         if name == "chat":
             if item.choices and item.choices[0].delta.content:
                 yield item.choices[0].delta.content
+        elif name == "completions":
+            if item.choices and item.choices[0].text:
+                yield item.choices[0].text
+        elif name == "responses":
+            if item.type == "error":
+                raise _StreamErrorEvent(item.message)
+            if item.type == "response.output_text.delta":
+                yield item.delta
         elif item.type == "content_block_delta" and item.delta.type == "text_delta":
             yield item.delta.text
 
@@ -175,7 +209,11 @@ def api(request: pytest.FixtureRequest, lproxy: Proxy) -> Iterator[Api]:
 
 
 def _path(name: str) -> str:
-    return "/v1/chat/completions" if name == "chat" else "/v1/messages"
+    return {
+        "chat": "/v1/chat/completions",
+        "responses": "/v1/responses",
+        "completions": "/v1/completions",
+    }.get(name, "/v1/messages")
 
 
 def _wait_row(proxy: Proxy, request_id: str, timeout_s: float = 15.0) -> dict[str, Any]:
@@ -313,7 +351,7 @@ def test_failure_before_the_first_byte(api: Api) -> None:
         request_id = f"lc-broken-{api.name}-{mode}-{uuid.uuid4().hex[:8]}"
         answer = getattr(api, mode)("lc-broken", request_id=request_id)
         assert answer.status == 500 and answer.error is not None
-        if api.name == "chat":
+        if api.name in OPENAI_APIS:
             assert answer.body["error"]["message"]
         else:
             assert answer.body["type"] == "error" and answer.body["error"]["type"] == "api_error"
@@ -337,7 +375,7 @@ def test_budget_refusal(api: Api) -> None:
     request_id = f"lc-refused-{api.name}-{uuid.uuid4().hex[:8]}"
     answer = api.plain("lc-ok", key, request_id=request_id)
     assert answer.status == 429
-    if api.name == "chat":
+    if api.name in OPENAI_APIS:
         assert isinstance(answer.error, openai.RateLimitError)
         assert answer.body["error"]["type"] == "budget_exceeded"
     else:
@@ -357,7 +395,8 @@ def test_stored_prompts_keep_request_and_reply(stored: Proxy, name: str) -> None
             assert answer.status == 200 and answer.text == REPLY
             stored.wait_written()
             row = _wait_row(stored, request_id)
-            assert row["messages"] == MESSAGES
+            sent = MESSAGES[0]["content"] if name == "completions" else MESSAGES
+            assert row["messages"] == sent
             assert REPLY in orjson.dumps(row["response"]).decode(), (mode, row["response"])
     finally:
         api.close()

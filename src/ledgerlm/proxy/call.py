@@ -201,7 +201,9 @@ class ProxyCall:
             body = await state.hooks.pre_call(self.hook_key(), body, _hook_call_type(self.call_type))
             self.body = body
         assert self.deployment is not None
-        self.reservation = await state.admission.reserve(self.ctx, self.deployment, body)
+        self.reservation = await state.admission.reserve(
+            self.ctx, self.deployment, _estimated(self.call_type, body)
+        )
         return upstream_body(body)
 
     def hook_key(self) -> KeyContext:
@@ -274,8 +276,8 @@ class ProxyCall:
             await self.state.admission.release(reservation)
 
     def content(self) -> Any:
-        """The request content stored with ``store_prompts_in_spend_logs`` (messages or input)."""
-        return self.body.get("messages", self.body.get("input"))
+        """The request content stored with ``store_prompts_in_spend_logs`` (messages, input or prompt)."""
+        return self.body.get("messages", self.body.get("input", self.body.get("prompt")))
 
     def write_failure(self, exc: BaseException) -> None:
         """Spool a ``failure`` row for an error the engine did not record."""
@@ -283,6 +285,15 @@ class ProxyCall:
         call = Call(options, self.deployment, {}, self.stream, self.start_time, requested_model=self.model)
         record = failure_record(call, exc, self.content() if self.state.store_prompts else None)
         emit_failure(record, exc, self.state.callbacks.per_call, self.sink, self.ctx)
+
+
+def _estimated(call_type: CallType, body: dict[str, Any]) -> dict[str, Any]:
+    """The body admission estimates from. A Responses-API body carries ``input`` like an embeddings
+    body but produces output: it is marked (an empty ``messages``) so its output bound
+    (``max_output_tokens``, else the fallback) is reserved, never zero."""
+    if call_type in ("aresponses", "responses") and "messages" not in body:
+        return {**body, "messages": []}
+    return body
 
 
 def _hook_call_type(call_type: CallType) -> str:

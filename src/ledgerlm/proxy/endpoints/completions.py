@@ -26,7 +26,7 @@ from ledgerlm import engine
 from ledgerlm.errors import BadRequestError
 from ledgerlm.proxy.call import ProxyCall
 from ledgerlm.proxy.endpoints._glue import flagged, openai_compatible
-from ledgerlm.proxy.endpoints.chat import DONE, ChatStreamEncoder
+from ledgerlm.proxy.endpoints.chat import DONE
 from ledgerlm.proxy.http import dumps, error_body, error_response
 from ledgerlm.proxy.lifecycle import Endpoint, StreamEncoder, Upstream, inference_route
 
@@ -99,24 +99,28 @@ def _encode(call: ProxyCall, upstream: Upstream, result: Any) -> dict[str, Any]:
     return text_completion(result.body, call.model)
 
 
-class _BridgedEncoder:
-    """Chat chunks re-encoded as ``text_completion`` chunks."""
+class _Encoder:
+    """``text_completion`` chunks as ``data:`` frames: relayed (native) or re-encoded from chat chunks
+    (bridged); keeps the text for a stored reply."""
 
-    def __init__(self) -> None:
+    def __init__(self, bridged: bool) -> None:
+        self._bridged = bridged
         self._text: list[str] = []
 
     def feed(self, item: dict[str, Any]) -> Iterable[bytes]:
-        out = {**item, "object": "text_completion"}
-        out["choices"] = [
-            {
-                "text": (c.get("delta") or {}).get("content") or "",
-                "index": c.get("index", 0),
-                "logprobs": None,
-                "finish_reason": c.get("finish_reason"),
-            }
-            for c in item.get("choices") or ()
-        ]
-        self._text.extend(c["text"] for c in out["choices"])
+        out = item
+        if self._bridged:
+            out = {**item, "object": "text_completion"}
+            out["choices"] = [
+                {
+                    "text": (c.get("delta") or {}).get("content") or "",
+                    "index": c.get("index", 0),
+                    "logprobs": None,
+                    "finish_reason": c.get("finish_reason"),
+                }
+                for c in item.get("choices") or ()
+            ]
+        self._text.extend(str(c.get("text") or "") for c in out.get("choices") or ())
         return (b"data: " + dumps(out) + b"\n\n",)
 
     def finish(self, stream: Any) -> Iterable[bytes]:
@@ -130,7 +134,7 @@ class _BridgedEncoder:
 
 
 def _stream_encoder(call: ProxyCall, upstream: Upstream) -> StreamEncoder:
-    return ChatStreamEncoder(call, upstream) if upstream.native else _BridgedEncoder()
+    return _Encoder(bridged=not upstream.native)
 
 
 COMPLETIONS = Endpoint(

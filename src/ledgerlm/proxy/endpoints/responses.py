@@ -87,6 +87,13 @@ def _sse(event: dict[str, Any]) -> bytes:
     return b"event: " + str(event.get("type")).encode() + b"\ndata: " + dumps(event) + b"\n\n"
 
 
+def _error_event(exc: BaseException) -> dict[str, Any]:
+    """OpenAI's ``error`` stream event (``type``, ``code``, ``message``, ``param``), with the same
+    fields under ``error`` too so the official SDKs raise it as they do on chat streams."""
+    fields = error_body(exc)["error"]
+    return {"type": "error", **fields, "error": fields}
+
+
 class _NativeEncoder:
     """The provider's events relayed unchanged, each one event late, so the terminal event (with the
     usage) goes out after the spend row; the response id is remembered for the stored-response routes."""
@@ -110,7 +117,7 @@ class _NativeEncoder:
 
     def error(self, exc: BaseException) -> Iterable[bytes]:
         held = () if self._held is None else (_sse(self._held),)
-        return (*held, _sse({"type": "error", **error_body(exc)["error"]}))
+        return (*held, _sse(_error_event(exc)))
 
     def reply(self) -> Any:
         return {"output_text": "".join(self._text)}
@@ -132,7 +139,7 @@ class _BridgedEncoder:
         return [_sse(e) for e in self._encoder.finish(stream.usage)]
 
     def error(self, exc: BaseException) -> Iterable[bytes]:
-        return (_sse({"type": "error", **error_body(exc)["error"]}),)
+        return (_sse(_error_event(exc)),)
 
     def reply(self) -> Any:
         return {"output_text": "".join(self._text)}
