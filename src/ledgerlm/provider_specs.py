@@ -87,7 +87,7 @@ PROVIDER_SPECS: tuple[ProviderSpec, ...] = (
     _preset("litellm_proxy", None),
     _preset("nscale", None),
     _preset("featherless_ai", None),
-    _preset("novita", None),
+    _preset("novita", "novita"),
     _preset("lambda_ai", None),
     _preset("meta_llama", None),
     _preset("vercel_ai_gateway", None),
