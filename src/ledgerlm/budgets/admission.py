@@ -32,6 +32,7 @@ from ledgerlm.budgets.resets import ResetLoop
 from ledgerlm.budgets.store_io import StoreLimits, StoreSpendLoader
 from ledgerlm.budgets.types import EntityLimits
 from ledgerlm.errors import PermissionDeniedError, ServiceUnavailableError
+from ledgerlm.providers.as_sent import OutputLimits, output_limits, sent_body
 from ledgerlm.providers.base import Deployment
 from ledgerlm.store import tags as tag_store
 from ledgerlm.types import CallContext
@@ -124,6 +125,7 @@ class BudgetAdmission:
             body=body,
             request_id=ctx.request_id,
             model_max_output=getattr(price, "max_output_tokens", None),
+            sent=limits_as_sent(deployment, body),
         )
         return Reservation(request_id=ctx.request_id, amount=held.amount, data={_RESERVATION: held})
 
@@ -165,6 +167,16 @@ async def sync_config_tags(engine: AsyncEngine, budgets: Mapping[str, EntityBudg
             await tag_store.create_tag(engine, name, fields)
         else:
             await tag_store.update_tag(engine, name, fields)
+
+
+def limits_as_sent(deployment: Deployment, body: Mapping[str, Any]) -> OutputLimits | None:
+    """The output limits of a chat ``body`` as the deployment's provider sends it upstream (issue 14:
+    ``extra_body``, ``n`` / ``best_of``, translated thinking budgets ...); ``None`` for embeddings or a
+    body the provider cannot build (the engine refuses it before sending, so nothing is spent)."""
+    if "messages" not in body:
+        return None
+    sent = sent_body(deployment, body)
+    return None if sent is None else output_limits(sent)
 
 
 def refuse_blocked(entities: Sequence[EntityLimits]) -> None:

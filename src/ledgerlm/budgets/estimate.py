@@ -10,8 +10,11 @@ bytes but is billed by its pixels: OpenAI high detail, Anthropic about width*hei
 tool-use system prompt of a few hundred tokens). The bound is capped by the model's context window when
 known.
 
-Output bound: ``max_completion_tokens`` / ``max_tokens`` / ``max_output_tokens`` (OpenAI, Anthropic,
-Gemini names) times ``n`` choices; else the model's maximum output tokens; else
+Output bound: the request AS SENT upstream when the caller has it (``sent``: the limits the provider
+layer's own upstream body implies, ``ledgerlm.providers.as_sent``: ``extra_body`` merged, translations
+such as ``reasoning_effort`` -> Anthropic thinking applied, ``n`` / ``best_of`` counted); else the
+largest of ``max_completion_tokens`` / ``max_tokens`` / ``max_output_tokens`` in the client body
+times the larger of ``n`` / ``best_of``. Without a limit: the model's maximum output tokens; else
 ``fallback_max_output_tokens`` (then ``output_bounded`` is False and the overshoot bound does not hold).
 Reasoning tokens are part of the output and limited by the same fields (OpenAI ``max_completion_tokens``
 and Anthropic ``max_tokens`` include them).
@@ -22,14 +25,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
-__all__ = ["Estimate", "EstimateSettings", "estimate_request", "worst_case_cost"]
+__all__ = ["Estimate", "EstimateSettings", "SentLimits", "estimate_request", "worst_case_cost"]
 
 _OUTPUT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 _IMAGE_PART_TYPES = frozenset({"image_url", "image", "input_image", "file", "input_file", "document"})
+
+
+class SentLimits(Protocol):
+    """The output a request allows as sent upstream (``ledgerlm.providers.as_sent.OutputLimits``)."""
+
+    @property
+    def max_output_tokens(self) -> int | None: ...
+
+    @property
+    def choices(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +75,12 @@ def estimate_request(
     model_max_output: int | None = None,
     context_window: int | None = None,
     settings: EstimateSettings | None = None,
+    sent: SentLimits | None = None,
 ) -> Estimate:
     """Token bounds for an OpenAI-format chat or embeddings ``body`` (no cost; see ``worst_case_cost``).
 
-    ``body_bytes``: length of the raw request body when the caller has it (else the body is encoded).
+    ``body_bytes``: length of the raw request body when the caller has it (else the body is encoded);
+    ``sent``: the output limits of the body as sent upstream (they replace the client body's fields).
     """
     settings = settings or EstimateSettings()
     size = body_bytes if body_bytes is not None else len(orjson.dumps(body, default=str))
@@ -76,21 +91,27 @@ def estimate_request(
         input_tokens = min(input_tokens, context_window)
     if "messages" not in body and "input" in body and "prompt" not in body:
         return Estimate(input_tokens, 0, True)  # embeddings: no output tokens
-    output, bounded = _output_bound(body, model_max_output, settings)
+    limit, n = (sent.max_output_tokens, max(1, sent.choices)) if sent is not None else _client_limits(body)
+    output, bounded = _output_bound(limit, n, model_max_output, settings)
     return Estimate(input_tokens, output, bounded)
 
 
+def _client_limits(body: Mapping[str, Any]) -> tuple[int | None, int]:
+    """(largest output field, largest of ``n`` / ``best_of``) of a client body."""
+    limits = [body.get(name) for name in _OUTPUT_FIELDS]
+    found = [v for v in limits if isinstance(v, int) and not isinstance(v, bool) and v >= 0]
+    choices = [body.get(name) for name in ("n", "best_of")]
+    counts = [c for c in choices if isinstance(c, int) and not isinstance(c, bool) and c > 0]
+    return (max(found) if found else None), max([1, *counts])
+
+
 def _output_bound(
-    body: Mapping[str, Any], model_max_output: int | None, settings: EstimateSettings
+    limit: int | None, n: int, model_max_output: int | None, settings: EstimateSettings
 ) -> tuple[int, bool]:
-    choices = body.get("n")
-    n = choices if isinstance(choices, int) and choices > 0 else 1
-    for name in _OUTPUT_FIELDS:
-        value = body.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            if model_max_output:
-                value = min(value, model_max_output)
-            return value * n, True
+    if limit is not None:
+        if model_max_output:
+            limit = min(limit, model_max_output)
+        return limit * n, True
     if model_max_output:
         return model_max_output * n, True
     return settings.fallback_max_output_tokens * n, False

@@ -30,7 +30,13 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from ledgerlm.budgets.backend import BudgetBackend
-from ledgerlm.budgets.estimate import Estimate, EstimateSettings, estimate_request, worst_case_cost
+from ledgerlm.budgets.estimate import (
+    Estimate,
+    EstimateSettings,
+    SentLimits,
+    estimate_request,
+    worst_case_cost,
+)
 from ledgerlm.budgets.headers import format_reset, rate_headers, retry_after_seconds
 from ledgerlm.budgets.money import from_nano, to_nano
 from ledgerlm.budgets.types import AdmitPlan, AdmitResult, BudgetCheck, EntityLimits, RateCheck
@@ -106,15 +112,18 @@ class Budgets:
         body_bytes: int | None = None,
         model_max_output: int | None = None,
         context_window: int | None = None,
+        sent: SentLimits | None = None,
     ) -> Reservation:
         """Reserve ``body``'s worst-case cost at ``price`` against every budget in ``entities`` and count
-        it against every rate limit, all or nothing. Raises as listed in the module docstring."""
+        it against every rate limit, all or nothing. ``sent``: the output limits of the body as sent
+        upstream (``estimate_request``). Raises as listed in the module docstring."""
         estimate = estimate_request(
             body,
             body_bytes=body_bytes,
             model_max_output=model_max_output,
             context_window=context_window,
             settings=self.settings.estimate,
+            sent=sent,
         )
         cost = worst_case_cost(price, estimate)
         estimate = Estimate(estimate.input_tokens, estimate.output_tokens, estimate.output_bounded, cost)

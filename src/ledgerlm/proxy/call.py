@@ -195,16 +195,25 @@ class ProxyCall:
 
     async def admit(self) -> dict[str, Any]:
         """Pre-call hooks then admission; returns the body to send upstream (proxy-only fields removed)."""
+        upstream = await self.run_pre_hooks()
+        assert self.deployment is not None
+        await self.reserve(self.deployment, upstream)
+        return upstream
+
+    async def run_pre_hooks(self) -> dict[str, Any]:
+        """Pre-call hooks; the body to send upstream (proxy-only fields removed)."""
         state = self.state
         body = self.body
         if state.hooks.pre:
             body = await state.hooks.pre_call(self.hook_key(), body, _hook_call_type(self.call_type))
             self.body = body
-        assert self.deployment is not None
-        self.reservation = await state.admission.reserve(
-            self.ctx, self.deployment, _estimated(self.call_type, body)
-        )
         return upstream_body(body)
+
+    async def reserve(self, deployment: Deployment, upstream: dict[str, Any]) -> None:
+        """Admission on the body exactly as the engine gets it for ``deployment`` (issue 14: the
+        reservation is computed from the request as sent upstream)."""
+        estimated = _estimated(self.call_type, upstream)
+        self.reservation = await self.state.admission.reserve(self.ctx, deployment, estimated)
 
     def hook_key(self) -> KeyContext:
         """The caller as hooks see it: a copy carrying this request's end user."""

@@ -5,7 +5,8 @@ module is the call path around it, written once.
 
     t0 (overhead timer) -> authenticate (401, no row) -> read body (400/413) -> stream flag
       -> ProxyCall.route (model group -> deployment, tags, 404/403/400) -> endpoint.parse (format checks)
-      -> ProxyCall.admit (pre-call hooks, admission: 429) -> endpoint.prepare (body sent upstream)
+      -> pre-call hooks -> endpoint.prepare (body sent upstream) -> ProxyCall.reserve (admission on
+         that body as the provider sends it: 429)
       -> engine (endpoint.call / endpoint.open_stream; the spend row through the call's sink)
       -> plain:  endpoint.encode -> stored reply -> headers (cost, overhead, x-ratelimit-*) -> settle
                  -> post-call success hooks -> response
@@ -172,7 +173,9 @@ async def _prepare(call: ProxyCall, endpoint: Endpoint) -> Upstream:
         call.stream = stream_flag(body)
     call.route(body, need=endpoint.need)
     endpoint.parse(call, body)
-    return endpoint.prepare(call, await call.admit())
+    upstream = endpoint.prepare(call, await call.run_pre_hooks())
+    await call.reserve(upstream.deployment, upstream.body)  # on the body as sent upstream (issue 14)
+    return upstream
 
 
 async def _cancelled(call: ProxyCall) -> None:
