@@ -101,14 +101,26 @@ async def test_writer_row_by_row_fallback_keeps_reused_id_rows(
     """A batch the database refuses falls back to one row at a time: the other calls sharing a request
     id are written too, and counted as written (not as duplicates)."""
     if database.kind != "postgresql":
-        pytest.skip("the fallback is triggered by an oversized id, which only PostgreSQL refuses")
+        pytest.skip("the fallback is triggered by a CHECK constraint added with ALTER TABLE (PostgreSQL)")
     request_id, customer = uid("same-"), uid("cust-")
     spool = Spool(tmp_path)
-    for row in [*_calls(request_id, customer, 3), *rows(1, id="x" * 300)]:  # request_id is VARCHAR(255)
+    refused = rows(1)[0]
+    refused["api_base"] = "http://poison.example"  # refused by the constraint below (issue 14)
+    for row in [*_calls(request_id, customer, 3), refused]:
         spool.append(row)
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "ALTER TABLE spend_logs ADD CONSTRAINT no_poison_reused CHECK (api_base NOT LIKE '%poison%')"
+        )
     writer = SpendWriter(engine, spool, interval_s=0.01)
-    await writer.start()
-    assert await writer.flush(timeout_s=30)
-    await writer.stop()
-    assert (writer.rows_written, writer.rows_duplicate, writer.rows_rejected) == (3, 0, 1)
+    try:
+        await writer.start()
+        assert await writer.flush(timeout_s=30)
+        await writer.stop()
+    finally:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("ALTER TABLE spend_logs DROP CONSTRAINT no_poison_reused")
+    # the refused row is written in its minimal form (issue 14): it still counts, nothing rejected
+    assert (writer.rows_written, writer.rows_duplicate, writer.rows_rejected) == (4, 0, 0)
+    assert writer.rows_minimal == 1
     assert await _customer_spend(engine, customer) == ONE_CALL * 3

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledgerlm.store import SpendWriter, Spool, create_engine, keys, migrate
+from ledgerlm.store.bounds import bound_id
 from ledgerlm.store.segments import Chunk, SegmentReader
 from ledgerlm.store.tables import spend_logs
 
@@ -252,11 +253,8 @@ async def test_two_writers_sharing_a_spool_directory_write_each_row_once(
     assert stored is not None and stored["spend"] == COST * 300
 
 
-async def test_row_the_database_refuses_is_set_aside_and_the_rest_written(
-    database: Database, engine: AsyncEngine, tmp_path: Path
-) -> None:
-    if database.kind != "postgresql":
-        pytest.skip("SQLite does not enforce VARCHAR lengths, so it accepts the oversized id")
+async def test_oversized_values_are_bounded_written_and_flagged(engine: AsyncEngine, tmp_path: Path) -> None:
+    """Issue 14: a request id over VARCHAR(255) (refused by PostgreSQL before) is stored cut + hashed."""
     spool = Spool(tmp_path)
     good = rows(4)
     oversized = rows(1, id="x" * 300)[0]  # request_id is VARCHAR(255)
@@ -266,10 +264,49 @@ async def test_row_the_database_refuses_is_set_aside_and_the_rest_written(
     await writer.start()
     assert await writer.flush(timeout_s=30)
     await writer.stop()
-    assert writer.rows_written == 4 and writer.rows_rejected == 1
-    (item,) = [orjson.loads(line) for line in (tmp_path / "rejected.jsonl").read_bytes().splitlines()]
-    assert item["row"]["request_id"] == "x" * 300 and "too long" in item["reason"]
-    assert await count_rows(engine, spend_logs.c.request_id.in_([r["request_id"] for r in good])) == 4
+    assert writer.rows_written == 5 and writer.rows_rejected == 0 and writer.rows_flagged == 1
+    stored = bound_id("x" * 300, 255)
+    assert len(stored) == 255 and stored.startswith("x" * 238 + "~")
+    ids = [*(r["request_id"] for r in good), stored]
+    assert await count_rows(engine, spend_logs.c.request_id.in_(ids)) == 5
+
+
+async def test_row_the_database_refuses_is_written_minimal_and_counted(
+    database: Database, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Issue 14: a row the database still refuses (here: a real CHECK constraint / trigger on
+    ``api_base``) is written in its minimal form, so the key is charged, and flagged; the rest go on."""
+    async with engine.begin() as conn:
+        if database.kind == "postgresql":
+            await conn.exec_driver_sql(
+                "ALTER TABLE spend_logs ADD CONSTRAINT no_poison CHECK (api_base NOT LIKE '%poison%')"
+            )
+        else:
+            await conn.exec_driver_sql(
+                "CREATE TRIGGER no_poison BEFORE INSERT ON spend_logs WHEN NEW.api_base LIKE '%poison%' "
+                "BEGIN SELECT RAISE(ABORT, 'no poison'); END"
+            )
+    try:
+        key = await _new_key(engine)
+        spool = Spool(tmp_path)
+        batch = rows(3, key_hash=key)
+        batch[1]["api_base"] = "http://poison.example"
+        for row in batch:
+            spool.append(row)
+        writer = SpendWriter(engine, spool, interval_s=0.01)
+        await writer.start()
+        assert await writer.flush(timeout_s=30)
+        await writer.stop()
+        assert writer.rows_minimal == 1 and writer.rows_rejected == 0
+        assert await count_rows(engine, spend_logs.c.api_key == key) == 3
+        stored = await keys.get_key(engine, key)
+        assert stored is not None and stored["spend"] == COST * 3  # the refused row still counts
+    finally:
+        async with engine.begin() as conn:
+            if database.kind == "postgresql":
+                await conn.exec_driver_sql("ALTER TABLE spend_logs DROP CONSTRAINT no_poison")
+            else:
+                await conn.exec_driver_sql("DROP TRIGGER no_poison")
 
 
 async def test_unexpected_error_does_not_kill_the_writer(

@@ -54,17 +54,21 @@ async def liveliness(request: Request) -> Response:
 
 
 async def readiness(request: Request) -> Response:
-    """``GET /health/readiness``: 200 when the database answers AND the spool is healthy, else 503."""
+    """``GET /health/readiness``: 200 when the database answers, the spool is healthy AND the spend
+    writer keeps up (not failing for over ``spend_writer_max_lag_s``), else 503."""
     state: ProxyState = request.app.state.proxy
     db_ok = await state.store.ping()
     spool_ok, reason = state.store.spool_health()
+    writer_ok, writer_reason = state.store.writer_health()
+    ok = db_ok and spool_ok and writer_ok
     body = {
-        "status": "healthy" if db_ok and spool_ok else "unhealthy",
+        "status": "healthy" if ok else "unhealthy",
         "db": "connected" if db_ok else "unreachable",
         "spool": "healthy" if spool_ok else f"unhealthy: {reason}",
+        "spend_writer": "healthy" if writer_ok else f"unhealthy: {writer_reason}",
         "spool_bytes": getattr(state.store.writer, "spool_bytes", None),
     }
-    return json_response(body, status=200 if db_ok and spool_ok else 503)
+    return json_response(body, status=200 if ok else 503)
 
 
 async def openapi(request: Request) -> Response:

@@ -112,6 +112,8 @@ class GeneralSettings(_Lenient):
     reject_when_spool_unhealthy: bool = False
     tag_policies: dict[str, Any] = Field(default_factory=dict)  # ledgerlm.tags.policy (docs/tags.md)
     tag_drift_alert_threshold: float = Field(default=0.2, ge=0, le=1)  # untagged share that alerts
+    # issue 14: readiness reports a spend writer failing for longer than this (seconds)
+    spend_writer_max_lag_s: float = Field(default=30.0, gt=0)
 
     @field_validator("tag_policies")
     @classmethod

@@ -78,6 +78,7 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
         fsync=general.spool_fsync,
         migrate=migrate,
     )
+    store.writer_max_lag_s = general.spend_writer_max_lag_s
     cache = KeyCache(ttl_s=general.key_cache_ttl_s)
     redis_url = general.redis_url or os.environ.get("REDIS_URL") or None
     if general.master_key is None:

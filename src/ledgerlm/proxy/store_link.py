@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,7 @@ class StoreLink:
         self.spool_ok = True
         self.spool_reason: str | None = None
         self._watch: asyncio.Task[None] | None = None
+        self.writer_max_lag_s = 30.0  # general_settings.spend_writer_max_lag_s
 
     @property
     def engine(self) -> AsyncEngine:
@@ -191,6 +193,18 @@ class StoreLink:
             log.warning("readiness: database unreachable: %s", type(exc).__name__)
             return False
         return True
+
+    def writer_health(self) -> tuple[bool, str | None]:
+        """``(healthy, reason)`` of the spend writer: unhealthy when it is not running, or when its
+        writes have failed for more than ``writer_max_lag_s`` seconds (rows pile up in the spool)."""
+        writer = self.writer
+        if writer is None or not writer.running:
+            return False, "spend writer not running"
+        since = writer.failing_since
+        if since is not None and time.time() - since > self.writer_max_lag_s:
+            behind = time.time() - since
+            return False, f"spend writer behind: failing for {behind:.0f}s ({writer.last_error})"
+        return True, None
 
     def spool_health(self) -> tuple[bool, str | None]:
         """``(healthy, reason)`` of the spool (a probe write in its directory)."""

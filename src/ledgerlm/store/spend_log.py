@@ -20,7 +20,9 @@ Spool form (``SpendLog.from_record``): a JSON-ready ``dict`` keyed by ``spend_lo
 ``price_id``: the price book entry the call was priced with (``None`` when unpriced), the one
 reference behind ``metadata.cost``'s source / model_ref / tier / data_version (kept readable there).
 
-DB form (``SpendLog.to_params``): the same dict with ``Decimal`` spend and aware UTC datetimes.
+DB form (``SpendLog.to_params``): the same dict with ``Decimal`` spend and aware UTC datetimes, every
+value bounded to its column (``store.bounds``: cut strings, clamped counts, flagged in
+``metadata.anomalies``).
 ``api_key`` is always a SHA-256 hex digest: a raw key passed by mistake is hashed here, never stored.
 """
 
@@ -32,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledgerlm.record import CallRecord
+from ledgerlm.store.bounds import bound_row
 from ledgerlm.store.coltypes import to_decimal
 from ledgerlm.store.keys import hash_key
 from ledgerlm.store.tables import TOKEN_COLUMNS, spend_logs
@@ -156,4 +159,4 @@ class SpendLog:
             raise ValueError(f"request_tags must be a list, got {type(tags).__name__}")
         params["request_tags"] = _unique([str(tag) for tag in tags if tag != ""])
         params["metadata"] = params["metadata"] or {}
-        return params
+        return bound_row(params)  # every value fits its column; changes flagged in metadata.anomalies

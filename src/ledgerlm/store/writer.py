@@ -6,10 +6,17 @@ database), write them in one transaction (``ingest.write_prepared``, idempotent 
 then checkpoint and delete finished segments. When the database is unreachable the batch is retried
 with exponential backoff (``interval_s`` doubling up to ``max_backoff_s``; a write taking over
 ``write_timeout_s`` counts as a failure) while the spool keeps growing; at start-up everything left by
-an earlier process is replayed first. A row the database rejects as invalid (bad JSON, a
-constraint or data error on that row alone) is moved to ``<spool>/rejected.jsonl`` (``{"reason", "row"}``
-or, for a line that is not JSON, ``{"reason", "line"}``) and logged, so one
-bad row cannot stall the ledger.
+an earlier process is replayed first.
+
+One row never stalls the ledger (issue 14): every row is bounded to its columns before the write
+(``store.bounds``: impossible token counts and costs clamped, long strings cut, each change flagged in
+``metadata.anomalies`` and counted in ``rows_flagged``). A batch the database refuses for its data (a
+constraint, data or encoding error, also one raised by the driver) is written row by row; a row still
+refused is written in its minimal form (``bounds.minimal_row``: money, tokens and attribution, so it
+counts toward budgets; ``rows_minimal``); only a row even that cannot store, or a line that is not a
+row at all, is moved to ``<spool>/rejected.jsonl`` (``{"reason", "row"}`` or ``{"reason", "line"}``).
+Every such event is logged at ERROR (the alert). ``failing_since`` (UNIX seconds) is when writes
+started failing; readiness reports a writer behind from it.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import orjson
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ledgerlm.store.bounds import ANOMALIES, minimal_row
 from ledgerlm.store.ingest import Prepared, prepare, write_prepared
 from ledgerlm.store.segments import Chunk, SegmentReader, parse_lines
 from ledgerlm.store.spool import Spool
@@ -44,9 +52,29 @@ _ROW_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+_DATA_ERRORS: tuple[type[BaseException], ...] = (OverflowError, ValueError, TypeError, UnicodeError)
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+)
+
+
 def _is_row_error(exc: BaseException) -> bool:
-    """True when the database refused the data itself (retrying the same rows cannot help)."""
-    return isinstance(exc, _ROW_ERRORS)
+    """True when the database or its driver refused the data itself (retrying the same rows cannot
+    help): constraint and data errors, and a value the driver cannot encode (an int beyond 64 bits)."""
+    if isinstance(exc, _ROW_ERRORS):
+        return True
+    seen: BaseException | None = exc
+    for _ in range(4):  # the driver's error, wrapped by SQLAlchemy
+        if seen is None or isinstance(seen, _CONNECTION_ERRORS):
+            return False
+        if isinstance(seen, _DATA_ERRORS + _ROW_ERRORS):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 @dataclass
@@ -97,6 +125,9 @@ class SpendWriter:
         self.rows_written = 0
         self.rows_duplicate = 0
         self.rows_rejected = 0
+        self.rows_flagged = 0
+        self.rows_minimal = 0
+        self.failing_since: float | None = None
         self.last_error: str | None = None
         self.last_success_at: float | None = None
         self._reader = SegmentReader(spool)
@@ -227,6 +258,8 @@ class SpendWriter:
             await asyncio.wait_for(self._wake.wait(), seconds)
 
     def _record_failure(self, exc: Exception) -> None:
+        if self.failing_since is None:
+            self.failing_since = time.time()
         message = _short(exc)
         if message != self.last_error:
             unexpected = not isinstance(exc, sa_exc.SQLAlchemyError | OSError | asyncpg.PostgresError)
@@ -252,7 +285,23 @@ class SpendWriter:
         self.rows_written += len(inserted)
         self.rows_duplicate += len(prepared.params) + len(prepared.reused) - len(inserted)
         self.last_error = None
+        self.failing_since = None
         self.last_success_at = time.time()
+        self._count_flagged(prepared)
+
+    def _count_flagged(self, prepared: Prepared) -> None:
+        flagged = [
+            p for p in [*prepared.params, *prepared.reused] if (p.get("metadata") or {}).get(ANOMALIES)
+        ]
+        if flagged:
+            self.rows_flagged += len(flagged)
+            first = flagged[0]
+            logger.error(
+                "spend writer: %d row(s) written with anomalies (clamped or cut values), first %s: %s",
+                len(flagged),
+                first.get("request_id"),
+                first["metadata"][ANOMALIES],
+            )
 
     async def _write_one_by_one(self, prepared: Prepared) -> None:
         for row in [*prepared.params, *prepared.reused]:  # reused: other calls sharing a request id
@@ -261,7 +310,21 @@ class SpendWriter:
             except Exception as exc:
                 if not _is_row_error(exc):
                     raise
-                prepared.rejected.append((row, _short(exc)))
+                await self._write_minimal(prepared, row, _short(exc))
+
+    async def _write_minimal(self, prepared: Prepared, row: dict[str, Any], reason: str) -> None:
+        """Write the minimal form of a refused row (it still counts); reject it only if that fails too."""
+        try:
+            await self._write(Prepared([minimal_row(row, reason)]))
+        except Exception as exc:
+            if not _is_row_error(exc):
+                raise
+            prepared.rejected.append((row, f"{reason}; minimal row: {_short(exc)}"))
+            return
+        self.rows_minimal += 1
+        logger.error(
+            "spend writer: row %s refused (%s); written in minimal form", row.get("request_id"), reason
+        )
 
     def _reject(self, items: Sequence[tuple[Any, str]]) -> None:
         """Append unwritable rows to ``rejected.jsonl`` (with the reason) and log them."""

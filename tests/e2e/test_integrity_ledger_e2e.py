@@ -1,0 +1,100 @@
+"""Issue 14, holes 2 and 3: no client header or upstream value can make a spend row unstorable or stall
+the spend writer. Real proxy, the official ``openai`` client, the simulator, SQLite and PostgreSQL.
+
+* Hole 2: a 500-character ``X-Forwarded-For`` overflowed ``requester_ip_address`` (VARCHAR(64)) on
+  PostgreSQL: the row went to ``rejected.jsonl`` and the key's spend stayed 0. Now the value is cut with
+  a marker, the row is written, flagged, and the key is charged.
+* Hole 3: an upstream reporting 2^63 output tokens (cost beyond the column) made the writer retry the
+  batch forever: no later row was written. Now the counts are clamped, the row is written and flagged
+  (``metadata.anomalies``, shown by ``/spend/logs``), the next call's row is written, readiness stays 200.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from tests.e2e.conftest import MASTER_KEY, SIM_KEY, Proxy
+
+from ledgerlm.simulator import Simulator
+from ledgerlm.store.bounds import MAX_SPEND, MAX_TOKENS, TRUNCATION_MARKER
+
+OUTPUT_PRICE = Decimal("0.00001")
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def _models(sim_url: str) -> list[dict[str, Any]]:
+    priced = {"input_cost_per_token": "0", "output_cost_per_token": str(OUTPUT_PRICE)}
+    base = {"api_base": f"{sim_url}/v1", "api_key": SIM_KEY, **priced}
+    return [
+        {"model_name": "fine", "litellm_params": {"model": "openai/sim-fine", **base}},
+        {"model_name": "poison", "litellm_params": {"model": "openai/sim-poison", **base}},
+    ]
+
+
+@pytest.fixture(scope="module")
+def proxy(proxy_factory: Any, database_url: str, simulator: Simulator) -> Proxy:
+    simulator.models["sim-fine"] = {"completion_tokens": 10}
+    simulator.models["sim-poison"] = {"completion_tokens": 2**63}
+    started: Proxy = proxy_factory(database_url, model_list=_models(simulator.url))
+    return started
+
+
+def _call(proxy: Proxy, key: str, model: str, headers: dict[str, str] | None = None) -> str:
+    client = proxy.client(key)
+    try:
+        raw = client.chat.completions.with_raw_response.create(
+            model=model,
+            messages=MESSAGES,  # type: ignore[arg-type]
+            max_tokens=10,
+            extra_headers=headers or {},
+        )
+    finally:
+        client.close()
+    assert raw.status_code == 200
+    return str(raw.headers["x-request-id"])
+
+
+def _sha(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def test_long_forwarded_for_is_cut_and_the_call_still_charged(proxy: Proxy) -> None:
+    key = proxy.new_key(max_budget="1", key_alias="xff")
+    forwarded = "203.0.113." + "9" * 500 + ", 10.0.0.1"
+    request_id = _call(proxy, key, "fine", {"X-Forwarded-For": forwarded})
+    proxy.wait_written()
+    row = proxy.row(request_id)
+    assert row["spend"] == OUTPUT_PRICE * 10
+    ip = row["requester_ip_address"]
+    assert len(ip) == 64 and ip.endswith(TRUNCATION_MARKER) and ip.startswith("203.0.113.999")
+    assert [a["field"] for a in row["metadata"]["anomalies"]] == ["requester_ip_address"]
+    info = proxy.ok("GET", f"/key/info?key={key}")
+    assert Decimal(str(info["info"]["spend"])) == OUTPUT_PRICE * 10  # the key is charged
+
+
+def test_poisoned_usage_is_clamped_flagged_and_later_rows_written(proxy: Proxy) -> None:
+    key = proxy.new_key(key_alias="poison-" + uuid.uuid4().hex[:6], max_budget="1")
+    poisoned = _call(proxy, key, "poison")
+    other = proxy.new_key(key_alias="other-" + uuid.uuid4().hex[:6])
+    after = _call(proxy, other, "fine")
+    proxy.wait_written()
+    row = proxy.row(poisoned)
+    assert row["completion_tokens"] == MAX_TOKENS and row["total_tokens"] == MAX_TOKENS
+    assert row["spend"] == MAX_SPEND
+    fields = {a["field"] for a in row["metadata"]["anomalies"]}
+    assert {"completion_tokens", "total_tokens", "spend"} <= fields
+    assert proxy.row(after)["spend"] == OUTPUT_PRICE * 10  # the ledger goes on
+    info = proxy.ok("GET", f"/key/info?key={key}")
+    assert Decimal(str(info["info"]["spend"])) == MAX_SPEND  # charged the clamped amount
+    listed = proxy.ok("GET", f"/spend/logs?api_key={_sha(key)}")["data"]
+    shown = next(r for r in listed if r["request_id"] == poisoned)
+    assert {"completion_tokens", "spend"} <= {a["field"] for a in shown["metadata"]["anomalies"]}
+    status, ready, _ = proxy.request("GET", "/health/readiness")
+    assert status == 200, ready
+    writer = proxy.app.state.proxy.store.writer
+    assert writer.rows_flagged >= 1 and writer.rows_rejected == 0
+    assert MASTER_KEY
