@@ -12,12 +12,14 @@ the spend writer. Real proxy, the official ``openai`` client, the simulator, SQL
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.e2e.conftest import MASTER_KEY, SIM_KEY, Proxy
+import sqlalchemy as sa
+from tests.e2e.conftest import MASTER_KEY, SIM_KEY, Proxy, sync_url
 
 from ledgerlm.simulator import Simulator
 from ledgerlm.store.bounds import MAX_SPEND, MAX_TOKENS, TRUNCATION_MARKER
@@ -98,3 +100,34 @@ def test_poisoned_usage_is_clamped_flagged_and_later_rows_written(proxy: Proxy) 
     writer = proxy.app.state.proxy.store.writer
     assert writer.rows_flagged >= 1 and writer.rows_rejected == 0
     assert MASTER_KEY
+
+
+def test_readiness_reports_a_writer_behind(
+    proxy_factory: Any, database_url: str, simulator: Simulator
+) -> None:
+    """The database answers ``SELECT 1`` but spend writes cannot go through (the table is locked by
+    another session): readiness turns 503 naming the writer, and 200 again once the rows are written."""
+    lagging: Proxy = proxy_factory(
+        database_url, model_list=_models(simulator.url), general_settings={"spend_writer_max_lag_s": 0.5}
+    )
+    key = lagging.new_key(key_alias="lag-" + uuid.uuid4().hex[:6])
+    engine = sa.create_engine(sync_url(database_url), poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        if database_url.startswith("postgresql"):
+            conn.exec_driver_sql("LOCK TABLE spend_logs IN EXCLUSIVE MODE")  # reads go on, writes wait
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite: one writer at a time
+        request_id = _call(lagging, key, "fine")
+        deadline = time.monotonic() + 20
+        status, ready = 200, {}
+        while status == 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status, ready, _ = lagging.request("GET", "/health/readiness")
+        assert status == 503 and ready["spend_writer"].startswith("unhealthy: spend writer behind"), ready
+        assert ready["db"] == "connected"
+        conn.rollback()
+    engine.dispose()
+    lagging.wait_written()
+    assert lagging.row(request_id)["spend"] == OUTPUT_PRICE * 10
+    status, ready, _ = lagging.request("GET", "/health/readiness")
+    assert status == 200, ready

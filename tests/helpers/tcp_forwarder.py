@@ -5,6 +5,11 @@ bytes both ways to the target. ``cut()`` closes the listener AND every open conn
 "connection refused" for new connections and a reset/EOF on old ones, exactly as when the target machine
 goes away. ``restore()`` listens again on the same port. Used to make the machine's shared PostgreSQL
 unreachable for ONE proxy without stopping the server other tests use.
+
+``blackhole()`` is a silent partition (issue 14): connections stay open and new ones are accepted, but
+every byte either way is dropped (no reset, no FIN), so a client waits until its own deadline.
+``heal()`` ends it: the connections that lost bytes are reset (their streams are out of step) and new
+ones are forwarded again.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ class TcpForwarder:
         self.port = 0
         self.connections = 0
         self.cuts = 0
+        self.dropping = False
+        self._held: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
@@ -46,6 +53,18 @@ class TcpForwarder:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        if self.dropping:  # accepted, then silence: read and drop everything
+            self._held.add(writer)
+            try:
+                while await reader.read(65536):
+                    pass
+            except (OSError, asyncio.CancelledError):
+                pass
+            finally:
+                self._held.discard(writer)
+                with contextlib.suppress(Exception):
+                    writer.close()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -60,6 +79,8 @@ class TcpForwarder:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                if self.dropping:
+                    continue  # the packet is lost
                 writer.write(data)
                 await writer.drain()
         except (OSError, asyncio.CancelledError):
@@ -83,6 +104,22 @@ class TcpForwarder:
         """Close the listener and every forwarded connection (the target becomes unreachable)."""
         self.cuts += 1
         self._call(self._cut())
+
+    def blackhole(self) -> None:
+        """Drop every byte silently from now on (see the module docstring)."""
+        self.dropping = True
+
+    async def _heal(self) -> None:
+        self.dropping = False
+        for writer in [*self._writers, *self._held]:
+            with contextlib.suppress(Exception):
+                writer.transport.abort()
+        self._writers.clear()
+        self._held.clear()
+
+    def heal(self) -> None:
+        """End a ``blackhole()``: reset the connections that lost bytes, forward new ones again."""
+        self._call(self._heal())
 
     def restore(self) -> None:
         """Listen again on the same port (no-op when not cut)."""

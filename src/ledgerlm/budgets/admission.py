@@ -81,6 +81,7 @@ class BudgetAdmission:
         self.alerts = BudgetAlerts(self.backend, self._sender, config.alert_settings())
         self.budgets = Budgets(self.backend, config.settings(), on_settled=self.alerts)
         self.limits = StoreLimits(engine, cache_ttl_s=config.limits_cache_ttl_s, global_budget=global_budget)
+        self.limits.io_timeout_s = config.io_timeout_s
         await sync_config_tags(engine, config.tags)
         self.resets = ResetLoop(
             engine,
@@ -108,11 +109,21 @@ class BudgetAdmission:
                 if self.budgets is None:
                     await self.start()
         assert self.budgets is not None and self.limits is not None
-        limits = self.deployments.get(deployment.deployment_id or "")
         try:
+            return await self._reserve(ctx, deployment, body)
+        except ServiceUnavailableError as exc:
+            if exc.code != "budgets_unavailable" or self.config.on_io_timeout != "fail_open":
+                raise
+            log.warning("budgets unavailable, request %s admitted unreserved (fail_open)", ctx.request_id)
+            return Reservation(request_id=ctx.request_id)
+
+    async def _reserve(self, ctx: CallContext, deployment: Deployment, body: dict[str, Any]) -> Reservation:
+        assert self.budgets is not None and self.limits is not None
+        limits = self.deployments.get(deployment.deployment_id or "")
+        try:  # StoreLimits has the deadline (io_timeout_s): a silent partition must not hang calls
             entities = await self.limits.entities(ctx, limits)
         except Exception as exc:  # database unreachable and these entities never seen: fail closed
-            log.error("budget limits unreadable, request refused: %s", exc)
+            log.error("budget limits unreadable, request refused: %r", exc)
             raise ServiceUnavailableError(
                 "budget limits are unavailable (database unreachable); request refused",
                 code="budgets_unavailable",

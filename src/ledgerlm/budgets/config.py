@@ -88,6 +88,11 @@ class BudgetConfig(_Strict):
     fallback_max_output_tokens: int = Field(default=16384, gt=0)
     redis_prefix: str = "{ledgerlm}"
     redis_url: str | None = None
+    # issue 14: deadline of each I/O admission does on the request path (limits lookup, counters), and
+    # what a call gets when it passes: fail_closed (503 budgets_unavailable) or fail_open (admitted
+    # without a reservation, logged)
+    io_timeout_s: float = Field(default=2.0, gt=0)
+    on_io_timeout: Literal["fail_closed", "fail_open"] = "fail_closed"
     global_: EntityBudget | None = Field(default=None, alias="global")
     tags: dict[str, EntityBudget] = Field(default_factory=dict)
     alerts: AlertConfig = Field(default_factory=AlertConfig)
@@ -99,7 +104,7 @@ class BudgetConfig(_Strict):
         estimate = EstimateSettings(
             self.image_tokens, self.tool_overhead_tokens, self.fallback_max_output_tokens
         )
-        return BudgetSettings(self.unpriced_models, self.reservation_lease_s, estimate)
+        return BudgetSettings(self.unpriced_models, self.reservation_lease_s, estimate, self.io_timeout_s)
 
     def alert_settings(self) -> AlertSettings:
         a = self.alerts

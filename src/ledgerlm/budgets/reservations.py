@@ -21,6 +21,7 @@ rebuilt (a Redis restart).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -46,6 +47,7 @@ from ledgerlm.errors import (
     RateLimitError,
     ServiceUnavailableError,
 )
+from ledgerlm.store.bounds import MAX_SPEND, MAX_TOKENS
 
 __all__ = ["BudgetSettings", "Budgets", "Reservation"]
 
@@ -58,11 +60,13 @@ UnpricedPolicy = Literal["reject", "admit"]
 class BudgetSettings:
     """``unpriced``: what to do with an unpriced model when a budget applies (``reject``: 403;
     ``admit``: let it through with a warning, its cost not counted); ``lease_s``: seconds after which
-    an unsettled reservation (a crashed instance) is reclaimed; ``estimate``: token allowances."""
+    an unsettled reservation (a crashed instance) is reclaimed; ``estimate``: token allowances;
+    ``io_timeout_s``: deadline of each counter operation (seconds; admit past it: 503)."""
 
     unpriced: UnpricedPolicy = "reject"
     lease_s: float = 600.0
     estimate: EstimateSettings = field(default_factory=EstimateSettings)
+    io_timeout_s: float = 2.0
 
 
 @dataclass(slots=True)
@@ -134,7 +138,8 @@ class Budgets:
         if not (plan.budgets or plan.rates or plan.track):
             return reservation
         try:
-            result = await self.backend.admit(plan, self.clock())
+            async with asyncio.timeout(self.settings.io_timeout_s):
+                result = await self.backend.admit(plan, self.clock())
         except Exception as exc:  # Redis or the database unreachable: hard budgets fail closed
             log.error("budget counters unavailable, request refused: %s", exc)
             raise ServiceUnavailableError(
@@ -200,9 +205,12 @@ class Budgets:
         reservation.closed = True
         if not reservation.held:
             return
-        actual = 0 if cost is None else to_nano(max(cost, Decimal(0)))
+        actual = 0 if cost is None else to_nano(min(max(cost, Decimal(0)), MAX_SPEND))  # as stored
         try:
-            await self.backend.settle(reservation.id, actual, max(0, tokens), self.clock())
+            async with asyncio.timeout(self.settings.io_timeout_s):
+                await self.backend.settle(
+                    reservation.id, actual, max(0, min(tokens, MAX_TOKENS)), self.clock()
+                )
         except Exception:  # never breaks the response; the lease frees the hold, the database has the cost
             log.exception("budget settle failed for reservation %s", reservation.id)
             return
@@ -219,7 +227,8 @@ class Budgets:
         reservation.closed = True
         if reservation.held:
             try:
-                await self.backend.release(reservation.id)
+                async with asyncio.timeout(self.settings.io_timeout_s):
+                    await self.backend.release(reservation.id)
             except Exception:  # the lease frees the hold
                 log.exception("budget release failed for reservation %s", reservation.id)
 

@@ -14,6 +14,7 @@ Attribution (issue 7 item 6), the same rule the spend writer uses for ``spend`` 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -123,6 +124,8 @@ class StoreLimits:
 
     ``cache_ttl_s``: seconds a row's limits are reused (management updates reach admission within it;
     ``invalidate()`` drops the cache at once). ``extra`` gives config-defined entities (tag budgets).
+    ``io_timeout_s``: deadline of the lookup (seconds; past it the last limits known are used, else the
+    lookup raises ``TimeoutError``: a silent partition never hangs a request).
     """
 
     def __init__(
@@ -138,6 +141,7 @@ class StoreLimits:
         self.cache_ttl_s = cache_ttl_s
         self.global_budget = global_budget
         self.extra = dict(extra or {})
+        self.io_timeout_s = 2.0
         self._clock = clock
         self._cache: dict[EntityRef, tuple[float, EntityLimits | None]] = {}
 
@@ -169,7 +173,7 @@ class StoreLimits:
         if not missing:  # (proxy engineer E) no database round trip when everything is cached
             return found
         try:
-            async with self.engine.connect() as conn:
+            async with asyncio.timeout(self.io_timeout_s), self.engine.connect() as conn:
                 for kind, wanted in missing.items():
                     table, pk = ENTITY_TABLES[kind]
                     rows = await conn.execute(sa.select(table).where(table.c[pk].in_([r.id for r in wanted])))

@@ -18,7 +18,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -195,15 +194,15 @@ class StoreLink:
         return True
 
     def writer_health(self) -> tuple[bool, str | None]:
-        """``(healthy, reason)`` of the spend writer: unhealthy when it is not running, or when its
-        writes have failed for more than ``writer_max_lag_s`` seconds (rows pile up in the spool)."""
+        """``(healthy, reason)`` of the spend writer: unhealthy when it is not running, or when rows
+        have waited with no successful write for more than ``writer_max_lag_s`` seconds."""
         writer = self.writer
         if writer is None or not writer.running:
             return False, "spend writer not running"
-        since = writer.failing_since
-        if since is not None and time.time() - since > self.writer_max_lag_s:
-            behind = time.time() - since
-            return False, f"spend writer behind: failing for {behind:.0f}s ({writer.last_error})"
+        stalled = writer.stalled_s
+        if stalled > self.writer_max_lag_s:
+            why = f"; last error: {writer.last_error}" if writer.last_error else ""
+            return False, f"spend writer behind: {writer.queue_depth} rows waiting for {stalled:.1f}s{why}"
         return True, None
 
     def spool_health(self) -> tuple[bool, str | None]:

@@ -128,6 +128,7 @@ class SpendWriter:
         self.rows_flagged = 0
         self.rows_minimal = 0
         self.failing_since: float | None = None
+        self._idle_at = time.time()
         self.last_error: str | None = None
         self.last_success_at: float | None = None
         self._reader = SegmentReader(spool)
@@ -141,6 +142,14 @@ class SpendWriter:
     def queue_depth(self) -> int:
         """Rows appended by this process and not yet committed (rows)."""
         return max(0, self.spool.rows_appended - self._reader.own_lines_committed)
+
+    @property
+    def stalled_s(self) -> float:
+        """Seconds this process's rows have waited with no successful write (0.0 when none waits):
+        readiness reports the writer behind past ``spend_writer_max_lag_s``."""
+        if self.queue_depth == 0:
+            return 0.0
+        return max(0.0, time.time() - max(self.last_success_at or 0.0, self._idle_at))
 
     @property
     def spool_bytes(self) -> int:
@@ -209,6 +218,7 @@ class SpendWriter:
                 continue
             backoff = self.interval_s
             if not progressed:
+                self._idle_at = time.time()
                 if self._stopping:
                     return
                 await self._sleep(self.interval_s)
