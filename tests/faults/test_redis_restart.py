@@ -27,6 +27,7 @@ from tests.helpers.net import openai_client
 from tests.helpers.redis_server import RedisServer, redis_server_available
 from tests.helpers.traffic import Traffic
 
+from ledgerlm.budgets.redis_backend import RESTORE_WINDOW_S
 from ledgerlm.simulator import Simulator
 
 OUTPUT_PRICE = Decimal("0.00001")
@@ -100,15 +101,22 @@ def _settle(proxy: Proxy, key: str, expected: Decimal, timeout_s: float = 10) ->
         time.sleep(0.05)
 
 
+@pytest.fixture(autouse=True)
+def _quiet_window_over() -> None:
+    """Start each test after the quiet window an earlier test's restart opened (503 for budgets in it)."""
+    time.sleep(RESTORE_WINDOW_S)
+
+
 def test_restart_after_settled_spend(proxy: Proxy, redis_server: RedisServer) -> None:
     key = proxy.new_key(max_budget=str(BUDGET))
     assert [_call(proxy, key) for _ in range(3)] == [200] * 3
     _settle(proxy, key, PER_CALL * 3)
     redis_server.restart()  # every counter and reservation is gone
     statuses = _concurrent(proxy, key, 12)
+    time.sleep(RESTORE_WINDOW_S + 0.2)  # past the rebuild's quiet window (budgeted calls get 503 in it)
+    statuses += _concurrent(proxy, key, 12)
     assert statuses.count(200) <= FITS - 3, statuses
     assert set(statuses) <= {200, 429, 503}, statuses
-    time.sleep(0.5)
     assert _recorded(proxy, key) <= BUDGET
     # the budget still works afterwards: it is full, so the next call is refused with budget_exceeded
     assert _call(proxy, key) == 429
@@ -149,10 +157,10 @@ def test_repeated_restarts_under_concurrent_traffic(
     queued = 0
     try:
         for _ in range(4):
-            time.sleep(1.0)
+            time.sleep(1.0 + RESTORE_WINDOW_S)  # traffic is admitted again after each quiet window
             queued += proxy.app.state.proxy.store.writer.queue_depth
             redis_server.restart()
-        time.sleep(1.0)
+        time.sleep(1.0 + RESTORE_WINDOW_S)
     finally:
         answered = [rid for t in traffic for rid in t.finish()]
         failures = Counter(f for t in traffic for f in t.failures)
@@ -208,5 +216,29 @@ def test_restart_with_calls_in_flight_on_another_instance(
         first = [f.result() for f in in_flight]
     admitted = first.count(200) + after.count(200)
     assert admitted <= FITS, (first, after)
+    _settle(proxy, key, PER_CALL * admitted)
+    assert _recorded(proxy, key) <= BUDGET
+
+
+def test_two_instances_restart_wave_right_away(
+    proxy: Proxy, second: Proxy, redis_server: RedisServer
+) -> None:
+    """Issue 14, hole 5, end to end: calls in flight on B, Redis restarts, A admits a wave AT ONCE and
+    another after the rebuild's quiet window: the admitted total never exceeds the budget (in the quiet
+    window budgeted calls get 503 ``budgets_rebuilding``). The race itself (A rebuilding before a slow B
+    restored its holds) is forced deterministically in tests/budgets/test_redis_restart.py."""
+    key = proxy.new_key(max_budget=str(BUDGET))
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        in_flight = [pool.submit(_call, second, key, "rel-metered-slower") for _ in range(3)]
+        time.sleep(0.5)  # admitted on B, waiting on the slow upstream (7 s)
+        redis_server.restart()
+        waves = list(pool.map(lambda _: _call(proxy, key), range(10)))  # A at once
+        time.sleep(RESTORE_WINDOW_S + 0.5)
+        waves += list(pool.map(lambda _: _call(proxy, key), range(10)))  # A after the window
+        first = [f.result() for f in in_flight]
+    assert first == [200] * 3, (first, waves)
+    assert set(waves) <= {200, 429, 503}, waves
+    admitted = first.count(200) + waves.count(200)
+    assert admitted <= FITS, (first, waves)
     _settle(proxy, key, PER_CALL * admitted)
     assert _recorded(proxy, key) <= BUDGET

@@ -3,7 +3,8 @@
 Key layout under a prefix ``P`` (default ``{ledgerlm}``, a hash tag so that every key of one deployment
 lives in one cluster slot); ``slug`` is ``kind:id`` of an entity; amounts are integer nano-USD strings:
 
-* ``P:epoch``               marker holding the run id of the instance that (re)built the counters
+* ``P:epoch``               marker ``<run id>:<nonce>:<quiet until, ms>`` of the instance that (re)built
+                            the counters; until the quiet deadline, budgets admit only restored holds
 * ``P:sp:<slug>``           settled spend in the current budget period (loaded from the database)
 * ``P:pd:<slug>``           the period that spend belongs to (the entity's ``budget_reset_at``)
 * ``P:rs:<slug>``           sum of open reservations
@@ -13,7 +14,8 @@ lives in one cluster slot); ``slug`` is ``kind:id`` of an entity; amounts are in
                             ``t`` tracked entities, ``r`` rate-limited entities (slugs joined by \\31)
 * ``P:rexp``                sorted set: reservation id -> lease deadline (ms) for reclaiming leaks
 
-Replies of ``ADMIT``: ``{"EPOCH"}`` (marker missing: Redis restarted or flushed), ``{"LOAD", i...}``
+Replies of ``ADMIT``: ``{"EPOCH"}`` (marker missing: Redis restarted or flushed), ``{"QUIET", ms}``
+(a rebuild's quiet window: ms left; the last ARGV, ``1`` when restoring a hold, passes it), ``{"LOAD", i...}``
 (spend counters not loaded: 1-based indexes into budgets then tracked entities), ``{"ok", 0, ...counts}``
 or ``{"budget"|"rpm"|"tpm"|"parallel", i, limit, spend|count, reserved, ...counts}``, where counts are
 ``rpm_used, tpm_used`` per rate-limited entity.
@@ -48,7 +50,13 @@ local nb, nr, nt = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local prefix, res_ttl, rid, window_ttl = ARGV[7], tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10])
 local blob_b, blob_t, blob_r = ARGV[11], ARGV[12], ARGV[13]
 local LIM = 13
-if redis.call('EXISTS', KEYS[3]) == 0 then return {'EPOCH'} end
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then return {'EPOCH'} end
+-- after a rebuild, budgets admit nothing until every instance restored its holds (the quiet window,
+-- its end in ms after the last ':' of the marker); restoring a hold (flag after the rate limits) may
+local quiet = tonumber(string.match(epoch, ':(%d+)$') or '0')
+local restoring = ARGV[LIM + 2 * nb + 3 * nr + 1] == '1'
+if nb > 0 and now < quiet and not restoring then return {'QUIET', tostring(quiet - now)} end
 
 -- reclaim reservations whose lease ended (a crashed instance never settles them)
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)
@@ -86,6 +94,8 @@ local function reply(kind, index, limit, a, b)
   for _, c in ipairs(counts) do out[#out + 1] = c end
   return out
 end
+-- idempotent by reservation id: a retry whose first attempt did run holds nothing twice
+if redis.call('HGET', KEYS[2], 'state') == 'open' then return reply('ok', 0, 0, 0, 0) end
 
 for i = 1, nb do
   local sp = redis.call('GET', KEYS[3 + 3 * i - 2])

@@ -7,7 +7,11 @@ sets it first drops any stale spend counters so that they reload too. The holds 
 vanish with a restart: the instance that detects it re-reserves the calls IT has in flight (kept in
 ``_held``) before admitting anything else, so they still count against the budget and settle normally.
 Every instance also watches the marker (``EPOCH_WATCH_S``; each rebuild writes a new value): when another
-instance rebuilt first, it puts its own holds back too. A settle or release on a connection broken by
+instance rebuilt first, it puts its own holds back too. Until every instance had the time to do so, a
+rebuild opens a quiet window (``RESTORE_WINDOW_S``, its deadline stored in the marker): budgeted
+requests are refused (503 ``budgets_unavailable`` with Retry-After) on every instance, and only restored
+holds are admitted, so the instance that rebuilt first cannot hand out what another instance's calls in
+flight still hold (issue 14: measured +82% of a budget before). A settle or release on a connection broken by
 the restart is retried once on a fresh connection. A call that settles without its hold (after the
 restart, before the rebuild, or while Redis is down) still counts: its cost is added to the counters
 that exist, and to the counters loaded from the database during the next ``ORPHAN_TTL_S`` seconds (its
@@ -41,7 +45,7 @@ from ledgerlm.budgets.types import (
     zero_spend,
 )
 
-__all__ = ["DEFAULT_PREFIX", "RedisBudgets"]
+__all__ = ["DEFAULT_PREFIX", "RESTORE_WINDOW_S", "CountersRebuilding", "RedisBudgets"]
 
 log = logging.getLogger("ledgerlm.budgets")
 
@@ -50,6 +54,7 @@ SEP = "\x1f"
 _MAX_ATTEMPTS = 5
 _LATE_SETTLE_S = 86400  # a reservation record outlives its lease by a day so a late settle still counts
 EPOCH_WATCH_S = 1.0  # how often each instance checks the epoch marker (seconds)
+RESTORE_WINDOW_S = 3 * EPOCH_WATCH_S  # quiet window after a rebuild: every instance restores its holds
 ORPHAN_TTL_S = 60.0  # how long a cost settled without its hold is added to counters loaded from the database
 _INCR_EXISTING = """
 for _, key in ipairs(KEYS) do
@@ -57,6 +62,16 @@ for _, key in ipairs(KEYS) do
 end
 return 1
 """
+
+
+class CountersRebuilding(RuntimeError):
+    """Budget counters are in a rebuild's quiet window; ``retry_after_s``: seconds until it ends."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(
+            f"budget counters are being rebuilt after a Redis restart; retry in {retry_after_s:.1f}s"
+        )
+        self.retry_after_s = retry_after_s
 
 
 class RedisBudgets:
@@ -96,9 +111,11 @@ class RedisBudgets:
     def _key(self, *parts: str) -> str:
         return ":".join((self._p, *parts))
 
-    async def start(self) -> None:
-        """Claim the epoch marker if none exists (fresh or restarted Redis) and drop stale spend counters."""
-        claim = f"{self._run_id}:{uuid.uuid4().hex[:8]}"  # unique per rebuild, so others see a change
+    async def start(self, quiet_s: float = 0.0) -> None:
+        """Claim the epoch marker if none exists (fresh or restarted Redis) and drop stale spend counters.
+        ``quiet_s``: the quiet window a rebuild opens (0 at first start: no holds can exist yet)."""
+        quiet_until = int((time.time() + quiet_s) * 1000) if quiet_s > 0 else 0
+        claim = f"{self._run_id}:{uuid.uuid4().hex[:8]}:{quiet_until}"  # unique per rebuild
         if await self._r.set(self._key("epoch"), claim, nx=True):
             log.info("budget counters: new Redis epoch; spend counters reload from the database")
             async for key in self._r.scan_iter(match=self._key("sp", "*"), count=500):
@@ -139,8 +156,12 @@ class RedisBudgets:
                 async with self._rebuild:
                     pass
             generation = self._generation
-            reply = await self._admit(keys=keys, args=args)
+            # a pooled connection broken by a restart: once more on a fresh one (a hold counted twice
+            # by a first attempt that did run is conservative, and its lease frees it)
+            reply = await _once_more(self._admit, keys, args)
             status = _text(reply[0])
+            if status == "QUIET":
+                raise CountersRebuilding(int(reply[1]) / 1000)
             if status == "EPOCH":
                 await self._rebuild_once(generation)
             elif status == "LOAD":
@@ -159,14 +180,14 @@ class RedisBudgets:
             if self._generation != seen:
                 return
             log.warning("budget counters: Redis epoch marker missing (restart?); rebuilding")
-            await self.start()
+            await self.start(quiet_s=RESTORE_WINDOW_S)
             await self._restore_held()
             self._generation += 1
 
     async def _restore_held(self) -> None:
         """Re-reserve this instance's calls in flight after a Redis restart (their holds were lost)."""
         for rid, (plan, now_s) in list(self._held.items()):
-            keys, args = self._admit_call(plan, now_s)
+            keys, args = self._admit_call(plan, now_s, restoring=True)
             status = "LOAD"
             for _ in range(_MAX_ATTEMPTS):
                 reply = await self._admit(keys=keys, args=args)
@@ -177,7 +198,9 @@ class RedisBudgets:
             if status != "ok":
                 log.warning("budget counters: hold %s not restored after the restart (%s)", rid, status)
 
-    def _admit_call(self, plan: AdmitPlan, now_s: float) -> tuple[list[str], list[Any]]:
+    def _admit_call(
+        self, plan: AdmitPlan, now_s: float, *, restoring: bool = False
+    ) -> tuple[list[str], list[Any]]:
         window, _ = window_of(now_s)
         rid = plan.reservation_id
         keys = [self._key("rexp"), self._key("res", rid), self._key("epoch")]
@@ -208,6 +231,7 @@ class RedisBudgets:
         args += [c.period for c in plan.budgets]
         for rate in plan.rates:
             args += [_limit(rate.rpm), _limit(rate.tpm), _limit(rate.parallel)]
+        args.append("1" if restoring else "0")
         return keys, args
 
     async def _load(self, plan: AdmitPlan, indexes: list[int]) -> None:

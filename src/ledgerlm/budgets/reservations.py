@@ -141,7 +141,15 @@ class Budgets:
             async with asyncio.timeout(self.settings.io_timeout_s):
                 result = await self.backend.admit(plan, self.clock())
         except Exception as exc:  # Redis or the database unreachable: hard budgets fail closed
-            log.error("budget counters unavailable, request refused: %s", exc)
+            wait = getattr(exc, "retry_after_s", None)
+            if wait is not None:  # a rebuild's quiet window (RedisBudgets): every instance restores holds
+                raise ServiceUnavailableError(
+                    f"{exc}; budgeted requests wait until every instance restored its calls in flight",
+                    code="budgets_rebuilding",
+                    headers={"retry-after": str(retry_after_seconds(wait))},
+                    retry_after=float(retry_after_seconds(wait)),
+                ) from exc
+            log.error("budget counters unavailable, request refused: %r", exc)
             raise ServiceUnavailableError(
                 "budget and rate-limit counters are unavailable; request refused", code="budgets_unavailable"
             ) from exc
