@@ -201,8 +201,17 @@ def test_metrics_route_with_the_prometheus_callback(hooked: Any) -> None:
     proxy, _ = hooked
     proxy.client().chat.completions.create(model="priced", messages=MESSAGES, extra_body={"tags": ["env:m"]})
     assert ledgerlm.callbacks.flush(timeout=10)
-    with urllib.request.urlopen(f"{proxy.url}/metrics", timeout=10) as response:
+    request = urllib.request.Request(
+        f"{proxy.url}/metrics", headers={"Authorization": f"Bearer {MASTER_KEY}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
         text = response.read().decode()
     assert "ledgerlm_spend_writer_queue_depth" in text
+    # issue 14: the series name every team's spend, so a caller without the master key is refused
+    status, body, _ = proxy.request("GET", "/metrics", key=None)
+    assert status == 401 and body["error"]["type"] == "authentication_error"
+    virtual = proxy.new_key(metadata={"tags": ["env:m"]})
+    status, body, _ = proxy.request("GET", "/metrics", key=virtual)
+    assert status == 403 and "ledgerlm_requests_total" not in str(body)
     assert 'ledgerlm_overhead_latency_seconds_count{model_group="priced"' in text
     assert 'ledgerlm_requests_total{model_group="priced"' in text

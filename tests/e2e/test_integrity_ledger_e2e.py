@@ -22,10 +22,12 @@ import sqlalchemy as sa
 from tests.e2e.conftest import MASTER_KEY, SIM_KEY, Proxy, sync_url
 
 from ledgerlm.simulator import Simulator
+from ledgerlm.store import tables
 from ledgerlm.store.bounds import MAX_SPEND, MAX_TOKENS, TRUNCATION_MARKER
 
 OUTPUT_PRICE = Decimal("0.00001")
 MESSAGES = [{"role": "user", "content": "hi"}]
+LEAKED_KEY = "sk-proj-" + "A1b2C3d4" * 6  # an upstream error quoting a key back
 
 
 def _models(sim_url: str) -> list[dict[str, Any]]:
@@ -34,6 +36,7 @@ def _models(sim_url: str) -> list[dict[str, Any]]:
     return [
         {"model_name": "fine", "litellm_params": {"model": "openai/sim-fine", **base}},
         {"model_name": "poison", "litellm_params": {"model": "openai/sim-poison", **base}},
+        {"model_name": "leaky", "litellm_params": {"model": "openai/sim-leaky", **base}},
     ]
 
 
@@ -41,6 +44,8 @@ def _models(sim_url: str) -> list[dict[str, Any]]:
 def proxy(proxy_factory: Any, database_url: str, simulator: Simulator) -> Proxy:
     simulator.models["sim-fine"] = {"completion_tokens": 10}
     simulator.models["sim-poison"] = {"completion_tokens": 2**63}
+    leak = {"error": {"message": f"bad request; you sent key {LEAKED_KEY}", "type": "invalid_request_error"}}
+    simulator.models["sim-leaky"] = {"error_status": 400, "error_body": leak}
     started: Proxy = proxy_factory(database_url, model_list=_models(simulator.url))
     return started
 
@@ -131,3 +136,31 @@ def test_readiness_reports_a_writer_behind(
     assert lagging.row(request_id)["spend"] == OUTPUT_PRICE * 10
     status, ready, _ = lagging.request("GET", "/health/readiness")
     assert status == 200, ready
+
+
+def test_request_refused_with_400_leaves_no_tag_rows(proxy: Proxy) -> None:
+    key = proxy.new_key(key_alias="tags-" + uuid.uuid4().hex[:6])
+    tags = [f"t{i}" for i in range(10_000)]
+    status, body, headers = proxy.request(
+        "POST", "/v1/chat/completions", {"model": "fine", "messages": MESSAGES, "tags": tags}, key=key
+    )
+    assert status == 400 and "too many tags" in body["error"]["message"]
+    proxy.wait_written()
+    request_id = headers["x-request-id"]
+    row = proxy.row(request_id)  # the failure row exists (one row per call) ...
+    assert row["status"] == "failure" and row["request_tags"] == []
+    with proxy._db.connect() as conn:  # ... and no tag row
+        query = sa.select(sa.func.count()).select_from(tables.spend_log_tags)
+        assert conn.execute(query.where(tables.spend_log_tags.c.request_id == request_id)).scalar_one() == 0
+
+
+def test_upstream_error_text_is_scrubbed_before_spend_logs(proxy: Proxy) -> None:
+    key = proxy.new_key(key_alias="leak-" + uuid.uuid4().hex[:6])
+    status, body, headers = proxy.request(
+        "POST", "/v1/chat/completions", {"model": "leaky", "messages": MESSAGES}, key=key
+    )
+    assert status == 400
+    proxy.wait_written()
+    row = proxy.row(headers["x-request-id"])
+    assert row["status"] == "failure"
+    assert LEAKED_KEY not in str(row["metadata"]) and "[REDACTED]" in row["metadata"]["error"]["message"]

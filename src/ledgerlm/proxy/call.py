@@ -31,6 +31,7 @@ from ledgerlm.errors import (
 )
 from ledgerlm.providers.base import Deployment
 from ledgerlm.proxy.auth import KeyContext, check_model
+from ledgerlm.proxy.http import status_of
 from ledgerlm.proxy.spend import RecordingSink, emit_failure, failure_record
 from ledgerlm.proxy.state import ProxyState
 from ledgerlm.record import CallRecord, CallType
@@ -289,7 +290,10 @@ class ProxyCall:
         return self.body.get("messages", self.body.get("input", self.body.get("prompt")))
 
     def write_failure(self, exc: BaseException) -> None:
-        """Spool a ``failure`` row for an error the engine did not record."""
+        """Spool a ``failure`` row for an error the engine did not record. A request refused with 400
+        (too many tags, a malformed field) leaves no tag rows behind: its tags were never accepted."""
+        if status_of(exc) == 400:
+            self.ctx.request_tags = []
         options = CallOptions(self.ctx, self.call_type)
         call = Call(options, self.deployment, {}, self.stream, self.start_time, requested_model=self.model)
         record = failure_record(call, exc, self.content() if self.state.store_prompts else None)

@@ -145,6 +145,7 @@ class LiteLLMSettings(_Lenient):
     request_timeout: float | None = Field(default=600.0, gt=0)
     max_budget: Decimal | None = Field(default=None, ge=0)  # global proxy budget, USD (budgets)
     budget_duration: str | None = None  # its period, e.g. 30d (budgets)
+    require_auth_for_metrics_endpoint: bool = True  # /metrics needs the master key (issue 14)
 
     @field_validator("callbacks", "success_callback", "failure_callback", mode="before")
     @classmethod

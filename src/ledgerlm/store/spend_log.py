@@ -34,12 +34,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledgerlm.record import CallRecord
-from ledgerlm.store.bounds import bound_row
+from ledgerlm.redaction import scrub
+from ledgerlm.store.bounds import bound_row, bound_text
 from ledgerlm.store.coltypes import to_decimal
 from ledgerlm.store.keys import hash_key
 from ledgerlm.store.tables import TOKEN_COLUMNS, spend_logs
 
 ROW_VERSION = 1
+MAX_ERROR_MESSAGE_CHARS = 2000  # an upstream error message longer than this is cut (with a marker)
 TIME_COLUMNS = ("startTime", "endTime", "completionStartTime")
 _COLUMNS: tuple[str, ...] = tuple(column.name for column in spend_logs.c)
 _DEFAULTS: dict[str, Any] = {**dict.fromkeys(TOKEN_COLUMNS, 0), "cache_hit": False}
@@ -59,6 +61,10 @@ def _metadata(data: Mapping[str, Any], *, store_prompts: bool) -> dict[str, Any]
     error = data.get("error")
     if error is not None and not store_prompts:
         error = {k: error.get(k) for k in ("type", "status", "message")}
+    if error is not None:  # upstream error text may quote keys back: scrubbed like every logged string
+        error = scrub(error)
+        if isinstance(error.get("message"), str):
+            error["message"] = bound_text(error["message"], MAX_ERROR_MESSAGE_CHARS)
     cost = data["cost"]
     facts = {
         "cost": {"total": cost["total"], "currency": cost["currency"], **_set(cost)},
