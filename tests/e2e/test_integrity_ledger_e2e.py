@@ -156,7 +156,7 @@ def test_request_refused_with_400_leaves_no_tag_rows(proxy: Proxy) -> None:
 
 def test_upstream_error_text_is_scrubbed_before_spend_logs(proxy: Proxy) -> None:
     key = proxy.new_key(key_alias="leak-" + uuid.uuid4().hex[:6])
-    status, body, headers = proxy.request(
+    status, _, headers = proxy.request(
         "POST", "/v1/chat/completions", {"model": "leaky", "messages": MESSAGES}, key=key
     )
     assert status == 400

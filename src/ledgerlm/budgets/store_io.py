@@ -119,6 +119,10 @@ class GlobalBudget:
         )
 
 
+BREAKER_DEADLINES = 5
+"""After a failed lookup, the last known limits serve at once for this many deadlines (no call waits)."""
+
+
 class StoreLimits:
     """Limits of the entities that apply to a request, read from the store with a short cache.
 
@@ -142,6 +146,7 @@ class StoreLimits:
         self.global_budget = global_budget
         self.extra = dict(extra or {})
         self.io_timeout_s = 2.0
+        self._down_until = 0.0  # after a failed lookup, known limits serve at once until then
         self._clock = clock
         self._cache: dict[EntityRef, tuple[float, EntityLimits | None]] = {}
 
@@ -172,6 +177,12 @@ class StoreLimits:
                 missing.setdefault(ref.kind, []).append(ref)
         if not missing:  # (proxy engineer E) no database round trip when everything is cached
             return found
+        stale = [ref for wanted in missing.values() for ref in wanted]
+        if now < self._down_until:  # the store just failed: answer at once, no call waits again
+            if not all(ref in self._cache for ref in stale):
+                raise TimeoutError("the store failed a lookup moments ago; these limits were never read")
+            found.update({ref: self._cache[ref][1] for ref in stale})
+            return found
         try:
             async with asyncio.timeout(self.io_timeout_s), self.engine.connect() as conn:
                 for kind, wanted in missing.items():
@@ -186,7 +197,7 @@ class StoreLimits:
         except Exception:
             # (proxy engineer E) database unreachable: keep admitting with the last limits known for
             # these entities (the proxy keeps answering during an outage); never seen: re-raise.
-            stale = [ref for wanted in missing.values() for ref in wanted]
+            self._down_until = self._clock() + BREAKER_DEADLINES * self.io_timeout_s
             if any(ref not in self._cache for ref in stale):
                 raise
             for ref in stale:

@@ -200,6 +200,7 @@ class Authenticator:
         self.lookup = lookup
         self.cache = cache
         self._admin = KeyContext(token=self._master_hash, key_alias="master_key", is_admin=True)
+        self._store_down_until = 0.0  # after a failed lookup, stale entries serve at once until then
 
     @property
     def open(self) -> bool:
@@ -226,11 +227,14 @@ class Authenticator:
     async def _load(self, token: str) -> KeyContext:
         """Look the key up in the store; while the store is unreachable, a recently cached entry
         (``stale_s``) keeps the key working, else 503."""
+        stale = self.cache.get_stale(token, self.stale_s)
+        if stale is not None and time.monotonic() < self._store_down_until:
+            return stale  # the store just failed a lookup: do not make every call wait its deadline
         try:
             async with asyncio.timeout(self.lookup_timeout_s):
                 ctx = await self.lookup(token)
         except Exception as exc:
-            stale = self.cache.get_stale(token, self.stale_s)
+            self._store_down_until = time.monotonic() + 5 * self.lookup_timeout_s
             if stale is None:
                 log.warning("key lookup failed: %s", type(exc).__name__)
                 raise ServiceUnavailableError(
