@@ -52,7 +52,8 @@ _STRING_LIMITS: dict[str, int] = {
     for column in spend_logs.c
     if isinstance(column.type, sa.String) and column.type.length
 }
-_TAG_LIMIT = int(spend_log_tags.c.tag.type.length or 255)
+_TAG_TYPE = spend_log_tags.c.tag.type
+_TAG_LIMIT = int(_TAG_TYPE.length or 255) if isinstance(_TAG_TYPE, sa.String) else 255
 _MINIMAL = (
     "request_id",
     "call_uid",
