@@ -31,7 +31,6 @@ from ledgerlm.errors import (
 )
 from ledgerlm.providers.base import Deployment
 from ledgerlm.proxy.auth import KeyContext, check_model
-from ledgerlm.proxy.http import status_of
 from ledgerlm.proxy.spend import RecordingSink, emit_failure, failure_record
 from ledgerlm.proxy.state import ProxyState
 from ledgerlm.record import CallRecord, CallType
@@ -162,8 +161,9 @@ class ProxyCall:
         self.ctx.model_group = model
         self.body = body
         headers = self.request.headers
+        # the request's tags are recorded only once resolved (validated): a request refused for its
+        # tags (10,000 of them) leaves its one failure row and no tag rows (issue 14)
         request_tags = self.state.tags.from_request(body, headers)
-        self.ctx.request_tags = request_tags
         self._context_fields(body)
         if need not in body:
             raise BadRequestError(f"'{need}' is required", param=need, code=f"missing_{need}")
@@ -290,10 +290,7 @@ class ProxyCall:
         return self.body.get("messages", self.body.get("input", self.body.get("prompt")))
 
     def write_failure(self, exc: BaseException) -> None:
-        """Spool a ``failure`` row for an error the engine did not record. A request refused with 400
-        (too many tags, a malformed field) leaves no tag rows behind: its tags were never accepted."""
-        if status_of(exc) == 400:
-            self.ctx.request_tags = []
+        """Spool a ``failure`` row for an error the engine did not record."""
         options = CallOptions(self.ctx, self.call_type)
         call = Call(options, self.deployment, {}, self.stream, self.start_time, requested_model=self.model)
         record = failure_record(call, exc, self.content() if self.state.store_prompts else None)
