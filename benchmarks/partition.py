@@ -10,7 +10,7 @@ are measured with the official ``openai`` client (30 s timeout, no retries), eac
 * ``known``: a key whose limits are cached (last known limits serve the call: 200 expected);
 * ``new end user``: limits never seen (fail_closed: 503 ``budgets_unavailable`` expected).
 
-Printed per case: statuses, p50 and max latency (ms). ``budget_settings.io_timeout_s`` is 2 s (default).
+Printed per case: statuses, p50 and max latency (ms). ``budget_settings.io_timeout_s`` is 5 s (default).
 """
 
 from __future__ import annotations

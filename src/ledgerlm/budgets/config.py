@@ -91,7 +91,7 @@ class BudgetConfig(_Strict):
     # issue 14: deadline of each I/O admission does on the request path (limits lookup, counters), and
     # what a call gets when it passes: fail_closed (503 budgets_unavailable) or fail_open (admitted
     # without a reservation, logged)
-    io_timeout_s: float = Field(default=2.0, gt=0)
+    io_timeout_s: float = Field(default=5.0, gt=0)
     on_io_timeout: Literal["fail_closed", "fail_open"] = "fail_closed"
     global_: EntityBudget | None = Field(default=None, alias="global")
     tags: dict[str, EntityBudget] = Field(default_factory=dict)

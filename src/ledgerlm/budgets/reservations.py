@@ -66,7 +66,7 @@ class BudgetSettings:
     unpriced: UnpricedPolicy = "reject"
     lease_s: float = 600.0
     estimate: EstimateSettings = field(default_factory=EstimateSettings)
-    io_timeout_s: float = 2.0
+    io_timeout_s: float = 5.0
 
 
 @dataclass(slots=True)

@@ -145,7 +145,7 @@ class StoreLimits:
         self.cache_ttl_s = cache_ttl_s
         self.global_budget = global_budget
         self.extra = dict(extra or {})
-        self.io_timeout_s = 2.0
+        self.io_timeout_s = 5.0
         self._down_until = 0.0  # after a failed lookup, known limits serve at once until then
         self._clock = clock
         self._cache: dict[EntityRef, tuple[float, EntityLimits | None]] = {}
@@ -178,10 +178,8 @@ class StoreLimits:
         if not missing:  # (proxy engineer E) no database round trip when everything is cached
             return found
         stale = [ref for wanted in missing.values() for ref in wanted]
-        if now < self._down_until:  # the store just failed: answer at once, no call waits again
-            if not all(ref in self._cache for ref in stale):
-                raise TimeoutError("the store failed a lookup moments ago; these limits were never read")
-            found.update({ref: self._cache[ref][1] for ref in stale})
+        if now < self._down_until and all(ref in self._cache for ref in stale):
+            found.update({ref: self._cache[ref][1] for ref in stale})  # the store just failed: no wait
             return found
         try:
             async with asyncio.timeout(self.io_timeout_s), self.engine.connect() as conn:
