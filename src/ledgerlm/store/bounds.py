@@ -72,6 +72,7 @@ _MINIMAL = (
     "organization_id",
     "end_user",
     "status",
+    "price_id",
 )
 
 
@@ -158,11 +159,10 @@ def _bound_spend(params: dict[str, Any], anomalies: list[dict[str, Any]]) -> Non
 def minimal_row(params: Mapping[str, Any], reason: str) -> dict[str, Any]:
     """The smallest storable form of a row the database refused: money, tokens and attribution kept
     (so it counts toward budgets and spend totals), everything else dropped, flagged with ``reason``."""
-    row: dict[str, Any] = {name: params.get(name) for name in _MINIMAL}
+    row: dict[str, Any] = dict.fromkeys((column.name for column in spend_logs.c), None)  # every column
+    row.update({name: params.get(name) for name in _MINIMAL})
     row["request_tags"] = []
     row["cache_hit"] = bool(params.get("cache_hit"))
     anomaly = _anomaly("*", "row refused by the database; stored without its details", reason)
     row["metadata"] = {ANOMALIES: [anomaly]}
-    for name in ("completionStartTime", "api_base", "requester_ip_address", "messages", "response"):
-        row[name] = None
     return bound_row(row)
