@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from ledgerlm.errors import BadRequestError, PermissionDeniedError
+from ledgerlm.proxy import roles
 from ledgerlm.proxy.auth import KeyContext, hash_key
 from ledgerlm.proxy.management import managed
 from ledgerlm.proxy.state import ProxyState
@@ -68,7 +69,7 @@ def _key_hash(value: str | None) -> str | None:
 
 def _restriction(ctx: KeyContext, requested: str | None) -> str | None:
     """None for the admin; a virtual key is restricted to its own hash (asking for another: 403)."""
-    if ctx.is_admin:
+    if roles.sees_all(ctx):
         return None
     wanted = _key_hash(requested)
     if wanted is not None and wanted != ctx.token:
@@ -109,7 +110,7 @@ def log_filter(request: Request, ctx: KeyContext) -> LogFilter:
     )
 
 
-@managed(admin=False)
+@managed()
 async def spend_logs(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
     """``GET /spend/logs`` -> ``{"data": [rows], "total", "page", "page_size"}`` (newest first)."""
     filters = log_filter(request, ctx)
@@ -121,7 +122,7 @@ async def spend_logs(request: Request, state: ProxyState, ctx: KeyContext) -> An
     return {"data": rows, "total": total, "page": page, "page_size": size}
 
 
-@managed(admin=False)
+@managed()
 async def spend_tags(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
     """``GET /spend/tags`` -> ``{"data": [{"group": tag, "spend", "api_requests", ...}]}`` (a virtual
     key: its own calls only)."""
@@ -133,7 +134,7 @@ async def spend_tags(request: Request, state: ProxyState, ctx: KeyContext) -> An
     return {"data": [{"tag": r["group"], **r} for r in rows]}
 
 
-@managed(admin=False)
+@managed()
 async def global_report(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
     """``GET /global/spend/report?group_by=&start_date=&end_date=`` (a virtual key: its own calls)."""
     group_by = request.query_params.get("group_by", "team")
