@@ -27,6 +27,7 @@ from ledgerlm import transport
 from ledgerlm.budgets.contract import start_admission, stop_admission
 from ledgerlm.proxy import (
     endpoints,
+    entities,
     ledger_routes,
     llm_routes,
     management,
@@ -92,6 +93,7 @@ def routes() -> list[Route]:
     out.extend(tag_routes.routes())
     out.extend(reconcile_routes.routes())  # GET /reconcile/runs[/{id}] (issue 18)
     out.extend(ledger_routes.routes())  # POST /period/close, GET /period/list (issue 19)
+    out.extend(entities.routes())  # issue 17: orgs, members, users, end users, budgets, keys, service
     return out
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "KeyDelete",
     "KeyGenerate",
     "KeyUpdate",
+    "LimitFields",
     "Member",
     "TeamDelete",
     "TeamNew",
@@ -115,6 +116,10 @@ class _Limits(_Body):
         return value
 
 
+LimitFields = _Limits
+"""The budget and rate-limit fields, for bodies defined next to their routes."""
+
+
 class KeyGenerate(_Limits):
     """``POST /key/generate``."""
 
@@ -125,6 +130,7 @@ class KeyGenerate(_Limits):
     key_alias: str | None = None
     duration: str | None = Field(default=None, description="key lifetime, e.g. 30d; none = no expiry")
     blocked: bool | None = None
+    budget_id: str | None = None
 
     @field_validator("tags")
     @classmethod
@@ -218,6 +224,7 @@ class UserNew(_Limits):
     models: list[str] | None = None
     teams: list[str] | None = None
     auto_create_key: bool = True
+    budget_id: str | None = None
     key_alias: str | None = None
     duration: str | None = None
 
@@ -235,6 +242,7 @@ class CustomerNew(_Limits):
     blocked: bool | None = None
     allowed_model_region: str | None = None
     default_model: str | None = None
+    budget_id: str | None = None
 
 
 def parse_body(model: type[M], data: Any) -> M:

@@ -23,6 +23,7 @@ compares them and walks it over HTTP with a key of every role.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -111,6 +112,7 @@ ROUTE_ACCESS: dict[str, Access] = {
     "/key/update": _A.KEY_WRITE,
     "/key/delete": _A.KEY_WRITE,
     "/key/regenerate": _A.KEY_WRITE,
+    "/key/{key}/regenerate": _A.KEY_WRITE,
     "/key/block": _A.KEY_WRITE,
     "/key/unblock": _A.KEY_WRITE,
     "/key/info": _A.SELF_READ,
@@ -211,9 +213,20 @@ for _verb in ("info", "list"):
     ROUTE_ACCESS[f"/tag/{_verb}"] = _A.ADMIN_READ
 
 
+_TEMPLATES = [
+    (re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(p)) + "$"), a)
+    for p, a in ROUTE_ACCESS.items()
+    if "{" in p
+]
+
+
 def access_of(path: str) -> Access:
-    """The ``Access`` of a route path; a path not in the table is ``ADMIN`` (fail closed)."""
-    return ROUTE_ACCESS.get(path, Access.ADMIN)
+    """The ``Access`` of a request path (templates such as ``/key/{key}/regenerate`` match); a path not
+    in the table is ``ADMIN`` (fail closed)."""
+    found = ROUTE_ACCESS.get(path)
+    if found is not None:
+        return found
+    return next((access for pattern, access in _TEMPLATES if pattern.match(path)), Access.ADMIN)
 
 
 def role_of(ctx: KeyContext) -> str:
