@@ -128,6 +128,7 @@ MODELS_RESPONSE = {
 }
 
 OBJECT = {"type": "object", "additionalProperties": True}
+OBJECT_OR_LIST = {"type": ["object", "array"]}  # LiteLLM's list routes answer a JSON array
 SPEND_ROW = {
     "type": "object",
     "properties": {"request_id": {"type": "string"}, "spend": {"type": ["string", "null"]}},
@@ -229,7 +230,6 @@ def _management_paths() -> dict[str, Any]:
         "/team/update": ("Update a team", mm.TeamUpdate),
         "/team/delete": ("Delete teams", mm.TeamDelete),
         "/user/new": ("Create a user (and a key)", mm.UserNew),
-        "/customer/new": ("Create an end user (customer)", mm.CustomerNew),
     }
     out: dict[str, Any] = {
         p: {"post": _op(s, OBJECT, body=_schema(m), errors=(400, 401, 403, 404))}
@@ -240,7 +240,6 @@ def _management_paths() -> dict[str, Any]:
         "/key/list": ("Keys", ["page", "size", "team_id", "user_id", "key_alias", "return_full_object"]),
         "/team/info": ("A team and its keys", ["team_id"]),
         "/user/info": ("A user, its keys and teams", ["user_id"]),
-        "/customer/info": ("An end user", ["end_user_id"]),
     }
     for path, (summary, params) in get.items():
         out[path] = {"get": _op(summary, OBJECT, params=params, errors=(400, 401, 403, 404))}
@@ -402,6 +401,23 @@ def _ledger_paths() -> dict[str, Any]:
     }
 
 
+def _entity_paths() -> dict[str, Any]:
+    """The ``ledgerlm.proxy.entities`` routes, described from their handlers' docstrings; each names the
+    access it needs (``ledgerlm.proxy.roles``)."""
+    from ledgerlm.proxy import entities, roles
+
+    out: dict[str, Any] = {}
+    for route in entities.routes():
+        doc = (getattr(route.endpoint, "__doc__", None) or route.path).strip()
+        summary = doc.splitlines()[0]
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            body = OBJECT if method in ("POST", "PATCH", "DELETE") else None
+            op = _op(summary, OBJECT_OR_LIST, body=body, errors=(400, 401, 403, 404))
+            op["description"] = f"{doc}\n\nAccess: {roles.access_of(route.path).value}."
+            out.setdefault(route.path, {})[method.lower()] = op
+    return out
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document (cached)."""
@@ -423,6 +439,7 @@ def openapi_document() -> dict[str, Any]:
             **_other_paths(),
             **_ledger_paths(),
             **endpoint_paths(),
+            **_entity_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
