@@ -131,7 +131,10 @@ OBJECT = {"type": "object", "additionalProperties": True}
 OBJECT_OR_LIST = {"type": ["object", "array"]}  # LiteLLM's list routes answer a JSON array
 SPEND_ROW = {
     "type": "object",
-    "properties": {"request_id": {"type": "string"}, "spend": {"type": ["string", "null"]}},
+    "properties": {
+        "request_id": {"type": "string"},
+        "spend": {"type": ["number", "null"], "description": "USD, exact decimal digits; null when unpriced"},
+    },
 }
 SPEND_LOGS = {
     "type": "object",

@@ -4,7 +4,7 @@
   ``end_user``, ``tags`` (comma separated; rows having ANY of them), ``model``, ``status``,
   ``start_date``/``end_date`` (``YYYY-MM-DD`` UTC days, both inclusive), ``page`` (from 1), ``page_size``
   (max 1000).
-* ``GET /spend/tags``: spend (USD decimal string) and request counts per tag over the date range.
+* ``GET /spend/tags``: spend (USD, an exact JSON number) and request counts per tag over the date range.
 * ``GET /global/spend/report?group_by=team|customer|api_key|user|tag|model|day`` (``tag``: raw tags,
   overlapping, labelled ``"semantics": "overlapping"``), or ``group_by=tag:<dimension>``: spend allocated
   per dimension value, adding up to the total (``ledgerlm.tags.report``).
