@@ -132,7 +132,7 @@ def _management_tables(proxy: Proxy) -> dict[str, str]:
 
 def test_spend_logs_show_only_own_rows(proxy: Proxy, two_keys: dict[str, Any]) -> None:
     key_a, key_b = two_keys["keys"]["a"], two_keys["keys"]["b"]
-    data = proxy.ok("GET", "/spend/logs?page_size=1000", key=key_a)["data"]
+    data = proxy.ok("GET", "/spend/logs/v2?page_size=1000", key=key_a)["data"]
     assert {r["request_id"] for r in data} == set(two_keys["ids"]["a"])
     assert {r["api_key"] for r in data} == {_sha(key_a)}
     for query in (
@@ -141,23 +141,23 @@ def test_spend_logs_show_only_own_rows(proxy: Proxy, two_keys: dict[str, Any]) -
         "end_user=authz-eu-b",
         "tags=owner:b",
     ):
-        assert proxy.ok("GET", f"/spend/logs?{query}", key=key_a)["data"] == [], query
+        assert proxy.ok("GET", f"/spend/logs/v2?{query}", key=key_a)["data"] == [], query
     for other in (key_b, _sha(key_b)):
-        status, answer, _ = proxy.request("GET", f"/spend/logs?api_key={other}", key=key_a)
+        status, answer, _ = proxy.request("GET", f"/spend/logs/v2?api_key={other}", key=key_a)
         assert status == 403, answer
-    admin = proxy.ok("GET", "/spend/logs?page_size=1000")["data"]
+    admin = proxy.ok("GET", "/spend/logs/v2?page_size=1000")["data"]
     assert set(two_keys["ids"]["b"]) <= {r["request_id"] for r in admin}  # the rows exist
 
 
 def test_spend_tags_and_reports_count_only_own_calls(proxy: Proxy, two_keys: dict[str, Any]) -> None:
     key_a = two_keys["keys"]["a"]
-    tags = {r["tag"] for r in proxy.ok("GET", "/spend/tags", key=key_a)["data"]}
+    tags = {r["individual_request_tag"] for r in proxy.ok("GET", "/spend/tags", key=key_a)}
     assert "owner:a" in tags and "owner:b" not in tags
-    own = proxy.ok("GET", "/spend/logs?page_size=1000", key=key_a)["data"]
+    own = proxy.ok("GET", "/spend/logs/v2?page_size=1000", key=key_a)["data"]
     own_spend = sum((Decimal(str(r["spend"])) for r in own if r["spend"] is not None), Decimal(0))
     assert own_spend > 0
     for group_by in ("team", "customer", "api_key", "tag", "model", "day"):
-        report = proxy.ok("GET", f"/global/spend/report?group_by={group_by}", key=key_a)["data"]
+        report = proxy.ok("GET", f"/global/spend/report/v2?group_by={group_by}", key=key_a)["data"]
         text = repr(report)
         assert two_keys["teams"]["b"] not in text and "authz-eu-b" not in text and "owner:b" not in text
         if group_by != "tag":  # a call with several tags counts under each tag

@@ -34,6 +34,7 @@ from ledgerlm.proxy import (
     messages,
     reconcile_routes,
     spend_api,
+    spend_litellm,
     tag_routes,
 )
 from ledgerlm.proxy.config import load_config
@@ -89,7 +90,8 @@ def routes() -> list[Route]:
     out.extend(messages.routes())  # POST /v1/messages (Anthropic format)
     out.extend(endpoints.routes())  # POST /v1/responses, ... (ledgerlm.proxy.endpoints)
     out.extend(management.routes())
-    out.extend(spend_api.routes())
+    out.extend(spend_api.routes())  # /spend/logs/v2
+    out.extend(spend_litellm.routes())  # LiteLLM's spend shapes
     out.extend(tag_routes.routes())
     out.extend(reconcile_routes.routes())  # GET /reconcile/runs[/{id}] (issue 18)
     out.extend(ledger_routes.routes())  # POST /period/close, GET /period/list (issue 19)

@@ -128,7 +128,8 @@ MODELS_RESPONSE = {
 }
 
 OBJECT = {"type": "object", "additionalProperties": True}
-OBJECT_OR_LIST = {"type": ["object", "array"]}  # LiteLLM's list routes answer a JSON array
+OBJECT_OR_LIST = {"type": ["object", "array"]}
+LIST = {"type": "array", "items": {"type": "object"}}  # LiteLLM's list routes answer a JSON array
 SPEND_ROW = {
     "type": "object",
     "properties": {
@@ -136,7 +137,7 @@ SPEND_ROW = {
         "spend": {"type": ["number", "null"], "description": "USD, exact decimal digits; null when unpriced"},
     },
 }
-SPEND_LOGS = {
+SPEND_LOGS = {  # /spend/logs/v2
     "type": "object",
     "properties": {"data": {"type": "array", "items": SPEND_ROW}, "page": {"type": "integer"}},
 }
@@ -264,28 +265,42 @@ def _spend_paths() -> dict[str, Any]:
         "page",
         "page_size",
     ]
+    litellm = [
+        "request_id",
+        "api_key",
+        "user_id",
+        "team_id",
+        "end_user",
+        "start_date",
+        "end_date",
+        "summarize",
+    ]
+    report = ["group_by", "start_date", "end_date", "api_key", "internal_user_id", "team_id", "customer_id"]
+    dates = ["start_date", "end_date"]
+    errors = (400, 401, 403)
     return {
         "/spend/logs": {
             "get": _op(
-                "Spend log rows (a virtual key: its own only)", SPEND_LOGS, params=filters, errors=(400, 401)
+                "Spend log rows, LiteLLM's list (or daily summaries)", LIST, params=litellm, errors=errors
             )
         },
-        "/spend/tags": {
-            "get": _op(
-                "Spend and requests per tag",
-                OBJECT,
-                params=["start_date", "end_date"],
-                errors=(400, 401, 403),
-            )
+        "/spend/logs/v2": {
+            "get": _op("Spend log rows, paginated", SPEND_LOGS, params=filters, errors=errors)
         },
+        "/spend/tags": {"get": _op("Spend and requests per tag", LIST, params=dates, errors=errors)},
+        "/global/spend/tags": {"get": _op("Spend per tag, every key", LIST, params=dates, errors=errors)},
         "/global/spend/report": {
+            "get": _op("Spend per day and group (LiteLLM's shape)", LIST, params=report, errors=errors)
+        },
+        "/global/spend/report/v2": {
             "get": _op(
-                "Spend grouped by team, customer, api_key, tag, model, day or tag:<dimension> (allocated)",
+                "Spend totals per group (also tag:<dimension>, allocated)",
                 OBJECT,
-                params=["group_by", "start_date", "end_date"],
-                errors=(400, 401, 403),
+                params=["group_by", *dates],
+                errors=errors,
             )
         },
+        "/global/spend/reset": {"post": _op("Reset key and team spend", OBJECT, body=OBJECT, errors=errors)},
     }
 
 

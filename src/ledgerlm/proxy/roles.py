@@ -151,6 +151,7 @@ ROUTE_ACCESS: dict[str, Access] = {
     "/spend/logs/v2": _A.SELF_READ,
     "/spend/tags": _A.SELF_READ,
     "/global/spend/report": _A.SELF_READ,
+    "/global/spend/report/v2": _A.SELF_READ,
     "/global/spend/tags": _A.ADMIN_READ,
     "/global/spend/reset": _A.ADMIN,
     "/user/daily/activity": _A.SELF_READ,
