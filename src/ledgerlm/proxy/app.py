@@ -33,6 +33,7 @@ from ledgerlm.proxy import (
     management,
     messages,
     reconcile_routes,
+    spend_activity,
     spend_api,
     spend_litellm,
     tag_routes,
@@ -92,6 +93,7 @@ def routes() -> list[Route]:
     out.extend(management.routes())
     out.extend(spend_api.routes())  # /spend/logs/v2
     out.extend(spend_litellm.routes())  # LiteLLM's spend shapes
+    out.extend(spend_activity.routes())  # /user|team|tag/daily/activity
     out.extend(tag_routes.routes())
     out.extend(reconcile_routes.routes())  # GET /reconcile/runs[/{id}] (issue 18)
     out.extend(ledger_routes.routes())  # POST /period/close, GET /period/list (issue 19)

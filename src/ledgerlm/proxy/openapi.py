@@ -301,6 +301,15 @@ def _spend_paths() -> dict[str, Any]:
             )
         },
         "/global/spend/reset": {"post": _op("Reset key and team spend", OBJECT, body=OBJECT, errors=errors)},
+        "/user/daily/activity": {
+            "get": _op("A user's daily spend", OBJECT, params=["user_id", *dates], errors=errors)
+        },
+        "/team/daily/activity": {
+            "get": _op("Teams' daily spend", OBJECT, params=["team_ids", *dates], errors=errors)
+        },
+        "/tag/daily/activity": {
+            "get": _op("Tags' daily spend", OBJECT, params=["tags", *dates], errors=errors)
+        },
     }
 
 
