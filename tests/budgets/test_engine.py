@@ -59,13 +59,24 @@ async def test_fifty_concurrent_requests_budget_fits_five(pair: Pair) -> None:
     assert Decimal(spend) / 10**9 == actual * 5 <= limit
 
 
+async def test_budget_error_in_the_429_form_when_configured(pair: Pair) -> None:
+    team = EntityLimits(EntityRef("team", "team-red"), max_budget=worst_case() / 2, budget_reset_at=RESET)
+    settings = BudgetSettings(exceeded_status_code=429)
+    with pytest.raises(BudgetExceededError) as caught:
+        await Budgets(pair.first, settings).reserve([team], price=PRICE, body=BODY, request_id="r429")
+    assert caught.value.status_code == 429 and caught.value.code == "budget_exceeded"
+    assert caught.value.message.startswith("Budget exceeded for team 'team-red'")
+
+
 async def test_budget_error_names_entity_spend_limit_and_reset(pair: Pair) -> None:
     team = EntityLimits(EntityRef("team", "team-blue"), max_budget=worst_case() / 2, budget_reset_at=RESET)
     with pytest.raises(BudgetExceededError) as caught:
         await Budgets(pair.first).reserve([team], price=PRICE, body=BODY, request_id="r")
     error = caught.value
-    assert error.status_code == 429
-    assert error.to_openai()["error"]["type"] == "budget_exceeded"
+    assert error.status_code == 422  # LiteLLM's default (litellm_settings.budget_exceeded_status_code)
+    body = error.to_openai()["error"]
+    assert body["type"] == "budget_exceeded" and body["code"] == "422"
+    assert error.message.startswith("Budget has been exceeded! team 'team-blue': Current cost: ")
     assert "team 'team-blue'" in error.message
     assert f"max_budget ${worst_case() / 2}" in error.message
     assert "spend $0" in error.message

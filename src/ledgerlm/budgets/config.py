@@ -87,6 +87,9 @@ class BudgetConfig(_Strict):
     tool_overhead_tokens: int = Field(default=1024, ge=0)
     fallback_max_output_tokens: int = Field(default=16384, gt=0)
     redis_prefix: str = "{ledgerlm}"
+    exceeded_status_code: int = Field(
+        default=422, ge=400, le=599
+    )  # litellm_settings.budget_exceeded_status_code
     redis_url: str | None = None
     global_: EntityBudget | None = Field(default=None, alias="global")
     tags: dict[str, EntityBudget] = Field(default_factory=dict)
@@ -99,7 +102,9 @@ class BudgetConfig(_Strict):
         estimate = EstimateSettings(
             self.image_tokens, self.tool_overhead_tokens, self.fallback_max_output_tokens
         )
-        return BudgetSettings(self.unpriced_models, self.reservation_lease_s, estimate)
+        return BudgetSettings(
+            self.unpriced_models, self.reservation_lease_s, estimate, self.exceeded_status_code
+        )
 
     def alert_settings(self) -> AlertSettings:
         a = self.alerts
@@ -133,6 +138,8 @@ def parse_budget_config(
             "max_budget": litellm["max_budget"],
             "budget_duration": litellm.get("budget_duration"),
         }
+    if "exceeded_status_code" not in data and litellm.get("budget_exceeded_status_code") is not None:
+        data["exceeded_status_code"] = litellm["budget_exceeded_status_code"]
     try:
         config = BudgetConfig.model_validate(data)
     except ValidationError as exc:

@@ -52,11 +52,15 @@ UnpricedPolicy = Literal["reject", "admit"]
 class BudgetSettings:
     """``unpriced``: what to do with an unpriced model when a budget applies (``reject``: 403;
     ``admit``: let it through with a warning, its cost not counted); ``lease_s``: seconds after which
-    an unsettled reservation (a crashed instance) is reclaimed; ``estimate``: token allowances."""
+    an unsettled reservation (a crashed instance) is reclaimed; ``estimate``: token allowances;
+    ``exceeded_status_code``: the HTTP status of a budget refusal (LiteLLM's default 422, with LiteLLM's
+    message ``Budget has been exceeded! ... Current cost: X, Max budget: Y`` and ``code`` = the status;
+    429: ledgerlm's rate-limit form with ``Retry-After``-style ``x-ratelimit-*`` headers)."""
 
     unpriced: UnpricedPolicy = "reject"
     lease_s: float = 600.0
     estimate: EstimateSettings = field(default_factory=EstimateSettings)
+    exceeded_status_code: int = 422
 
 
 @dataclass(slots=True)
@@ -171,7 +175,7 @@ class Budgets:
         assert result.ref is not None
         entity = next(e for e in reservation.entities if e.ref == result.ref)
         if result.outcome == "budget":
-            return _budget_error(result, entity, reservation)
+            return _budget_error(result, entity, reservation, self.settings.exceeded_status_code)
         reset_s = min((s.window_reset_s for s in result.rates), default=1.0)
         wait = 1.0 if result.outcome == "parallel" else reset_s
         names = {"rpm": "rpm_limit", "tpm": "tpm_limit", "parallel": "max_parallel_requests"}
@@ -215,7 +219,11 @@ class Budgets:
                 log.exception("budget release failed for reservation %s", reservation.id)
 
 
-def _budget_error(result: AdmitResult, entity: EntityLimits, reservation: Reservation) -> BudgetExceededError:
+def _budget_error(
+    result: AdmitResult, entity: EntityLimits, reservation: Reservation, status: int = 422
+) -> BudgetExceededError:
+    """The refusal: LiteLLM's form (``status``, ``type`` ``budget_exceeded``, ``code`` the status as a
+    string, the message opening with LiteLLM's sentence) unless ``status`` is 429 (ledgerlm's form)."""
     spend, reserved, limit = (from_nano(v) for v in (result.spend_nano, result.reserved_nano, result.limit))
     reset = entity.budget_reset_at.isoformat() if entity.budget_reset_at else "never (no budget_duration)"
     wanted = reservation.amount or Decimal(0)
@@ -226,7 +234,10 @@ def _budget_error(result: AdmitResult, entity: EntityLimits, reservation: Reserv
     )
     if wanted > limit:
         message += "; this request alone exceeds the budget: lower max_tokens"
-    return BudgetExceededError(message)
+    if status == 429:
+        return BudgetExceededError(message)
+    litellm = f"Budget has been exceeded! {entity.name}: Current cost: {spend}, Max budget: {limit}. "
+    return BudgetExceededError(litellm + message, status_code=status, code=str(status))
 
 
 def _period(entity: EntityLimits) -> str:

@@ -143,6 +143,7 @@ class LiteLLMSettings(_Lenient):
     request_timeout: float | None = Field(default=600.0, gt=0)
     max_budget: Decimal | None = Field(default=None, ge=0)  # global proxy budget, USD (budgets)
     budget_duration: str | None = None  # its period, e.g. 30d (budgets)
+    budget_exceeded_status_code: int = Field(default=422, ge=400, le=599)  # budget refusals (LiteLLM's)
 
     @field_validator("callbacks", "success_callback", "failure_callback", mode="before")
     @classmethod
