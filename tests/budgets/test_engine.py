@@ -137,3 +137,18 @@ async def test_unreachable_redis_fails_closed_with_503() -> None:
     finally:
         await backend.close()
     assert caught.value.status_code == 503 and caught.value.code == "budgets_unavailable"
+
+
+async def test_reservation_estimate_none_admits_a_small_budget_until_spent(pair: Pair) -> None:
+    """``reservation_estimate: none``: a budget smaller than one request's worst case admits the first
+    call (``worst_case`` refuses it) and refuses once spend reaches ``max_budget`` (LiteLLM's check)."""
+    small = worst_case() / 2
+    key = EntityLimits(EntityRef("key", "k-small"), max_budget=small)
+    with pytest.raises(BudgetExceededError):
+        await Budgets(pair.first).reserve([key], price=PRICE, body=BODY, request_id="w")
+    lenient = Budgets(pair.first, BudgetSettings(reservation_estimate="none"))
+    first = await lenient.reserve([key], price=PRICE, body=BODY, request_id="n1")
+    assert first.amount is not None and first.amount < small
+    await lenient.settle(first, small)  # the call cost exactly the budget
+    with pytest.raises(BudgetExceededError):
+        await lenient.reserve([key], price=PRICE, body=BODY, request_id="n2")

@@ -11,6 +11,7 @@
     budget_settings:                           # ledgerlm
       unpriced_models: reject                  # reject (default) | admit (with a warning)
       reservation_lease_s: 600                 # reclaim holds of crashed instances after this (s)
+      reservation_estimate: worst_case         # or none: hold nothing in flight (LiteLLM's check)
       reset_interval_s: 10                     # how often the reset loop looks for ended periods (s)
       limits_cache_ttl_s: 1                    # how long admission reuses an entity's limits (s)
       image_tokens: 6000                       # input allowance per image / file part (tokens)
@@ -87,6 +88,7 @@ class BudgetConfig(_Strict):
     tool_overhead_tokens: int = Field(default=1024, ge=0)
     fallback_max_output_tokens: int = Field(default=16384, gt=0)
     redis_prefix: str = "{ledgerlm}"
+    reservation_estimate: Literal["worst_case", "none"] = "worst_case"
     exceeded_status_code: int = Field(
         default=422, ge=400, le=599
     )  # litellm_settings.budget_exceeded_status_code
@@ -103,7 +105,11 @@ class BudgetConfig(_Strict):
             self.image_tokens, self.tool_overhead_tokens, self.fallback_max_output_tokens
         )
         return BudgetSettings(
-            self.unpriced_models, self.reservation_lease_s, estimate, self.exceeded_status_code
+            self.unpriced_models,
+            self.reservation_lease_s,
+            estimate,
+            self.exceeded_status_code,
+            self.reservation_estimate,
         )
 
     def alert_settings(self) -> AlertSettings:

@@ -43,6 +43,11 @@ from ledgerlm.errors import (
 
 __all__ = ["BudgetSettings", "Budgets", "Reservation"]
 
+ReservationEstimate = Literal["worst_case", "none"]
+NO_HOLD = Decimal("0.000000001")
+"""What ``reservation_estimate: none`` holds: one nano-dollar, so a budget whose spend has reached
+``max_budget`` still refuses (spend + hold > max_budget), as LiteLLM's ``spend >= max_budget`` does."""
+
 log = logging.getLogger("ledgerlm.budgets")
 
 UnpricedPolicy = Literal["reject", "admit"]
@@ -55,12 +60,18 @@ class BudgetSettings:
     an unsettled reservation (a crashed instance) is reclaimed; ``estimate``: token allowances;
     ``exceeded_status_code``: the HTTP status of a budget refusal (LiteLLM's default 422, with LiteLLM's
     message ``Budget has been exceeded! ... Current cost: X, Max budget: Y`` and ``code`` = the status;
-    429: ledgerlm's rate-limit form with ``Retry-After``-style ``x-ratelimit-*`` headers)."""
+    429: ledgerlm's rate-limit form with ``Retry-After``-style ``x-ratelimit-*`` headers);
+    ``reservation_estimate``: what a request holds on its budgets while in flight: ``worst_case`` (its
+    worst-case cost: a budget is never exceeded) or ``none`` (nothing: a request is admitted while spend
+    plus what is reserved is below ``max_budget``, LiteLLM's check, so a small budget is not refused on
+    the first call; the overshoot is bounded by the cost of the calls in flight when the budget runs
+    out)."""
 
     unpriced: UnpricedPolicy = "reject"
     lease_s: float = 600.0
     estimate: EstimateSettings = field(default_factory=EstimateSettings)
     exceeded_status_code: int = 422
+    reservation_estimate: ReservationEstimate = "worst_case"
 
 
 @dataclass(slots=True)
@@ -124,6 +135,8 @@ class Budgets:
         estimate = Estimate(estimate.input_tokens, estimate.output_tokens, estimate.output_bounded, cost)
         budgets = [e for e in entities if e.has_budget]
         amount = self._amount(cost, budgets, body)
+        if amount is not None and self.settings.reservation_estimate == "none":
+            amount = NO_HOLD
         reservation = Reservation(uuid.uuid4().hex, request_id, amount, estimate, tuple(entities))
         plan = self._plan(reservation, entities)
         if not (plan.budgets or plan.rates or plan.track):
