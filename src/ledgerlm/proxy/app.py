@@ -112,6 +112,10 @@ def build_app(state: ProxyState) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.store.start()
         await ledger_routes.record_deployment_prices(state)  # the price book (issue 19)
+        if state.config.general_settings.store_model_in_db:  # models added with /model/new
+            from ledgerlm.proxy.entities.models_db import load_db_models
+
+            await load_db_models(state, strict=False)
         await start_admission(state.admission)
         await state.key_events.start()
         await reconcile.start()

@@ -112,6 +112,7 @@ class GeneralSettings(_Lenient):
     reject_when_spool_unhealthy: bool = False
     tag_policies: dict[str, Any] = Field(default_factory=dict)  # ledgerlm.tags.policy (docs/tags.md)
     tag_drift_alert_threshold: float = Field(default=0.2, ge=0, le=1)  # untagged share that alerts
+    store_model_in_db: bool = False  # LiteLLM's: /model/new|update|delete store models in the database
 
     @field_validator("tag_policies")
     @classmethod

@@ -104,7 +104,6 @@ ROUTE_ACCESS: dict[str, Access] = {
     "/messages": _A.LLM,
     "/v1/models": _A.LLM,
     "/models": _A.LLM,
-    "/health": _A.ADMIN_READ,
     "/routes": _A.ADMIN_READ,
     "/active/callbacks": _A.ADMIN_READ,
     # keys

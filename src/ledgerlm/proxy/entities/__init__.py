@@ -10,9 +10,18 @@ __all__ = ["routes"]
 
 def routes() -> list[Route]:
     """Every route of the entity modules."""
-    from ledgerlm.proxy.entities import budgets, end_users, keys, organizations, service, team_members, users
+    from ledgerlm.proxy.entities import (
+        budgets,
+        end_users,
+        keys,
+        models_db,
+        organizations,
+        service,
+        team_members,
+        users,
+    )
 
     out: list[Route] = []
-    for module in (keys, team_members, users, end_users, organizations, budgets, service):
+    for module in (keys, team_members, users, end_users, organizations, budgets, models_db, service):
         out.extend(module.routes())
     return out
