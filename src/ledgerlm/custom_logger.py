@@ -73,7 +73,9 @@ class CustomLogger:
         reject the request (400, the string is the message)."""
         return None
 
-    async def async_moderation_hook(self, data: dict[str, Any], user_api_key_dict: Any, call_type: str) -> Any:
+    async def async_moderation_hook(
+        self, data: dict[str, Any], user_api_key_dict: Any, call_type: str
+    ) -> Any:
         """Proxy: check the request (raise to reject it with 400); runs after the pre-call hooks."""
         return None
 

@@ -156,6 +156,9 @@ ROUTE_ACCESS: dict[str, Access] = {
     "/user/daily/activity": _A.SELF_READ,
     "/team/daily/activity": _A.SELF_READ,
     "/tag/daily/activity": _A.ADMIN_READ,
+    # reconciliation runs (issue 18)
+    "/reconcile/runs": _A.ADMIN,
+    "/reconcile/runs/{run_id}": _A.ADMIN,
 }
 _LLM_PATHS = (  # issue 15's inference endpoints (authenticated by the call lifecycle)
     "/v1/responses",

@@ -285,6 +285,8 @@ reconcile_runs = sa.Table(  # issue 18: one row per reconciliation run (migratio
     sa.Column("rows", sa.Text, nullable=False),  # JSON text of the explained rows, exact numbers
     sa.Column("created_at", UTCDateTime, nullable=False, server_default=sa.func.current_timestamp()),
     sa.Index(None, "provider", "created_at"),
+)
+
 budgets = sa.Table(  # budget tiers (LiteLLM ``LiteLLM_BudgetTable``, ``/budget/new``), migration 0005
     "budgets",
     metadata,

@@ -85,7 +85,7 @@ async def load_db_models(state: ProxyState, *, strict: bool = True) -> None:
         raise BadRequestError(f"model_list: {exc}", code="invalid_model") from None
     deployments = getattr(state.admission, "deployments", None)
     if isinstance(deployments, dict):
-        from ledgerlm.budgets.admission import deployment_limits
+        from ledgerlm.proxy.budget_setup import deployment_limits
 
         deployments.clear()
         deployments.update(deployment_limits(config))
