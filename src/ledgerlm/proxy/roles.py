@@ -156,6 +156,7 @@ ROUTE_ACCESS: dict[str, Access] = {
     "/user/daily/activity": _A.SELF_READ,
     "/team/daily/activity": _A.SELF_READ,
     "/tag/daily/activity": _A.ADMIN_READ,
+    "/tags/drift": _A.ADMIN_READ,  # tag governance (issue 20): unscoped, so admins and viewers
     # reconciliation runs (issue 18)
     "/reconcile/runs": _A.ADMIN,
     "/reconcile/runs/{run_id}": _A.ADMIN,
