@@ -122,6 +122,7 @@ def test_end_users_under_both_prefixes(proxy: Proxy, prefix: str) -> None:
         "POST", "/v1/chat/completions", {"model": "priced", "messages": MESSAGES, "user": user_id}
     )
     assert status == 200
+    proxy.wait_written()  # the spend writer creates an end user's row on its calls: let it finish first
     assert proxy.ok("POST", f"{prefix}/delete", {"user_ids": [user_id]}) == {"deleted_customers": [user_id]}
     assert proxy.request("GET", f"{prefix}/info?end_user_id={user_id}")[0] == 404
 
