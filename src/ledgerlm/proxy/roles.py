@@ -160,6 +160,9 @@ ROUTE_ACCESS: dict[str, Access] = {
     # reconciliation runs (issue 18)
     "/reconcile/runs": _A.ADMIN,
     "/reconcile/runs/{run_id}": _A.ADMIN,
+    # closed periods (issue 19)
+    "/period/close": _A.ADMIN,
+    "/period/list": _A.ADMIN_READ,
 }
 _LLM_PATHS = (  # issue 15's inference endpoints (authenticated by the call lifecycle)
     "/v1/responses",

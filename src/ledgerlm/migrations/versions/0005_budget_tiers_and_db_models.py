@@ -8,7 +8,7 @@
   ``os.environ/NAME`` references).
 
 Revision ID: 0005
-Revises: 0006
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from ledgerlm.store.coltypes import Money, UTCDateTime
 
 revision = "0005"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
