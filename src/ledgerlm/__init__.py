@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "Deployment": "ledgerlm.providers.base",
     "Simulator": "ledgerlm.simulator",
     "completion_cost": "ledgerlm.pricing",
+    "cost_per_token": "ledgerlm.pricing.litellm_helpers",
     # callbacks (issue 4): the SAME list objects as ledgerlm.callbacks.registry, so appends are seen
     "CustomLogger": "ledgerlm.callbacks.custom_logger",
     "success_callback": "ledgerlm.callbacks.registry",
@@ -101,6 +102,7 @@ __all__ = [
     "callbacks",
     "completion",
     "completion_cost",
+    "cost_per_token",
     "embedding",
     "failure_callback",
     "flush",
@@ -136,6 +138,7 @@ if TYPE_CHECKING:
         UnsupportedProviderError,
     )
     from ledgerlm.pricing import completion_cost
+    from ledgerlm.pricing.litellm_helpers import cost_per_token
     from ledgerlm.providers.base import Deployment
     from ledgerlm.record import CallRecord
     from ledgerlm.responses import (

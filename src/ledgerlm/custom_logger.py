@@ -69,7 +69,14 @@ class CustomLogger:
     async def async_pre_call_hook(
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: str
     ) -> Any:
-        """Proxy: before routing. Return a modified ``data`` dict, or ``None`` to keep it."""
+        """Proxy: before routing. Return a modified ``data`` dict, ``None`` to keep it, or a string to
+        reject the request (400, the string is the message)."""
+        return None
+
+    async def async_moderation_hook(
+        self, data: dict[str, Any], user_api_key_dict: Any, call_type: str
+    ) -> Any:
+        """Proxy: check the request (raise to reject it with 400); runs after the pre-call hooks."""
         return None
 
     async def async_post_call_success_hook(

@@ -196,9 +196,9 @@ def test_bad_management_bodies_are_named_4xx(proxy: Proxy) -> None:
 
 def test_bad_query_parameters_are_named_4xx(proxy: Proxy) -> None:
     for path, word in [
-        ("/spend/logs?page=abc", "page"),
-        ("/spend/logs?start_date=yesterday", "start_date"),
-        ("/global/spend/report?group_by=planet", "group_by"),
+        ("/spend/logs/v2?page=abc", "page"),
+        ("/spend/logs/v2?start_date=yesterday", "start_date"),
+        ("/global/spend/report/v2?group_by=planet", "group_by"),
     ]:
         status, body, _ = proxy.request("GET", path)
         assert_openai_error(status, body, 400, word)

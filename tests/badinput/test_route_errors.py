@@ -76,7 +76,7 @@ def test_unknown_route_or_method_is_an_openai_error(
 
 @pytest.mark.parametrize("status", ["maybe", "SUCCESS", "failed"])
 def test_spend_logs_status_filter_must_be_known(url: str, status: str) -> None:
-    got, body, _ = call(url, "GET", f"/spend/logs?status={status}")
+    got, body, _ = call(url, "GET", f"/spend/logs/v2?status={status}")
     assert got == 400
     error = body["error"]
     assert isinstance(error, dict) and error["param"] == "status" and status in str(error["message"])
@@ -84,5 +84,5 @@ def test_spend_logs_status_filter_must_be_known(url: str, status: str) -> None:
 
 def test_spend_logs_status_filter_accepts_success_and_failure(url: str) -> None:
     for status in ("success", "failure"):
-        got, body, _ = call(url, "GET", f"/spend/logs?status={status}")
+        got, body, _ = call(url, "GET", f"/spend/logs/v2?status={status}")
         assert got == 200 and body["data"] == [], body

@@ -85,3 +85,16 @@ def test_workers_without_redis_are_warned(
     assert not warn_if_unshared(plain, 1)
     shared = parse_config({"model_list": [], "general_settings": {"redis_url": "redis://127.0.0.1:6379/0"}})
     assert not warn_if_unshared(shared, 4)
+
+
+def test_budget_refusal_status_follows_litellm_setting() -> None:
+    """LiteLLM's ``litellm_settings.budget_exceeded_status_code``: 422 by default, 429 for our old form."""
+    from ledgerlm.budgets.config import parse_budget_config
+
+    assert parse_budget_config(None, litellm={}).settings().exceeded_status_code == 422
+    assert (
+        parse_budget_config(None, litellm={"budget_exceeded_status_code": 429})
+        .settings()
+        .exceeded_status_code
+        == 429
+    )

@@ -59,13 +59,24 @@ async def test_fifty_concurrent_requests_budget_fits_five(pair: Pair) -> None:
     assert Decimal(spend) / 10**9 == actual * 5 <= limit
 
 
+async def test_budget_error_in_the_429_form_when_configured(pair: Pair) -> None:
+    team = EntityLimits(EntityRef("team", "team-red"), max_budget=worst_case() / 2, budget_reset_at=RESET)
+    settings = BudgetSettings(exceeded_status_code=429)
+    with pytest.raises(BudgetExceededError) as caught:
+        await Budgets(pair.first, settings).reserve([team], price=PRICE, body=BODY, request_id="r429")
+    assert caught.value.status_code == 429 and caught.value.code == "budget_exceeded"
+    assert caught.value.message.startswith("Budget exceeded for team 'team-red'")
+
+
 async def test_budget_error_names_entity_spend_limit_and_reset(pair: Pair) -> None:
     team = EntityLimits(EntityRef("team", "team-blue"), max_budget=worst_case() / 2, budget_reset_at=RESET)
     with pytest.raises(BudgetExceededError) as caught:
         await Budgets(pair.first).reserve([team], price=PRICE, body=BODY, request_id="r")
     error = caught.value
-    assert error.status_code == 429
-    assert error.to_openai()["error"]["type"] == "budget_exceeded"
+    assert error.status_code == 422  # LiteLLM's default (litellm_settings.budget_exceeded_status_code)
+    body = error.to_openai()["error"]
+    assert body["type"] == "budget_exceeded" and body["code"] == "422"
+    assert error.message.startswith("Budget has been exceeded! team 'team-blue': Current cost: ")
     assert "team 'team-blue'" in error.message
     assert f"max_budget ${worst_case() / 2}" in error.message
     assert "spend $0" in error.message
@@ -126,3 +137,18 @@ async def test_unreachable_redis_fails_closed_with_503() -> None:
     finally:
         await backend.close()
     assert caught.value.status_code == 503 and caught.value.code == "budgets_unavailable"
+
+
+async def test_reservation_estimate_none_admits_a_small_budget_until_spent(pair: Pair) -> None:
+    """``reservation_estimate: none``: a budget smaller than one request's worst case admits the first
+    call (``worst_case`` refuses it) and refuses once spend reaches ``max_budget`` (LiteLLM's check)."""
+    small = worst_case() / 2
+    key = EntityLimits(EntityRef("key", "k-small"), max_budget=small)
+    with pytest.raises(BudgetExceededError):
+        await Budgets(pair.first).reserve([key], price=PRICE, body=BODY, request_id="w")
+    lenient = Budgets(pair.first, BudgetSettings(reservation_estimate="none"))
+    first = await lenient.reserve([key], price=PRICE, body=BODY, request_id="n1")
+    assert first.amount is not None and first.amount < small
+    await lenient.settle(first, small)  # the call cost exactly the budget
+    with pytest.raises(BudgetExceededError):
+        await lenient.reserve([key], price=PRICE, body=BODY, request_id="n2")

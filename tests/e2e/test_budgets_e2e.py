@@ -139,8 +139,8 @@ def concurrent(
 def assert_five_admitted(results: list[tuple[int, dict[str, Any], dict[str, str]]], budget: Decimal) -> None:
     statuses = [status for status, _, _ in results]
     assert statuses.count(200) == 5, statuses
-    assert statuses.count(429) == 45, statuses
-    refused = [body["error"] for status, body, _ in results if status == 429]
+    assert statuses.count(422) == 45, statuses
+    refused = [body["error"] for status, body, _ in results if status == 422]
     assert {e["type"] for e in refused} == {"budget_exceeded"}
     assert f"max_budget ${budget.normalize()}" in refused[0]["message"]
     assert "resets at never" in refused[0]["message"]
@@ -152,7 +152,7 @@ def test_fifty_concurrent_requests_budget_fits_five(plain: Proxy) -> None:
     key = proxy.new_key(max_budget=str(budget), key_alias="fifty")
     results = concurrent([proxy], key)
     assert_five_admitted(results, budget)
-    assert all("(alias 'fifty')" in body["error"]["message"] for status, body, _ in results if status == 429)
+    assert all("(alias 'fifty')" in body["error"]["message"] for status, body, _ in results if status == 422)
     proxy.wait_written()
     rows = spend_rows(proxy, key)
     assert len(rows) == 5
@@ -221,7 +221,7 @@ def test_team_key_spend_does_not_consume_personal_budget(plain: Proxy) -> None:
     team_key = proxy.new_key(user_id=user, team_id=team)
     assert chat(proxy, personal)[0] == 200
     status, body, _ = chat(proxy, personal)
-    assert status == 429 and body["error"]["type"] == "budget_exceeded"
+    assert status == 422 and body["error"]["type"] == "budget_exceeded"
     assert f"user '{user}'" in body["error"]["message"]
     for _ in range(3):  # the user's personal budget is spent; the team key still works
         assert chat(proxy, team_key)[0] == 200
@@ -245,7 +245,7 @@ def test_budget_resets_after_its_period(proxy_factory: Any, metered: Simulator, 
     assert info["budget_reset_at"] is not None  # the next reset time is stored and shown
     assert chat(proxy, key)[0] == 200
     status, body, _ = chat(proxy, key)
-    assert status == 429 and "budget resets at" in body["error"]["message"]
+    assert status == 422 and "budget resets at" in body["error"]["message"]
     proxy.wait_written()
     # move the clock: the period ended a second ago
     token = tables.verification_tokens
@@ -353,7 +353,7 @@ def test_tag_budgets_from_routes_and_config(
         key = proxy.new_key(metadata={"tags": [tag]})
         assert chat(proxy, key)[0] == 200
         status, body, _ = chat(proxy, key)
-        assert status == 429 and f"tag '{tag}'" in body["error"]["message"]
+        assert status == 422 and f"tag '{tag}'" in body["error"]["message"]
     updated = proxy.ok("POST", "/tag/update", {"name": api_tag, "max_budget": "1"})
     assert Decimal(str(updated["max_budget"])) == 1
     assert proxy.request("GET", "/tag/info?name=no-such-tag")[0] == 404
@@ -370,9 +370,9 @@ def test_global_budget_from_litellm_settings(proxy_factory: Any, metered: Simula
         },
     )
     statuses = [chat(proxy, proxy.new_key())[0] for _ in range(3)]
-    assert statuses == [200, 200, 429]
+    assert statuses == [200, 200, 422]
     status, body, _ = chat(proxy, proxy.new_key())
-    assert status == 429 and "proxy (global budget)" in body["error"]["message"]
+    assert status == 422 and "proxy (global budget)" in body["error"]["message"]
 
 
 def test_streamed_calls_are_reserved_and_settled(plain: Proxy) -> None:
@@ -388,7 +388,7 @@ def test_streamed_calls_are_reserved_and_settled(plain: Proxy) -> None:
         assert any(chunk.choices and chunk.choices[0].delta.content for chunk in stream)
     client.close()
     status, body, _ = chat(proxy, key)  # the streamed call's cost was settled: nothing left
-    assert status == 429 and body["error"]["type"] == "budget_exceeded"
+    assert status == 422 and body["error"]["type"] == "budget_exceeded"
     assert "spend $0.0001 " in body["error"]["message"]
 
 
@@ -398,5 +398,5 @@ def test_end_user_budget_counts_whichever_key_carried_it(plain: Proxy) -> None:
     first_key, second_key = plain.new_key(), plain.new_key()
     assert chat(plain, first_key, user=customer)[0] == 200
     status, body, _ = chat(plain, second_key, user=customer)  # another key, same end user
-    assert status == 429 and f"end user '{customer}'" in body["error"]["message"]
+    assert status == 422 and f"end user '{customer}'" in body["error"]["message"]
     assert chat(plain, second_key)[0] == 200  # the key itself has no budget

@@ -37,7 +37,7 @@ def test_failures_without_usage_cost_zero(proxy: Proxy) -> None:
         assert row["spend"] == Decimal(0), row["model_group"]
         cost = row["metadata"]["cost"]
         assert Decimal(cost["total"]) == 0 and not cost.get("breakdown") and "unpriced_reason" not in cost
-    (entry,) = proxy.ok("GET", "/global/spend/report?group_by=api_key", key=key)["data"]
+    (entry,) = proxy.ok("GET", "/global/spend/report/v2?group_by=api_key", key=key)["data"]
     assert entry["group"] == _sha(key) and entry["unpriced_requests"] == 0, entry
     assert entry["failed_requests"] == 4 and Decimal(str(entry["spend"])) == 0
 

@@ -4,7 +4,7 @@ A key whose budget fits 100 output tokens. Every request below asks for 10 outpu
 level (on main, the only field the estimate read) but raises what is sent upstream some other way:
 ``extra_body.max_tokens``, ``extra_body.n``, ``max_completion_tokens`` beside ``max_tokens``,
 ``best_of``, ``reasoning_effort`` on an Anthropic-routed model (our translation raises ``max_tokens`` to
-the thinking budget + 4096) and a native ``/v1/messages`` body. Each is refused with 429
+the thinking budget + 4096) and a native ``/v1/messages`` body. Each is refused with 422 (LiteLLM's budget refusal)
 ``budget_exceeded`` before anything reaches the simulator; the honest request is admitted. Real proxy,
 the official ``openai`` and ``anthropic`` clients, the simulator, SQLite and PostgreSQL.
 """
@@ -82,14 +82,14 @@ def test_output_raised_upstream_is_reserved(
 ) -> None:
     before = len(simulator.requests)
     status, body = _chat(proxy, key, **extra)
-    assert status == 429, body
+    assert status == 422, body  # LiteLLM's budget refusal (issue 17)
     assert body["error"]["type"] == "budget_exceeded"
     assert len(simulator.requests) == before  # nothing reached the upstream
 
 
 def test_reasoning_effort_translated_for_anthropic_is_reserved(proxy: Proxy, key: str) -> None:
     status, body = _chat(proxy, key, model="claude-metered", reasoning_effort="low")
-    assert status == 429, body
+    assert status == 422, body  # LiteLLM's budget refusal (issue 17)
     assert body["error"]["type"] == "budget_exceeded"
 
 

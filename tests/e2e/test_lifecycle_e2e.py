@@ -374,13 +374,13 @@ def test_budget_refusal(api: Api) -> None:
     key = api.proxy.new_key(max_budget=str(WORST / 2))
     request_id = f"lc-refused-{api.name}-{uuid.uuid4().hex[:8]}"
     answer = api.plain("lc-ok", key, request_id=request_id)
-    assert answer.status == 429
+    assert answer.status == 422  # LiteLLM's budget refusal (litellm_settings.budget_exceeded_status_code)
     if api.name in OPENAI_APIS:
-        assert isinstance(answer.error, openai.RateLimitError)
+        assert isinstance(answer.error, openai.UnprocessableEntityError)
         assert answer.body["error"]["type"] == "budget_exceeded"
     else:
-        assert isinstance(answer.error, anthropic.RateLimitError)
-        assert answer.body["type"] == "error" and answer.body["error"]["type"] == "rate_limit_error"
+        assert isinstance(answer.error, anthropic.UnprocessableEntityError)
+        assert answer.body["type"] == "error" and answer.body["error"]["type"] == "budget_exceeded"
     row = _wait_row(api.proxy, request_id)
     assert row["status"] == "failure" and row["spend"] == 0
 

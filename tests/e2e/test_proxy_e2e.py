@@ -212,10 +212,11 @@ def test_models_route_is_filtered_by_key(proxy: Proxy) -> None:
 
 def test_non_admin_key_cannot_manage(proxy: Proxy) -> None:
     key = proxy.new_key()
+    listed = proxy.ok("GET", "/key/list", key=key)  # a key without a user lists only itself
+    assert listed["keys"] == [hashlib.sha256(key.encode()).hexdigest()]
     for method, path, body in [
         ("POST", "/key/generate", {}),
         ("POST", "/team/new", {}),
-        ("GET", "/key/list", None),
         ("POST", "/user/new", {}),
         ("POST", "/customer/new", {"user_id": "x"}),
         ("GET", "/team/info?team_id=x", None),
@@ -235,7 +236,7 @@ def test_management_fields_round_trip(proxy: Proxy) -> None:
     team = proxy.ok(
         "POST", "/team/new", {"team_alias": "rt", "tags": ["a"], "max_budget": 12.5, "models": ["priced"]}
     )
-    assert team["max_budget"] == "12.5" and team["tags"] == ["a"]
+    assert team["max_budget"] == 12.5 and team["tags"] == ["a"]  # money: an exact JSON number
     made = proxy.ok(
         "POST",
         "/key/generate",

@@ -89,54 +89,54 @@ def test_personal_spend_excludes_team_keys(proxy: Proxy, traffic: dict[str, Any]
 
 def test_failure_row_is_logged_and_counted_as_failure(proxy: Proxy, traffic: dict[str, Any]) -> None:
     key = traffic["keys"]["a1"]
-    data = proxy.ok("GET", f"/spend/logs?api_key={key}&status=failure")["data"]
+    data = proxy.ok("GET", f"/spend/logs/v2?api_key={key}&status=failure")["data"]
     assert len(data) == 1 and data[0]["model_group"] == "broken"
     assert _dec(data[0]["spend"]) == 0  # no usage: exactly $0, not "unpriced"
 
 
 def test_spend_logs_filters_and_pagination(proxy: Proxy, traffic: dict[str, Any]) -> None:
     team_a = traffic["teams"]["a"]
-    all_a = proxy.ok("GET", f"/spend/logs?team_id={team_a}&page_size=1000")
+    all_a = proxy.ok("GET", f"/spend/logs/v2?team_id={team_a}&page_size=1000")
     assert all_a["total"] == len(all_a["data"]) == len(proxy.rows(team_id=team_a))
     pages = [
-        proxy.ok("GET", f"/spend/logs?team_id={team_a}&page_size=2&page={p}")["data"] for p in (1, 2, 3, 4)
+        proxy.ok("GET", f"/spend/logs/v2?team_id={team_a}&page_size=2&page={p}")["data"] for p in (1, 2, 3, 4)
     ]
     ids = [r["request_id"] for page in pages for r in page]
     assert len(ids) == len(set(ids)) == all_a["total"]
-    tagged = proxy.ok("GET", "/spend/logs?tags=app:x&page_size=1000")["data"]
+    tagged = proxy.ok("GET", "/spend/logs/v2?tags=app:x&page_size=1000")["data"]
     assert tagged and all("app:x" in r["request_tags"] for r in tagged)
-    by_end_user = proxy.ok("GET", "/spend/logs?end_user=spend-eu-1&model=priced&page_size=1000")["data"]
+    by_end_user = proxy.ok("GET", "/spend/logs/v2?end_user=spend-eu-1&model=priced&page_size=1000")["data"]
     assert by_end_user and {r["end_user"] for r in by_end_user} == {"spend-eu-1"}
-    assert proxy.request("GET", "/spend/logs?start_date=yesterday")[0] == 400
-    assert proxy.request("GET", "/spend/logs?page_size=0")[0] == 400
+    assert proxy.request("GET", "/spend/logs/v2?start_date=yesterday")[0] == 400
+    assert proxy.request("GET", "/spend/logs/v2?page_size=0")[0] == 400
 
 
 def test_spend_tags_and_global_report(proxy: Proxy, traffic: dict[str, Any]) -> None:
     rows = proxy.rows()
-    per_tag = {r["tag"]: r for r in proxy.ok("GET", "/spend/tags")["data"]}
+    per_tag = {r["individual_request_tag"]: r for r in proxy.ok("GET", "/spend/tags")}
     expected_a = _sum(rows, lambda r: "team:a" in r["request_tags"])
-    assert _dec(per_tag["team:a"]["spend"]) == expected_a > 0
-    by_team = {r["group"]: r for r in proxy.ok("GET", "/global/spend/report?group_by=team")["data"]}
+    assert _dec(per_tag["team:a"]["total_spend"]) == expected_a > 0
+    by_team = {r["group"]: r for r in proxy.ok("GET", "/global/spend/report/v2?group_by=team")["data"]}
     team_b = traffic["teams"]["b"]
     assert _dec(by_team[team_b]["spend"]) == _sum(rows, lambda r: r["team_id"] == team_b)
     assert by_team[team_b]["label"] == "spend-b"
     for group_by in ("customer", "api_key", "tag", "model", "day", "user"):
-        assert proxy.ok("GET", f"/global/spend/report?group_by={group_by}")["data"], group_by
-    assert proxy.request("GET", "/global/spend/report?group_by=planet")[0] == 400
+        assert proxy.ok("GET", f"/global/spend/report/v2?group_by={group_by}")["data"], group_by
+    assert proxy.request("GET", "/global/spend/report/v2?group_by=planet")[0] == 400
 
 
 def test_virtual_key_sees_only_its_own_spend(proxy: Proxy, traffic: dict[str, Any]) -> None:
     mine, other = traffic["keys"]["a2"], traffic["keys"]["b1"]
-    data = proxy.ok("GET", "/spend/logs?page_size=1000", key=mine)["data"]
+    data = proxy.ok("GET", "/spend/logs/v2?page_size=1000", key=mine)["data"]
     assert data and {r["api_key"] for r in data} == {_sha(mine)}
-    assert proxy.ok("GET", f"/spend/logs?team_id={traffic['teams']['b']}", key=mine)["data"] == []
-    status, error, _ = proxy.request("GET", f"/spend/logs?api_key={other}", key=mine)
+    assert proxy.ok("GET", f"/spend/logs/v2?team_id={traffic['teams']['b']}", key=mine)["data"] == []
+    status, error, _ = proxy.request("GET", f"/spend/logs/v2?api_key={other}", key=mine)
     assert status == 403 and error["error"]["type"] == "permission_denied"
-    report = proxy.ok("GET", "/global/spend/report?group_by=api_key", key=mine)["data"]
+    report = proxy.ok("GET", "/global/spend/report/v2?group_by=api_key", key=mine)["data"]
     assert [r["group"] for r in report] == [_sha(mine)]
-    tags = {r["tag"] for r in proxy.ok("GET", "/spend/tags", key=mine)["data"]}
+    tags = {r["individual_request_tag"] for r in proxy.ok("GET", "/spend/tags", key=mine)}
     assert "team:b" not in tags and "app:x" in tags
     per_team = defaultdict(Decimal)
-    for r in proxy.ok("GET", "/global/spend/report?group_by=team", key=mine)["data"]:
+    for r in proxy.ok("GET", "/global/spend/report/v2?group_by=team", key=mine)["data"]:
         per_team[r["group"]] += _dec(r["spend"])
     assert set(per_team) == {traffic["teams"]["a"]}

@@ -11,6 +11,7 @@
     budget_settings:                           # ledgerlm
       unpriced_models: reject                  # reject (default) | admit (with a warning)
       reservation_lease_s: 600                 # reclaim holds of crashed instances after this (s)
+      reservation_estimate: worst_case         # or none: hold nothing in flight (LiteLLM's check)
       reset_interval_s: 10                     # how often the reset loop looks for ended periods (s)
       limits_cache_ttl_s: 1                    # how long admission reuses an entity's limits (s)
       image_tokens: 6000                       # input allowance per image / file part (tokens)
@@ -87,6 +88,10 @@ class BudgetConfig(_Strict):
     tool_overhead_tokens: int = Field(default=1024, ge=0)
     fallback_max_output_tokens: int = Field(default=16384, gt=0)
     redis_prefix: str = "{ledgerlm}"
+    reservation_estimate: Literal["worst_case", "none"] = "worst_case"
+    exceeded_status_code: int = Field(
+        default=422, ge=400, le=599
+    )  # litellm_settings.budget_exceeded_status_code
     redis_url: str | None = None
     # issue 14: deadline of each I/O admission does on the request path (limits lookup, counters), and
     # what a call gets when it passes: fail_closed (503 budgets_unavailable) or fail_open (admitted
@@ -104,7 +109,14 @@ class BudgetConfig(_Strict):
         estimate = EstimateSettings(
             self.image_tokens, self.tool_overhead_tokens, self.fallback_max_output_tokens
         )
-        return BudgetSettings(self.unpriced_models, self.reservation_lease_s, estimate, self.io_timeout_s)
+        return BudgetSettings(
+            self.unpriced_models,
+            self.reservation_lease_s,
+            estimate,
+            self.exceeded_status_code,
+            self.reservation_estimate,
+            self.io_timeout_s,
+        )
 
     def alert_settings(self) -> AlertSettings:
         a = self.alerts
@@ -138,6 +150,8 @@ def parse_budget_config(
             "max_budget": litellm["max_budget"],
             "budget_duration": litellm.get("budget_duration"),
         }
+    if "exceeded_status_code" not in data and litellm.get("budget_exceeded_status_code") is not None:
+        data["exceeded_status_code"] = litellm["budget_exceeded_status_code"]
     try:
         config = BudgetConfig.model_validate(data)
     except ValidationError as exc:

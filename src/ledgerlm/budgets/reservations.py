@@ -51,6 +51,11 @@ from ledgerlm.store.bounds import MAX_SPEND, MAX_TOKENS
 
 __all__ = ["BudgetSettings", "Budgets", "Reservation"]
 
+ReservationEstimate = Literal["worst_case", "none"]
+NO_HOLD = Decimal("0.000000001")
+"""What ``reservation_estimate: none`` holds: one nano-dollar, so a budget whose spend has reached
+``max_budget`` still refuses (spend + hold > max_budget), as LiteLLM's ``spend >= max_budget`` does."""
+
 log = logging.getLogger("ledgerlm.budgets")
 
 UnpricedPolicy = Literal["reject", "admit"]
@@ -61,11 +66,21 @@ class BudgetSettings:
     """``unpriced``: what to do with an unpriced model when a budget applies (``reject``: 403;
     ``admit``: let it through with a warning, its cost not counted); ``lease_s``: seconds after which
     an unsettled reservation (a crashed instance) is reclaimed; ``estimate``: token allowances;
+    ``exceeded_status_code``: the HTTP status of a budget refusal (LiteLLM's default 422, with LiteLLM's
+    message ``Budget has been exceeded! ... Current cost: X, Max budget: Y`` and ``code`` = the status;
+    429: ledgerlm's rate-limit form with ``Retry-After``-style ``x-ratelimit-*`` headers);
+    ``reservation_estimate``: what a request holds on its budgets while in flight: ``worst_case`` (its
+    worst-case cost: a budget is never exceeded) or ``none`` (nothing: a request is admitted while spend
+    plus what is reserved is below ``max_budget``, LiteLLM's check, so a small budget is not refused on
+    the first call; the overshoot is bounded by the cost of the calls in flight when the budget runs
+    out);
     ``io_timeout_s``: deadline of each counter operation (seconds; admit past it: 503)."""
 
     unpriced: UnpricedPolicy = "reject"
     lease_s: float = 600.0
     estimate: EstimateSettings = field(default_factory=EstimateSettings)
+    exceeded_status_code: int = 422
+    reservation_estimate: ReservationEstimate = "worst_case"
     io_timeout_s: float = 5.0
 
 
@@ -133,6 +148,8 @@ class Budgets:
         estimate = Estimate(estimate.input_tokens, estimate.output_tokens, estimate.output_bounded, cost)
         budgets = [e for e in entities if e.has_budget]
         amount = self._amount(cost, budgets, body)
+        if amount is not None and self.settings.reservation_estimate == "none":
+            amount = NO_HOLD
         reservation = Reservation(uuid.uuid4().hex, request_id, amount, estimate, tuple(entities))
         plan = self._plan(reservation, entities)
         if not (plan.budgets or plan.rates or plan.track):
@@ -193,7 +210,7 @@ class Budgets:
         assert result.ref is not None
         entity = next(e for e in reservation.entities if e.ref == result.ref)
         if result.outcome == "budget":
-            return _budget_error(result, entity, reservation)
+            return _budget_error(result, entity, reservation, self.settings.exceeded_status_code)
         reset_s = min((s.window_reset_s for s in result.rates), default=1.0)
         wait = 1.0 if result.outcome == "parallel" else reset_s
         names = {"rpm": "rpm_limit", "tpm": "tpm_limit", "parallel": "max_parallel_requests"}
@@ -241,7 +258,11 @@ class Budgets:
                 log.exception("budget release failed for reservation %s", reservation.id)
 
 
-def _budget_error(result: AdmitResult, entity: EntityLimits, reservation: Reservation) -> BudgetExceededError:
+def _budget_error(
+    result: AdmitResult, entity: EntityLimits, reservation: Reservation, status: int = 422
+) -> BudgetExceededError:
+    """The refusal: LiteLLM's form (``status``, ``type`` ``budget_exceeded``, ``code`` the status as a
+    string, the message opening with LiteLLM's sentence) unless ``status`` is 429 (ledgerlm's form)."""
     spend, reserved, limit = (from_nano(v) for v in (result.spend_nano, result.reserved_nano, result.limit))
     reset = entity.budget_reset_at.isoformat() if entity.budget_reset_at else "never (no budget_duration)"
     wanted = reservation.amount or Decimal(0)
@@ -252,7 +273,10 @@ def _budget_error(result: AdmitResult, entity: EntityLimits, reservation: Reserv
     )
     if wanted > limit:
         message += "; this request alone exceeds the budget: lower max_tokens"
-    return BudgetExceededError(message)
+    if status == 429:
+        return BudgetExceededError(message)
+    litellm = f"Budget has been exceeded! {entity.name}: Current cost: {spend}, Max budget: {limit}. "
+    return BudgetExceededError(litellm + message, status_code=status, code=str(status))
 
 
 def _period(entity: EntityLimits) -> str:

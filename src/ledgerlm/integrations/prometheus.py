@@ -23,6 +23,9 @@ Series (prefix ``ledgerlm_``; labels in braces):
 | ``exporter_events_total`` | counter | exporter, outcome (sent, retried, spilled, dropped, ...) |
 | ``exporter_queue_depth`` / ``exporter_spool_bytes`` | gauge | exporter |
 
+The same calls are also counted under LiteLLM's metric names (``litellm_spend_metric``, ...:
+``ledgerlm.integrations.prometheus_litellm``) so LiteLLM's Grafana dashboards work unchanged.
+
 Bounded by design: no label carries a per-request, per-key, per-user or per-tag value unless the
 operator allow-lists it (``key_allowlist`` by key alias or key hash, ``tag_allowlist``). Even the
 bounded labels (model group, team, error type, ...) are capped at ``max_label_values`` distinct values
@@ -51,6 +54,7 @@ from prometheus_client.registry import Collector
 from ledgerlm.custom_logger import CustomLogger
 from ledgerlm.integrations.base import live_exporters
 from ledgerlm.integrations.events import record_from_kwargs, to_export_dict
+from ledgerlm.integrations.prometheus_litellm import LiteLLMMetrics
 from ledgerlm.integrations.settings import Lookup
 from ledgerlm.record import CallRecord
 
@@ -154,6 +158,7 @@ class PrometheusMetrics:
         self.max_label_values = max_label_values
         self._make_call_metrics()
         self._make_proxy_metrics()
+        self.litellm = LiteLLMMetrics(self.registry, self.label, self._key_allowed)  # LiteLLM's names
         self.registry.register(ExporterStatsCollector())
 
     def _make_call_metrics(self) -> None:
@@ -230,6 +235,9 @@ class PrometheusMetrics:
             "callback_drops", "Callback events dropped.", ["callback"], namespace=ns, registry=r
         )
 
+    def _key_allowed(self, key_alias: Any, key_hash: Any) -> bool:
+        return key_alias in self.key_allowlist or key_hash in self.key_allowlist
+
     def label(self, name: str, value: Any) -> str:
         """``value`` for label ``name``, capped at ``max_label_values`` distinct values."""
         limiter = self._limiters.get(name)
@@ -277,6 +285,7 @@ class PrometheusMetrics:
             self.unpriced.labels(*group).inc()
         else:
             self.spend.labels(*group, team).inc(usd)
+        self.litellm.record_call(event, None if total is None else Decimal(str(total)))
         key = next(
             (k for k in (event.get("key_alias"), event.get("key_hash")) if k in self.key_allowlist), None
         )
@@ -307,6 +316,7 @@ class PrometheusMetrics:
                 self.budget_remaining.remove(scope, label)
             return
         self.budget_remaining.labels(scope, label).set(float(remaining_usd))
+        self.litellm.set_remaining(scope, label, None, float(remaining_usd))
 
 
 class PrometheusExporter(CustomLogger):

@@ -50,12 +50,14 @@ def parse_at(at: datetime | str | None) -> datetime | None:
 
 
 def completion_cost(
-    response: Any,
+    response: Any = None,
     *,
     provider: str | None = None,
     model: str | None = None,
     at: datetime | str | None = None,
     config: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    completion_response: Any = None,
+    custom_llm_provider: str | None = None,
 ) -> Cost:
     """The ``Cost`` (USD) of one response.
 
@@ -67,8 +69,13 @@ def completion_cost(
 
     Unknown model or no usage -> an unpriced ``Cost`` (``total is None``) with a reason. Raises
     ``NotAResponseError`` (a ``ValueError``) when ``response`` is not a response, ``ValueError`` for
-    a bad ``at``, ``ledgerlm.errors.ConfigError`` for a bad config.
+    a bad ``at``, ``ledgerlm.errors.ConfigError`` for a bad config. LiteLLM's keywords are accepted:
+    ``completion_response=`` (the response) and ``custom_llm_provider=`` (the provider).
     """
+    response = response if response is not None else completion_response  # LiteLLM's keyword
+    if response is None:
+        raise TypeError("completion_cost() needs a response (or completion_response=)")
+    provider = provider or custom_llm_provider  # LiteLLM's keyword
     return price_report(response, provider=provider, model=model, at=at, config=config).cost
 
 

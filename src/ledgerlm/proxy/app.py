@@ -27,12 +27,15 @@ from ledgerlm import transport
 from ledgerlm.budgets.contract import start_admission, stop_admission
 from ledgerlm.proxy import (
     endpoints,
+    entities,
     ledger_routes,
     llm_routes,
     management,
     messages,
     reconcile_routes,
+    spend_activity,
     spend_api,
+    spend_litellm,
     tag_routes,
 )
 from ledgerlm.proxy.config import load_config
@@ -92,10 +95,13 @@ def routes() -> list[Route]:
     out.extend(messages.routes())  # POST /v1/messages (Anthropic format)
     out.extend(endpoints.routes())  # POST /v1/responses, ... (ledgerlm.proxy.endpoints)
     out.extend(management.routes())
-    out.extend(spend_api.routes())
+    out.extend(spend_api.routes())  # /spend/logs/v2
+    out.extend(spend_litellm.routes())  # LiteLLM's spend shapes
+    out.extend(spend_activity.routes())  # /user|team|tag/daily/activity
     out.extend(tag_routes.routes())
     out.extend(reconcile_routes.routes())  # GET /reconcile/runs[/{id}] (issue 18)
     out.extend(ledger_routes.routes())  # POST /period/close, GET /period/list (issue 19)
+    out.extend(entities.routes())  # issue 17: orgs, members, users, end users, budgets, keys, service
     return out
 
 
@@ -110,6 +116,10 @@ def build_app(state: ProxyState) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.store.start()
         await ledger_routes.record_deployment_prices(state)  # the price book (issue 19)
+        if state.config.general_settings.store_model_in_db:  # models added with /model/new
+            from ledgerlm.proxy.entities.models_db import load_db_models
+
+            await load_db_models(state, strict=False)
         await start_admission(state.admission)
         await state.key_events.start()
         await reconcile.start()

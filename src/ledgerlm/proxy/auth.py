@@ -100,6 +100,10 @@ class KeyContext:
     rpm_limit: int | None = None
     max_parallel_requests: int | None = None
     end_user_id: str | None = None
+    user_role: str | None = None  # the key's user's role (LiteLLM ``user_role``; see proxy.roles)
+    user_organization_id: str | None = None  # the key's user's organization (org admins)
+    user_max_budget: Any = None  # the key's user's max_budget, USD (keys it makes stay within)
+    user_models: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

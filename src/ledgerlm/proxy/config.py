@@ -114,6 +114,7 @@ class GeneralSettings(_Lenient):
     tag_drift_alert_threshold: float = Field(default=0.2, ge=0, le=1)  # untagged share that alerts
     # issue 14: readiness reports a spend writer failing for longer than this (seconds)
     spend_writer_max_lag_s: float = Field(default=30.0, gt=0)
+    store_model_in_db: bool = False  # LiteLLM's: /model/new|update|delete store models in the database
 
     @field_validator("tag_policies")
     @classmethod
@@ -146,6 +147,7 @@ class LiteLLMSettings(_Lenient):
     max_budget: Decimal | None = Field(default=None, ge=0)  # global proxy budget, USD (budgets)
     budget_duration: str | None = None  # its period, e.g. 30d (budgets)
     require_auth_for_metrics_endpoint: bool = True  # /metrics needs the master key (issue 14)
+    budget_exceeded_status_code: int = Field(default=422, ge=400, le=599)  # budget refusals (LiteLLM's)
 
     @field_validator("callbacks", "success_callback", "failure_callback", mode="before")
     @classmethod

@@ -42,7 +42,6 @@ NOT_SUPPORTED: Mapping[str, frozenset[str]] = {
     ),
     "general_settings": frozenset(
         {
-            "store_model_in_db",
             "proxy_budget_rescheduler_min_time",
             "proxy_budget_rescheduler_max_time",
             "proxy_batch_write_at",

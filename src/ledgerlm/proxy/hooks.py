@@ -8,8 +8,11 @@ from ``<config dir>/<module>.py`` like LiteLLM), or an exporter name resolved by
 
 Hooks (``ProxyHooks``), called only for loggers that override them:
 
-* ``async_pre_call_hook(user_api_key_dict, cache, data, call_type)`` -> a dict replaces the request;
-  an exception rejects it (400 with its message, or its own status for ledgerlm errors);
+* ``async_pre_call_hook(user_api_key_dict, cache, data, call_type)`` -> a dict replaces the request, a
+  string rejects it (400, the string is the message); an exception rejects it (400 with its message,
+  or its own status for ledgerlm errors);
+* ``async_moderation_hook(data, user_api_key_dict, call_type)``: all run concurrently after the pre-call
+  hooks, before the upstream call; raising rejects (400);
 * ``async_post_call_success_hook(data, user_api_key_dict, response)`` -> a dict replaces the response;
 * ``async_post_call_failure_hook(request_data, original_exception, user_api_key_dict)``;
 * ``async_post_call_streaming_hook(user_api_key_dict, response)`` per chunk -> a dict replaces the chunk.
@@ -19,6 +22,7 @@ Post-call hooks that raise are logged and never change the response.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import inspect
@@ -203,18 +207,27 @@ class ProxyHooks:
         self.success = [x for x in loggers if _overrides(x, "async_post_call_success_hook")]
         self.failure = [x for x in loggers if _overrides(x, "async_post_call_failure_hook")]
         self.streaming = [x for x in loggers if _overrides(x, "async_post_call_streaming_hook")]
+        self.moderation = [x for x in loggers if _overrides(x, "async_moderation_hook")]
+        if self.moderation:  # moderation runs in the pre-call step (see ``pre_call``)
+            self.pre = list(dict.fromkeys([*self.pre, *self.moderation]))
 
     async def pre_call(self, ctx: KeyContext, data: dict[str, Any], call_type: str) -> dict[str, Any]:
-        """Run pre-call hooks in order; returns the (maybe replaced) request. Raises 4xx to reject."""
+        """Run pre-call hooks in order, then every ``async_moderation_hook(data, user_api_key_dict,
+        call_type)`` concurrently; returns the (maybe replaced) request. A hook that raises, or a pre-call
+        hook that returns a string (LiteLLM's way to reject, the string is the message), rejects the
+        request with 400 ``rejected_by_hook``. Moderation runs BEFORE the upstream call (LiteLLM runs it
+        beside the call), so a rejected request costs nothing."""
         for logger in self.pre:
-            try:
-                result = await logger.async_pre_call_hook(ctx, self.cache, data, call_type)
-            except LedgerLMError:
-                raise
-            except Exception as exc:
-                raise BadRequestError(str(exc) or type(exc).__name__, code="rejected_by_hook") from exc
+            if not _overrides(logger, "async_pre_call_hook"):
+                continue
+            result = await _guarded(logger.async_pre_call_hook(ctx, self.cache, data, call_type))
+            if isinstance(result, str):
+                raise BadRequestError(result, code="rejected_by_hook")
             if isinstance(result, dict):
                 data = result
+        if self.moderation:
+            checks = [_guarded(x.async_moderation_hook(data, ctx, call_type)) for x in self.moderation]
+            await asyncio.gather(*checks)
         return data
 
     async def post_success(self, data: dict[str, Any], ctx: KeyContext, response: Any) -> Any:
@@ -248,6 +261,16 @@ class ProxyHooks:
             if isinstance(result, dict):
                 chunk = result
         return chunk
+
+
+async def _guarded(awaitable: Any) -> Any:
+    """Await a hook; anything it raises other than a ledgerlm API error becomes a 400 naming it."""
+    try:
+        return await awaitable
+    except LedgerLMError:
+        raise
+    except Exception as exc:
+        raise BadRequestError(str(exc) or type(exc).__name__, code="rejected_by_hook") from exc
 
 
 async def close_callbacks(loaded: LoadedCallbacks, timeout_s: float = 10.0) -> None:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from ledgerlm.errors import APIError, BadRequestError, LedgerLMError, RequestTooLargeError
 
 __all__ = [
+    "decimal_number",
     "error_response",
     "http_exception_response",
     "json_response",
@@ -33,17 +34,27 @@ log = logging.getLogger("ledgerlm.proxy")
 JSON_MEDIA = "application/json"
 
 
+def decimal_number(value: Decimal) -> orjson.Fragment | None:
+    """A ``Decimal`` as a JSON NUMBER with its exact digits (``Decimal("0.00000855")`` -> ``0.00000855``,
+    never ``8.55e-06`` nor a float round-off; ``1E+2`` -> ``100``). Money leaves the proxy this way in every
+    response, so clients that do arithmetic and clients that parse decimals exactly both lose nothing.
+    A non-finite value (never money) is ``null``."""
+    if not value.is_finite():
+        return None
+    text = format(value.normalize(), "f")
+    return orjson.Fragment("0" if text in ("-0", "0") else text)
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        text = format(value.normalize(), "f")
-        return "0" if text in ("-0", "0") else text
+        return decimal_number(value)
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 def dumps(value: Any) -> bytes:
-    """orjson bytes; ``Decimal`` as a decimal string, pydantic models dumped."""
+    """orjson bytes; ``Decimal`` as an exact JSON number (``decimal_number``), pydantic models dumped."""
     return orjson.dumps(value, default=_default)
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ledgerlm.errors import BadRequestError
 from ledgerlm.proxy.config import format_path
@@ -23,11 +23,14 @@ __all__ = [
     "KeyDelete",
     "KeyGenerate",
     "KeyUpdate",
+    "LimitFields",
+    "Member",
     "TeamDelete",
     "TeamNew",
     "TeamUpdate",
     "UserNew",
     "duration_to_expiry",
+    "members_of",
     "parse_body",
 ]
 
@@ -113,6 +116,10 @@ class _Limits(_Body):
         return value
 
 
+LimitFields = _Limits
+"""The budget and rate-limit fields, for bodies defined next to their routes."""
+
+
 class KeyGenerate(_Limits):
     """``POST /key/generate``."""
 
@@ -123,6 +130,7 @@ class KeyGenerate(_Limits):
     key_alias: str | None = None
     duration: str | None = Field(default=None, description="key lifetime, e.g. 30d; none = no expiry")
     blocked: bool | None = None
+    budget_id: str | None = None
 
     @field_validator("tags")
     @classmethod
@@ -148,6 +156,29 @@ class KeyDelete(_Body):
     key_aliases: list[str] = Field(default_factory=list)
 
 
+class Member(_Body):
+    """A team member (LiteLLM ``Member``): ``role`` ``admin`` or ``user``; ``user_id`` and/or
+    ``user_email``."""
+
+    role: Literal["admin", "user"] = "user"
+    user_id: str | None = Field(default=None, min_length=1, max_length=255)
+    user_email: str | None = Field(default=None, max_length=255)
+
+    @model_validator(mode="after")
+    def _who(self) -> Member:
+        if not self.user_id and not self.user_email:
+            raise ValueError("a member needs user_id or user_email")
+        return self
+
+
+def members_of(members: list[Member]) -> list[dict[str, Any]]:
+    """Stored form of ``members_with_roles`` (one entry per user id, the last one wins)."""
+    out: dict[str, dict[str, Any]] = {}
+    for member in members:
+        out[member.user_id or f"email:{member.user_email}"] = member.model_dump(exclude_none=True)
+    return list(out.values())
+
+
 class TeamNew(_Limits):
     """``POST /team/new`` (``team_id`` generated when absent)."""
 
@@ -157,6 +188,7 @@ class TeamNew(_Limits):
     models: list[str] | None = None
     tags: list[str] | None = None
     members: list[dict[str, Any]] | None = None
+    members_with_roles: list[Member] | None = None
     blocked: bool | None = None
 
     @field_validator("tags")
@@ -184,10 +216,15 @@ class UserNew(_Limits):
     user_id: str | None = None
     user_alias: str | None = None
     user_email: str | None = None
-    user_role: str | None = None
+    user_role: (
+        Literal["proxy_admin", "proxy_admin_viewer", "org_admin", "internal_user", "internal_user_viewer"]
+        | None
+    ) = None
+    organization_id: str | None = None
     models: list[str] | None = None
     teams: list[str] | None = None
     auto_create_key: bool = True
+    budget_id: str | None = None
     key_alias: str | None = None
     duration: str | None = None
 
@@ -205,6 +242,7 @@ class CustomerNew(_Limits):
     blocked: bool | None = None
     allowed_model_region: str | None = None
     default_model: str | None = None
+    budget_id: str | None = None
 
 
 def parse_body(model: type[M], data: Any) -> M:

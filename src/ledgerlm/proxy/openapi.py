@@ -128,11 +128,16 @@ MODELS_RESPONSE = {
 }
 
 OBJECT = {"type": "object", "additionalProperties": True}
+OBJECT_OR_LIST = {"type": ["object", "array"]}
+LIST = {"type": "array", "items": {"type": "object"}}  # LiteLLM's list routes answer a JSON array
 SPEND_ROW = {
     "type": "object",
-    "properties": {"request_id": {"type": "string"}, "spend": {"type": ["string", "null"]}},
+    "properties": {
+        "request_id": {"type": "string"},
+        "spend": {"type": ["number", "null"], "description": "USD, exact decimal digits; null when unpriced"},
+    },
 }
-SPEND_LOGS = {
+SPEND_LOGS = {  # /spend/logs/v2
     "type": "object",
     "properties": {"data": {"type": "array", "items": SPEND_ROW}, "page": {"type": "integer"}},
 }
@@ -229,7 +234,6 @@ def _management_paths() -> dict[str, Any]:
         "/team/update": ("Update a team", mm.TeamUpdate),
         "/team/delete": ("Delete teams", mm.TeamDelete),
         "/user/new": ("Create a user (and a key)", mm.UserNew),
-        "/customer/new": ("Create an end user (customer)", mm.CustomerNew),
     }
     out: dict[str, Any] = {
         p: {"post": _op(s, OBJECT, body=_schema(m), errors=(400, 401, 403, 404))}
@@ -240,7 +244,6 @@ def _management_paths() -> dict[str, Any]:
         "/key/list": ("Keys", ["page", "size", "team_id", "user_id", "key_alias", "return_full_object"]),
         "/team/info": ("A team and its keys", ["team_id"]),
         "/user/info": ("A user, its keys and teams", ["user_id"]),
-        "/customer/info": ("An end user", ["end_user_id"]),
     }
     for path, (summary, params) in get.items():
         out[path] = {"get": _op(summary, OBJECT, params=params, errors=(400, 401, 403, 404))}
@@ -262,27 +265,50 @@ def _spend_paths() -> dict[str, Any]:
         "page",
         "page_size",
     ]
+    litellm = [
+        "request_id",
+        "api_key",
+        "user_id",
+        "team_id",
+        "end_user",
+        "start_date",
+        "end_date",
+        "summarize",
+    ]
+    report = ["group_by", "start_date", "end_date", "api_key", "internal_user_id", "team_id", "customer_id"]
+    dates = ["start_date", "end_date"]
+    errors = (400, 401, 403)
     return {
         "/spend/logs": {
             "get": _op(
-                "Spend log rows (a virtual key: its own only)", SPEND_LOGS, params=filters, errors=(400, 401)
+                "Spend log rows, LiteLLM's list (or daily summaries)", LIST, params=litellm, errors=errors
             )
         },
-        "/spend/tags": {
-            "get": _op(
-                "Spend and requests per tag",
-                OBJECT,
-                params=["start_date", "end_date"],
-                errors=(400, 401, 403),
-            )
+        "/spend/logs/v2": {
+            "get": _op("Spend log rows, paginated", SPEND_LOGS, params=filters, errors=errors)
         },
+        "/spend/tags": {"get": _op("Spend and requests per tag", LIST, params=dates, errors=errors)},
+        "/global/spend/tags": {"get": _op("Spend per tag, every key", LIST, params=dates, errors=errors)},
         "/global/spend/report": {
+            "get": _op("Spend per day and group (LiteLLM's shape)", LIST, params=report, errors=errors)
+        },
+        "/global/spend/report/v2": {
             "get": _op(
-                "Spend grouped by team, customer, api_key, tag, model, day or tag:<dimension> (allocated)",
+                "Spend totals per group (also tag:<dimension>, allocated)",
                 OBJECT,
-                params=["group_by", "start_date", "end_date"],
-                errors=(400, 401, 403),
+                params=["group_by", *dates],
+                errors=errors,
             )
+        },
+        "/global/spend/reset": {"post": _op("Reset key and team spend", OBJECT, body=OBJECT, errors=errors)},
+        "/user/daily/activity": {
+            "get": _op("A user's daily spend", OBJECT, params=["user_id", *dates], errors=errors)
+        },
+        "/team/daily/activity": {
+            "get": _op("Teams' daily spend", OBJECT, params=["team_ids", *dates], errors=errors)
+        },
+        "/tag/daily/activity": {
+            "get": _op("Tags' daily spend", OBJECT, params=["tags", *dates], errors=errors)
         },
     }
 
@@ -402,6 +428,23 @@ def _ledger_paths() -> dict[str, Any]:
     }
 
 
+def _entity_paths() -> dict[str, Any]:
+    """The ``ledgerlm.proxy.entities`` routes, described from their handlers' docstrings; each names the
+    access it needs (``ledgerlm.proxy.roles``)."""
+    from ledgerlm.proxy import entities, roles
+
+    out: dict[str, Any] = {}
+    for route in entities.routes():
+        doc = (getattr(route.endpoint, "__doc__", None) or route.path).strip()
+        summary = doc.splitlines()[0]
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            body = OBJECT if method in ("POST", "PATCH", "DELETE") else None
+            op = _op(summary, OBJECT_OR_LIST, body=body, errors=(400, 401, 403, 404))
+            op["description"] = f"{doc}\n\nAccess: {roles.access_of(route.path).value}."
+            out.setdefault(route.path, {})[method.lower()] = op
+    return out
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document (cached)."""
@@ -423,6 +466,7 @@ def openapi_document() -> dict[str, Any]:
             **_other_paths(),
             **_ledger_paths(),
             **endpoint_paths(),
+            **_entity_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -1,20 +1,23 @@
-"""Spend routes over the store's queries (``ledgerlm.store.spend_queries``).
+"""Spend routes over the store's queries (``ledgerlm.store.spend_queries``): our richer, paginated form.
 
-* ``GET /spend/logs``: filters ``request_id``, ``api_key`` (a key or its hash), ``user_id``, ``team_id``,
+* ``GET /spend/logs/v2``: filters ``request_id``, ``api_key`` (a key or its hash), ``user_id``, ``team_id``,
   ``end_user``, ``tags`` (comma separated; rows having ANY of them), ``model``, ``status``,
   ``start_date``/``end_date`` (``YYYY-MM-DD`` UTC days, both inclusive), ``page`` (from 1), ``page_size``
-  (max 1000).
-* ``GET /spend/tags``: spend (USD decimal string) and request counts per tag over the date range.
-* ``GET /global/spend/report?group_by=team|customer|api_key|user|tag|model|day`` (``tag``: raw tags,
-  overlapping, labelled ``"semantics": "overlapping"``), or ``group_by=tag:<dimension>``: spend allocated
-  per dimension value, adding up to the total (``ledgerlm.tags.report``).
+  (max 1000) -> ``{"data": [rows], "total", "page", "page_size", "total_pages"}``, newest first.
+* ``GET /global/spend/report/v2?group_by=team|customer|api_key|user|tag|model|day``: totals per group with
+  request counts, failures and unpriced calls (``tag``: raw tags, overlapping, labelled
+  ``"semantics": "overlapping"``), or ``group_by=tag:<dimension>``: spend allocated per dimension value,
+  adding up to the total (``ledgerlm.tags.report``; ``/global/spend/report`` answers it too).
 
-The master key sees everything; a virtual key sees ONLY its own calls on every spend route (asking for
-another key's rows: 403).
+LiteLLM's own shapes (``/spend/logs`` as a list, ``/global/spend/report``, ``/spend/tags``) are in
+``ledgerlm.proxy.spend_litellm``. Who sees what (``scoped_filter``, ``ledgerlm.proxy.roles``): admins and
+admin viewers everything; a key of a user that user's calls; a key without a user its own calls; asking
+for another's rows is a 403.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
@@ -22,16 +25,17 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from ledgerlm.errors import BadRequestError, PermissionDeniedError
+from ledgerlm.proxy import roles
 from ledgerlm.proxy.auth import KeyContext, hash_key
 from ledgerlm.proxy.management import managed
 from ledgerlm.proxy.state import ProxyState
 from ledgerlm.store import spend_queries
-from ledgerlm.store.spend_queries import LogFilter
+from ledgerlm.store.spend_queries import GroupBy, LogFilter
 
-__all__ = ["GROUP_BY", "parse_day", "routes"]
+__all__ = ["dimension_report_route", "key_hash", "parse_day", "routes", "scoped_filter"]
 
-GROUP_BY = ("team", "customer", "api_key", "user", "tag", "model", "day")
 MAX_PAGE_SIZE = 1000
+GROUP_BY = ("team", "customer", "api_key", "user", "tag", "model", "day")
 
 
 def parse_day(value: str | None, *, param: str) -> date | None:
@@ -60,20 +64,23 @@ def _int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
-def _key_hash(value: str | None) -> str | None:
+def key_hash(value: str | None) -> str | None:
     if not value:
         return None
     return value if len(value) == 64 and not value.startswith("sk-") else hash_key(value)
 
 
-def _restriction(ctx: KeyContext, requested: str | None) -> str | None:
-    """None for the admin; a virtual key is restricted to its own hash (asking for another: 403)."""
-    if ctx.is_admin:
-        return None
-    wanted = _key_hash(requested)
-    if wanted is not None and wanted != ctx.token:
+def scoped_filter(ctx: KeyContext, filters: LogFilter) -> LogFilter:
+    """``filters`` limited to what the caller may read (403 when it asks for another's rows)."""
+    if roles.sees_all(ctx):
+        return filters
+    if ctx.user_id:
+        if filters.user_id not in (None, ctx.user_id):
+            raise PermissionDeniedError("you may only read your own spend", param="user_id")
+        return replace(filters, user_id=ctx.user_id)  # any key filter must then be one of the user's
+    if filters.api_key not in (None, ctx.token):
         raise PermissionDeniedError("a virtual key can only read its own spend", param="api_key")
-    return ctx.token
+    return replace(filters, restrict_api_key=ctx.token)
 
 
 def _dates(request: Request) -> tuple[date | None, date | None]:
@@ -90,13 +97,13 @@ def _status(value: str | None) -> str | None:
     return value
 
 
-def log_filter(request: Request, ctx: KeyContext) -> LogFilter:
+def log_filter(request: Request) -> LogFilter:
     """The ``/spend/logs`` filters from the query string (see the module docstring)."""
     q = request.query_params
     start, end = _dates(request)
     return LogFilter(
         request_id=q.get("request_id") or None,
-        api_key=_key_hash(q.get("api_key")),
+        api_key=key_hash(q.get("api_key")),
         user_id=q.get("user_id") or None,
         team_id=q.get("team_id") or None,
         end_user=q.get("end_user") or None,
@@ -105,56 +112,47 @@ def log_filter(request: Request, ctx: KeyContext) -> LogFilter:
         status=_status(q.get("status")),
         start=start,
         end=end,
-        restrict_api_key=_restriction(ctx, q.get("api_key")),
     )
 
 
-@managed(admin=False)
-async def spend_logs(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
-    """``GET /spend/logs`` -> ``{"data": [rows], "total", "page", "page_size"}`` (newest first)."""
-    filters = log_filter(request, ctx)
+@managed()
+async def spend_logs_v2(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
+    """``GET /spend/logs/v2`` -> ``{"data": [rows], "total", "page", "page_size", "total_pages"}``."""
+    filters = scoped_filter(ctx, log_filter(request))
     page = _int(request, "page", 1, 1, 10**9)
     size = _int(request, "page_size", 100, 1, MAX_PAGE_SIZE)
     engine = state.store.engine
     rows = await spend_queries.query_logs(engine, filters, limit=size, offset=(page - 1) * size)
     total = await spend_queries.count_logs(engine, filters)
-    return {"data": rows, "total": total, "page": page, "page_size": size}
+    return {"data": rows, "total": total, "page": page, "page_size": size, "total_pages": -(-total // size)}
 
 
-@managed(admin=False)
-async def spend_tags(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
-    """``GET /spend/tags`` -> ``{"data": [{"group": tag, "spend", "api_requests", ...}]}`` (a virtual
-    key: its own calls only)."""
-    start, end = _dates(request)
-    restrict = _restriction(ctx, None)
-    rows = await spend_queries.spend_per_tag(
-        state.store.engine, start=start, end=end, restrict_api_key=restrict
-    )
-    return {"data": [{"tag": r["group"], **r} for r in rows]}
-
-
-@managed(admin=False)
-async def global_report(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
-    """``GET /global/spend/report?group_by=&start_date=&end_date=`` (a virtual key: its own calls)."""
+@managed()
+async def global_report_v2(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
+    """``GET /global/spend/report/v2?group_by=team|customer|api_key|user|tag|model|day&start_date=
+    &end_date=`` -> ``{"group_by", "data": [{"group", "label", "spend", "api_requests",
+    "successful_requests", "failed_requests", "unpriced_requests", token sums}]}`` (totals over the range,
+    from the daily aggregates; a caller that does not see everything: from its own rows)."""
     group_by = request.query_params.get("group_by", "team")
     if group_by.startswith("tag:"):
-        return await _dimension_report(request, state, ctx, group_by[4:])
+        return await dimension_report_route(request, state, ctx, group_by[4:])
     if group_by not in GROUP_BY:
         raise BadRequestError(f"group_by must be one of {', '.join(GROUP_BY)}", param="group_by")
     start, end = _dates(request)
-    rows = await spend_queries.spend_report(
-        state.store.engine,
-        cast(spend_queries.GroupBy, group_by),
-        start=start,
-        end=end,
-        restrict_api_key=_restriction(ctx, None),
-    )
+    restrict = None if roles.sees_all(ctx) else ctx.token
+    if ctx.user_id and restrict is not None:  # a user's report covers its own user's calls
+        filters = scoped_filter(ctx, LogFilter(start=start, end=end))
+        rows = await spend_queries.spend_report_where(state.store.engine, cast(GroupBy, group_by), filters)
+    else:
+        rows = await spend_queries.spend_report(
+            state.store.engine, cast(GroupBy, group_by), start=start, end=end, restrict_api_key=restrict
+        )
     if group_by == "tag":  # a call with several tags counts in each: the rows may sum to more than spend
         return {"group_by": group_by, "semantics": "overlapping", "data": rows}
     return {"group_by": group_by, "data": rows}
 
 
-async def _dimension_report(request: Request, state: ProxyState, ctx: KeyContext, dimension: str) -> Any:
+async def dimension_report_route(request: Request, state: ProxyState, ctx: KeyContext, dimension: str) -> Any:
     """``group_by=tag:<dimension>``: allocated spend per value (``ledgerlm.tags.report``)."""
     from ledgerlm.tags.policy import DIMENSION_NAME_RULE, is_dimension_name
     from ledgerlm.tags.report import dimension_report
@@ -162,14 +160,13 @@ async def _dimension_report(request: Request, state: ProxyState, ctx: KeyContext
     if not is_dimension_name(dimension):
         raise BadRequestError(f"group_by=tag:<dimension>: {DIMENSION_NAME_RULE}", param="group_by")
     start, end = _dates(request)
-    filters = LogFilter(start=start, end=end, restrict_api_key=_restriction(ctx, None))
+    filters = scoped_filter(ctx, LogFilter(start=start, end=end))
     return await dimension_report(state.store.engine, dimension, state.tags.policies, filters)
 
 
 def routes() -> list[Route]:
-    """The spend routes."""
+    """Our richer spend routes."""
     return [
-        Route("/spend/logs", spend_logs, methods=["GET"]),
-        Route("/spend/tags", spend_tags, methods=["GET"]),
-        Route("/global/spend/report", global_report, methods=["GET"]),
+        Route("/spend/logs/v2", spend_logs_v2, methods=["GET"]),
+        Route("/global/spend/report/v2", global_report_v2, methods=["GET"]),
     ]

@@ -62,10 +62,17 @@ def _tags_of(row: dict[str, Any], *, with_column: bool) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-def key_context(row: dict[str, Any], team: dict[str, Any] | None) -> KeyContext:
-    """A ``KeyContext`` from a ``verification_tokens`` row and its team row."""
+def key_context(
+    row: dict[str, Any], team: dict[str, Any] | None, user: dict[str, Any] | None = None
+) -> KeyContext:
+    """A ``KeyContext`` from a ``verification_tokens`` row, its team row and its user row."""
     team = team or {}
+    user = user or {}
     return KeyContext(
+        user_role=user.get("user_role"),
+        user_organization_id=user.get("organization_id"),
+        user_max_budget=user.get("max_budget"),
+        user_models=list(user.get("models") or []),
         token=row["token"],
         key_alias=row.get("key_alias"),
         key_name=row.get("key_name"),
@@ -213,11 +220,12 @@ class StoreLink:
         return reason is None, reason
 
     async def lookup_key(self, token: str) -> KeyContext | None:
-        """The key with SHA-256 hash ``token`` and its team, or None."""
-        from ledgerlm.store import keys, teams
+        """The key with SHA-256 hash ``token``, its team and its user (role), or None."""
+        from ledgerlm.store import keys, teams, users
 
         row = await keys.get_key(self.engine, token)
         if row is None:
             return None
         team = await teams.get_team(self.engine, row["team_id"]) if row.get("team_id") else None
-        return key_context(row, team)
+        user = await users.get_user(self.engine, row["user_id"]) if row.get("user_id") else None
+        return key_context(row, team, user)

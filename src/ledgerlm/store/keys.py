@@ -74,9 +74,17 @@ async def list_keys(
     team_id: str | None = None,
     user_id: str | None = None,
     key_alias: str | None = None,
+    organization_id: str | None = None,
+    token: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[Row]:
-    """Keys matching the given filters, oldest first, paginated."""
-    where = {"team_id": team_id, "user_id": user_id, "key_alias": key_alias}
+    """Keys matching the given filters (``token``: a key hash), oldest first, paginated."""
+    where = {
+        "team_id": team_id,
+        "user_id": user_id,
+        "key_alias": key_alias,
+        "organization_id": organization_id,
+        "token": token,
+    }
     return await _crud.list_rows(engine, verification_tokens, where=where, limit=limit, offset=offset)

@@ -218,6 +218,22 @@ async def spend_report(
     return rows
 
 
+async def spend_report_where(engine: AsyncEngine, group_by: GroupBy, filters: LogFilter) -> list[Row]:
+    """``spend_report`` computed from the spend log rows matching ``filters`` (a caller limited to its
+    own user's calls); same row shape."""
+    statement = _rows_statement(group_by, filters, engine.dialect.name)
+    async with engine.connect() as conn:
+        rows = [dict(row) for row in (await conn.execute(statement)).mappings()]
+        await _add_labels(conn, group_by, rows)
+    for row in rows:
+        row["spend"] = to_decimal(row["spend"] or 0)
+        row.update({name: int(row[name] or 0) for name in COUNTER_COLUMNS})
+        if group_by == "day" and isinstance(row["group"], str):
+            row["group"] = date.fromisoformat(row["group"])
+    rows.sort(key=lambda row: (-row["spend"], str(row["group"])))
+    return rows
+
+
 async def _add_labels(conn: Any, group_by: str, rows: list[Row]) -> None:
     for row in rows:
         row["label"] = None

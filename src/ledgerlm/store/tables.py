@@ -192,6 +192,7 @@ verification_tokens = sa.Table(
     sa.Column("expires", UTCDateTime, nullable=True),
     sa.Column("blocked", sa.Boolean, nullable=False, server_default=sa.false()),
     *_timestamps(),
+    sa.Column("budget_id", sa.String(255), nullable=True),  # a budget tier (migration 0005)
 )
 
 teams = sa.Table(
@@ -224,6 +225,7 @@ users = sa.Table(
     *_rate_limits(),
     _json("metadata", "{}"),
     *_timestamps(),
+    sa.Column("budget_id", sa.String(255), nullable=True),  # a budget tier (migration 0005)
 )
 
 end_users = sa.Table(
@@ -237,6 +239,10 @@ end_users = sa.Table(
     sa.Column("blocked", sa.Boolean, nullable=False, server_default=sa.false()),
     _json("metadata", "{}"),
     *_timestamps(),
+    # migration 0005: a budget tier, and per-end-user rate limits (LiteLLM keeps them in the tier)
+    sa.Column("budget_id", sa.String(255), nullable=True),
+    sa.Column("tpm_limit", sa.BigInteger, nullable=True),
+    sa.Column("rpm_limit", sa.BigInteger, nullable=True),
 )
 
 tags = sa.Table(
@@ -279,6 +285,29 @@ reconcile_runs = sa.Table(  # issue 18: one row per reconciliation run (migratio
     sa.Column("rows", sa.Text, nullable=False),  # JSON text of the explained rows, exact numbers
     sa.Column("created_at", UTCDateTime, nullable=False, server_default=sa.func.current_timestamp()),
     sa.Index(None, "provider", "created_at"),
+)
+
+budgets = sa.Table(  # budget tiers (LiteLLM ``LiteLLM_BudgetTable``, ``/budget/new``), migration 0005
+    "budgets",
+    metadata,
+    sa.Column("budget_id", sa.String(255), primary_key=True),
+    sa.Column("max_budget", Money, nullable=True),
+    sa.Column("soft_budget", Money, nullable=True),
+    sa.Column("budget_duration", sa.String(32), nullable=True),
+    sa.Column("budget_reset_at", UTCDateTime, nullable=True),
+    *_rate_limits(),
+    _json("model_max_budget", "{}"),
+    *_timestamps(),
+)
+
+proxy_models = sa.Table(  # models added with ``/model/new`` (``store_model_in_db``), migration 0005
+    "proxy_models",
+    metadata,
+    sa.Column("model_id", sa.String(255), primary_key=True),
+    sa.Column("model_name", sa.String(255), nullable=False, index=True),
+    _json("litellm_params", "{}"),  # credentials only as os.environ/NAME references, never values
+    _json("model_info", "{}"),
+    *_timestamps(),
 )
 
 # --- issue 19: price book, adjustments, closed periods (migration 0007; see ledgerlm.ledger) ---

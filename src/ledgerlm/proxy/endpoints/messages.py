@@ -25,7 +25,7 @@ from typing import Any
 from starlette.responses import Response
 
 from ledgerlm import engine
-from ledgerlm.errors import APIError, BadRequestError, LedgerLMError
+from ledgerlm.errors import APIError, BadRequestError, BudgetExceededError, LedgerLMError
 from ledgerlm.providers._anthropic_from_openai import AnthropicEventEncoder, anthropic_message, openai_request
 from ledgerlm.providers.anthropic import NATIVE_FLAG
 from ledgerlm.providers.base import Deployment
@@ -66,6 +66,8 @@ def anthropic_error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
         status = 529 if upstream.get("type") == "overloaded_error" else status
         return status, {"type": "error", "error": upstream}
     kind = _ERROR_TYPES.get(status, "api_error")
+    if isinstance(exc, BudgetExceededError):  # LiteLLM's 422 (or 429): the type says it is a budget
+        kind = exc.error_type
     if kind == "overloaded_error":
         status = 529
     message = exc.message if isinstance(exc, LedgerLMError) else "internal error"
