@@ -76,6 +76,7 @@ LLM = {
     ),
 }
 SELF_SERVICE = {"/key/info", "/spend/logs", "/spend/tags", "/global/spend/report"}
+SELF_SERVICE |= {"/model/info", "/v1/model/info", "/model_group/info"}  # filtered to the key's models
 SPEND_ROUTES = {"/spend/logs", "/spend/tags", "/global/spend/report"}
 
 

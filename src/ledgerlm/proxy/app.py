@@ -31,6 +31,7 @@ from ledgerlm.proxy import (
     llm_routes,
     management,
     messages,
+    model_info_routes,
     reconcile_routes,
     spend_api,
     tag_routes,
@@ -96,6 +97,7 @@ def routes() -> list[Route]:
     out.extend(tag_routes.routes())
     out.extend(reconcile_routes.routes())  # GET /reconcile/runs[/{id}] (issue 18)
     out.extend(ledger_routes.routes())  # POST /period/close, GET /period/list (issue 19)
+    out.extend(model_info_routes.routes())  # GET /model/info, /model_group/info (routing health)
     return out
 
 
@@ -118,6 +120,9 @@ def build_app(state: ProxyState) -> Starlette:
         finally:
             await reconcile.stop()
             await state.key_events.stop()
+            await state.router.aclose()
+            if state.response_cache is not None:
+                await state.response_cache.backend.close()
             await stop_admission(state.admission)
             await state.store.stop()
             await close_callbacks(state.callbacks)

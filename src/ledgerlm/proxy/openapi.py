@@ -402,6 +402,32 @@ def _ledger_paths() -> dict[str, Any]:
     }
 
 
+def _routing_paths() -> dict[str, Any]:
+    """``GET /model/info`` and ``/model_group/info`` (``ledgerlm.proxy.model_info_routes``)."""
+    listing = {
+        "type": "object",
+        "properties": {"data": {"type": "array", "items": OBJECT}},
+        "required": ["data"],
+    }
+    info = _op(
+        "Deployments the key may use, with routing health",
+        listing,
+        params=["litellm_model_id"],
+        errors=(401,),
+    )
+    groups = _op(
+        "Model groups the key may use, with their deployments' health",
+        listing,
+        params=["model_group"],
+        errors=(401,),
+    )
+    return {
+        "/model/info": {"get": info},
+        "/v1/model/info": {"get": info},
+        "/model_group/info": {"get": groups},
+    }
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document (cached)."""
@@ -423,6 +449,7 @@ def openapi_document() -> dict[str, Any]:
             **_other_paths(),
             **_ledger_paths(),
             **endpoint_paths(),
+            **_routing_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
