@@ -37,7 +37,7 @@ LAYERS: list[list[str]] = [
     ["callbacks"],
     # the call path shared by the SDK and the proxy
     ["engine", "responses"],
-    ["sdk", "budgets", "simulator", "tags"],
+    ["sdk", "budgets", "simulator", "tags", "routing"],
     # the public SDK surface
     ["<root>"],
     # applications on top

@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "CallRecord": "ledgerlm.record",
     "Deployment": "ledgerlm.providers.base",
     "Simulator": "ledgerlm.simulator",
+    "Router": "ledgerlm.routing.sdk_router",
     "completion_cost": "ledgerlm.pricing",
     "cost_per_token": "ledgerlm.pricing.litellm_helpers",
     # callbacks (issue 4): the SAME list objects as ledgerlm.callbacks.registry, so appends are seen
@@ -90,6 +91,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTooLargeError",
+    "Router",
     "ServiceUnavailableError",
     "Simulator",
     "UnprocessableEntityError",
@@ -148,6 +150,7 @@ if TYPE_CHECKING:
         ModelResponse,
         ModelResponseStream,
     )
+    from ledgerlm.routing.sdk_router import Router
     from ledgerlm.sdk import acompletion, aembedding, completion, embedding
     from ledgerlm.simulator import Simulator
     from ledgerlm.types import CallContext, Cost, Usage

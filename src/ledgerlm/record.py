@@ -17,6 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 SCHEMA_VERSION = 1
 
+ATTEMPT_MARK = "~attempt-"
+"""In a spend row's request id ``<request id>~attempt-<n>``: an earlier billable provider attempt of a
+routed request (retries, fallbacks; ``ledgerlm.routing.attempts``). Its spend and tokens count in every
+total; it counts in no request counter (the request's own row does)."""
+
 Money = Annotated[
     Decimal, PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json")
 ]

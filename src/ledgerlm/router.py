@@ -3,22 +3,20 @@
 * ``resolve_deployment(model, api_key=..., api_base=..., api_version=...)``: the SDK path; parses the
   model string (``provider/model``, see ``ledgerlm.providers.split_model``), checks ``api_base`` and
   caches the deployment per arguments so its price is compiled once.
-* ``Router``: model groups (proxy ``model_list``) -> deployments, picked round-robin. The proxy builds
-  it from its config and may replace it with a smarter strategy later.
+
+Model groups, strategies, retries, fallbacks and cooldowns live in ``ledgerlm.routing`` (one router for
+the SDK and the proxy).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
-from collections.abc import Iterable, Iterator
 from urllib.parse import urlsplit
 
-from ledgerlm.errors import BadRequestError, NotFoundError
+from ledgerlm.errors import BadRequestError
 from ledgerlm.providers import get_provider, split_model
 from ledgerlm.providers.base import Deployment
 
-__all__ = ["Router", "resolve_deployment", "validate_api_base"]
+__all__ = ["resolve_deployment", "validate_api_base"]
 
 _CACHE_LIMIT = 256
 _cache: dict[tuple[str, str | None, str | None, str | None], Deployment] = {}
@@ -78,46 +76,3 @@ def resolve_deployment(
         _cache.clear()
     _cache[key] = deployment
     return deployment
-
-
-class Router:
-    """Model groups -> deployments, round-robin within a group.
-
-    ``Router({"gpt-4o": [dep1, dep2]})``; ``pick("gpt-4o")`` returns the next deployment;
-    ``groups()`` lists the model group names. Raises ``NotFoundError`` (code ``model_not_found``)
-    for an unknown group.
-    """
-
-    def __init__(self, groups: dict[str, list[Deployment]] | None = None) -> None:
-        self._groups: dict[str, list[Deployment]] = {}
-        self._cycles: dict[str, Iterator[Deployment]] = {}
-        for name, deployments in (groups or {}).items():
-            self.add(name, deployments)
-
-    def add(self, group: str, deployments: Iterable[Deployment]) -> None:
-        """Add deployments to ``group`` (their ``model_group`` is set to it when empty)."""
-        items = self._groups.setdefault(group, [])
-        for deployment in deployments:
-            if deployment.model_group is None:
-                deployment = dataclasses.replace(deployment, model_group=group)
-            items.append(deployment)
-        self._cycles[group] = itertools.cycle(items)
-
-    def groups(self) -> list[str]:
-        """Model group names, in insertion order."""
-        return list(self._groups)
-
-    def deployments(self, group: str) -> list[Deployment]:
-        """The deployments of ``group`` (empty list when unknown)."""
-        return list(self._groups.get(group, ()))
-
-    def pick(self, group: str) -> Deployment:
-        """The next deployment of ``group``."""
-        cycle = self._cycles.get(group)
-        if cycle is None:
-            raise NotFoundError(
-                f"model {group!r} is not configured; available: {', '.join(self._groups) or 'none'}",
-                model=group,
-                code="model_not_found",
-            )
-        return next(cycle)

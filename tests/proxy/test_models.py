@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from decimal import Decimal
 
@@ -10,6 +11,8 @@ import pytest
 from ledgerlm.errors import ConfigError
 from ledgerlm.proxy.config import parse_config
 from ledgerlm.proxy.models import build_registry
+from ledgerlm.proxy.routing_setup import build_router
+from ledgerlm.routing import Router
 from ledgerlm.types import Usage
 
 
@@ -54,13 +57,16 @@ def test_simple_shuffle_uses_every_deployment_and_weights() -> None:
             ]
         }
     )
-    group = build_registry(config).groups["g"]
-    assert group.weights == [1.0, 1000.0]
-    picks = Counter(group.pick().model for _ in range(2000))
+    router = build_router(config, build_registry(config))
+    picks = Counter(asyncio.run(_picks(router, "g", 2000)))
     assert picks["b"] > 1900
-    uniform = build_registry(parse_config({"model_list": [_entry("u", "openai/a"), _entry("u", "openai/b")]}))
-    assert uniform.groups["u"].weights is None
-    assert {uniform.groups["u"].pick().model for _ in range(200)} == {"a", "b"}
+    uniform_config = parse_config({"model_list": [_entry("u", "openai/a"), _entry("u", "openai/b")]})
+    uniform = build_router(uniform_config, build_registry(uniform_config))
+    assert set(asyncio.run(_picks(uniform, "u", 200))) == {"a", "b"}
+
+
+async def _picks(router: Router, group: str, n: int) -> list[str]:
+    return [(await router.pick(group)).deployment.model for _ in range(n)]
 
 
 @pytest.mark.parametrize(

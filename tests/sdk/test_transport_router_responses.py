@@ -17,7 +17,8 @@ from ledgerlm.engine.record import build_record, estimate_prompt_tokens
 from ledgerlm.providers.base import Deployment
 from ledgerlm.record import CallRecord
 from ledgerlm.responses import Ledger, ModelResponse, OpenAIObject
-from ledgerlm.router import Router, resolve_deployment, validate_api_base
+from ledgerlm.router import resolve_deployment, validate_api_base
+from ledgerlm.routing import Entry, ModelGroups, Router
 from ledgerlm.types import CallContext, Cost, Usage
 
 
@@ -100,20 +101,14 @@ def test_resolve_deployment_caches_and_validates() -> None:
     assert info.value.param == "api_base"
 
 
-def test_router_round_robin_and_unknown_group() -> None:
-    d1, d2 = Deployment("openai", "gpt-4o"), Deployment("azure", "gpt4o-eu")
-    router = Router({"gpt-4o": [d1, d2]})
-    picked = [router.pick("gpt-4o") for _ in range(3)]
-    assert [(p.provider, p.model) for p in picked] == [
-        ("openai", "gpt-4o"),
-        ("azure", "gpt4o-eu"),
-        ("openai", "gpt-4o"),
-    ]
-    # deployments are frozen: the group's copies carry the group name, the originals are unchanged
-    assert all(p.model_group == "gpt-4o" for p in picked) and d1.model_group is None
-    assert router.groups() == ["gpt-4o"]
-    with pytest.raises(errors.NotFoundError, match="gpt-4o") as info:
-        router.pick("gpt-5")
+async def test_router_picks_in_group_and_unknown_group() -> None:
+    d1 = Deployment("openai", "gpt-4o", deployment_id="d1", model_group="gpt-4o")
+    d2 = Deployment("azure", "gpt4o-eu", deployment_id="d2", model_group="gpt-4o")
+    router = Router(ModelGroups([Entry(d1, model_name="gpt-4o"), Entry(d2, model_name="gpt-4o")]))
+    assert {(await router.pick("gpt-4o")).deployment.deployment_id for _ in range(100)} == {"d1", "d2"}
+    assert router.groups.names() == ["gpt-4o"]
+    with pytest.raises(errors.NotFoundError, match="gpt-5") as info:
+        await router.pick("gpt-5")
     assert info.value.code == "model_not_found"
 
 

@@ -106,3 +106,24 @@ async def test_report_date_range_is_inclusive_utc_days(engine: AsyncEngine) -> N
     assert _by_group(only_day1, ids["team"])["api_requests"] == 3
     with pytest.raises(ValueError, match="group_by"):
         await spend_report(engine, "galaxy")  # type: ignore[arg-type]
+
+
+async def test_attempt_rows_count_spend_but_no_request(engine: AsyncEngine) -> None:
+    """A routed request's earlier billable attempt (``<id>~attempt-<n>``, routing.attempts) adds its
+    spend and tokens to every report, and no request to any counter."""
+    team = uid("team-")
+    await teams.create_team(engine, team, {"team_alias": "routed"})
+    key = keys.hash_key(keys.generate_key())
+    await keys.create_key(engine, key, {"team_id": team})
+    request, attempt = rows(2, start_time=DAY1, end_time=DAY1 + 1, team_id=team, key_hash=key)
+    attempt["request_id"] = f"{request['request_id']}~attempt-1"
+    attempt["status"] = "failure"
+    await ingest(engine, [request, attempt])
+    span = {"start": date(2031, 3, 1), "end": date(2031, 3, 1)}
+    for report in (
+        await spend_report(engine, "team", **span),
+        await spend_report(engine, "team", restrict_api_key=key, **span),
+    ):
+        row = _by_group(report, team)
+        assert row["spend"] == 2 * COST
+        assert (row["api_requests"], row["successful_requests"], row["failed_requests"]) == (1, 1, 0)

@@ -32,6 +32,7 @@ from ledgerlm.proxy import (
     llm_routes,
     management,
     messages,
+    model_info_routes,
     reconcile_routes,
     spend_activity,
     spend_api,
@@ -102,6 +103,7 @@ def routes() -> list[Route]:
     out.extend(reconcile_routes.routes())  # GET /reconcile/runs[/{id}] (issue 18)
     out.extend(ledger_routes.routes())  # POST /period/close, GET /period/list (issue 19)
     out.extend(entities.routes())  # issue 17: orgs, members, users, end users, budgets, keys, service
+    out.extend(model_info_routes.routes())  # GET /model/info, /model_group/info (routing health)
     return out
 
 
@@ -128,6 +130,9 @@ def build_app(state: ProxyState) -> Starlette:
         finally:
             await reconcile.stop()
             await state.key_events.stop()
+            await state.router.aclose()
+            if state.response_cache is not None:
+                await state.response_cache.backend.close()
             await stop_admission(state.admission)
             await state.store.stop()
             await close_callbacks(state.callbacks)

@@ -26,11 +26,11 @@ from ledgerlm.errors import (
     InternalServerError,
     LedgerLMError,
     MissingAPIKeyError,
-    NotFoundError,
     ServiceUnavailableError,
 )
 from ledgerlm.providers.base import Deployment
-from ledgerlm.proxy.auth import KeyContext, check_model
+from ledgerlm.proxy.auth import KeyContext
+from ledgerlm.proxy.routing_call import ROUTING_FIELDS, RoutedCall
 from ledgerlm.proxy.spend import RecordingSink, emit_failure, failure_record
 from ledgerlm.proxy.state import ProxyState
 from ledgerlm.record import CallRecord, CallType
@@ -47,6 +47,7 @@ _PROXY_ONLY_FIELDS = frozenset(
     # LiteLLM-only request fields: consumed by the proxy, never sent to a provider
     | {"fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "num_retries", "mock_response"}
     | {"caching", "cache", "request_timeout", "timeout", "user_config", "no-log", "litellm_metadata"}
+    | set(ROUTING_FIELDS)  # read by ledgerlm.proxy.routing_call
 )
 _PROXY_ONLY_PREFIX = "mock_testing_"
 
@@ -132,6 +133,8 @@ class ProxyCall:
         self.stream = False
         self.deployment: Deployment | None = None
         self.reservation: Reservation | None = None
+        self.routed: RoutedCall | None = None
+        self.cache_key: str | None = None  # response cache key (hit or stored)
         self.sink = RecordingSink(state.store.append, defer=state.store_prompts)
         self.ctx = CallContext(
             request_id=request_id,
@@ -144,7 +147,7 @@ class ProxyCall:
             no_log=state.config.litellm_settings.turn_off_message_logging,
         )
 
-    def route(self, body: dict[str, Any], *, need: str) -> None:
+    async def route(self, body: dict[str, Any], *, need: str) -> None:
         """Validate the body's ``model`` and ``need`` field, pick the deployment, resolve tags."""
         store = self.state.store
         given_id = self.request.headers.get(REQUEST_ID_HEADER, "")
@@ -167,13 +170,8 @@ class ProxyCall:
         self._context_fields(body)
         if need not in body:
             raise BadRequestError(f"'{need}' is required", param=need, code=f"missing_{need}")
-        group = self.state.registry.get(model)
-        if group is None:
-            raise NotFoundError(
-                f"model {model!r} is not served by this proxy", param="model", code="model_not_found"
-            )
-        check_model(self.key, model)
-        self.deployment = group.pick()
+        self.routed = RoutedCall(self.state.router, self.key, body, model, stream=self.stream)
+        self.deployment = await self.routed.pick()
         self.state.tags.step(self.ctx, self.key, request_tags, self.deployment.tags, headers)
 
     def _context_fields(self, body: dict[str, Any]) -> None:
@@ -221,7 +219,8 @@ class ProxyCall:
         return dataclasses.replace(self.key, end_user_id=self.ctx.end_user)
 
     def engine_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``engine.chat`` / ``chat_stream`` / ``embed``."""
+        """Keyword arguments for ``engine.chat`` / ``chat_stream`` / ``embed`` outside the router (one
+        attempt on the picked deployment; ``run`` is the routed path)."""
         state = self.state
         deployment = self.deployment
         assert deployment is not None
@@ -248,12 +247,33 @@ class ProxyCall:
             "sinks": [self.sink],
         }
 
+    async def run(self, admitted: dict[str, Any], call: Any) -> Any:
+        """``call(deployment, body, engine_kwargs)`` through the router: retries, fallbacks, cooldowns,
+        each attempt's record routed by ``AttemptLedger`` (``routing.attempts``). Before each attempt
+        ``deployment`` (and the logged model group) is the attempt's."""
+        assert self.routed is not None
+
+        def on_attempt(deployment: Deployment) -> None:
+            self.deployment = deployment
+            self.ctx.model_group = deployment.model_group or self.model  # a fallback's group is logged
+
+        base = {
+            "context": self.ctx,
+            "call_type": self.call_type,
+            "callbacks": self.state.callbacks.per_call or None,
+        }
+        return await self.routed.run(admitted, call, base, self.sink, self.state.store.append, on_attempt)
+
     def headers(self, record: CallRecord | None = None, cost: Decimal | None = None) -> dict[str, str]:
         """Response headers: request id, cost (decimal string; absent when unpriced), our overhead (ms)."""
         rid = self.ctx.request_id
         out = {"x-request-id": rid, "x-litellm-call-id": rid}
         if self.deployment is not None and self.deployment.deployment_id:
             out["x-litellm-model-id"] = self.deployment.deployment_id
+        if self.routed is not None:
+            out.update(self.routed.headers(self.deployment))
+        if self.cache_key is not None:
+            out["x-litellm-cache-key"] = self.cache_key
         if cost is not None:
             text = format(cost, "f")
             out["x-litellm-response-cost"] = text
@@ -279,6 +299,9 @@ class ProxyCall:
         if reservation is None:
             return
         cost = record.response_cost if record is not None else None
+        extra = self.routed.extra_cost() if self.routed is not None else None
+        if extra:  # earlier billable attempts of a routed request (retries, fallbacks)
+            cost = extra + (cost or 0)
         if record is not None and (record.status == "success" or cost):
             reservation.data["tokens"] = record.usage.total_tokens  # tpm limits (budgets)
             await self.state.admission.settle(reservation, cost)

@@ -7,7 +7,10 @@ module is the call path around it, written once.
       -> ProxyCall.route (model group -> deployment, tags, 404/403/400) -> endpoint.parse (format checks)
       -> pre-call hooks -> endpoint.prepare (body sent upstream) -> ProxyCall.reserve (admission on
          that body as the provider sends it: 429)
-      -> engine (endpoint.call / endpoint.open_stream; the spend row through the call's sink)
+      -> plain: response cache lookup (``proxy.cache_call``: a hit answers here, no provider call)
+      -> ProxyCall.run (``ledgerlm.routing``: per attempt endpoint.prepare then endpoint.call /
+         endpoint.open_stream; retries, fallbacks, cooldowns; the spend row through the attempt
+         ledger into the call's sink) -> plain: cache store
       -> plain:  endpoint.encode -> stored reply -> headers (cost, overhead, x-ratelimit-*) -> settle
                  -> post-call success hooks -> response
          stream: SSEResponse(relay: streaming hooks -> encoder.feed ... -> row -> settle -> encoder.finish)
@@ -33,6 +36,7 @@ from starlette.responses import Response
 from ledgerlm.engine.stream import ClientDisconnectedError
 from ledgerlm.errors import BadRequestError, LedgerLMError
 from ledgerlm.providers.base import Deployment
+from ledgerlm.proxy.cache_call import cache_lookup, cache_store
 from ledgerlm.proxy.call import ProxyCall, operator_error, request_id_of
 from ledgerlm.proxy.http import json_response, read_json_body
 from ledgerlm.proxy.sse_response import SSEResponse
@@ -150,10 +154,10 @@ async def _authenticate(request: Request, endpoint: Endpoint) -> ProxyCall | Res
 
 async def _run(call: ProxyCall, endpoint: Endpoint) -> Response:
     try:
-        upstream = await _prepare(call, endpoint)
+        admitted = await _prepare(call, endpoint)
         if call.stream:
-            return await _open_stream(call, endpoint, upstream)
-        result = await endpoint.call(upstream.deployment, upstream.body, **call.engine_kwargs())
+            return await _open_stream(call, endpoint, admitted)
+        upstream, result = await _cached(call, endpoint, admitted) or await _routed(call, endpoint, admitted)
     except asyncio.CancelledError:
         await asyncio.shield(_cancelled(call))
         raise
@@ -166,16 +170,48 @@ async def _run(call: ProxyCall, endpoint: Endpoint) -> Response:
         raise
 
 
-async def _prepare(call: ProxyCall, endpoint: Endpoint) -> Upstream:
-    """Read the body, route, check the format, admit; the ``Upstream`` to call."""
+async def _prepare(call: ProxyCall, endpoint: Endpoint) -> dict[str, Any]:
+    """Read the body, route, check the format, admit; the admitted body (``endpoint.prepare`` makes
+    the ``Upstream`` of each attempt from it)."""
     body = await read_json_body(call.request, call.state.max_body_bytes)
     if endpoint.open_stream is not None:
         call.stream = stream_flag(body)
-    call.route(body, need=endpoint.need)
+    await call.route(body, need=endpoint.need)
     endpoint.parse(call, body)
-    upstream = endpoint.prepare(call, await call.run_pre_hooks())
+    hooked = await call.run_pre_hooks()
+    upstream = endpoint.prepare(call, dict(hooked))
     await call.reserve(upstream.deployment, upstream.body)  # on the body as sent upstream (issue 14)
-    return upstream
+    return hooked
+
+
+async def _attempts(
+    call: ProxyCall, endpoint: Endpoint, admitted: dict[str, Any], engine_call: EngineCall
+) -> tuple[Upstream, Any]:
+    """``engine_call`` through the router; the ``Upstream`` of the attempt that answered."""
+    last: list[Upstream] = []
+
+    async def attempt(deployment: Deployment, body: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+        upstream = endpoint.prepare(call, body)  # call.deployment is the attempt's (ProxyCall.run)
+        last[:] = [upstream]
+        return await engine_call(upstream.deployment, upstream.body, **kwargs)
+
+    result = await call.run(admitted, attempt)
+    return last[0], result
+
+
+async def _routed(call: ProxyCall, endpoint: Endpoint, admitted: dict[str, Any]) -> tuple[Upstream, Any]:
+    """A plain call through the router, its answer stored in the response cache (when configured)."""
+    upstream, result = await _attempts(call, endpoint, admitted, endpoint.call)
+    await cache_store(call, result)
+    return upstream, result
+
+
+async def _cached(
+    call: ProxyCall, endpoint: Endpoint, admitted: dict[str, Any]
+) -> tuple[Upstream, Any] | None:
+    """The response cache's answer (record written, callbacks run), or None."""
+    hit = await cache_lookup(call)
+    return None if hit is None else (endpoint.prepare(call, dict(admitted)), hit)
 
 
 async def _cancelled(call: ProxyCall) -> None:
@@ -213,10 +249,11 @@ async def _respond(call: ProxyCall, endpoint: Endpoint, upstream: Upstream, resu
     return json_response(out, headers=headers)
 
 
-async def _open_stream(call: ProxyCall, endpoint: Endpoint, upstream: Upstream) -> Response:
-    """Open the upstream stream (an error before the first byte answers in the error format)."""
+async def _open_stream(call: ProxyCall, endpoint: Endpoint, admitted: dict[str, Any]) -> Response:
+    """Open the upstream stream through the router (an error before the first byte answers in the
+    error format; after it, no retry)."""
     assert endpoint.open_stream is not None and endpoint.stream_encoder is not None
-    opened = await endpoint.open_stream(upstream.deployment, upstream.body, **call.engine_kwargs())
+    upstream, opened = await _attempts(call, endpoint, admitted, endpoint.open_stream)
     encoder = endpoint.stream_encoder(call, upstream)
     return SSEResponse(_relay(call, endpoint, encoder, opened), call.headers())
 

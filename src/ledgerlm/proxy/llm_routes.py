@@ -35,5 +35,10 @@ async def list_models(request: Request) -> Response:
         key: KeyContext = await state.auth.authenticate(request.headers)
     except LedgerLMError as exc:
         return error_response(exc)
-    data = [_model_entry(n) for n in state.registry.names() if key.allows_model(n)]
+    groups = state.router.groups
+    data = [
+        _model_entry(n)
+        for n in groups.names()
+        if groups.allowed(key.models, n) and groups.allowed(key.team_models, n)
+    ]
     return json_response({"object": "list", "data": data})

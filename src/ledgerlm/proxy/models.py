@@ -1,8 +1,8 @@
 """Model groups: the config's ``model_list`` turned into deployments with compiled prices, ONCE at load.
 
 A model group is the public ``model_name``; each of its entries is a ``Deployment`` (provider, model,
-credentials, tags, compiled price). ``ModelGroup.pick()`` chooses one by simple shuffle (weighted by
-``weight``, else ``rpm``, else uniform), as LiteLLM's default ``simple-shuffle`` routing does.
+credentials, tags, compiled price). Choosing among them (strategies, retries, fallbacks, cooldowns) is
+``ledgerlm.routing``'s job (``proxy.routing_setup`` builds the router from these deployments).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,20 +41,10 @@ _ROUTING_KEYS = {
 
 @dataclass(slots=True)
 class ModelGroup:
-    """The deployments serving one public model name; ``pick()`` is the simple shuffle."""
+    """The deployments serving one public model name (config order)."""
 
     name: str
     deployments: list[Deployment]
-    weights: list[float] | None = None
-    max_retries: list[int | None] = field(default_factory=list)
-
-    def pick(self) -> Deployment:
-        """One deployment of the group (weighted random when weights are configured)."""
-        if len(self.deployments) == 1:
-            return self.deployments[0]
-        if self.weights is None:
-            return random.choice(self.deployments)
-        return random.choices(self.deployments, weights=self.weights, k=1)[0]
 
 
 @dataclass(slots=True)
@@ -152,14 +141,6 @@ def _build_deployment(entry: ModelEntry, index: int) -> Deployment:
     )
 
 
-def _weights(entries: list[ModelEntry]) -> list[float] | None:
-    if all(e.litellm_params.weight for e in entries):
-        return [float(e.litellm_params.weight or 0) for e in entries]
-    if all(e.litellm_params.rpm for e in entries):
-        return [float(e.litellm_params.rpm or 0) for e in entries]
-    return None
-
-
 def build_registry(config: ProxyConfig) -> ModelRegistry:
     """Deployments and compiled prices for every ``model_list`` entry. Raises ``ConfigError`` (path)."""
     by_name: dict[str, list[tuple[int, ModelEntry]]] = {}
@@ -186,7 +167,7 @@ def build_registry(config: ProxyConfig) -> ModelRegistry:
             if given_retries is not None:
                 retries[deployment.deployment_id] = int(given_retries)
             deployments.append(deployment)
-        groups[name] = ModelGroup(name=name, deployments=deployments, weights=_weights([e for _, e in items]))
+        groups[name] = ModelGroup(name=name, deployments=deployments)
     return ModelRegistry(groups=groups, retries_by_deployment=retries)
 
 

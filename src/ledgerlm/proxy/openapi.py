@@ -445,6 +445,32 @@ def _entity_paths() -> dict[str, Any]:
     return out
 
 
+def _routing_paths() -> dict[str, Any]:
+    """``GET /model/info`` and ``/model_group/info`` (``ledgerlm.proxy.model_info_routes``)."""
+    listing = {
+        "type": "object",
+        "properties": {"data": {"type": "array", "items": OBJECT}},
+        "required": ["data"],
+    }
+    info = _op(
+        "Deployments the key may use, with routing health",
+        listing,
+        params=["litellm_model_id"],
+        errors=(401,),
+    )
+    groups = _op(
+        "Model groups the key may use, with their deployments' health",
+        listing,
+        params=["model_group"],
+        errors=(401,),
+    )
+    return {
+        "/model/info": {"get": info},
+        "/v1/model/info": {"get": info},
+        "/model_group/info": {"get": groups},
+    }
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document (cached)."""
@@ -467,6 +493,7 @@ def openapi_document() -> dict[str, Any]:
             **_ledger_paths(),
             **endpoint_paths(),
             **_entity_paths(),
+            **_routing_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

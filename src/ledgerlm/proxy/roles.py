@@ -157,6 +157,10 @@ ROUTE_ACCESS: dict[str, Access] = {
     "/team/daily/activity": _A.SELF_READ,
     "/tag/daily/activity": _A.ADMIN_READ,
     "/tags/drift": _A.ADMIN_READ,  # tag governance (issue 20): unscoped, so admins and viewers
+    # routing health (issue 16): filtered to the models the key may use
+    "/model/info": _A.SELF_READ,
+    "/v1/model/info": _A.SELF_READ,
+    "/model_group/info": _A.SELF_READ,
     # reconciliation runs (issue 18)
     "/reconcile/runs": _A.ADMIN,
     "/reconcile/runs/{run_id}": _A.ADMIN,

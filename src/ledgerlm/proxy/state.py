@@ -20,11 +20,14 @@ from ledgerlm.proxy.hooks import LoadedCallbacks, ProxyHooks, load_callbacks
 from ledgerlm.proxy.key_events import KeyEvents
 from ledgerlm.proxy.metrics import OverheadObserver, overhead_observer
 from ledgerlm.proxy.models import ModelRegistry, build_registry, warn_missing_keys
+from ledgerlm.proxy.routing_setup import build_response_cache, build_router
 from ledgerlm.proxy.tags import TagResolver
 from ledgerlm.tags.policy import parse_policies
 
 if TYPE_CHECKING:
     from ledgerlm.proxy.store_link import StoreLink
+    from ledgerlm.routing import Router
+    from ledgerlm.routing.cache import ResponseCache
 
 __all__ = ["ProxyState", "build_state"]
 
@@ -51,6 +54,8 @@ class ProxyState:
     observe_overhead: OverheadObserver | None = None
     reject_when_spool_unhealthy: bool = False
     key_events: KeyEvents = field(default_factory=lambda: KeyEvents(None, "", KeyCache()))
+    router: Router = None  # type: ignore[assignment]  # set by build_state (routing_setup)
+    response_cache: ResponseCache | None = None  # litellm_settings.cache (routing.cache)
 
 
 def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: bool = True) -> ProxyState:
@@ -101,4 +106,6 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
         reject_when_spool_unhealthy=general.reject_when_spool_unhealthy,
         key_events=KeyEvents(redis_url, config.database_url, cache),
         admission=build_admission(config, lambda: store.engine),
+        router=build_router(config, registry),
+        response_cache=build_response_cache(config, redis_url),
     )

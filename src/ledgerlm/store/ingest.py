@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ledgerlm.record import ATTEMPT_MARK
 from ledgerlm.store import pg_copy, sqlite_fast
 from ledgerlm.store.spend_log import SpendLog
 from ledgerlm.store.tables import (
@@ -73,6 +74,8 @@ def _vector(row: Mapping[str, Any]) -> list[Any]:
     """``[spend, requests, successes, failures, unpriced, *tokens]`` of one row (``COUNTER_COLUMNS``)."""
     spend = row["spend"]
     status = row["status"]
+    if ATTEMPT_MARK in str(row["request_id"]):  # an earlier attempt of a routed request: spend, no request
+        return [spend or Decimal(0), 0, 0, 0, 0] + [int(row[name] or 0) for name in TOKEN_COLUMNS]
     head = [spend or Decimal(0), 1, int(status == "success"), int(status == "failure"), int(spend is None)]
     return head + [int(row[name] or 0) for name in TOKEN_COLUMNS]
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ledgerlm.record import ATTEMPT_MARK
 from ledgerlm.store.engine import json_dumps
 from ledgerlm.store.tables import DAILY_TABLES, TOKEN_COLUMNS, spend_logs
 
@@ -34,13 +35,15 @@ _RETURNED = ", ".join(
     for name in COLUMNS
     if name not in ("metadata", "messages", "response", "api_base", "requester_ip_address", "call_uid")
 )
+# an earlier attempt of a routed request (ledgerlm.record.ATTEMPT_MARK) counts spend, not a request
+_REQUEST = f"strpos(request_id, '{ATTEMPT_MARK}') = 0"
 _SUMS = ", ".join(
     [
         "COALESCE(SUM(spend), 0)",
-        "COUNT(*)",
-        "COUNT(*) FILTER (WHERE status = 'success')",
-        "COUNT(*) FILTER (WHERE status = 'failure')",
-        "COUNT(*) FILTER (WHERE spend IS NULL)",
+        f"COUNT(*) FILTER (WHERE {_REQUEST})",
+        f"COUNT(*) FILTER (WHERE {_REQUEST} AND status = 'success')",
+        f"COUNT(*) FILTER (WHERE {_REQUEST} AND status = 'failure')",
+        f"COUNT(*) FILTER (WHERE {_REQUEST} AND spend IS NULL)",
         *(f"COALESCE(SUM({name}), 0)" for name in TOKEN_COLUMNS),
     ]
 )

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ledgerlm.record import ATTEMPT_MARK
 from ledgerlm.store.coltypes import to_decimal
 from ledgerlm.store.tables import (
     COUNTER_COLUMNS,
@@ -164,11 +165,12 @@ def _rows_statement(group_by: str, filters: LogFilter, dialect: str) -> sa.Selec
         "day": _utc_day(c.startTime, dialect),
         "tag": spend_log_tags.c.tag,
     }
+    request = sa.not_(c.request_id.contains(ATTEMPT_MARK, autoescape=True))  # attempt rows: spend only
     counters: dict[str, Any] = {
-        "api_requests": sa.literal(1),
-        "successful_requests": sa.case((c.status == "success", 1), else_=0),
-        "failed_requests": sa.case((c.status == "failure", 1), else_=0),
-        "unpriced_requests": sa.case((c.spend.is_(None), 1), else_=0),
+        "api_requests": sa.case((request, 1), else_=0),
+        "successful_requests": sa.case((sa.and_(request, c.status == "success"), 1), else_=0),
+        "failed_requests": sa.case((sa.and_(request, c.status == "failure"), 1), else_=0),
+        "unpriced_requests": sa.case((sa.and_(request, c.spend.is_(None)), 1), else_=0),
         **{name: c[name] for name in TOKEN_COLUMNS},
     }
     source: Any = spend_logs

@@ -122,7 +122,7 @@ async def run(request: Request, endpoint: RawEndpoint) -> Response:
         return call
     try:
         body = await endpoint.parse(request, call)
-        call.route(body, need=endpoint.need)
+        await call.route(body, need=endpoint.need)
         plan = endpoint.plan(call, await call.admit())
         result = await engine.chat(plan.deployment, plan.upstream, **call.engine_kwargs())
     except asyncio.CancelledError:

@@ -56,7 +56,7 @@ async def count_tokens(request: Request) -> Response:
     call = ProxyCall(state, request, key, request_id, "acount_tokens")
     try:
         body = await read_json_body(request, state.max_body_bytes)
-        call.route(body, need="messages")
+        await call.route(body, need="messages")
         if not isinstance(body["messages"], list) or not body["messages"]:
             raise BadRequestError("'messages' must be a non-empty list", param="messages")
         deployment = call.deployment
