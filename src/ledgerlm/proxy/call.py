@@ -28,6 +28,7 @@ from ledgerlm.errors import (
     MissingAPIKeyError,
     ServiceUnavailableError,
 )
+from ledgerlm.pricing.unit_worst import unit_worst_case
 from ledgerlm.providers.base import Deployment
 from ledgerlm.proxy.auth import KeyContext
 from ledgerlm.proxy.routing_call import ROUTING_FIELDS, RoutedCall
@@ -212,6 +213,9 @@ class ProxyCall:
         """Admission on the body exactly as the engine gets it for ``deployment`` (issue 14: the
         reservation is computed from the request as sent upstream)."""
         estimated = _estimated(self.call_type, upstream)
+        unit = unit_worst_case(self.call_type, deployment.provider, deployment.model, upstream)
+        if unit is not None:  # images, moderations, rerank: priced per unit, not per token
+            deployment = dataclasses.replace(deployment, price=unit)
         self.reservation = await self.state.admission.reserve(self.ctx, deployment, estimated)
 
     def hook_key(self) -> KeyContext:
