@@ -30,6 +30,7 @@ def uproxy(proxy_factory: Any, database_url: str, simulator: Simulator) -> Proxy
         entry("dalle", "openai/dall-e-3"),
         entry("mod", "openai/omni-moderation-latest"),
         entry("rerank", "cohere/rerank-v3.5", simulator.url),
+        entry("tts", "openai/tts-1"),
     ]
     return proxy_factory(database_url, model_list=model_list(simulator.url) + extra)
 
@@ -74,3 +75,30 @@ def test_images_beyond_the_budget_are_refused_before_the_call(uproxy: Proxy) -> 
     assert Decimal(str(info["info"]["spend"])) == 0
     # the refusals released their holds: one image ($0.04) still fits
     assert client.images.generate(model="dalle", prompt="x", n=1).data
+
+
+def test_speech_reserves_its_characters(uproxy: Proxy) -> None:
+    """4,000 characters of tts-1 cost $0.06: refused on a $0.001 budget (it used to reserve $0 and be
+    served), while 10 characters ($0.00015) fit."""
+    key = uproxy.new_key(max_budget=0.001)
+    client = uproxy.client(key)
+    with pytest.raises(openai.RateLimitError):
+        client.audio.speech.create(model="tts", input="x" * 4000, voice="alloy")
+    assert client.audio.speech.create(model="tts", input="x" * 10, voice="alloy").content
+    rows = _rows(uproxy, key)
+    assert sorted(r["status"] for r in rows) == ["failure", "success"]
+    assert sum(r["spend"] or 0 for r in rows) == 10 * PER_UNIT_PRICES["tts-1"]["character"]
+
+
+@pytest.mark.parametrize("limit", [-1, 0])
+def test_responses_output_limit_below_one_is_not_a_zero_reservation(uproxy: Proxy, limit: int) -> None:
+    """``max_output_tokens: -1`` (read as "no limit" by llama.cpp-style servers, answered in full by
+    the simulator) used to reserve no output at all and pass a budget the call then exceeded; now it
+    reserves the model's maximum output, so a nearly empty budget refuses it."""
+    key = uproxy.new_key(max_budget=0.0001)
+    status, body, _ = uproxy.request(
+        "POST", "/v1/responses", {"model": "gpt-4o-mini", "input": "hi", "max_output_tokens": limit}, key=key
+    )
+    assert status == 429 and body["error"]["type"], body
+    rows = _rows(uproxy, key)
+    assert len(rows) == 1 and rows[0]["status"] == "failure" and not rows[0]["spend"]

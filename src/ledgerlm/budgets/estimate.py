@@ -99,7 +99,9 @@ def estimate_request(
 def _client_limits(body: Mapping[str, Any]) -> tuple[int | None, int]:
     """(largest output field, largest of ``n`` / ``best_of``) of a client body."""
     limits = [body.get(name) for name in _OUTPUT_FIELDS]
-    found = [v for v in limits if isinstance(v, int) and not isinstance(v, bool) and v >= 0]
+    found = [v for v in limits if isinstance(v, int) and not isinstance(v, bool)]
+    if any(v < 1 for v in found):  # a server may read -1 / 0 as "no limit" (providers.as_sent)
+        found = []
     choices = [body.get(name) for name in ("n", "best_of")]
     counts = [c for c in choices if isinstance(c, int) and not isinstance(c, bool) and c > 0]
     return (max(found) if found else None), max([1, *counts])

@@ -7,6 +7,8 @@ without this it was refused as "unpriced" under every hard budget although its c
 * images (``aimage_generation``): ``n`` (default 1) x the per-image rate at the body's ``size`` and
   ``quality`` (``unit_prices.image_rate``); an ``n`` that is not a positive integer is a 400;
 * moderations (``amoderation``): free, $0;
+* speech (``aspeech``): the characters of ``input`` x the per-character rate (known before the call;
+  it used to reserve $0, so a 4,000-character call was served on a $0.001 budget and spent $0.06);
 * rerank (``arerank``): search units x the per-search rate. Cohere bills one search unit per query of
   up to 100 documents, a document longer than its chunk counting as several (Cohere pricing page,
   "Rerank"); the bound takes one chunk per started 100 bytes of each document (a token is at least one
@@ -55,6 +57,12 @@ def unit_worst_case(
     if call_type == "amoderation":
         free = unit_rates(provider, model).get("request")
         return None if free is None else UnitWorstCase(free)
+    if call_type == "aspeech":
+        per_character = unit_rates(provider, model).get("character")
+        text = body.get("input")
+        if per_character is None or not isinstance(text, str):
+            return None
+        return UnitWorstCase(per_character * len(text))
     if call_type == "arerank":
         per_search = unit_rates(provider, model).get("search")
         return None if per_search is None else UnitWorstCase(per_search * _search_units(body))

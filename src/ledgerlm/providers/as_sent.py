@@ -19,7 +19,11 @@ SENT, one function for every endpoint and provider.
   the largest, at least 1;
 * thinking budgets: Anthropic ``thinking.budget_tokens`` is part of ``max_tokens`` (bound = the larger);
   Gemini ``thinkingConfig.thinkingBudget`` is counted beside ``maxOutputTokens`` (bound = the sum; a
-  negative, "dynamic", budget leaves the output unbounded).
+  negative, "dynamic", budget leaves the output unbounded);
+* an output-size field below 1 leaves the output unbounded: OpenAI and Anthropic refuse it, but
+  OpenAI-compatible servers read it as "no limit" (llama.cpp ``n_predict``/``max_tokens: -1``), so it
+  must never reserve nothing (review of issue 15: ``max_output_tokens: -1`` on ``/v1/responses`` was
+  admitted at $0 of output and answered in full).
 """
 
 from __future__ import annotations
@@ -83,7 +87,8 @@ def output_limits(sent: Mapping[str, Any]) -> OutputLimits:
     """The output bound of an upstream body in any wire format (see the module docstring)."""
     found: dict[str, list[int]] = {"output": [], "choices": [], "added": [], "included": []}
     _collect(sent, found, 0)
-    if any(value < 0 for value in found["added"]):  # Gemini dynamic thinking: no bound in the body
+    if any(value < 0 for value in found["added"]) or any(value < 1 for value in found["output"]):
+        # Gemini dynamic thinking, or an output field a server may read as "no limit": no bound
         return OutputLimits(None, max(found["choices"], default=1))
     choices = max([1, *found["choices"]])
     if not found["output"]:
@@ -103,7 +108,7 @@ def _collect(node: Mapping[str, Any], found: dict[str, list[int]], depth: int) -
         if number is None:
             continue
         if name in _OUTPUT_FIELDS:
-            found["output"].append(max(number, 0))
+            found["output"].append(number)
         elif name in _CHOICE_FIELDS:
             found["choices"].append(number)
         elif name == _ADDED_THINKING:
