@@ -99,7 +99,8 @@ def _message_text(message: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
+        texts = (p.get("text") for p in content if isinstance(p, Mapping))
+        return "".join(t for t in texts if isinstance(t, str))  # a non-string text counts nothing
     return ""
 
 

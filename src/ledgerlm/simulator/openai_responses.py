@@ -151,6 +151,16 @@ def response_events(knobs: Knobs, body: dict[str, Any]) -> tuple[list[bytes], di
     return framed, final
 
 
+def _bad_text(items: Any) -> str | None:
+    """The path of the first content part whose ``text`` is not a string (``input[i].content[j].text``)."""
+    for i, item in enumerate(items if isinstance(items, list) else ()):
+        content = item.get("content") if isinstance(item, dict) else None
+        for j, part in enumerate(content if isinstance(content, list) else ()):
+            if isinstance(part, dict) and "text" in part and not isinstance(part["text"], str):
+                return f"input[{i}].content[{j}].text"
+    return None
+
+
 def routes(state: SimState) -> list[web.RouteDef]:
     """The Responses API routes bound to ``state`` (stored responses kept in ``state.extra``)."""
     stored: dict[str, tuple[dict[str, Any], list[Any]]] = {}
@@ -167,6 +177,9 @@ def routes(state: SimState) -> list[web.RouteDef]:
             if isinstance(body["input"], str)
             else body["input"]
         )
+        bad = _bad_text(items)
+        if bad is not None:  # OpenAI: 400 "Invalid type for 'input[0].content[0].text'"
+            return error_response(400, f"Invalid type for '{bad}': expected a string.")
         if body.get("stream"):
             events, final = response_events(knobs, body)
             if body.get("store", True):
