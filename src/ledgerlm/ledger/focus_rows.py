@@ -66,9 +66,9 @@ def _tags(raw: Any) -> tuple[str, str]:
 @functools.lru_cache(maxsize=4096)
 def _tags_of(tags: tuple[str, ...]) -> tuple[str, str]:
     pairs: dict[str, str] = {}
-    for tag in tags:
+    for tag in tags:  # "X-Service: checkout" (extra_spend_tag_headers) -> {"X-Service": "checkout"}
         key, _, value = tag.partition(":")
-        pairs.setdefault(key, value)
+        pairs.setdefault(key.strip(), value.strip())
     return json.dumps(pairs, sort_keys=True), json.dumps(list(tags))
 
 
