@@ -69,8 +69,12 @@ def test_images_beyond_the_budget_are_refused_before_the_call(uproxy: Proxy) -> 
     with pytest.raises(openai.BadRequestError) as bad:
         client.images.generate(model="dalle", prompt="x", n=-2)
     assert bad.value.body is not None and "'n'" in str(bad.value.body)
+    # n as sent: a raw "extra_body" field (LiteLLM's) is merged over the body by the provider layer
+    body = {"model": "dalle", "prompt": "x", "n": 1, "extra_body": {"n": 3}}
+    status, answer, _ = uproxy.request("POST", "/v1/images/generations", body, key=key)
+    assert status == 429 and answer["error"]["type"], answer
     rows = _rows(uproxy, key)
-    assert len(rows) == 2 and all(r["status"] == "failure" and not r["spend"] for r in rows)
+    assert len(rows) == 3 and all(r["status"] == "failure" and not r["spend"] for r in rows)
     info = uproxy.ok("GET", f"/key/info?key={key}")
     assert Decimal(str(info["info"]["spend"])) == 0
     # the refusals released their holds: one image ($0.04) still fits

@@ -14,6 +14,9 @@ without this it was refused as "unpriced" under every hard budget although its c
   "Rerank"); the bound takes one chunk per started 100 bytes of each document (a token is at least one
   byte), so the reservation covers the call.
 
+Every field is read from the body as sent: ``extra_body`` merged over the top-level fields, as the
+OpenAI provider sends it (``{"n": 1, "extra_body": {"n": 100}}`` generates 100 images).
+
 ``None`` when the call type is not per-unit or the model has no unit rate (the token price, or the
 "unpriced" rule of ``budget_settings.unpriced_models``, then applies).
 """
@@ -51,6 +54,9 @@ def unit_worst_case(
     call_type: str, provider: str, model: str, body: Mapping[str, Any]
 ) -> UnitWorstCase | None:
     """The worst-case price of a per-unit call (see the module docstring), or ``None``."""
+    extra = body.get("extra_body")
+    if isinstance(extra, Mapping):
+        body = {**body, **extra}
     if call_type == "aimage_generation":
         rate, _ = image_rate(model, body.get("size"), body.get("quality"))
         return None if rate is None else UnitWorstCase(rate * _image_count(body))
