@@ -31,6 +31,7 @@ def uproxy(proxy_factory: Any, database_url: str, simulator: Simulator) -> Proxy
         entry("mod", "openai/omni-moderation-latest"),
         entry("rerank", "cohere/rerank-v3.5", simulator.url),
         entry("tts", "openai/tts-1"),
+        entry("instruct", "text-completion-openai/gpt-3.5-turbo-instruct"),
     ]
     return proxy_factory(database_url, model_list=model_list(simulator.url) + extra)
 
@@ -106,3 +107,17 @@ def test_responses_output_limit_below_one_is_not_a_zero_reservation(uproxy: Prox
     assert status == 429 and body["error"]["type"], body
     rows = _rows(uproxy, key)
     assert len(rows) == 1 and rows[0]["status"] == "failure" and not rows[0]["spend"]
+
+
+def test_completions_reserve_extra_body_choices(uproxy: Proxy) -> None:
+    """``/v1/completions`` bodies have no ``messages``, so their limits were read from the client body
+    only: ``extra_body: {"n": 100}`` (merged upstream) was reserved as one choice."""
+    key = uproxy.new_key(max_budget=0.05)
+    plain = {"model": "instruct", "prompt": "hi", "max_tokens": 1000}
+    status, answer, _ = uproxy.request("POST", "/v1/completions", plain, key=key)
+    assert status == 200, answer
+    body = {**plain, "extra_body": {"n": 100}}
+    status, answer, _ = uproxy.request("POST", "/v1/completions", body, key=key)
+    assert status == 429 and "worst-case" in answer["error"]["message"], answer
+    rows = _rows(uproxy, key)
+    assert sorted(r["status"] for r in rows) == ["failure", "success"]

@@ -97,7 +97,11 @@ def estimate_request(
 
 
 def _client_limits(body: Mapping[str, Any]) -> tuple[int | None, int]:
-    """(largest output field, largest of ``n`` / ``best_of``) of a client body."""
+    """(largest output field, largest of ``n`` / ``best_of``) of a client body, ``extra_body`` merged
+    over it as the OpenAI provider sends it (``/v1/completions`` with ``extra_body: {"n": 100}``)."""
+    extra = body.get("extra_body")
+    if isinstance(extra, Mapping):
+        body = {**body, **extra}
     limits = [body.get(name) for name in _OUTPUT_FIELDS]
     found = [v for v in limits if isinstance(v, int) and not isinstance(v, bool)]
     if any(v < 1 for v in found):  # a server may read -1 / 0 as "no limit" (providers.as_sent)
