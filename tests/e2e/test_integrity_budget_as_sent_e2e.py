@@ -4,9 +4,9 @@ A key whose budget fits 100 output tokens. Every request below asks for 10 outpu
 level (on main, the only field the estimate read) but raises what is sent upstream some other way:
 ``extra_body.max_tokens``, ``extra_body.n``, ``max_completion_tokens`` beside ``max_tokens``,
 ``best_of``, ``reasoning_effort`` on an Anthropic-routed model (our translation raises ``max_tokens`` to
-the thinking budget + 4096) and a native ``/v1/messages`` body. Each is refused with 422 (LiteLLM's budget refusal)
-``budget_exceeded`` before anything reaches the simulator; the honest request is admitted. Real proxy,
-the official ``openai`` and ``anthropic`` clients, the simulator, SQLite and PostgreSQL.
+the thinking budget + 4096) and a native ``/v1/messages`` body. Each is refused with 422 (LiteLLM's
+budget refusal) ``budget_exceeded`` before anything reaches the simulator; the honest request is
+admitted. Real proxy, the official ``openai`` and ``anthropic`` clients, the simulator, SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def test_reasoning_effort_translated_for_anthropic_is_reserved(proxy: Proxy, key
 def test_native_messages_body_is_reserved_as_sent(proxy: Proxy, key: str) -> None:
     client = anthropic.Anthropic(base_url=proxy.url, api_key=key, max_retries=0)
     try:
-        with pytest.raises(anthropic.RateLimitError) as caught:
+        with pytest.raises(anthropic.UnprocessableEntityError) as caught:  # 422 (issue 17)
             client.messages.create(
                 model="claude-metered",
                 max_tokens=2000,

@@ -2,8 +2,9 @@
 token price, so admission used to refuse them as "unpriced" (403 ``unpriced_model``) for every key with
 a ``max_budget`` although their price is known up front. Now the reservation is their worst case
 (``ledgerlm.pricing.unit_worst``): a call that fits is served and settled to its cost, ``n`` images
-beyond the budget are a 429 with no upstream call, and an ``n`` that is not a positive integer is a
-400 in OpenAI's error format. Official ``openai`` client against the simulator; SQLite and PostgreSQL."""
+beyond the budget are a 422 (LiteLLM's budget status) with no upstream call, and an ``n`` that is
+not a positive integer is a 400 in OpenAI's error format. Official ``openai`` client against the
+simulator; SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def test_unit_priced_calls_are_admitted_under_a_budget(uproxy: Proxy) -> None:
 def test_images_beyond_the_budget_are_refused_before_the_call(uproxy: Proxy) -> None:
     key = uproxy.new_key(max_budget=0.1)
     client = uproxy.client(key)
-    with pytest.raises(openai.RateLimitError):
+    with pytest.raises(openai.UnprocessableEntityError):
         client.images.generate(model="dalle", prompt="x", n=3)  # 3 x $0.04 > $0.10
     with pytest.raises(openai.BadRequestError) as bad:
         client.images.generate(model="dalle", prompt="x", n=-2)
@@ -73,7 +74,7 @@ def test_images_beyond_the_budget_are_refused_before_the_call(uproxy: Proxy) -> 
     # n as sent: a raw "extra_body" field (LiteLLM's) is merged over the body by the provider layer
     body = {"model": "dalle", "prompt": "x", "n": 1, "extra_body": {"n": 3}}
     status, answer, _ = uproxy.request("POST", "/v1/images/generations", body, key=key)
-    assert status == 429 and answer["error"]["type"], answer
+    assert status == 422 and answer["error"]["type"], answer
     rows = _rows(uproxy, key)
     assert len(rows) == 3 and all(r["status"] == "failure" and not r["spend"] for r in rows)
     info = uproxy.ok("GET", f"/key/info?key={key}")
@@ -87,7 +88,7 @@ def test_speech_reserves_its_characters(uproxy: Proxy) -> None:
     served), while 10 characters ($0.00015) fit."""
     key = uproxy.new_key(max_budget=0.001)
     client = uproxy.client(key)
-    with pytest.raises(openai.RateLimitError):
+    with pytest.raises(openai.UnprocessableEntityError):
         client.audio.speech.create(model="tts", input="x" * 4000, voice="alloy")
     assert client.audio.speech.create(model="tts", input="x" * 10, voice="alloy").content
     rows = _rows(uproxy, key)
@@ -104,7 +105,7 @@ def test_responses_output_limit_below_one_is_not_a_zero_reservation(uproxy: Prox
     status, body, _ = uproxy.request(
         "POST", "/v1/responses", {"model": "gpt-4o-mini", "input": "hi", "max_output_tokens": limit}, key=key
     )
-    assert status == 429 and body["error"]["type"], body
+    assert status == 422 and body["error"]["type"], body
     rows = _rows(uproxy, key)
     assert len(rows) == 1 and rows[0]["status"] == "failure" and not rows[0]["spend"]
 
@@ -118,6 +119,6 @@ def test_completions_reserve_extra_body_choices(uproxy: Proxy) -> None:
     assert status == 200, answer
     body = {**plain, "extra_body": {"n": 100}}
     status, answer, _ = uproxy.request("POST", "/v1/completions", body, key=key)
-    assert status == 429 and "worst-case" in answer["error"]["message"], answer
+    assert status == 422 and "worst-case" in answer["error"]["message"], answer
     rows = _rows(uproxy, key)
     assert sorted(r["status"] for r in rows) == ["failure", "success"]
