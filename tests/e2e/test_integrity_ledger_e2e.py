@@ -97,7 +97,7 @@ def test_poisoned_usage_is_clamped_flagged_and_later_rows_written(proxy: Proxy) 
     assert proxy.row(after)["spend"] == OUTPUT_PRICE * 10  # the ledger goes on
     info = proxy.ok("GET", f"/key/info?key={key}")
     assert Decimal(str(info["info"]["spend"])) == MAX_SPEND  # charged the clamped amount
-    listed = proxy.ok("GET", f"/spend/logs?api_key={_sha(key)}")["data"]
+    listed = proxy.ok("GET", f"/spend/logs?api_key={_sha(key)}")  # LiteLLM's shape: a list of rows
     shown = next(r for r in listed if r["request_id"] == poisoned)
     assert {"completion_tokens", "spend"} <= {a["field"] for a in shown["metadata"]["anomalies"]}
     status, ready, _ = proxy.request("GET", "/health/readiness")
