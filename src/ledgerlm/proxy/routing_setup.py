@@ -43,6 +43,14 @@ def _entries(config: ProxyConfig, registry: ModelRegistry) -> list[Entry]:
     return entries
 
 
+def model_groups(config: ProxyConfig, registry: ModelRegistry) -> ModelGroups:
+    """The model groups (wildcards, aliases) of ``config``'s model list. Raises ``ConfigError``."""
+    litellm = config.litellm_settings.model_dump(exclude_none=True)
+    litellm.update(config.litellm_settings.model_extra or {})
+    settings = router_settings(config.router_settings, litellm)
+    return ModelGroups(_entries(config, registry), settings.model_group_alias, settings.hidden_aliases)
+
+
 def build_router(config: ProxyConfig, registry: ModelRegistry) -> Router:
     """The router (no I/O: a Redis client is made on first use). Raises ``ConfigError``."""
     litellm = config.litellm_settings.model_dump(exclude_none=True)

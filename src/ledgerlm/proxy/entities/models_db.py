@@ -24,6 +24,7 @@ from ledgerlm.proxy.auth import KeyContext
 from ledgerlm.proxy.config import ModelEntry, format_path, resolve_env
 from ledgerlm.proxy.management import managed, read_body
 from ledgerlm.proxy.models import build_registry
+from ledgerlm.proxy.routing_setup import model_groups
 from ledgerlm.proxy.state import ProxyState
 from ledgerlm.store import _crud, tables
 
@@ -81,6 +82,7 @@ async def load_db_models(state: ProxyState, *, strict: bool = True) -> None:
     config = state.config.model_copy(update={"model_list": [*state.config.model_list, *extra]})
     try:
         state.registry = build_registry(config)
+        state.router.groups = model_groups(config, state.registry)  # the router keeps its state
     except ConfigError as exc:
         raise BadRequestError(f"model_list: {exc}", code="invalid_model") from None
     deployments = getattr(state.admission, "deployments", None)
