@@ -64,6 +64,7 @@ _DAILY_SOURCES = {
     "end_user": ("r", "end_user"),
     "tag": ("t", "tag"),
     "model": ("r", "m"),
+    "provider": ("r", "custom_llm_provider"),
 }
 # totals table, its key column, the source entity expression, extra condition
 _TOTALS = (
