@@ -138,7 +138,7 @@ async function overviewPage(page) {
         card("Tokens", t.total_tokens, "total-tokens")),
       el("h2", {}, "Daily spend"), el("div", { id: "ov-chart" }),
       el("h2", {}, "By " + data.dimension.replace("_", " ")));
-    chart(out.querySelector("#ov-chart"), data.daily);
+    chart(out.querySelector("#ov-chart"), data);
     if (!data.available) { notAvailable(out, "not available for your role in this dimension"); return; }
     out.append(table([
       { key: "group", label: data.dimension },
@@ -154,18 +154,29 @@ async function overviewPage(page) {
   await load();
 }
 
-function chart(target, daily) {
-  if (!window.uPlot || daily.length === 0) { target.append(el("p", { class: "muted" }, "no calls in this period")); return; }
-  const xs = daily.map((d) => Date.parse(d.date + "T00:00:00Z") / 1000);
-  const spend = daily.map((d) => Number(d.spend));
-  const requests = daily.map((d) => d.api_requests);
+function everyDay(from, to, daily) {
+  const byDate = new Map(daily.map((d) => [d.date, d]));
+  const out = [];
+  for (let t = Date.parse(from + "T00:00:00Z"); t <= Date.parse(to + "T00:00:00Z"); t += 86400000) {
+    const day = new Date(t).toISOString().slice(0, 10);
+    out.push(byDate.get(day) || { date: day, spend: "0", api_requests: 0 });
+  }
+  return out;
+}
+
+function chart(target, data) {
+  if (!window.uPlot || data.daily.length === 0) { target.append(el("p", { class: "muted" }, "no calls in this period")); return; }
+  const days = everyDay(data.from, data.to, data.daily);
+  const xs = days.map((d) => Date.parse(d.date + "T00:00:00Z") / 1000);
   const opts = {
     width: Math.max(400, target.clientWidth || 800), height: 220,
-    series: [{}, { label: "spend (USD)", stroke: "#2f5bd3", width: 2, scale: "usd" },
+    scales: { x: { time: true }, usd: { range: (u, lo, hi) => [0, hi > 0 ? hi * 1.1 : 1] } },
+    series: [{}, { label: "spend (USD)", stroke: "#2f5bd3", width: 2, scale: "usd", points: { show: true } },
       { label: "requests", stroke: "#9aa5b8", width: 1, scale: "n" }],
-    axes: [{}, { scale: "usd" }, { scale: "n", side: 1, grid: { show: false } }],
+    axes: [{}, { scale: "usd", size: 80, values: (u, vals) => vals.map((v) => "$" + Number(v.toPrecision(3))) },
+      { scale: "n", side: 1, grid: { show: false } }],
   };
-  new window.uPlot(opts, [xs, spend, requests], target);
+  new window.uPlot(opts, [xs, days.map((d) => Number(d.spend)), days.map((d) => d.api_requests)], target);
 }
 
 const LOG_FILTERS = [
@@ -213,7 +224,7 @@ async function showDetail(target, requestId) {
   const d = await api("/ui/api/logs/detail?request_id=" + encodeURIComponent(requestId));
   const breakdown = Object.entries(d.cost.breakdown || {}).map(([category, amount]) => ({ category, amount }));
   const usage = Object.entries(d.usage).map(([category, tokens]) => ({ category, tokens }));
-  target.replaceChildren(
+  target.replaceChildren(el("div", {},
     el("h2", {}, "Call " + requestId),
     el("div", { class: "cards" },
       card("Cost", usd(d.cost.total), "detail-total"),
@@ -232,7 +243,7 @@ async function showDetail(target, requestId) {
       : el("p", { class: "muted" }, "none recorded"),
     el("h2", {}, "Prompt and response"),
     d.messages || d.response ? el("pre", { id: "detail-messages" }, JSON.stringify({ messages: d.messages, response: d.response }, null, 2))
-      : el("p", { class: "muted" }, "not stored (store_prompts is off)"));
+      : el("p", { class: "muted" }, "not stored (store_prompts is off)")));
 }
 
 function budgetCell(value, row) {
