@@ -1,6 +1,6 @@
 """The dashboard's static files (``ledgerlm/proxy/ui/static``, shipped in the package: no CDN, works
 offline): ``GET /ui`` -> ``/ui/``, ``GET /ui/`` and ``GET /login`` -> ``index.html``,
-``GET /ui/static/<file>`` -> that file (only files inside ``static``; 404 otherwise).
+``GET /ui/static/<file>`` and ``/ui/static/vendor/<file>`` -> that file (only files inside ``static``; 404 otherwise).
 
 Every answer carries ``Content-Security-Policy`` (scripts and data from this origin only, no framing),
 ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: no-referrer``.
@@ -45,8 +45,11 @@ async def to_index(request: Request) -> Response:
 
 
 async def static_file(request: Request) -> Response:
-    """``GET /ui/static/<name>``: a file under ``static`` (no traversal out of it), else 404."""
+    """``GET /ui/static/<name>`` and ``/ui/static/vendor/<name>``: a file under ``static`` (no traversal
+    out of it), else 404."""
     name = str(request.path_params.get("name", ""))
+    if request.url.path.startswith("/ui/static/vendor/"):
+        name = f"vendor/{name}"
     root = STATIC_DIR.resolve()
     target = (root / name).resolve()
     if root not in target.parents or not target.is_file() or target.suffix not in _TYPES:
@@ -60,5 +63,6 @@ def routes() -> list[Route]:
         Route("/ui", to_index, methods=["GET"]),
         Route("/ui/", index, methods=["GET"]),
         Route("/login", index, methods=["GET"]),
-        Route("/ui/static/{name:path}", static_file, methods=["GET"]),
+        Route("/ui/static/{name}", static_file, methods=["GET"]),
+        Route("/ui/static/vendor/{name}", static_file, methods=["GET"]),
     ]
