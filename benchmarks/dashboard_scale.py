@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ledgerlm.store import dashboard, pg_copy
@@ -98,8 +97,18 @@ async def load(engine: AsyncEngine, rows: int, days: int) -> float:
     for lo in range(0, rows, LOAD_BATCH):
         hi = min(rows, lo + LOAD_BATCH) - 1
         sql = _ROWS_SQL.format(
-            staging=pg_copy.STAGING, keys=KEYS, models=MODELS, users=USERS, teams=TEAMS,
-            end_users=END_USERS, tags=TAGS, end=end.isoformat(), span=days * 86400, rows=rows, lo=lo, hi=hi,
+            staging=pg_copy.STAGING,
+            keys=KEYS,
+            models=MODELS,
+            users=USERS,
+            teams=TEAMS,
+            end_users=END_USERS,
+            tags=TAGS,
+            end=end.isoformat(),
+            span=days * 86400,
+            rows=rows,
+            lo=lo,
+            hi=hi,
         )
         async with engine.begin() as conn:
             await conn.exec_driver_sql(
@@ -108,7 +117,9 @@ async def load(engine: AsyncEngine, rows: int, days: int) -> float:
             )
             await conn.exec_driver_sql(sql)
             await conn.exec_driver_sql(pg_copy.INGEST_SQL)
-        print(f"  loaded {hi + 1:,} rows ({(hi + 1) / (time.perf_counter() - started):,.0f} rows/s)", flush=True)
+        print(
+            f"  loaded {hi + 1:,} rows ({(hi + 1) / (time.perf_counter() - started):,.0f} rows/s)", flush=True
+        )
     async with engine.begin() as conn:
         await conn.exec_driver_sql("ANALYZE")
     return rows / (time.perf_counter() - started)
@@ -164,7 +175,7 @@ def _calls(engine: AsyncEngine) -> dict[str, Callable[[], Awaitable[Any]]]:
 def _md5(text: str) -> str:
     import hashlib
 
-    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324  (the generated rows' key ids)
+    return hashlib.md5(text.encode()).hexdigest()  # the generated rows' key ids
 
 
 def _writer_rows(count: int, offset: int) -> list[dict[str, Any]]:
@@ -172,14 +183,31 @@ def _writer_rows(count: int, offset: int) -> list[dict[str, Any]]:
     out = []
     for i in range(count):
         n = offset + i
-        out.append(SpendLog.to_params({
-            "request_id": f"w-{n}", "call_type": "acompletion", "api_key": _md5(f"key-{n % KEYS}"),
-            "spend": str(Decimal("0.0000123") * (n % 997 + 1)), "prompt_tokens": 100, "completion_tokens": 20,
-            "total_tokens": 120, "startTime": now, "endTime": now + 0.8, "model": f"model-{n % MODELS}",
-            "model_group": f"group-{n % MODELS}", "custom_llm_provider": PROVIDERS[n % 3], "user": f"user-{n % USERS}",
-            "team_id": f"team-{n % TEAMS}", "end_user": f"eu-{n % END_USERS}", "request_tags": [f"app:{n % TAGS}"],
-            "metadata": {}, "status": "success", "call_uid": uuid.uuid4().hex,
-        }))
+        out.append(
+            SpendLog.to_params(
+                {
+                    "request_id": f"w-{n}",
+                    "call_type": "acompletion",
+                    "api_key": _md5(f"key-{n % KEYS}"),
+                    "spend": str(Decimal("0.0000123") * (n % 997 + 1)),
+                    "prompt_tokens": 100,
+                    "completion_tokens": 20,
+                    "total_tokens": 120,
+                    "startTime": now,
+                    "endTime": now + 0.8,
+                    "model": f"model-{n % MODELS}",
+                    "model_group": f"group-{n % MODELS}",
+                    "custom_llm_provider": PROVIDERS[n % 3],
+                    "user": f"user-{n % USERS}",
+                    "team_id": f"team-{n % TEAMS}",
+                    "end_user": f"eu-{n % END_USERS}",
+                    "request_tags": [f"app:{n % TAGS}"],
+                    "metadata": {},
+                    "status": "success",
+                    "call_uid": uuid.uuid4().hex,
+                }
+            )
+        )
     return out
 
 

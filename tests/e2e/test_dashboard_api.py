@@ -58,11 +58,15 @@ class Session:
 def world(proxy: Proxy) -> dict[str, Any]:
     team = proxy.new_team(team_alias="api-team")
     team_key = proxy.new_key(team_id=team, key_alias="api-team-key")
-    carol = proxy.ok("POST", "/user/new", {"user_id": "carol", "password": "carol-pw", "user_email": "c@x.io"})
+    carol = proxy.ok(
+        "POST", "/user/new", {"user_id": "carol", "password": "carol-pw", "user_email": "c@x.io"}
+    )
     lone_key = proxy.new_key(key_alias="lone")
     client = proxy.client(team_key)
     for model in ("priced", "priced", "unpriced", "gpt-4o-mini"):
-        client.chat.completions.create(model=model, messages=MESSAGES, extra_headers={"x-litellm-tags": "app:x"})
+        client.chat.completions.create(
+            model=model, messages=MESSAGES, extra_headers={"x-litellm-tags": "app:x"}
+        )
     proxy.client(carol["key"]).chat.completions.create(model="priced", messages=MESSAGES)
     proxy.client(lone_key).chat.completions.create(model="priced", messages=MESSAGES)
     proxy.wait_written()
@@ -79,7 +83,9 @@ def test_login_ways_cookie_flags_and_refusals(proxy: Proxy, world: dict[str, Any
     assert Session(proxy).login("carol-pw", "c@x.io")[0]["role"] == "internal_user"
     assert Session(proxy).login(world["carol_key"])[0]["user_id"] == "carol"
     for username, password in (("carol", "nope"), ("", "sk-unknown"), ("nobody", "x")):
-        status, answer, _ = Session(proxy).call("POST", "/login", {"username": username, "password": password})
+        status, answer, _ = Session(proxy).call(
+            "POST", "/login", {"username": username, "password": password}
+        )
         assert status == 401 and answer["error"]["message"] == "invalid username or password"
     stranger = Session(proxy)
     assert stranger.call("GET", "/ui/api/overview")[0] == 401
@@ -96,9 +102,13 @@ def _report(proxy: Proxy, group_by: str) -> dict[Any, dict[str, Any]]:
     return {row["group"]: row for row in proxy.ok("GET", f"/global/spend/report?group_by={group_by}")["data"]}
 
 
-@pytest.mark.parametrize(("dimension", "group_by"), [("team", "team"), ("key", "api_key"), ("user", "user"),
-                                                     ("model", "model"), ("tag", "tag")])
-def test_overview_equals_the_spend_report(proxy: Proxy, world: dict[str, Any], dimension: str, group_by: str) -> None:
+@pytest.mark.parametrize(
+    ("dimension", "group_by"),
+    [("team", "team"), ("key", "api_key"), ("user", "user"), ("model", "model"), ("tag", "tag")],
+)
+def test_overview_equals_the_spend_report(
+    proxy: Proxy, world: dict[str, Any], dimension: str, group_by: str
+) -> None:
     admin = Session(proxy)
     admin.login(MASTER_KEY)
     data = admin.ok(f"/ui/api/overview?dimension={dimension}")
@@ -177,8 +187,9 @@ def test_writes_create_block_and_regenerate(proxy: Proxy, world: dict[str, Any])
     made = admin.ok("/ui/api/keys/new", {"key_alias": "made-in-ui", "max_budget": "5"})
     assert proxy.client(made["key"]).chat.completions.create(model="priced", messages=MESSAGES)
     admin.ok("/ui/api/keys/block", {"key": made["token"], "blocked": True})
-    status, _, _ = proxy.request("POST", "/v1/chat/completions", {"model": "priced", "messages": MESSAGES},
-                                 key=made["key"])
+    status, _, _ = proxy.request(
+        "POST", "/v1/chat/completions", {"model": "priced", "messages": MESSAGES}, key=made["key"]
+    )
     assert status == 401
     admin.ok("/ui/api/keys/block", {"key": made["token"], "blocked": False})
     fresh = admin.ok("/ui/api/keys/regenerate", {"key": made["token"]})

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect, sync_playwright
 from tests.e2e.conftest import MASTER_KEY, Proxy
-from tests.helpers.fixtures import pg_database  # noqa: F401  (fixture)
+from tests.helpers.pg import temp_database
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -56,8 +56,15 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def proxy(pg_database: str, proxy_factory: Any) -> Proxy:
-    return proxy_factory(pg_database)
+def dashboard_db(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for this module (requested before ``proxy_factory``: dropped after)."""
+    with temp_database(postgres_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def proxy(dashboard_db: str, proxy_factory: Any) -> Proxy:
+    return proxy_factory(dashboard_db)
 
 
 @pytest.fixture
@@ -141,7 +148,9 @@ def world(proxy: Proxy, browser: Any) -> dict[str, Any]:
     return {"team_id": team_id, "team_key": team_key, "bob_key": bob_key}
 
 
-def test_admin_overview_logs_and_every_page(browser: Any, proxy: Proxy, world: dict[str, Any], shots: Path) -> None:
+def test_admin_overview_logs_and_every_page(
+    browser: Any, proxy: Proxy, world: dict[str, Any], shots: Path
+) -> None:
     page = _login(browser, proxy, MASTER_KEY, "admin")
     total, requests = _report_total(proxy)
     page.wait_for_selector("#total-spend")
@@ -201,7 +210,9 @@ def test_team_admin_sees_its_team_and_creates_keys_only(
     assert answer.status == 403
 
 
-def test_internal_user_sees_only_its_own_calls(browser: Any, proxy: Proxy, world: dict[str, Any], shots: Path) -> None:
+def test_internal_user_sees_only_its_own_calls(
+    browser: Any, proxy: Proxy, world: dict[str, Any], shots: Path
+) -> None:
     page = _login(browser, proxy, world["bob_key"])
     assert int(page.inner_text("#total-requests")) == 2
     assert int(page.inner_text("#total-unpriced")) == 1
@@ -221,7 +232,9 @@ def test_viewer_cannot_reach_edit_forms(browser: Any, proxy: Proxy, world: dict[
     assert page.locator("#keys-table, #teams-table, #users-table, #end-users-table").count() == 1
     answer = page.request.post(f"{proxy.url}/ui/api/keys/new", data={"key_alias": "viewer-key"})
     assert answer.status == 403
-    answer = page.request.post(f"{proxy.url}/ui/api/keys/block", data={"key": world["team_key"], "blocked": True})
+    answer = page.request.post(
+        f"{proxy.url}/ui/api/keys/block", data={"key": world["team_key"], "blocked": True}
+    )
     assert answer.status == 403
 
 

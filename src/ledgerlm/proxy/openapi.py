@@ -12,9 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ledgerlm.proxy.ui.openapi import dashboard_paths
-
 from ledgerlm.proxy import management_models as mm
+from ledgerlm.proxy.ui.openapi import dashboard_paths
 
 __all__ = ["openapi_document"]
 

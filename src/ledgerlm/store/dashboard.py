@@ -93,10 +93,10 @@ def _restricted(query: OverviewQuery, table: sa.Table, kind: str) -> list[sa.Col
     base = query.visible.base()
     if base is None or base[0] == kind:
         ids = () if base is None else sorted(base[1])
-        return out + ([_entity(table).in_(ids)] if base is not None else [])
+        return [*out, _entity(table).in_(ids)] if base is not None else out
     ids = sorted(base[1])
     owner = verification_tokens.c.team_id if base[0] == "team" else verification_tokens.c.user_id
-    return out + [_entity(table).in_(sa.select(verification_tokens.c.token).where(owner.in_(ids)))]
+    return [*out, _entity(table).in_(sa.select(verification_tokens.c.token).where(owner.in_(ids)))]
 
 
 def dimension_source(dimension: str, visible: Visible) -> tuple[sa.Table, str] | None:

@@ -110,7 +110,13 @@ def daily_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[tuple[date
     """
     sums: dict[str, dict[tuple[date, str, str], list[Any]]] = defaultdict(dict)
     for (day, model, key, user, team, end_user, labels, provider), vector in _by_signature(rows).items():
-        targets = [("key", key), ("user", user), ("team", team), ("end_user", end_user), ("provider", provider)]
+        targets = [
+            ("key", key),
+            ("user", user),
+            ("team", team),
+            ("end_user", end_user),
+            ("provider", provider),
+        ]
         for kind, entity in [*targets, *(("tag", tag) for tag in labels)]:
             if entity:
                 _add(sums[kind], (day, entity, model), vector)

@@ -1,9 +1,10 @@
 """Internal users (``users``, LiteLLM ``/user/new``): ``user_alias``, ``user_email``, ``user_role``
 (``proxy_admin``, ``internal_user``, ...), ``organization_id``, ``models``, ``teams`` (list of team ids),
 ``max_budget``/``soft_budget`` (USD), ``budget_duration``, ``budget_reset_at``, rate limits, ``metadata``.
-``password_hash`` (``/login`` with a username and password; migration 0011) is never returned by these
-functions: only ``login_row`` reads it. ``spend`` (USD) is the user's PERSONAL spend (issue 7 item 6): calls made with the user's keys that
-belong to no team. Team-key calls count toward the team and the key instead.
+``password_hash`` (``/login`` with a username and password; migration 0011) is never returned
+by these functions: only ``login_row`` reads it. ``spend`` (USD) is the user's PERSONAL spend
+(issue 7 item 6): calls made with the user's keys that belong to no team. Team-key calls count
+toward the team and the key instead.
 """
 
 from __future__ import annotations

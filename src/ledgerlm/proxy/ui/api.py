@@ -74,8 +74,13 @@ async def overview(request: Request, state: ProxyState, principal: Principal) ->
     result = await dashboard.overview(state.store.engine, query)
     if result["groups"] is not None:
         await _labels(state, dimension, result["groups"])
-    return {"from": start, "to": end, "dimension": dimension, "available": result["groups"] is not None,
-            **result}
+    return {
+        "from": start,
+        "to": end,
+        "dimension": dimension,
+        "available": result["groups"] is not None,
+        **result,
+    }
 
 
 def _log_filter(request: Request) -> LogFilter:

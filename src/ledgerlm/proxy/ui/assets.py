@@ -1,6 +1,7 @@
 """The dashboard's static files (``ledgerlm/proxy/ui/static``, shipped in the package: no CDN, works
 offline): ``GET /ui`` -> ``/ui/``, ``GET /ui/`` and ``GET /login`` -> ``index.html``,
-``GET /ui/static/<file>`` and ``/ui/static/vendor/<file>`` -> that file (only files inside ``static``; 404 otherwise).
+``GET /ui/static/<file>`` and ``/ui/static/vendor/<file>`` -> that file (only files inside
+``static``; 404 otherwise).
 
 Every answer carries ``Content-Security-Policy`` (scripts and data from this origin only, no framing),
 ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: no-referrer``.

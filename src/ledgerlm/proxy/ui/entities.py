@@ -27,8 +27,21 @@ LIMIT = 1000
 FEATURES = {"reconcile_runs": "/reconcile/runs", "tag_drift": "/tags/drift"}
 _FEATURE_PARAMS = ("start_date", "end_date", "dimension", "provider")
 _KEY_FIELDS = (
-    "token", "key_alias", "key_name", "team_id", "user_id", "models", "spend", "max_budget",
-    "budget_duration", "budget_reset_at", "tpm_limit", "rpm_limit", "expires", "blocked", "created_at",
+    "token",
+    "key_alias",
+    "key_name",
+    "team_id",
+    "user_id",
+    "models",
+    "spend",
+    "max_budget",
+    "budget_duration",
+    "budget_reset_at",
+    "tpm_limit",
+    "rpm_limit",
+    "expires",
+    "blocked",
+    "created_at",
 )
 
 
@@ -96,7 +109,9 @@ async def list_end_users(request: Request, state: ProxyState, principal: Princip
     return {"data": await customers.list_customers(state.store.engine, limit=LIMIT)}
 
 
-def _budget_rows(kind: str, id_field: str, name_field: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _budget_rows(
+    kind: str, id_field: str, name_field: str, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     return [
         {
             "kind": kind,
@@ -121,7 +136,9 @@ async def list_budgets(request: Request, state: ProxyState, principal: Principal
     out = _budget_rows("team", "team_id", "team_alias", await visible_teams(state, principal))
     out += _budget_rows("key", "token", "key_alias", await visible_keys(state, principal))
     if visible(principal).everything:
-        out += _budget_rows("user", "user_id", "user_alias", await users.list_users(state.store.engine, limit=LIMIT))
+        out += _budget_rows(
+            "user", "user_id", "user_alias", await users.list_users(state.store.engine, limit=LIMIT)
+        )
         end_users = await customers.list_customers(state.store.engine, limit=LIMIT)
         out += _budget_rows("end_user", "user_id", "alias", end_users)
     return {"data": out}
@@ -141,7 +158,9 @@ async def list_models(request: Request, state: ProxyState, principal: Principal)
                     "model": deployment.model,
                     "api_base": deployment.api_base,
                     "priced": "custom" if deployment.price is not None else "catalog",
-                    "health": state.extra.get("deployment_health", {}).get(deployment.deployment_id, "not tracked"),
+                    "health": state.extra.get("deployment_health", {}).get(
+                        deployment.deployment_id, "not tracked"
+                    ),
                 }
             )
     return {"data": rows}

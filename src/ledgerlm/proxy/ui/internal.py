@@ -9,7 +9,6 @@ tells whether a route exists at all (pages of features not installed show "not a
 from __future__ import annotations
 
 from typing import Any
-
 from urllib.parse import urlencode
 
 import orjson
@@ -18,6 +17,7 @@ from starlette.routing import Route
 from starlette.types import Message
 
 __all__ = ["call_route", "has_route"]
+
 
 def has_route(request: Request, path: str, method: str = "GET") -> bool:
     """Whether the app serves ``method path`` (exact path match)."""
@@ -34,9 +34,18 @@ async def _asgi(request: Request, method: str, path: str, query: str, body: byte
     if master:
         headers.append((b"authorization", f"Bearer {master}".encode()))
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
-        "root_path": "", "headers": headers, "client": ("127.0.0.1", 0), "server": ("ledgerlm.internal", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 0),
+        "server": ("ledgerlm.internal", 80),
         "app": request.app,
     }
     sent = False

@@ -128,13 +128,20 @@ async def login(request: Request) -> Response:
         principal = await authenticate_login(state, *await _credentials(request))
     except Exception as exc:
         return error_response(exc)
-    response: Response = RedirectResponse("/ui/", status_code=303) if form else json_response(
-        {**_describe(principal), "redirect": "/ui/"}
+    response: Response = (
+        RedirectResponse("/ui/", status_code=303)
+        if form
+        else json_response({**_describe(principal), "redirect": "/ui/"})
     )
     secure = request.url.scheme == "https"
     response.set_cookie(
-        COOKIE, signer(state).sign(principal), max_age=SESSION_TTL_S, httponly=True, samesite="strict",
-        secure=secure, path="/",
+        COOKIE,
+        signer(state).sign(principal),
+        max_age=SESSION_TTL_S,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        path="/",
     )
     return response
 

@@ -9,14 +9,28 @@ __all__ = ["dashboard_paths"]
 
 _ERROR: dict[str, Any] = {"$ref": "#/components/schemas/Error"}
 _OBJECT: dict[str, Any] = {"type": "object"}
-_SESSION = [{"session": []}]
+_SESSION: list[dict[str, list[str]]] = [{"session": []}]
 _READS = {
     "/ui/api/me": ("The logged-in person: role, pages, writes", ()),
-    "/ui/api/overview": ("Spend totals, daily series and groups (rollups)", ("start_date", "end_date", "dimension")),
+    "/ui/api/overview": (
+        "Spend totals, daily series and groups (rollups)",
+        ("start_date", "end_date", "dimension"),
+    ),
     "/ui/api/logs": (
         "Spend logs, newest first, keyset pages",
-        ("start_date", "end_date", "api_key", "team_id", "user_id", "model", "status", "tag", "request_id",
-         "limit", "cursor"),
+        (
+            "start_date",
+            "end_date",
+            "api_key",
+            "team_id",
+            "user_id",
+            "model",
+            "status",
+            "tag",
+            "request_id",
+            "limit",
+            "cursor",
+        ),
     ),
     "/ui/api/logs/detail": ("One call: usage, cost breakdown, price, adjustments", ("request_id",)),
     "/ui/api/keys": ("Visible virtual keys", ()),
@@ -25,12 +39,22 @@ _READS = {
     "/ui/api/end_users": ("End users (admins)", ()),
     "/ui/api/budgets": ("Budget used vs limit with the reset date", ()),
     "/ui/api/models": ("Model groups and deployments", ()),
-    "/ui/api/feature": ("Another feature's page (reconciliation, tag drift)", ("name", "start_date", "end_date", "dimension")),
+    "/ui/api/feature": (
+        "Another feature's page (reconciliation, tag drift)",
+        ("name", "start_date", "end_date", "dimension"),
+    ),
 }
 _WRITES = (
-    "/ui/api/keys/new", "/ui/api/keys/update", "/ui/api/keys/block", "/ui/api/keys/regenerate",
-    "/ui/api/teams/new", "/ui/api/teams/update", "/ui/api/teams/block", "/ui/api/users/new",
-    "/ui/api/end_users/new", "/ui/api/end_users/block",
+    "/ui/api/keys/new",
+    "/ui/api/keys/update",
+    "/ui/api/keys/block",
+    "/ui/api/keys/regenerate",
+    "/ui/api/teams/new",
+    "/ui/api/teams/update",
+    "/ui/api/teams/block",
+    "/ui/api/users/new",
+    "/ui/api/end_users/new",
+    "/ui/api/end_users/block",
 )
 
 
@@ -49,7 +73,9 @@ def _api(summary: str, params: tuple[str, ...] = (), body: bool = False) -> dict
         "responses": {"200": {"description": "OK", "content": _json(_OBJECT)}, **_errors(400, 401, 403, 404)},
     }
     if params:
-        op["parameters"] = [{"name": p, "in": "query", "required": False, "schema": {"type": "string"}} for p in params]
+        op["parameters"] = [
+            {"name": p, "in": "query", "required": False, "schema": {"type": "string"}} for p in params
+        ]
     if body:
         op["requestBody"] = {"required": True, "content": _json(_OBJECT)}
     return op
@@ -57,7 +83,11 @@ def _api(summary: str, params: tuple[str, ...] = (), body: bool = False) -> dict
 
 def _page(summary: str) -> dict[str, Any]:
     html = {"text/html": {"schema": {"type": "string"}}}
-    return {"summary": summary, "security": [], "responses": {"200": {"description": "page", "content": html}}}
+    return {
+        "summary": summary,
+        "security": [],
+        "responses": {"200": {"description": "page", "content": html}},
+    }
 
 
 def _static() -> dict[str, Any]:
@@ -89,10 +119,13 @@ def dashboard_paths() -> dict[str, Any]:
         "required": ["password"],
     }
     login = {
-        "summary": "Dashboard log in (master key, a user's key, or username/password); sets the session cookie",
+        "summary": "Dashboard log in (master key, a user's key, or username/password): session cookie",
         "security": [],
         "requestBody": {"required": True, "content": _json(login_body)},
-        "responses": {"200": {"description": "logged in", "content": _json(_OBJECT)}, **_errors(400, 401, 413)},
+        "responses": {
+            "200": {"description": "logged in", "content": _json(_OBJECT)},
+            **_errors(400, 401, 413),
+        },
     }
     logout = {
         "summary": "Clear the session cookie",
@@ -101,8 +134,12 @@ def dashboard_paths() -> dict[str, Any]:
         "responses": {"200": {"description": "logged out", "content": _json(_OBJECT)}},
     }
     paths: dict[str, Any] = {
-        "/ui": {"get": {**_page("The dashboard (redirects to /ui/)"), "responses": {
-            "200": _page("")["responses"]["200"], "307": {"description": "to /ui/"}}}},
+        "/ui": {
+            "get": {
+                **_page("The dashboard (redirects to /ui/)"),
+                "responses": {"200": _page("")["responses"]["200"], "307": {"description": "to /ui/"}},
+            }
+        },
         "/ui/": {"get": _page("The dashboard (single page)")},
         "/login": {"get": _page("The log-in page"), "post": login},
         "/logout": {"post": logout},
@@ -110,5 +147,7 @@ def dashboard_paths() -> dict[str, Any]:
         "/ui/static/vendor/{name}": {"get": _static()},
     }
     paths.update({path: {"get": _api(summary, params)} for path, (summary, params) in _READS.items()})
-    paths.update({path: {"post": _api("Dashboard change (see docs/dashboard.md)", body=True)} for path in _WRITES})
+    paths.update(
+        {path: {"post": _api("Dashboard change (see docs/dashboard.md)", body=True)} for path in _WRITES}
+    )
     return paths

@@ -28,7 +28,18 @@ __all__ = ["ADMIN_ROLES", "PAGES", "ROLES", "WRITABLE", "may", "role_for_user", 
 ROLES = ("proxy_admin", "proxy_admin_viewer", "internal_user", "internal_user_viewer")
 ADMIN_ROLES = frozenset({"proxy_admin", "proxy_admin_viewer"})
 ADMIN_PAGES = frozenset({"users", "end_users", "models", "reconciliation", "tag_drift"})
-PAGES = ("overview", "logs", "keys", "teams", "users", "end_users", "budgets", "models", "reconciliation", "tag_drift")
+PAGES = (
+    "overview",
+    "logs",
+    "keys",
+    "teams",
+    "users",
+    "end_users",
+    "budgets",
+    "models",
+    "reconciliation",
+    "tag_drift",
+)
 WRITABLE = ("key", "team", "user", "end_user")
 
 
@@ -42,7 +53,11 @@ def team_admin_of(user_id: str, teams: Iterable[Mapping[str, Any]]) -> tuple[str
     out = []
     for team in teams:
         for member in team.get("members") or []:
-            if isinstance(member, dict) and member.get("user_id") == user_id and member.get("role") == "admin":
+            if (
+                isinstance(member, dict)
+                and member.get("user_id") == user_id
+                and member.get("role") == "admin"
+            ):
                 out.append(str(team["team_id"]))
     return tuple(sorted(set(out)))
 

@@ -6,9 +6,11 @@
 | ``/ui/api/keys/update`` | ``key`` (hash) + fields | ``POST /key/update`` |
 | ``/ui/api/keys/block`` | ``key``, ``blocked`` | ``POST /key/update`` |
 | ``/ui/api/keys/regenerate`` | ``key`` | new secret in place (``store.keys.regenerate_key``) |
-| ``/ui/api/teams/new`` / ``update`` / ``block`` | ``/team/new`` fields / ``team_id`` + fields | ``/team/new``, ``/team/update`` |
-| ``/ui/api/users/new`` | ``/user/new`` fields (``password`` for ``/login``) | ``POST /user/new`` |
-| ``/ui/api/end_users/new`` / ``block`` | ``/customer/new`` fields / ``user_id``, ``blocked`` | ``/customer/new``, store |
+| ``/ui/api/teams/new`` | ``/team/new`` fields | ``POST /team/new`` |
+| ``/ui/api/teams/update``, ``block`` | ``team_id`` + fields | ``POST /team/update`` |
+| ``/ui/api/users/new`` | ``/user/new`` fields (``password``) | ``POST /user/new`` |
+| ``/ui/api/end_users/new`` | ``/customer/new`` fields | ``POST /customer/new`` |
+| ``/ui/api/end_users/block`` | ``user_id``, ``blocked`` | ``store.customers.update_customer`` |
 
 Who may: ``roles.may`` (``write:key`` with the key's team and user). Requests must be
 ``application/json`` (with the ``SameSite=Strict`` cookie, a cross-site form cannot post here).
