@@ -186,8 +186,16 @@ def test_admin_overview_logs_and_every_page(
     for name in (*PAGES[2:], *PAGES_EXTRA):
         _open(page, name)
         page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-    _open(page, "reconciliation")
-    assert "not available" in page.inner_text("#page")
+    paths = {getattr(route, "path", "") for route in proxy.app.routes}
+    for name, path, table in (
+        ("reconciliation", "/reconcile/runs", "reconciliation-runs"),
+        ("tag_drift", "/tags/drift", "tag-drift"),
+    ):
+        _open(page, name)
+        if path in paths:  # the feature is installed: its table, else "not available"
+            assert page.locator(f"[data-table='{table}']").count() == 1, name
+        else:
+            assert "not available" in page.inner_text("#page"), name
     assert len(list(shots.glob("*.png"))) == len(PAGES) + len(PAGES_EXTRA)
 
 

@@ -3,8 +3,9 @@
 Reads (``GET``): ``/ui/api/keys``, ``/ui/api/teams``, ``/ui/api/users``, ``/ui/api/end_users``,
 ``/ui/api/budgets`` (every visible key, team, user and end user with a ``max_budget``: used vs limit
 and the reset date), ``/ui/api/models`` (model groups and deployments, never credentials),
-``/ui/api/feature?name=reconcile_runs|tag_drift`` (``GET /reconcile/runs`` and ``GET /tags/drift``
-when this proxy has them, else ``{"available": false}``). Each returns ``{"data": [...]}``, narrowed
+``/ui/api/feature?name=reconcile_runs|reconcile_run&run_id=|tag_drift`` (``GET /reconcile/runs``,
+``GET /reconcile/runs/{id}`` and ``GET /tags/drift`` when this proxy has them, else
+``{"available": false}``). Each returns ``{"data": [...]}``, narrowed
 to what the role may read (``roles.visible``); admin-only pages answer 403 to other roles.
 """
 
@@ -24,7 +25,11 @@ from ledgerlm.proxy.ui.session import Principal
 __all__ = ["FEATURES", "routes", "visible_keys", "visible_teams"]
 
 LIMIT = 1000
-FEATURES = {"reconcile_runs": "/reconcile/runs", "tag_drift": "/tags/drift"}
+FEATURES = {
+    "reconcile_runs": "/reconcile/runs",
+    "reconcile_run": "/reconcile/runs/{run_id}",
+    "tag_drift": "/tags/drift",
+}
 _FEATURE_PARAMS = ("start_date", "end_date", "dimension", "provider")
 _KEY_FIELDS = (
     "token",
@@ -176,7 +181,10 @@ async def feature(request: Request, state: ProxyState, principal: Principal) -> 
     if not has_route(request, path):
         return {"available": False, "name": name}
     params = {k: v for k, v in request.query_params.items() if k in _FEATURE_PARAMS and v}
-    status, body = await call_route(request, "GET", path, params=params)
+    run_id = request.query_params.get("run_id", "")
+    if "{run_id}" in path and not (run_id.replace("-", "").replace("_", "").isalnum() and len(run_id) <= 64):
+        raise ValueError("run_id must be a run's id")
+    status, body = await call_route(request, "GET", path.replace("{run_id}", run_id), params=params)
     return {"available": True, "name": name, "status": status, "body": body}
 
 

@@ -41,7 +41,7 @@ _READS = {
     "/ui/api/models": ("Model groups and deployments", ()),
     "/ui/api/feature": (
         "Another feature's page (reconciliation, tag drift)",
-        ("name", "start_date", "end_date", "dimension"),
+        ("name", "run_id", "start_date", "end_date", "dimension"),
     ),
 }
 _WRITES = (

@@ -400,18 +400,23 @@ async function featurePage(page, name, title, render) {
 function reconciliationPage(page) {
   return featurePage(page, "reconcile_runs", "Reconciliation runs", (target, body) => {
     const runs = Array.isArray(body) ? body : (body.data || []);
+    const detail = el("div", { id: "reconcile-detail" });
     target.append(table([
       { key: "id", label: "run" }, { key: "provider", label: "provider" }, { key: "from", label: "from" },
       { key: "to", label: "to" }, { key: "ledger_usd", label: "ledger USD", num: true },
       { key: "provider_usd", label: "provider USD", num: true }, { key: "capture_rate", label: "capture rate", num: true },
       { key: "status", label: "status" }, { key: "created_at", label: "created" },
-    ], runs, { name: "reconciliation-runs" }));
-    const rows = runs.flatMap((run) => (run.rows || []).map((r) => Object.assign({ run: run.id }, r)));
-    if (rows.length) {
-      const columns = Object.keys(rows[0]).map((key) => ({ key, label: key }));
-      target.append(el("h2", {}, "Explained differences"), table(columns, rows, { name: "reconciliation-rows" }));
-    }
+    ], runs, { name: "reconciliation-runs", id: "reconcile-runs", idKey: "id",
+      onRow: (run) => showRun(detail, run.id).catch(showError) }), detail);
   });
+}
+
+async function showRun(target, runId) {
+  const data = await api("/ui/api/feature?" + new URLSearchParams({ name: "reconcile_run", run_id: runId }));
+  const rows = (data.body && data.body.rows) || [];
+  const columns = rows.length ? Object.keys(rows[0]).map((key) => ({ key, label: key })) : [{ key: "note", label: "" }];
+  target.replaceChildren(el("h2", {}, "Explained differences of run " + runId),
+    table(columns, rows, { name: "reconciliation-" + runId }));
 }
 
 function tagDriftPage(page) {
