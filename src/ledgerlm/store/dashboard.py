@@ -25,7 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledgerlm.store.coltypes import to_decimal
 from ledgerlm.store.spend_queries import LogFilter
-from ledgerlm.store.tables import COUNTER_COLUMNS, DAILY_TABLES, spend_logs, verification_tokens
+from ledgerlm.store.tables import (
+    COUNTER_COLUMNS,
+    DAILY_TABLES,
+    spend_adjustments,
+    spend_logs,
+    verification_tokens,
+)
 
 Row = dict[str, Any]
 DIMENSIONS: tuple[str, ...] = ("team", "key", "user", "end_user", "model", "provider", "tag")
@@ -229,3 +235,27 @@ async def log_row(engine: AsyncEngine, request_id: str, visible: Visible) -> Row
     async with engine.connect() as conn:
         found = (await conn.execute(statement)).mappings().first()
     return None if found is None else dict(found)
+
+
+ADJUSTMENT_COLUMNS: tuple[str, ...] = (
+    "seq",
+    "kind",
+    "period",
+    "charge_time",
+    "old_price_id",
+    "new_price_id",
+    "old_spend",
+    "new_spend",
+    "delta",
+    "reason",
+    "actor",
+    "corrects_period",
+)
+
+
+async def adjustments_of(engine: AsyncEngine, request_id: str) -> list[Row]:
+    """The adjustments (re-pricing, back-fill; ``spend_adjustments``) recorded against one call, in order."""
+    c = spend_adjustments.c
+    statement = sa.select(*(c[name] for name in ADJUSTMENT_COLUMNS)).where(c.request_id == request_id)
+    async with engine.connect() as conn:
+        return [dict(r) for r in (await conn.execute(statement.order_by(c.seq))).mappings()]

@@ -8,7 +8,8 @@
 * logs: filters ``start_date``, ``end_date``, ``api_key`` (key or hash), ``team_id``, ``user_id``,
   ``model``, ``status``, ``tag``, ``request_id``; ``limit`` (1..500, default 50), ``cursor`` ->
   ``{data, next_cursor}`` (keyset pagination, newest first).
-* detail: ``?request_id=`` -> ``{row, usage, cost, price_id, adjustments, messages, response}``:
+* detail: ``?request_id=`` -> ``{row, usage, cost, price_id, price_ref, price_source, adjustments,
+  messages, response}``:
   usage by category (tokens), the cost breakdown (USD per category, ``total`` null when unpriced), the
   price it was priced with, adjustments recorded against it, prompts only when the proxy stored them.
 """
@@ -147,9 +148,10 @@ async def log_detail(request: Request, state: ProxyState, principal: Principal) 
         "usage": {name: row[name] for name in TOKEN_COLUMNS},
         "raw_usage": metadata.get("usage"),
         "cost": {**cost, "total": row["spend"]},
-        "price_id": cost.get("price_id") or cost.get("model_ref"),
+        "price_id": row.get("price_id") or cost.get("price_id"),
+        "price_ref": cost.get("model_ref"),
         "price_source": cost.get("source"),
-        "adjustments": metadata.get("adjustments") or [],
+        "adjustments": await dashboard.adjustments_of(state.store.engine, request_id),
         "messages": row.pop("messages", None),
         "response": row.pop("response", None),
     }

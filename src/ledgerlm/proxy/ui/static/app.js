@@ -228,7 +228,8 @@ async function showDetail(target, requestId) {
     el("h2", {}, "Call " + requestId),
     el("div", { class: "cards" },
       card("Cost", usd(d.cost.total), "detail-total"),
-      card("Price", text(d.price_id) || "none", "detail-price"),
+      card("Price id", text(d.price_id) || "none", "detail-price"),
+      card("Priced as", text(d.price_ref) || "", "detail-price-ref"),
       card("Price source", text(d.price_source) || "", "detail-source")),
     d.cost.total === null ? el("p", { class: "notice" }, "Unpriced: " + text(d.cost.unpriced_reason)) : null,
     el("h2", {}, "Cost breakdown"),
@@ -238,8 +239,11 @@ async function showDetail(target, requestId) {
     table([{ key: "category", label: "category" }, { key: "tokens", label: "tokens", num: true }], usage,
       { name: "usage-" + requestId, id: "detail-usage" }),
     el("h2", {}, "Adjustments"),
-    d.adjustments.length ? table([{ key: "kind", label: "kind" }, { key: "amount", label: "USD" },
-      { key: "reason", label: "reason" }], d.adjustments, { name: "adjustments-" + requestId })
+    d.adjustments.length ? table([{ key: "seq", label: "#" }, { key: "kind", label: "kind" },
+      { key: "period", label: "period" }, { key: "old_price_id", label: "old price" },
+      { key: "new_price_id", label: "new price" }, { key: "old_spend", label: "old USD", num: true, format: usd },
+      { key: "new_spend", label: "new USD", num: true }, { key: "delta", label: "delta USD", num: true },
+      { key: "reason", label: "reason" }], d.adjustments, { name: "adjustments-" + requestId, id: "detail-adjustments" })
       : el("p", { class: "muted" }, "none recorded"),
     el("h2", {}, "Prompt and response"),
     d.messages || d.response ? el("pre", { id: "detail-messages" }, JSON.stringify({ messages: d.messages, response: d.response }, null, 2))
