@@ -101,8 +101,18 @@ def _money(text: str) -> Decimal:
 
 
 def _report_total(proxy: Proxy, key: str = MASTER_KEY) -> tuple[Decimal, int]:
-    data = proxy.ok("GET", "/global/spend/report?group_by=model", key=key)["data"]
-    return sum((Decimal(str(r["spend"])) for r in data), Decimal(0)), sum(r["api_requests"] for r in data)
+    """Spend of ``/global/spend/report`` (LiteLLM's shape: one entry per day, per model) and the
+    request count of ``/global/spend/report/v2`` (totals per group)."""
+    days = proxy.ok("GET", "/global/spend/report?group_by=model", key=key)
+    total = sum((Decimal(str(e["total_spend"])) for day in days for e in day["models"]), Decimal(0))
+    groups = proxy.ok("GET", "/global/spend/report/v2?group_by=model", key=key)["data"]
+    return total, sum(row["api_requests"] for row in groups)
+
+
+def _report_team(proxy: Proxy, team_id: str) -> Decimal:
+    days = proxy.ok("GET", "/global/spend/report?group_by=team")
+    spends = [Decimal(str(e["total_spend"])) for day in days for e in day["teams"] if e["team_id"] == team_id]
+    return sum(spends, Decimal(0))
 
 
 def _send(proxy: Proxy, key: str, models: list[str]) -> None:
@@ -160,8 +170,7 @@ def test_admin_overview_logs_and_every_page(
     page.select_option("#ov-dimension", "team")
     page.click("#ov-apply")
     team_row = page.wait_for_selector(f"#ov-groups tr:has-text('{world['team_id']}')")
-    by_team = proxy.ok("GET", "/global/spend/report?group_by=team")["data"]
-    expected = next(Decimal(str(r["spend"])) for r in by_team if r["group"] == world["team_id"])
+    expected = _report_team(proxy, world["team_id"])
     assert f"${expected.normalize():f}" in team_row.inner_text()
     page.screenshot(path=str(shots / "overview.png"), full_page=True)
 

@@ -71,3 +71,9 @@ def test_password_hashes() -> None:
     assert not verify_password("wrong", stored)
     assert not verify_password("correct horse", None)
     assert not verify_password("correct horse", "scrypt$1$2")
+
+
+def test_dashboard_paths_list_every_dashboard_route() -> None:
+    from ledgerlm.proxy.ui import DASHBOARD_PATHS, routes
+
+    assert {route.path for route in routes()} == set(DASHBOARD_PATHS)

@@ -3,7 +3,7 @@ scrypt hash, never the password) and ``daily_provider_spend``, the per UTC day x
 rollup kept by the spend writer beside the other daily tables (the overview's provider dimension).
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 from ledgerlm.store.coltypes import Money
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -13,7 +13,39 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-__all__ = ["routes"]
+__all__ = ["DASHBOARD_PATHS", "routes"]
+
+DASHBOARD_PATHS: tuple[str, ...] = (
+    "/ui",
+    "/ui/",
+    "/login",
+    "/logout",
+    "/ui/static/{name}",
+    "/ui/static/vendor/{name}",
+    "/ui/api/me",
+    "/ui/api/overview",
+    "/ui/api/logs",
+    "/ui/api/logs/detail",
+    "/ui/api/keys",
+    "/ui/api/teams",
+    "/ui/api/users",
+    "/ui/api/end_users",
+    "/ui/api/budgets",
+    "/ui/api/models",
+    "/ui/api/feature",
+    "/ui/api/keys/new",
+    "/ui/api/keys/update",
+    "/ui/api/keys/block",
+    "/ui/api/keys/regenerate",
+    "/ui/api/teams/new",
+    "/ui/api/teams/update",
+    "/ui/api/teams/block",
+    "/ui/api/users/new",
+    "/ui/api/end_users/new",
+    "/ui/api/end_users/block",
+)
+"""Every dashboard path: no bearer key opens them; ``/ui/api/*`` need the session cookie and check the
+person's role themselves (``ledgerlm.proxy.ui.roles``), so the management table lists them as public."""
 
 
 def routes() -> list[Route]:

@@ -44,7 +44,12 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
-function usd(value) { return value === null || value === undefined ? "unpriced" : "$" + value; }
+// money arrives as a JSON number with exact digits (or a decimal string): shown without an exponent
+function plain(value) {
+  if (typeof value !== "number") return String(value);
+  return value.toFixed(12).replace(/0+$/, "").replace(/\.$/, "");
+}
+function usd(value) { return value === null || value === undefined ? "unpriced" : "$" + plain(value); }
 function text(value) {
   if (value === null || value === undefined) return "";
   if (Array.isArray(value)) return value.join(", ");
@@ -233,7 +238,7 @@ async function showDetail(target, requestId) {
       card("Price source", text(d.price_source) || "", "detail-source")),
     d.cost.total === null ? el("p", { class: "notice" }, "Unpriced: " + text(d.cost.unpriced_reason)) : null,
     el("h2", {}, "Cost breakdown"),
-    table([{ key: "category", label: "category" }, { key: "amount", label: "USD", num: true }], breakdown,
+    table([{ key: "category", label: "category" }, { key: "amount", label: "USD", num: true, format: plain }], breakdown,
       { name: "cost-breakdown-" + requestId, id: "detail-cost" }),
     el("h2", {}, "Usage by category"),
     table([{ key: "category", label: "category" }, { key: "tokens", label: "tokens", num: true }], usage,
