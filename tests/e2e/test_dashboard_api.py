@@ -120,7 +120,9 @@ def test_overview_equals_the_spend_report(
         group: (row["spend"], row["api_requests"]) for group, row in report.items()
     }
     models = _report(proxy, "model").values()
-    assert Decimal(str(data["totals"]["spend"])) == sum((Decimal(str(r["spend"])) for r in models), Decimal(0))
+    assert Decimal(str(data["totals"]["spend"])) == sum(
+        (Decimal(str(r["spend"])) for r in models), Decimal(0)
+    )
     assert data["totals"]["api_requests"] == 6
     assert data["totals"]["unpriced_requests"] == 1
     assert sum(day["api_requests"] for day in data["daily"]) == 6
