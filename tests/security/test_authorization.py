@@ -38,6 +38,8 @@ PUBLIC = {p for p, a in ROUTE_ACCESS.items() if a == Access.PUBLIC}
 LLM = {p for p, a in ROUTE_ACCESS.items() if a == Access.LLM}
 SELF_SERVICE = {p for p, a in ROUTE_ACCESS.items() if a == Access.SELF_READ}
 SPEND_ROUTES = {"/spend/logs", "/spend/tags", "/global/spend/report"}
+# The dashboard (issue 21) authenticates with its session cookie, never a bearer key: walked apart below.
+DASHBOARD_PAGES = {"/ui", "/ui/", "/login", "/logout", "/ui/static/{name}", "/ui/static/vendor/{name}"}
 
 
 def _sha(key: str) -> str:
@@ -53,8 +55,13 @@ def _route_table() -> list[tuple[str, str]]:
     return out
 
 
+def _dashboard_api() -> list[tuple[str, str]]:
+    return [(m, p) for m, p in _route_table() if p.startswith("/ui/api/")]
+
+
 def _management() -> list[tuple[str, str]]:
-    return [(m, p) for m, p in _route_table() if p not in PUBLIC | LLM | SELF_SERVICE]
+    skip = PUBLIC | LLM | SELF_SERVICE | DASHBOARD_PAGES
+    return [(m, p) for m, p in _route_table() if p not in skip and not p.startswith("/ui/api/")]
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +122,22 @@ def test_virtual_key_is_refused_on_every_management_route(
     status, answer, _ = proxy.request(method, path, send_body, key=two_keys["keys"]["a"])
     assert status == 403 and answer["error"]["type"], (status, answer)
     for key in (None, "sk-not-a-real-key"):
+        status, answer, _ = proxy.request(method, path, send_body, key=key)
+        assert status == 401 and answer["error"]["message"], (key, status, answer)
+    assert _management_tables(proxy) == before, "a refused call changed the database"
+
+
+@pytest.mark.parametrize(("method", "path"), _dashboard_api(), ids=lambda v: v)
+def test_dashboard_api_needs_a_session_whatever_key_is_sent(
+    proxy: Proxy, two_keys: dict[str, Any], method: str, path: str
+) -> None:
+    """Every ``/ui/api/*`` route answers 401 without a session cookie, even to the master key, and a
+    refused call changes nothing (a bearer key never opens the dashboard API)."""
+    proxy.wait_written()
+    before = _management_tables(proxy)
+    body = {"key_alias": "stolen", "team_alias": "stolen", "user_id": "x", "key": two_keys["keys"]["b"]}
+    send_body = body if method == "POST" else None
+    for key in (two_keys["keys"]["a"], MASTER_KEY, None):
         status, answer, _ = proxy.request(method, path, send_body, key=key)
         assert status == 401 and answer["error"]["message"], (key, status, answer)
     assert _management_tables(proxy) == before, "a refused call changed the database"

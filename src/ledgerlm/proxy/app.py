@@ -38,6 +38,7 @@ from ledgerlm.proxy import (
     spend_api,
     spend_litellm,
     tag_routes,
+    ui,
 )
 from ledgerlm.proxy.config import load_config
 from ledgerlm.proxy.hooks import close_callbacks
@@ -104,6 +105,7 @@ def routes() -> list[Route]:
     out.extend(ledger_routes.routes())  # POST /period/close, GET /period/list (issue 19)
     out.extend(entities.routes())  # issue 17: orgs, members, users, end users, budgets, keys, service
     out.extend(model_info_routes.routes())  # GET /model/info, /model_group/info (routing health)
+    out.extend(ui.routes())  # the dashboard: /ui, /login, /ui/api/* (issue 21)
     return out
 
 

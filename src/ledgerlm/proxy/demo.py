@@ -1,6 +1,7 @@
 """The proxy part of ``make demo``: simulator + ``ledgerlm proxy`` on SQLite (temp dir), two teams, three
 keys with tags, ~100 calls through the official ``openai`` client (plain, streamed, tags by header and
-body, two end users, one failing upstream), then spend by team, tag, model and key from the spend API.
+body, two end users, one failing upstream), then spend by team, tag, model and key from the spend API,
+and the dashboard's address with a login key (``LEDGERLM_DEMO_DASHBOARD_S=600`` keeps it open that long).
 
 ``run_proxy_demo(sim_url, console)`` is called by ``ledgerlm.demo.main``; ``python -m
 ledgerlm.proxy.demo`` runs it alone. Needs the ``openai`` package (dev extra, installed by ``make demo``).
@@ -234,6 +235,24 @@ def run_proxy_demo(
             _render(admin, console)
             if sim_billing is not None:
                 _reconcile(sim_url, f"sqlite:///{tmp}/ledgerlm.db", sim_billing, console)
+            _dashboard(server.url, console)
+
+
+def _dashboard(url: str, console: Console) -> None:
+    """Print the dashboard's address and a login key (issue 21); keep it open for
+    ``LEDGERLM_DEMO_DASHBOARD_S`` seconds (default 0: the demo exits and the proxy stops)."""
+    import os
+
+    console.print(f"\ndashboard: {url}/ui/  (log in with the master key {MASTER_KEY})")
+    seconds = float(os.environ.get("LEDGERLM_DEMO_DASHBOARD_S", "0") or 0)
+    if seconds <= 0:
+        console.print("set LEDGERLM_DEMO_DASHBOARD_S=600 to keep the demo proxy and its dashboard open")
+        return
+    console.print(f"the dashboard stays open for {seconds:.0f} s (Ctrl-C to stop)")
+    try:
+        time.sleep(seconds)
+    except KeyboardInterrupt:
+        return
 
 
 def main() -> int:

@@ -28,6 +28,7 @@ from ledgerlm.proxy import roles
 from ledgerlm.proxy.auth import KeyContext, generate_key, hash_key
 from ledgerlm.proxy.http import error_response, json_response, read_json_body, reject_nul
 from ledgerlm.proxy.key_events import ALL_KEYS
+from ledgerlm.proxy.passwords import hash_password
 from ledgerlm.proxy.state import ProxyState
 from ledgerlm.proxy.tiers import apply_tier
 from ledgerlm.store import tables
@@ -400,8 +401,11 @@ async def user_new(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
     req = mm.parse_body(mm.UserNew, await read_body(request))
     roles.check_user_write(ctx, req.organization_id, req.user_role)
     user_id = req.user_id or str(uuid.uuid4())
-    fields = no_null_lists(sent_fields(req, exclude={"user_id", "auto_create_key", "key_alias", "duration"}))
+    excluded = {"user_id", "auto_create_key", "key_alias", "duration", "password"}
+    fields = no_null_lists(sent_fields(req, exclude=excluded))
     fields = await apply_tier(state, tables.users, fields)
+    if req.password is not None:  # /login with username + password (dashboard, issue 21)
+        fields["password_hash"] = hash_password(req.password)
     row = await users.create_user(state.store.engine, user_id, fields)
     if not req.auto_create_key:
         return row

@@ -221,6 +221,9 @@ class UserNew(_Limits):
         | None
     ) = None
     organization_id: str | None = None
+    password: str | None = Field(
+        default=None, min_length=1, max_length=1024, description="for /login; stored as a scrypt hash"
+    )
     models: list[str] | None = None
     teams: list[str] | None = None
     auto_create_key: bool = True

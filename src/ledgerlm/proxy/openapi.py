@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ledgerlm.proxy import management_models as mm
+from ledgerlm.proxy.ui.openapi import dashboard_paths
 
 __all__ = ["openapi_document"]
 
@@ -494,9 +495,13 @@ def openapi_document() -> dict[str, Any]:
             **endpoint_paths(),
             **_entity_paths(),
             **_routing_paths(),
+            **dashboard_paths(),  # issue 21
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "ledgerlm_session"},
+            },
             "schemas": {"Error": ERROR},
         },
     }

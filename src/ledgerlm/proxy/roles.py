@@ -30,6 +30,7 @@ from typing import Any
 
 from ledgerlm.errors import PermissionDeniedError
 from ledgerlm.proxy.auth import KeyContext
+from ledgerlm.proxy.ui import DASHBOARD_PATHS
 
 __all__ = [
     "ADMIN_ROLES",
@@ -213,6 +214,8 @@ for _prefix in ("/customer", "/end_user"):
         f"{_prefix}/info": _A.ADMIN_READ,
         f"{_prefix}/list": _A.ADMIN_READ,
     }
+# the dashboard (issue 21): no bearer key; its own session cookie and role checks (proxy/ui/roles.py)
+ROUTE_ACCESS |= dict.fromkeys(DASHBOARD_PATHS, _A.PUBLIC)
 for _verb in ("new", "update", "delete"):
     ROUTE_ACCESS[f"/budget/{_verb}"] = _A.ADMIN
     ROUTE_ACCESS[f"/model/{_verb}"] = _A.ADMIN

@@ -67,7 +67,7 @@ def _model(row: Mapping[str, Any]) -> str:
     return str(row.get("model_group") or row["model"])
 
 
-_Signature = tuple[date, str, str | None, str | None, str | None, str | None, tuple[str, ...]]
+_Signature = tuple[date, str, str | None, str | None, str | None, str | None, tuple[str, ...], str | None]
 
 
 def _vector(row: Mapping[str, Any]) -> list[Any]:
@@ -97,6 +97,7 @@ def _by_signature(rows: Iterable[Mapping[str, Any]]) -> dict[_Signature, list[An
             row["team_id"],
             row["end_user"],
             tuple(row["request_tags"]),
+            row.get("custom_llm_provider"),
         )
         _add(groups, signature, _vector(row))
     return groups
@@ -108,8 +109,14 @@ def daily_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[tuple[date
     Empty entities count nowhere; the ``model`` kind's third key part is ``""``.
     """
     sums: dict[str, dict[tuple[date, str, str], list[Any]]] = defaultdict(dict)
-    for (day, model, key, user, team, end_user, labels), vector in _by_signature(rows).items():
-        targets = [("key", key), ("user", user), ("team", team), ("end_user", end_user)]
+    for (day, model, key, user, team, end_user, labels, provider), vector in _by_signature(rows).items():
+        targets = [
+            ("key", key),
+            ("user", user),
+            ("team", team),
+            ("end_user", end_user),
+            ("provider", provider),
+        ]
         for kind, entity in [*targets, *(("tag", tag) for tag in labels)]:
             if entity:
                 _add(sums[kind], (day, entity, model), vector)

@@ -15,6 +15,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -88,3 +89,19 @@ async def list_keys(
         "token": token,
     }
     return await _crud.list_rows(engine, verification_tokens, where=where, limit=limit, offset=offset)
+
+
+async def regenerate_key(engine: AsyncEngine, key_or_hash: str, new_key: str) -> Row | None:
+    """Replace the secret of a key in place (LiteLLM's key regeneration): the row keeps its fields,
+    budget and spend under the hash of ``new_key``; the old key stops working. Spend log rows keep
+    the old hash. Returns the updated row, or ``None`` when the key does not exist."""
+    values = {"token": hash_key(new_key), "key_name": mask_key(new_key), "updated_at": datetime.now(UTC)}
+    statement = (
+        verification_tokens.update()
+        .where(verification_tokens.c.token == hash_key(key_or_hash))
+        .values(values)
+        .returning(*verification_tokens.c)
+    )
+    async with engine.begin() as conn:
+        row = (await conn.execute(statement)).mappings().first()
+    return None if row is None else dict(row)

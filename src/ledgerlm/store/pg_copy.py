@@ -64,6 +64,7 @@ _DAILY_SOURCES = {
     "end_user": ("r", "end_user"),
     "tag": ("t", "tag"),
     "model": ("r", "m"),
+    "provider": ("r", "custom_llm_provider"),
 }
 # totals table, its key column, the source entity expression, extra condition
 _TOTALS = (
@@ -98,7 +99,9 @@ def _total_cte(table: str, key: str, source: str, entity: str, extra: str) -> st
     )
 
 
-def _build_statement() -> str:
+def build_statement(daily_kinds: tuple[str, ...] = tuple(DAILY_TABLES)) -> str:
+    """The ingest statement, maintaining the daily rollups of ``daily_kinds`` (all by default; the
+    dashboard benchmark measures the writer with none)."""
     ctes = [
         f"ins AS (INSERT INTO spend_logs ({_QUOTED}) SELECT {_QUOTED} FROM {STAGING} "
         f"ON CONFLICT (request_id) DO NOTHING RETURNING {_RETURNED})",
@@ -107,7 +110,7 @@ def _build_statement() -> str:
         "t AS (SELECT r.*, tag FROM r CROSS JOIN LATERAL jsonb_array_elements_text(r.request_tags) AS tag)",
         'tag_rows AS (INSERT INTO spend_log_tags (request_id, tag, "startTime") '
         'SELECT request_id, tag, "startTime" FROM t)',
-        *(_daily_cte(kind) for kind in DAILY_TABLES),
+        *(_daily_cte(kind) for kind in daily_kinds),
         *(_total_cte(*spec) for spec in _TOTALS),
         "s_end_users AS (INSERT INTO end_users (user_id, spend) "
         "SELECT end_user, SUM(spend) FROM r WHERE spend IS NOT NULL AND COALESCE(end_user, '') <> '' "
@@ -117,7 +120,7 @@ def _build_statement() -> str:
     return "WITH " + ",\n".join(ctes) + "\nSELECT request_id FROM ins"
 
 
-INGEST_SQL = _build_statement()
+INGEST_SQL = build_statement()
 
 
 _JSON_POSITIONS = tuple(index for index, name in enumerate(COLUMNS) if name in _JSON)
@@ -138,9 +141,11 @@ def records(params: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
     return [_record(row) for row in params]
 
 
-async def ingest(conn: AsyncConnection, copy_records: Sequence[tuple[Any, ...]]) -> list[str]:
+async def ingest(
+    conn: AsyncConnection, copy_records: Sequence[tuple[Any, ...]], ingest_sql: str = INGEST_SQL
+) -> list[str]:
     """Write ``copy_records`` (see ``records``; unique request ids) with tags, daily aggregates and
-    totals; returns the request ids actually inserted."""
+    totals; returns the request ids actually inserted. ``ingest_sql``: ``build_statement(...)``."""
     # Through SQLAlchemy first: this also opens the caller's transaction on the driver connection,
     # which the temporary table (ON COMMIT DELETE ROWS) and the COPY below must run inside.
     await conn.exec_driver_sql(
@@ -150,7 +155,7 @@ async def ingest(conn: AsyncConnection, copy_records: Sequence[tuple[Any, ...]])
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection  # asyncpg.Connection
     await driver.copy_records_to_table(STAGING, records=list(copy_records), columns=list(COLUMNS))
-    result = await conn.exec_driver_sql(INGEST_SQL)
+    result = await conn.exec_driver_sql(ingest_sql)
     inserted = [str(value) for value in result.scalars()]
     await conn.exec_driver_sql(f"DELETE FROM {STAGING}")
     return inserted

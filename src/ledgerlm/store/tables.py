@@ -166,6 +166,7 @@ daily_team_spend = _daily("daily_team_spend", "team_id")
 daily_end_user_spend = _daily("daily_end_user_spend", "end_user")
 daily_tag_spend = _daily("daily_tag_spend", "tag")
 daily_model_spend = _daily("daily_model_spend", "model", with_model=False)
+daily_provider_spend = _daily("daily_provider_spend", "custom_llm_provider")  # migration 0011 (dashboard)
 
 DAILY_TABLES: dict[str, sa.Table] = {
     "key": daily_key_spend,
@@ -174,6 +175,7 @@ DAILY_TABLES: dict[str, sa.Table] = {
     "end_user": daily_end_user_spend,
     "tag": daily_tag_spend,
     "model": daily_model_spend,
+    "provider": daily_provider_spend,
 }
 
 verification_tokens = sa.Table(
@@ -218,6 +220,7 @@ users = sa.Table(
     sa.Column("user_alias", sa.String(255), nullable=True),
     sa.Column("user_email", sa.String(255), nullable=True, index=True),
     sa.Column("user_role", sa.String(64), nullable=True),
+    sa.Column("password_hash", sa.String(255), nullable=True),  # /login (migration 0011); scrypt, never clear
     sa.Column("organization_id", sa.String(255), nullable=True),
     _json("models", "[]"),
     _json("teams", "[]"),

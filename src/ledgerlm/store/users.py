@@ -1,8 +1,10 @@
 """Internal users (``users``, LiteLLM ``/user/new``): ``user_alias``, ``user_email``, ``user_role``
 (``proxy_admin``, ``internal_user``, ...), ``organization_id``, ``models``, ``teams`` (list of team ids),
 ``max_budget``/``soft_budget`` (USD), ``budget_duration``, ``budget_reset_at``, rate limits, ``metadata``.
-``spend`` (USD) is the user's PERSONAL spend (issue 7 item 6): calls made with the user's keys that
-belong to no team. Team-key calls count toward the team and the key instead.
+``password_hash`` (``/login`` with a username and password; migration 0011) is never returned
+by these functions: only ``login_row`` reads it. ``spend`` (USD) is the user's PERSONAL spend
+(issue 7 item 6): calls made with the user's keys that belong to no team. Team-key calls count
+toward the team and the key instead.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledgerlm.store import _crud
@@ -22,22 +25,43 @@ async def create_user(engine: AsyncEngine, user_id: str, fields: Mapping[str, An
 
     Raises ``ValueError`` for an unknown field, ``AlreadyExistsError`` when it exists.
     """
-    return await _crud.create(engine, users, {**(fields or {}), "user_id": user_id})
+    return _public(await _crud.create(engine, users, {**(fields or {}), "user_id": user_id}))
+
+
+def _public(row: Row) -> Row:
+    """The row without its password hash."""
+    row.pop("password_hash", None)
+    return row
+
+
+def _maybe(row: Row | None) -> Row | None:
+    return None if row is None else _public(row)
+
+
+async def login_row(engine: AsyncEngine, name: str) -> Row | None:
+    """``{user_id, user_role, password_hash}`` of the user whose ``user_id`` or ``user_email`` is
+    ``name`` (the id wins), or ``None``. The only reader of ``password_hash``."""
+    columns = (users.c.user_id, users.c.user_role, users.c.password_hash)
+    statement = sa.select(*columns).where(sa.or_(users.c.user_id == name, users.c.user_email == name))
+    async with engine.connect() as conn:
+        rows = [dict(row) for row in (await conn.execute(statement.limit(2))).mappings()]
+    rows.sort(key=lambda row: row["user_id"] != name)
+    return rows[0] if rows else None
 
 
 async def get_user(engine: AsyncEngine, user_id: str) -> Row | None:
     """The user row, or ``None``."""
-    return await _crud.get(engine, users, user_id)
+    return _maybe(await _crud.get(engine, users, user_id))
 
 
 async def get_users(engine: AsyncEngine, ids: list[str]) -> dict[str, Row]:
     """The user rows for ``ids``, keyed by id (unknown ids absent)."""
-    return await _crud.get_many(engine, users, ids)
+    return {key: _public(row) for key, row in (await _crud.get_many(engine, users, ids)).items()}
 
 
 async def update_user(engine: AsyncEngine, user_id: str, changes: Mapping[str, Any]) -> Row | None:
     """Apply ``changes`` and return the row, or ``None`` when it does not exist."""
-    return await _crud.update(engine, users, user_id, changes)
+    return _maybe(await _crud.update(engine, users, user_id, changes))
 
 
 async def delete_user(engine: AsyncEngine, user_id: str) -> bool:
@@ -53,4 +77,5 @@ async def list_users(
     offset: int = 0,
 ) -> list[Row]:
     """User rows, oldest first, paginated."""
-    return await _crud.list_rows(engine, users, where={"user_email": user_email}, limit=limit, offset=offset)
+    rows = await _crud.list_rows(engine, users, where={"user_email": user_email}, limit=limit, offset=offset)
+    return [_public(row) for row in rows]

@@ -1,0 +1,277 @@
+"""Dashboard at scale: N spend rows in PostgreSQL, p95 of every query behind the overview and logs pages,
+and the spend writer's throughput with the daily rollups on vs off.
+
+Run: ``.venv/bin/python benchmarks/dashboard_scale.py [--rows 10000000] [--quick]`` (``--quick``: 100,000
+rows). It creates a scratch database ``ledgerlm_bench_<hex>`` on the machine's PostgreSQL
+(``--database-url``), migrates it, and loads the rows through the spend writer's OWN SQL
+(``store.pg_copy.build_statement``: rows, tag index, entity totals and every daily rollup in one
+statement per batch) from ``generate_series``: 2,000 keys in 100 teams, 1,000 users, 5,000 end users,
+12 models on 3 providers, 20 tags, 2 % unpriced, 1 % failures, spread over ``--days`` (90) UTC days.
+Then it times (``--samples`` runs each, after one warm-up) the store calls the dashboard API makes
+(``store.dashboard.overview`` per dimension for 30 days, as an admin and as a team admin;
+``store.dashboard.log_page`` first page, each filter, the next page by cursor; ``log_row``), and the
+writer path (``pg_copy.ingest``, batches of 500 rows) with rollups on and off, alternating.
+The database is dropped at the end unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ledgerlm.store import dashboard, pg_copy
+from ledgerlm.store.migrate import migrate_async
+from ledgerlm.store.spend_log import SpendLog
+from ledgerlm.store.spend_queries import LogFilter
+
+BASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+LOAD_BATCH = 200_000
+KEYS, TEAMS, USERS, END_USERS, MODELS, TAGS = 2000, 100, 1000, 5000, 12, 20
+PROVIDERS = ("openai", "anthropic", "gemini")
+
+_ROWS_SQL = """
+INSERT INTO {staging} (request_id, call_type, api_key, spend, prompt_tokens, completion_tokens, total_tokens,
+  cache_read_input_tokens, cache_creation_input_tokens, reasoning_tokens, "startTime", "endTime", model,
+  model_group, custom_llm_provider, "user", team_id, end_user, request_tags, metadata, cache_hit, status,
+  call_uid)
+SELECT 'bench-' || g, 'acompletion', md5('key-' || (g % {keys})),
+  CASE WHEN g % 50 = 0 THEN NULL ELSE round(((g % 997) + 1) * 0.0000123, 10) END,
+  100 + g % 900, 10 + g % 300, 110 + g % 900 + g % 300, g % 50, 0, g % 7,
+  ts, ts + interval '800 milliseconds', 'model-' || (g % {models}), 'group-' || (g % {models}),
+  (ARRAY['openai','anthropic','gemini'])[1 + (g % {models}) % 3], 'user-' || (g % {users}),
+  'team-' || ((g % {keys}) % {teams}), 'eu-' || (g % {end_users}),
+  jsonb_build_array('app:' || (g % {tags})), '{{}}'::json, false,
+  CASE WHEN g % 100 = 7 THEN 'failure' ELSE 'success' END, md5(g::text)
+FROM (SELECT g, TIMESTAMPTZ '{end}' - (g::double precision * {span} / {rows}) * interval '1 second' AS ts
+      FROM generate_series({lo}, {hi}) AS g) AS s
+"""
+
+
+def _fresh_database(base_url: str) -> tuple[str, str]:
+    import psycopg
+
+    name = f"ledgerlm_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return base_url.rsplit("/", 1)[0] + "/" + name, name
+
+
+def _drop_database(base_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _async_url(url: str) -> str:
+    return "postgresql+asyncpg://" + url.split("://", 1)[1]
+
+
+async def _entities(engine: AsyncEngine) -> None:
+    """Keys (in teams) and teams, so team-admin scopes and labels resolve."""
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql(
+            f"INSERT INTO teams (team_id, team_alias) SELECT 'team-' || t, 'Team ' || t "
+            f"FROM generate_series(0, {TEAMS - 1}) t"
+        )
+        await conn.exec_driver_sql(
+            f"INSERT INTO verification_tokens (token, key_name, key_alias, team_id, user_id) "
+            f"SELECT md5('key-' || k), 'sk-...' || k, 'key ' || k, 'team-' || (k % {TEAMS}), 'user-' || k "
+            f"FROM generate_series(0, {KEYS - 1}) k"
+        )
+
+
+async def load(engine: AsyncEngine, rows: int, days: int) -> float:
+    """Insert ``rows`` spend rows through the writer's ingest statement; rows per second."""
+    end = datetime.now(UTC).replace(microsecond=0)
+    started = time.perf_counter()
+    for lo in range(0, rows, LOAD_BATCH):
+        hi = min(rows, lo + LOAD_BATCH) - 1
+        sql = _ROWS_SQL.format(
+            staging=pg_copy.STAGING,
+            keys=KEYS,
+            models=MODELS,
+            users=USERS,
+            teams=TEAMS,
+            end_users=END_USERS,
+            tags=TAGS,
+            end=end.isoformat(),
+            span=days * 86400,
+            rows=rows,
+            lo=lo,
+            hi=hi,
+        )
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(
+                f"CREATE TEMP TABLE IF NOT EXISTS {pg_copy.STAGING} "
+                "(LIKE spend_logs INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            await conn.exec_driver_sql(sql)
+            await conn.exec_driver_sql(pg_copy.INGEST_SQL)
+        print(
+            f"  loaded {hi + 1:,} rows ({(hi + 1) / (time.perf_counter() - started):,.0f} rows/s)", flush=True
+        )
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("ANALYZE")
+    return rows / (time.perf_counter() - started)
+
+
+async def _p95(fn: Callable[[], Awaitable[Any]], samples: int) -> tuple[float, float]:
+    await fn()  # warm-up (plans, pool)
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        await fn()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)]
+
+
+def _calls(engine: AsyncEngine) -> dict[str, Callable[[], Awaitable[Any]]]:
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=29)
+    admin = dashboard.Visible(everything=True)
+    team = dashboard.Visible(team_ids=frozenset({"team-7"}))
+    calls: dict[str, Callable[[], Awaitable[Any]]] = {}
+    for dimension in dashboard.DIMENSIONS:
+        query = dashboard.OverviewQuery(dimension, start, today, admin)
+        calls[f"overview admin by {dimension}"] = lambda q=query: dashboard.overview(engine, q)
+    for dimension in ("team", "key", "model"):
+        query = dashboard.OverviewQuery(dimension, start, today, team)
+        calls[f"overview team admin by {dimension}"] = lambda q=query: dashboard.overview(engine, q)
+    filters = {
+        "logs first page": LogFilter(),
+        "logs last 7 days": LogFilter(start=today - timedelta(days=6), end=today),
+        "logs by key": LogFilter(api_key=_md5("key-42")),
+        "logs by team": LogFilter(team_id="team-7"),
+        "logs by user": LogFilter(user_id="user-42"),
+        "logs by model": LogFilter(model="group-3"),
+        "logs failures": LogFilter(status="failure"),
+        "logs by tag": LogFilter(tags=["app:3"], start=today - timedelta(days=6), end=today),
+        "logs by request id": LogFilter(request_id="bench-12345"),
+    }
+    for name, log_filter in filters.items():
+        calls[name] = lambda f=log_filter: dashboard.log_page(engine, f, admin, limit=50)
+    calls["logs team admin"] = lambda: dashboard.log_page(engine, LogFilter(), team, limit=50)
+
+    async def second_page() -> Any:
+        _, cursor = await dashboard.log_page(engine, LogFilter(), admin, limit=50)
+        return await dashboard.log_page(engine, LogFilter(), admin, limit=50, cursor=cursor)
+
+    calls["logs next page (2 queries)"] = second_page
+    calls["log row detail"] = lambda: dashboard.log_row(engine, "bench-12345", admin)
+    return calls
+
+
+def _md5(text: str) -> str:
+    import hashlib
+
+    return hashlib.md5(text.encode()).hexdigest()  # the generated rows' key ids
+
+
+def _writer_rows(count: int, offset: int) -> list[dict[str, Any]]:
+    now = datetime.now(UTC).timestamp()
+    out = []
+    for i in range(count):
+        n = offset + i
+        out.append(
+            SpendLog.to_params(
+                {
+                    "request_id": f"w-{n}",
+                    "call_type": "acompletion",
+                    "api_key": _md5(f"key-{n % KEYS}"),
+                    "spend": str(Decimal("0.0000123") * (n % 997 + 1)),
+                    "prompt_tokens": 100,
+                    "completion_tokens": 20,
+                    "total_tokens": 120,
+                    "startTime": now,
+                    "endTime": now + 0.8,
+                    "model": f"model-{n % MODELS}",
+                    "model_group": f"group-{n % MODELS}",
+                    "custom_llm_provider": PROVIDERS[n % 3],
+                    "user": f"user-{n % USERS}",
+                    "team_id": f"team-{n % TEAMS}",
+                    "end_user": f"eu-{n % END_USERS}",
+                    "request_tags": [f"app:{n % TAGS}"],
+                    "metadata": {},
+                    "status": "success",
+                    "call_uid": uuid.uuid4().hex,
+                }
+            )
+        )
+    return out
+
+
+async def writer_throughput(engine: AsyncEngine, rows: int, rollups: bool, offset: int) -> float:
+    """Rows per second through ``pg_copy.ingest`` (batches of 500, one transaction each)."""
+    statement = pg_copy.INGEST_SQL if rollups else pg_copy.build_statement(())
+    batches = [_writer_rows(500, offset + i) for i in range(0, rows, 500)]
+    started = time.perf_counter()
+    for batch in batches:
+        async with engine.begin() as conn:
+            await pg_copy.ingest(conn, pg_copy.records(batch), statement)
+    return rows / (time.perf_counter() - started)
+
+
+async def run(args: argparse.Namespace, url: str) -> None:
+    engine = create_async_engine(_async_url(url), pool_size=2)
+    try:
+        await migrate_async(engine)
+        await _entities(engine)
+        print(f"loading {args.rows:,} rows over {args.days} days ...", flush=True)
+        rate = await load(engine, args.rows, args.days)
+        print(f"load: {rate:,.0f} rows/s (writer SQL with rollups, generate_series source)\n")
+        print(f"{'dashboard call':40s} {'median ms':>10s} {'p95 ms':>8s}")
+        worst = 0.0
+        for name, fn in _calls(engine).items():
+            median, p95 = await _p95(fn, args.samples)
+            worst = max(worst, p95)
+            print(f"{name:40s} {median:10.1f} {p95:8.1f}", flush=True)
+        print(f"\nworst p95: {worst:.1f} ms (target < 200 ms)\n")
+        on, off = [], []
+        for round_no in range(2):
+            base = 10_000_000 + round_no * 4 * args.writer_rows
+            off.append(await writer_throughput(engine, args.writer_rows, False, base))
+            on.append(await writer_throughput(engine, args.writer_rows, True, base + 2 * args.writer_rows))
+        best_on, best_off = max(on), max(off)
+        print(f"writer rollups off: {best_off:,.0f} rows/s  (runs: {', '.join(f'{v:,.0f}' for v in off)})")
+        print(f"writer rollups on:  {best_on:,.0f} rows/s  (runs: {', '.join(f'{v:,.0f}' for v in on)})")
+        print(f"ratio on/off: {best_on / best_off:.2f} (target >= 0.80)")
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--samples", type=int, default=40)
+    parser.add_argument("--writer-rows", type=int, default=20_000)
+    parser.add_argument("--database-url", default=BASE_URL)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--quick", action="store_true", help="100,000 rows, 5,000 writer rows")
+    args = parser.parse_args()
+    if args.quick:
+        args.rows, args.writer_rows, args.samples = 100_000, 5_000, 20
+    url, name = _fresh_database(args.database_url)
+    print(f"scratch database {name}")
+    try:
+        asyncio.run(run(args, url))
+    finally:
+        if args.keep:
+            print(f"kept {url}")
+        else:
+            _drop_database(args.database_url, name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+"""Queries behind the dashboard (``/ui``): overview totals from the daily rollups, keyset-paginated logs.
+
+* ``overview(engine, OverviewQuery(...))``: totals, a per-day series and the top groups of one
+  dimension for ``[start, end]`` (inclusive UTC dates), read ONLY from the daily rollup tables
+  (``DAILY_TABLES``, kept by the spend writer in the same transaction as the rows), so its cost grows
+  with days x entities, never with the number of calls.
+* ``log_page(engine, LogFilter, Visible, limit, cursor)``: spend log rows newest first
+  (``startTime`` desc, ``request_id`` asc) after an opaque ``cursor`` (keyset pagination on the
+  ``startTime`` and ``(entity, startTime)`` indexes; never ``OFFSET``), and the next cursor.
+
+``Visible`` narrows every query to what a caller may read (teams, users, keys; ``everything`` for
+admins). Amounts are ``Decimal`` USD; unpriced calls count in ``unpriced_requests``, never as $0.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ledgerlm.store.coltypes import to_decimal
+from ledgerlm.store.spend_queries import LogFilter
+from ledgerlm.store.tables import (
+    COUNTER_COLUMNS,
+    DAILY_TABLES,
+    spend_adjustments,
+    spend_logs,
+    verification_tokens,
+)
+
+Row = dict[str, Any]
+DIMENSIONS: tuple[str, ...] = ("team", "key", "user", "end_user", "model", "provider", "tag")
+_ENTITY = {"team": "team_id", "key": "api_key", "user": "user_id", "end_user": "end_user", "tag": "tag"}
+_ENTITY.update({"model": "model", "provider": "custom_llm_provider"})
+
+
+@dataclass(frozen=True)
+class Visible:
+    """What a caller may read: ``everything``, or rows of these teams, users or key hashes."""
+
+    everything: bool = False
+    team_ids: frozenset[str] = field(default_factory=frozenset)
+    user_ids: frozenset[str] = field(default_factory=frozenset)
+    key_hashes: frozenset[str] = field(default_factory=frozenset)
+
+    def base(self) -> tuple[str, frozenset[str]] | None:
+        """The rollup kind and ids that hold ALL of a restricted caller's spend (``None``: everything)."""
+        if self.everything:
+            return None
+        if self.team_ids:
+            return "team", self.team_ids
+        if self.user_ids:
+            return "user", self.user_ids
+        return "key", self.key_hashes
+
+    def log_conditions(self) -> list[sa.ColumnElement[bool]]:
+        """Row conditions for ``spend_logs`` (empty for everything; an impossible one for nobody)."""
+        if self.everything:
+            return []
+        c = spend_logs.c
+        parts = [
+            *([c.team_id.in_(sorted(self.team_ids))] if self.team_ids else []),
+            *([c.user.in_(sorted(self.user_ids))] if self.user_ids else []),
+            *([c.api_key.in_(sorted(self.key_hashes))] if self.key_hashes else []),
+        ]
+        return [sa.or_(*parts)] if parts else [sa.false()]
+
+
+@dataclass(frozen=True)
+class OverviewQuery:
+    """``dimension`` (one of ``DIMENSIONS``), inclusive UTC ``start``/``end``, ``visible``, ``top``."""
+
+    dimension: str
+    start: date
+    end: date
+    visible: Visible
+    top: int = 50
+
+
+def _sums(table: sa.Table) -> list[sa.ColumnElement[Any]]:
+    return [
+        sa.func.coalesce(sa.func.sum(table.c.spend), 0).label("spend"),
+        *(sa.func.coalesce(sa.func.sum(table.c[name]), 0).label(name) for name in COUNTER_COLUMNS),
+    ]
+
+
+def _entity(table: sa.Table) -> sa.ColumnElement[Any]:
+    return table.c[list(table.primary_key.columns)[1].name]
+
+
+def _restricted(query: OverviewQuery, table: sa.Table, kind: str) -> list[sa.ColumnElement[bool]]:
+    """Date range and visibility conditions on rollup ``table`` (of kind ``kind``)."""
+    out = [table.c.date >= query.start, table.c.date <= query.end]
+    base = query.visible.base()
+    if base is None or base[0] == kind:
+        ids = () if base is None else sorted(base[1])
+        return [*out, _entity(table).in_(ids)] if base is not None else out
+    ids = sorted(base[1])
+    owner = verification_tokens.c.team_id if base[0] == "team" else verification_tokens.c.user_id
+    return [*out, _entity(table).in_(sa.select(verification_tokens.c.token).where(owner.in_(ids)))]
+
+
+def dimension_source(dimension: str, visible: Visible) -> tuple[sa.Table, str] | None:
+    """The rollup table and group column for ``dimension`` under ``visible``; ``None`` when the
+    rollups cannot answer it for a restricted caller (e.g. tags of one team's calls)."""
+    kind = dimension
+    base = visible.base()
+    if base is None:
+        table = DAILY_TABLES[kind]
+        return table, "model" if kind == "model" else _ENTITY[kind]
+    if dimension == "model":
+        return DAILY_TABLES[base[0]], "model"
+    if dimension in (base[0], "key"):
+        return DAILY_TABLES[dimension], _ENTITY[dimension]
+    return None
+
+
+def _totals_table(visible: Visible) -> tuple[sa.Table, str]:
+    base = visible.base()
+    return (DAILY_TABLES["model"], "model") if base is None else (DAILY_TABLES[base[0]], base[0])
+
+
+def _clean(row: Row) -> Row:
+    row["spend"] = to_decimal(row["spend"] or 0)
+    row.update({name: int(row[name] or 0) for name in COUNTER_COLUMNS})
+    return row
+
+
+async def overview(engine: AsyncEngine, query: OverviewQuery) -> Row:
+    """``{"totals": {spend, api_requests, ..., unpriced_requests}, "daily": [{date, spend, ...}],
+    "groups": [{group, spend, ...}] | None}`` (``groups`` is ``None`` when the dimension is not
+    available to this caller). Raises ``ValueError`` for an unknown dimension."""
+    if query.dimension not in DIMENSIONS:
+        raise ValueError(f"dimension must be one of {', '.join(DIMENSIONS)}")
+    table, kind = _totals_table(query.visible)
+    where = _restricted(query, table, kind)
+    daily = sa.select(table.c.date, *_sums(table)).where(*where).group_by(table.c.date).order_by(table.c.date)
+    totals = sa.select(*_sums(table)).where(*where)
+    async with engine.connect() as conn:
+        total_row = _clean(dict((await conn.execute(totals)).mappings().one()))
+        days = [_clean(dict(r)) for r in (await conn.execute(daily)).mappings()]
+        groups = await _groups(conn, query)
+    for day in days:
+        if isinstance(day["date"], str):
+            day["date"] = date.fromisoformat(day["date"])
+    return {"totals": total_row, "daily": days, "groups": groups}
+
+
+async def _groups(conn: Any, query: OverviewQuery) -> list[Row] | None:
+    source = dimension_source(query.dimension, query.visible)
+    if source is None:
+        return None
+    table, column = source
+    kind = next(k for k, t in DAILY_TABLES.items() if t is table)
+    group = table.c[column]
+    statement = (
+        sa.select(group.label("group"), *_sums(table))
+        .where(*_restricted(query, table, kind))
+        .group_by(group)
+        .order_by(sa.desc("spend"), group)
+        .limit(query.top)
+    )
+    return [_clean(dict(r)) for r in (await conn.execute(statement)).mappings()]
+
+
+# -- logs ------------------------------------------------------------------------------------------
+
+LIST_COLUMNS: tuple[str, ...] = (
+    "request_id",
+    "startTime",
+    "status",
+    "spend",
+    "model",
+    "model_group",
+    "custom_llm_provider",
+    "api_key",
+    "team_id",
+    "user",
+    "end_user",
+    "request_tags",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "call_type",
+)
+
+
+def encode_cursor(row: Row) -> str:
+    """An opaque cursor after ``row`` (its ``startTime`` and ``request_id``)."""
+    value = orjson.dumps([row["startTime"].isoformat(), row["request_id"]])
+    return base64.urlsafe_b64encode(value).decode("ascii")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """``(startTime, request_id)`` of a cursor; ``ValueError`` when it is not one of ours."""
+    try:
+        moment, request_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+        return datetime.fromisoformat(moment), str(request_id)
+    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise ValueError("invalid cursor") from exc
+
+
+async def log_page(
+    engine: AsyncEngine, filters: LogFilter, visible: Visible, *, limit: int = 50, cursor: str | None = None
+) -> tuple[list[Row], str | None]:
+    """One page of rows (``LIST_COLUMNS``) newest first, and the cursor of the next page (``None``
+    at the end). Raises ``ValueError`` for a bad cursor."""
+    c = spend_logs.c
+    conditions = [*filters.conditions(), *visible.log_conditions()]
+    if cursor is not None:
+        moment, request_id = decode_cursor(cursor)
+        conditions.append(
+            sa.or_(c.startTime < moment, sa.and_(c.startTime == moment, c.request_id > request_id))
+        )
+    statement = (
+        sa.select(*(c[name] for name in LIST_COLUMNS))
+        .where(*conditions)
+        .order_by(c.startTime.desc(), c.request_id)
+        .limit(limit + 1)
+    )
+    async with engine.connect() as conn:
+        rows = [dict(r) for r in (await conn.execute(statement)).mappings()]
+    following = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], following
+
+
+async def log_row(engine: AsyncEngine, request_id: str, visible: Visible) -> Row | None:
+    """The full spend log row ``request_id`` when ``visible`` may read it, else ``None``."""
+    statement = sa.select(spend_logs).where(spend_logs.c.request_id == request_id, *visible.log_conditions())
+    async with engine.connect() as conn:
+        found = (await conn.execute(statement)).mappings().first()
+    return None if found is None else dict(found)
+
+
+ADJUSTMENT_COLUMNS: tuple[str, ...] = (
+    "seq",
+    "kind",
+    "period",
+    "charge_time",
+    "old_price_id",
+    "new_price_id",
+    "old_spend",
+    "new_spend",
+    "delta",
+    "reason",
+    "actor",
+    "corrects_period",
+)
+
+
+async def adjustments_of(engine: AsyncEngine, request_id: str) -> list[Row]:
+    """The adjustments (re-pricing, back-fill; ``spend_adjustments``) recorded against one call, in order."""
+    c = spend_adjustments.c
+    statement = sa.select(*(c[name] for name in ADJUSTMENT_COLUMNS)).where(c.request_id == request_id)
+    async with engine.connect() as conn:
+        return [dict(r) for r in (await conn.execute(statement.order_by(c.seq))).mappings()]
