@@ -169,3 +169,27 @@ def test_stages_run_in_order_and_a_failing_stage_is_isolated(make_record: Any) -
     assert into == ["metrics", "exporter", "broken"]
     assert stats()["errors"] == before + 1
     assert "Order.consume_records" in stats()["errors_by_callback"]
+
+
+def test_a_full_pipeline_drops_and_counts(make_record: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledgerlm.callbacks import pipeline
+
+    gate = threading.Event()
+    into: list[str] = []
+
+    class Slow(Order):
+        def consume_records(self, events: Sequence[RecordEvent]) -> None:
+            gate.wait(10)
+            super().consume_records(events)
+
+    monkeypatch.setattr(pipeline, "MAX_PENDING", 3)
+    before = stats()["dropped"]
+    try:
+        stage = Slow("slow", into)
+        for _ in range(10):
+            _success(make_record(), [stage])
+        assert stats()["dropped"] > before
+        assert any(label.endswith("Slow.consume_records") for label in stats()["dropped_by_callback"])
+    finally:
+        gate.set()
+    assert flush(10.0)

@@ -145,6 +145,12 @@ class Dispatcher:
             for _ in range(n):
                 self._job_done()
 
+    def count_drop(self, label: str) -> None:
+        """One event dropped for ``label`` outside the lanes (counted and warned about like a full lane)."""
+        with self._lock:
+            dropped = self._count_drop(label)
+        self._warn_drop(label, dropped)
+
     def add_flush_hook(self, hook: Callable[[], None]) -> None:
         """``hook()`` is called when :meth:`flush` starts waiting (a stage cuts its linger short)."""
         self._flush_hooks.append(hook)

@@ -31,12 +31,17 @@ from ledgerlm.record import RecordEvent
 
 __all__ = [
     "LINGER_S",
+    "MAX_PENDING",
     "RecordConsumer",
     "RecordEvent",
     "RecordPipeline",
     "get_pipeline",
     "is_record_consumer",
 ]
+
+MAX_PENDING = 10_000
+"""Events waiting for the pipeline thread at most; beyond, an event is dropped for its stages (counted in
+the dispatcher's ``dropped``): a stage that hangs cannot grow memory without bound."""
 
 LINGER_S = 0.02
 """Seconds the pipeline thread waits after a batch before taking the next one (batches hand-offs)."""
@@ -97,6 +102,10 @@ class RecordPipeline:
     def submit(self, event: RecordEvent, consumers: Sequence[object]) -> None:
         """Queue ``event`` for ``consumers`` (record stages); never blocks, never raises."""
         dispatcher = get_dispatcher()
+        if len(self._pending) >= MAX_PENDING:
+            for consumer in consumers:
+                dispatcher.count_drop(f"{type(consumer).__qualname__}.consume_records")
+            return
         dispatcher.hold(len(consumers))
         with self._cond:
             self._pending.append((event, tuple(consumers)))
