@@ -1,4 +1,4 @@
-"""Printing of the proxy benchmark: the table, the ratios, the extra checks and the targets of issue 9.
+"""Printing of the proxy benchmark: the table, the ratios, the extra checks and the targets of issue 22.
 
 A result row (one cell) is the load driver's dict plus ``target``, ``latency`` (upstream ms), ``conns``,
 ``stream`` and ``rss_mb``. Added latency = the target's percentile minus direct's for the same cell.
@@ -153,7 +153,7 @@ def print_extras(notes: dict[str, Any]) -> None:
 
 
 def targets(rows: list[dict[str, Any]], notes: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
-    """``(target, held or None when not measured, figures)`` for each target of issue 9."""
+    """``(target, held or None when not measured, figures)`` for each target of issue 22."""
     by = {(r["target"], _key(r)): r for r in rows}
     extra = added(rows)
     out: list[tuple[str, bool | None, str]] = []
@@ -164,6 +164,7 @@ def targets(rows: list[dict[str, Any]], notes: dict[str, Any]) -> list[tuple[str
             # a negative difference means direct's own p99 was hit by the machine's noise: no verdict
             held = None if a[1] < 0 else a[1] <= 2.0
             out.append((f"{target}: added p99 <= 2 ms at 1 conn", held, f"{a[1]:.3f} ms"))
+        out.extend(_cpu_targets(target, by))
         ours, minimal, lite = (by.get((t, (0, False, 10))) for t in (target, "minimal", "litellm"))
         if ours and minimal and minimal["rps"] > 0:
             r = ours["rps"] / minimal["rps"]
@@ -172,6 +173,21 @@ def targets(rows: list[dict[str, Any]], notes: dict[str, Any]) -> list[tuple[str
             r = ours["rps"] / lite["rps"]
             out.append((f"{target}: req/s at 10 conns >= 30 x LiteLLM", r >= 30, f"{r:.1f}x"))
     out.extend(_extra_targets(notes))
+    return out
+
+
+CPU_TARGETS_US = {False: 350.0, True: 500.0}
+"""Issue 22: proxy CPU per request at 10 connections, 0 ms upstream (plain, streamed), everything on."""
+
+
+def _cpu_targets(target: str, by: dict[Any, dict[str, Any]]) -> list[tuple[str, bool | None, str]]:
+    out: list[tuple[str, bool | None, str]] = []
+    for stream, limit in CPU_TARGETS_US.items():
+        row = by.get((target, (0, stream, 10)))
+        cpu = None if row is None else row.get("cpu_us_per_req")
+        if cpu is not None:
+            name = f"{target}: CPU per {_mode(stream)} request <= {limit:.0f} us at 10 conns"
+            out.append((name, cpu <= limit, f"{cpu:.0f} us"))
     return out
 
 
@@ -222,7 +238,7 @@ def print_all(rows: list[dict[str, Any]], notes: dict[str, Any]) -> None:
     print()
     print_extras(notes)
     print()
-    print("targets of issue 9:")
+    print("targets of issue 22:")
     for name, held, figure in targets(rows, notes):
         verdict = "NOISY" if held is None else "HOLDS" if held else "NOT MET"
         print(f"  [{verdict:<7}] {name}: {figure}")
@@ -250,7 +266,7 @@ def markdown(rows: list[dict[str, Any]], notes: dict[str, Any]) -> str:
             f"{_f(row.get('cpu_us_per_req'), 0)} | {_f(row['rss_mb'], 0)} |"
         )
     out += ["", *_markdown_ratios(rows)]
-    out += ["", "| target of issue 9 | verdict | figure |", "| --- | --- | --- |"]
+    out += ["", "| target of issue 22 | verdict | figure |", "| --- | --- | --- |"]
     for name, held, figure in targets(rows, notes):
         verdict = "noisy" if held is None else "holds" if held else "NOT met"
         out.append(f"| {name} | {verdict} | {figure} |")

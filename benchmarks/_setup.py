@@ -54,16 +54,27 @@ def _model_list(sims: dict[int, str], tags: bool) -> list[dict[str, Any]]:
 
 
 def ledgerlm_config(path: Path, sims: dict[int, str], database_url: str, spool_dir: Path) -> Path:
-    """A ``ledgerlm proxy`` config with everything on: master key, database, spool, one callback."""
+    """A ``ledgerlm proxy`` config with everything on (issue 22): master key, database, spool, a tag
+    policy (``env`` required, aliased, defaulted), routing settings, one ``CustomLogger`` and Prometheus."""
     config = {
         "model_list": _model_list(sims, tags=True),
         "general_settings": {
             "master_key": MASTER_KEY,
             "database_url": database_url,
             "spool_dir": str(spool_dir),
+            "tag_policies": {
+                "env": {
+                    "required": True,
+                    "allowed": ["bench", "production"],
+                    "aliases": {"prod": "production"},
+                    "default": "bench",
+                    "action": "default",
+                }
+            },
         },
+        "router_settings": {"routing_strategy": "simple-shuffle"},
         "litellm_settings": {
-            "callbacks": ["_bench_logger.handler"],
+            "callbacks": ["_bench_logger.handler", "prometheus"],
             "num_retries": 0,
             "request_timeout": 60,
         },

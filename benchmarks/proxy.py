@@ -14,7 +14,7 @@ What it does:
    spend logs, one ``CustomLogger``), ``litellm`` (its own venv under ``~/.cache/ledgerlm-bench``);
 4. prints the ratios ledgerlm/minimal and ledgerlm/LiteLLM, 512 concurrent streams through ledgerlm
    (stalls, spend rows), the self-reported overhead header, the cost time per call and the spend
-   writer's rows/s into PostgreSQL, and which targets of issue 9 hold.
+   writer's rows/s into PostgreSQL, and which targets of issue 22 hold.
 
 Servers and the load generator are pinned with ``taskset``: the proxy under test on core 1, the load
 generator and the simulators on core 0 (when the machine has 2 cores or more).

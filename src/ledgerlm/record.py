@@ -10,6 +10,8 @@ Times are UNIX epoch seconds (float) as in LiteLLM's standard logging payload.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -146,3 +148,34 @@ class CallRecord(BaseModel):
     response: Any = None
     no_log: bool = False
     """The call was made with ``no_log=True``: content is never logged or exported for it."""
+
+
+@dataclass
+class RecordEvent:
+    """One terminal event for the record stages: the ``record`` (normalised: a ``no_log`` call carries
+    no content) and, for stages that export content, :meth:`with_content`."""
+
+    record: CallRecord
+    content: Callable[[], tuple[Any, Any]] | None = None
+    """``() -> (messages, response)`` of the call when content logging is allowed (built lazily)."""
+    _filled: CallRecord | None = field(default=None, repr=False)
+
+    def with_content(self) -> CallRecord:
+        """The record with ``messages`` / ``response`` taken from the call where the record has none
+        (what ``standard_logging_object`` carries to a callback); the record itself when not allowed."""
+        if self._filled is None:
+            self._filled = self._fill()
+        return self._filled
+
+    def _fill(self) -> CallRecord:
+        record = self.record
+        if self.content is None or (record.messages is not None and record.response is not None):
+            return record
+        messages, response = self.content()
+        update: dict[str, Any] = {}
+        if record.messages is None and messages is not None:
+            update["messages"] = messages
+        if record.response is None and response is not None:
+            dump = getattr(response, "model_dump", None)
+            update["response"] = dump(mode="json") if dump is not None else response
+        return record.model_copy(update=update) if update else record

@@ -21,6 +21,7 @@ Nothing here mutates its input: every function returns new containers.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -145,15 +146,27 @@ def content_logging_allowed(*, no_log: bool, content_logging: bool = True) -> bo
 def scrub_text(text: str) -> str:
     """Return ``text`` with secrets replaced by ``[REDACTED]``, then every user redactor applied."""
     if len(text) >= 6:
-        text = _SECRET_RE.sub(REDACTED, text)
-        text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-        text = _ASSIGNMENT_RE.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-        if "://" in text or "?" in text:
-            text = _URL_USERINFO_RE.sub(f"{REDACTED}@", text)
-            text = _URL_QUERY_RE.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+        text = _builtin_scrub_short(text) if len(text) <= _MEMO_MAX_CHARS else _builtin_scrub(text)
     for redactor in tuple(_redactors):
         text = redactor(text)
     return text
+
+
+def _builtin_scrub(text: str) -> str:
+    """The built-in patterns (secrets, bearer/basic credentials, assignments, URL credentials)."""
+    text = _SECRET_RE.sub(REDACTED, text)
+    text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _ASSIGNMENT_RE.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    if "://" in text or "?" in text:
+        text = _URL_USERINFO_RE.sub(f"{REDACTED}@", text)
+        text = _URL_QUERY_RE.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    return text
+
+
+_MEMO_MAX_CHARS = 128
+"""Short strings (model names, providers, tags, aliases, amounts) repeat from call to call: their
+built-in scrub is memoised (a pure function of the text; user redactors still run every time)."""
+_builtin_scrub_short = functools.lru_cache(maxsize=4096)(_builtin_scrub)
 
 
 def scrub(value: Any) -> Any:
@@ -162,16 +175,25 @@ def scrub(value: Any) -> Any:
     Values under secret-named keys (:data:`SECRET_KEY_NAMES`) and all header values under
     :data:`HEADER_KEY_NAMES` become ``[REDACTED]``. Other scalars are returned unchanged.
     """
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:  # exact types first: the ABC checks below cost most of a record's scrub
+        return value
+    if kind is str:
+        return scrub_text(value)
+    if kind is dict or isinstance(value, Mapping):
+        return {key: item if item is None else _scrub_item(key, item) for key, item in value.items()}
     if isinstance(value, str):
         return scrub_text(value)
-    if isinstance(value, Mapping):
-        return {key: _scrub_item(key, item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [scrub(item) for item in value]
     return value
 
 
+_PLAIN_SCALARS: frozenset[type] = frozenset({int, float, bool, type(None)})
+
+
 def _scrub_item(key: Any, item: Any) -> Any:
+    """One mapping value (never ``None``: a ``None`` stays ``None`` under any key)."""
     name = key.lower() if isinstance(key, str) else key
     if name in SECRET_KEY_NAMES and item is not None:
         return REDACTED

@@ -27,8 +27,9 @@ from ledgerlm.callbacks import payload
 from ledgerlm.callbacks.assemble import assemble_chat_completion
 from ledgerlm.callbacks.custom_logger import CustomLogger, is_async_hook, overrides
 from ledgerlm.callbacks.dispatcher import get_dispatcher
+from ledgerlm.callbacks.pipeline import get_pipeline, is_record_consumer
 from ledgerlm.callbacks.registry import Callback, current_lists, targets_for
-from ledgerlm.record import CallRecord
+from ledgerlm.record import CallRecord, RecordEvent
 from ledgerlm.types import CallContext
 
 __all__ = ["CallLog", "Sink", "start_call"]
@@ -169,6 +170,12 @@ class CallLog:
         info = self.info
         chunks = self._chunks if exc is None and response_obj is None else None
         self._chunks = None
+        stages = tuple(t for t in targets if is_record_consumer(t))
+        if stages:
+            targets = tuple(t for t in targets if not is_record_consumer(t))
+            get_pipeline().submit(self._record_event(record, response_obj, chunks, exc), stages)
+            if not targets:
+                return
 
         def build() -> tuple[dict[str, Any], Any, datetime | None, datetime | None]:
             response = assemble_chat_completion(chunks) if chunks is not None else response_obj
@@ -184,6 +191,22 @@ class CallLog:
                 _submit_hook(target, event, f"log_{kind}_event", f"async_log_{kind}_event", info.is_async)
             else:
                 _submit_function(target, event)
+
+    def _record_event(
+        self, record: CallRecord, response_obj: Any, chunks: list[Any] | None, exc: BaseException | None
+    ) -> RecordEvent:
+        """The record stages' event; its content (the call's messages, the response) only when allowed."""
+        info = self.info
+        if not info.content_allowed():
+            return RecordEvent(record)
+
+        def content() -> tuple[Any, Any]:
+            if exc is not None:
+                return info.messages, None
+            response = assemble_chat_completion(chunks) if chunks is not None else response_obj
+            return info.messages, payload.visible_response(info, response)
+
+        return RecordEvent(record, content)
 
     def _normalise(self, record: CallRecord) -> CallRecord:
         """A ``no_log`` call's record never carries content, whoever built it."""

@@ -94,6 +94,9 @@ class Dispatcher:
         self._loop_thread: threading.Thread | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_drop_warning: dict[str, float] = {}
+        self._flush_hooks: list[Callable[[], None]] = []
+        self._stage_threads: list[threading.Thread] = []
+        self._held = False
 
     # -- submission (caller side: cheap) -------------------------------------------------------
     def submit(
@@ -124,6 +127,37 @@ class Dispatcher:
             self._warn_drop(lane.label, dropped)
             return False
         return self._schedule(lane) if wake else True
+
+    def hold(self, n: int) -> None:
+        """``n`` jobs accepted by a stage outside the lanes (the record pipeline): counted as enqueued
+        and pending until :meth:`release`, so :meth:`flush` and ``stats()["pending"]`` see them."""
+        if not self._held:
+            with _START_LOCK:
+                _register_exit_flush()
+            self._held = True
+        with self._lock:
+            self._outstanding += n
+            self._counts["enqueued"] += n
+
+    def release(self, n: int) -> None:
+        """``n`` jobs of :meth:`hold` have run (delivered)."""
+        with self._lock:
+            for _ in range(n):
+                self._job_done()
+
+    def count_drop(self, label: str) -> None:
+        """One event dropped for ``label`` outside the lanes (counted and warned about like a full lane)."""
+        with self._lock:
+            dropped = self._count_drop(label)
+        self._warn_drop(label, dropped)
+
+    def add_flush_hook(self, hook: Callable[[], None]) -> None:
+        """``hook()`` is called when :meth:`flush` starts waiting (a stage cuts its linger short)."""
+        self._flush_hooks.append(hook)
+
+    def add_stage_thread(self, thread: threading.Thread) -> None:
+        """A stage's own thread: :meth:`flush` called from it returns False at once (no deadlock)."""
+        self._stage_threads.append(thread)
 
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to the counter ``name`` (e.g. ``duplicate_terminal``, ``abandoned``)."""
@@ -274,6 +308,8 @@ class Dispatcher:
         if self.on_own_thread():
             return False
         deadline = None if timeout is None else time.monotonic() + timeout
+        for hook in tuple(self._flush_hooks):
+            hook()
         with self._idle:
             while self._outstanding > 0:
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -303,12 +339,13 @@ class Dispatcher:
     @property
     def started(self) -> bool:
         """True once a thread or the loop has been started."""
-        return self._pool is not None or self._loop is not None
+        return self._pool is not None or self._loop is not None or self._held
 
     # -- lazy start ----------------------------------------------------------------------------
     def on_own_thread(self) -> bool:
         """True when called from a dispatcher thread (a hook), where waiting would deadlock."""
-        if self._loop_thread is not None and threading.current_thread() is self._loop_thread:
+        current = threading.current_thread()
+        if current is self._loop_thread or current in self._stage_threads:
             return True
         return self._pool is not None and self._pool.owns_current_thread()
 

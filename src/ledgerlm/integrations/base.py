@@ -36,7 +36,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import aiohttp
@@ -46,7 +46,7 @@ from ledgerlm.exit_order import flush_producers
 from ledgerlm.integrations.events import record_from_kwargs, to_export_dict
 from ledgerlm.integrations.settings import BatchSettings
 from ledgerlm.integrations.spool import DiskSpool
-from ledgerlm.record import CallRecord
+from ledgerlm.record import CallRecord, RecordEvent
 
 __all__ = ["BatchingExporter", "PermanentSendError", "RetryableSendError", "live_exporters"]
 
@@ -201,6 +201,14 @@ class BatchingExporter(CustomLogger):
     ) -> None:
         """Sync form of the hook (deduplicated with the async one by record id)."""
         self._enqueue_kwargs(kwargs)
+
+    def consume_records(self, events: Sequence[RecordEvent]) -> None:
+        """The record stage (``ledgerlm.callbacks.pipeline``): each call's ``CallRecord`` straight to
+        :meth:`enqueue`, no LiteLLM ``kwargs`` in between (content filled in only when this exporter logs
+        content). Runs on the pipeline thread; never waits on the network."""
+        content = self.settings.content_logging
+        for event in events:
+            self.enqueue(event.with_content() if content else event.record)
 
     def _enqueue_kwargs(self, kwargs: Mapping[str, Any]) -> None:
         record = record_from_kwargs(kwargs)

@@ -42,7 +42,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -56,7 +56,7 @@ from ledgerlm.integrations.base import live_exporters
 from ledgerlm.integrations.events import record_from_kwargs, to_export_dict
 from ledgerlm.integrations.prometheus_litellm import LiteLLMMetrics
 from ledgerlm.integrations.settings import Lookup
-from ledgerlm.record import CallRecord
+from ledgerlm.record import CallRecord, RecordEvent
 
 __all__ = [
     "OTHER",
@@ -324,6 +324,8 @@ class PrometheusExporter(CustomLogger):
     call so a later ``configure`` is honoured) on every call."""
 
     name = "prometheus"
+    record_stage = 30
+    """The metrics stage runs before the exporters (``ledgerlm.callbacks.pipeline``)."""
 
     def __init__(self, metrics: PrometheusMetrics | None = None) -> None:
         self._metrics = metrics
@@ -351,6 +353,12 @@ class PrometheusExporter(CustomLogger):
     def record(self, record: CallRecord | Mapping[str, Any]) -> None:
         """Update the series for one call (CallRecord or its JSON dict)."""
         self.metrics.record_call(to_export_dict(record, content_logging=False))
+
+    def consume_records(self, events: Sequence[RecordEvent]) -> None:
+        """The metrics stage (``ledgerlm.callbacks.pipeline``): each call's ``CallRecord`` straight to
+        :meth:`record`, no LiteLLM ``kwargs`` in between."""
+        for event in events:
+            self.record(event.record)
 
     async def async_log_success_event(
         self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any

@@ -62,6 +62,16 @@ def upstream_body(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def overhead_split(t0: float, marks: list[tuple[str, float]]) -> str:
+    """``auth=0.041;body=0.012;...``: milliseconds each stage took since the previous mark (``t0``: the
+    request's arrival; the last stage ends when the response headers are built)."""
+    parts, last = [], t0
+    for stage, at in [*marks, ("respond", time.perf_counter())]:
+        parts.append(f"{stage}={(at - last) * 1000.0:.3f}")
+        last = at
+    return ";".join(parts)
+
+
 def request_id_of(request: Request) -> str:
     """The client's ``x-request-id`` when sane (1..200 printable ASCII), else a new uuid4 (a longer
     one is then refused by ``ProxyCall.route`` with 400)."""
@@ -137,6 +147,7 @@ class ProxyCall:
         self.routed: RoutedCall | None = None
         self.cache_key: str | None = None  # response cache key (hit or stored)
         self.sink = RecordingSink(state.store.append, defer=state.store_prompts)
+        self.marks: list[tuple[str, float]] | None = [] if state.overhead_split else None
         self.ctx = CallContext(
             request_id=request_id,
             key_hash=key.token,
@@ -268,6 +279,11 @@ class ProxyCall:
         }
         return await self.routed.run(admitted, call, base, self.sink, self.state.store.append, on_attempt)
 
+    def mark(self, stage: str) -> None:
+        """End of a lifecycle stage, for ``x-ledgerlm-overhead-split`` (a no-op unless it is on)."""
+        if self.marks is not None:
+            self.marks.append((stage, time.perf_counter()))
+
     def headers(self, record: CallRecord | None = None, cost: Decimal | None = None) -> dict[str, str]:
         """Response headers: request id, cost (decimal string; absent when unpriced), our overhead (ms)."""
         rid = self.ctx.request_id
@@ -290,6 +306,8 @@ class ProxyCall:
                 observe(overhead_s, model_group=self.model, provider=record.provider)
         if self.reservation is not None:
             out.update(self.state.admission.headers(self.reservation))
+        if self.marks is not None:
+            out["x-ledgerlm-overhead-split"] = overhead_split(self.t0, self.marks)
         return out
 
     async def settle(self, record: CallRecord | None) -> None:

@@ -158,6 +158,7 @@ async def _run(call: ProxyCall, endpoint: Endpoint) -> Response:
         if call.stream:
             return await _open_stream(call, endpoint, admitted)
         upstream, result = await _cached(call, endpoint, admitted) or await _routed(call, endpoint, admitted)
+        call.mark("engine")
     except asyncio.CancelledError:
         await asyncio.shield(_cancelled(call))
         raise
@@ -173,14 +174,19 @@ async def _run(call: ProxyCall, endpoint: Endpoint) -> Response:
 async def _prepare(call: ProxyCall, endpoint: Endpoint) -> dict[str, Any]:
     """Read the body, route, check the format, admit; the admitted body (``endpoint.prepare`` makes
     the ``Upstream`` of each attempt from it)."""
+    call.mark("auth")
     body = await read_json_body(call.request, call.state.max_body_bytes)
     if endpoint.open_stream is not None:
         call.stream = stream_flag(body)
+    call.mark("body")
     await call.route(body, need=endpoint.need)
     endpoint.parse(call, body)
+    call.mark("route")
     hooked = await call.run_pre_hooks()
     upstream = endpoint.prepare(call, dict(hooked))
+    call.mark("hooks")
     await call.reserve(upstream.deployment, upstream.body)  # on the body as sent upstream (issue 14)
+    call.mark("admission")
     return hooked
 
 

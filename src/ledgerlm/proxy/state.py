@@ -53,6 +53,8 @@ class ProxyState:
     extra: dict[str, Any] = field(default_factory=dict)
     observe_overhead: OverheadObserver | None = None
     reject_when_spool_unhealthy: bool = False
+    overhead_split: bool = False
+    """``x-ledgerlm-overhead-split`` on LLM responses (``LEDGERLM_OVERHEAD_SPLIT=1``; issue 22)."""
     key_events: KeyEvents = field(default_factory=lambda: KeyEvents(None, "", KeyCache()))
     router: Router = None  # type: ignore[assignment]  # set by build_state (routing_setup)
     response_cache: ResponseCache | None = None  # litellm_settings.cache (routing.cache)
@@ -104,6 +106,7 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
         max_body_bytes=int(general.max_request_size_mb * 1024 * 1024),
         observe_overhead=overhead_observer(config),
         reject_when_spool_unhealthy=general.reject_when_spool_unhealthy,
+        overhead_split=os.environ.get("LEDGERLM_OVERHEAD_SPLIT", "").lower() in ("1", "true", "yes"),
         key_events=KeyEvents(redis_url, config.database_url, cache),
         admission=build_admission(config, lambda: store.engine),
         router=build_router(config, registry),
