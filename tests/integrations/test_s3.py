@@ -109,7 +109,10 @@ async def test_objects_by_hour_and_no_batch_lost_across_restart(moto: dict[str, 
         await exporter.aclose()
 
     # 07:06:41 + 0/20/40/60 min: one batch, two objects (hours 07 and 08)
-    assert sorted({k.rsplit("/", 1)[0] for k in before}) == ["prod/llm/2025/11/29/07", "prod/llm/2025/11/29/08"]
+    assert sorted({k.rsplit("/", 1)[0] for k in before}) == [
+        "prod/llm/2025/11/29/07",
+        "prod/llm/2025/11/29/08",
+    ]
     assert {k.rsplit("/", 1)[0] for k in after} == {"prod/llm/2025/11/29/09"}
     for key in [*before, *after]:
         assert re.fullmatch(r"prod/llm/\d{4}/\d{2}/\d{2}/\d{2}/\d{8}T\d{6}-[0-9a-f]{20}\.jsonl", key)

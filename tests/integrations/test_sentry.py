@@ -36,7 +36,11 @@ async def test_failures_become_sentry_events_with_tags(receiver: Receiver) -> No
     failure = make_record(
         id="req-sentry-1",
         status="failure",
-        error={"type": "RateLimitError", "message": "429 from upstream sk-abcdefghijklmnopqrstuvwx", "status": 429},
+        error={
+            "type": "RateLimitError",
+            "message": "429 from upstream sk-abcdefghijklmnopqrstuvwx",
+            "status": 429,
+        },
     )
     try:
         assert exporter.enqueue(make_record(id="req-ok")) is False  # successes are not sent
@@ -75,7 +79,10 @@ async def test_retried_then_delivered_once_and_alert(receiver: Receiver) -> None
     receiver.status = status
     exporter = get_exporter(
         "sentry",
-        {"callback_settings": {"sentry": FAST}, "environment_variables": {"SENTRY_DSN": f"http://k@127.0.0.1:{receiver.port}/7"}},
+        {
+            "callback_settings": {"sentry": FAST},
+            "environment_variables": {"SENTRY_DSN": f"http://k@127.0.0.1:{receiver.port}/7"},
+        },
     )
     assert isinstance(exporter, SentryExporter)
     try:
@@ -95,7 +102,9 @@ async def test_retried_then_delivered_once_and_alert(receiver: Receiver) -> None
 def test_sample_rate_and_missing_dsn() -> None:
     with pytest.raises(ValueError, match="SENTRY_DSN"):
         SentryExporter.from_settings({}, {})
-    exporter = SentryExporter.from_settings({}, {"SENTRY_DSN": "http://k@127.0.0.1:9/1", "SENTRY_API_SAMPLE_RATE": "0"})
+    exporter = SentryExporter.from_settings(
+        {}, {"SENTRY_DSN": "http://k@127.0.0.1:9/1", "SENTRY_API_SAMPLE_RATE": "0"}
+    )
     assert exporter.accepts({"id": "x", "status": "failure"}) is False
     exporter.sample_rate = 1.0
     assert exporter.accepts({"id": "x", "status": "failure"}) is True

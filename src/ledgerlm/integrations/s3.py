@@ -175,9 +175,7 @@ class S3Exporter(BatchingExporter):
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self._s3().put_object(
-                Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson"
-            )
+            self._s3().put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson")
         except ClientError as exc:
             error = exc.response.get("Error", {})
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)

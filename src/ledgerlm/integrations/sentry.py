@@ -64,9 +64,7 @@ def _sampled(record_id: str, rate: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < rate
 
 
-def sentry_event(
-    event: Mapping[str, Any], *, environment: str | None, release: str | None
-) -> dict[str, Any]:
+def sentry_event(event: Mapping[str, Any], *, environment: str | None, release: str | None) -> dict[str, Any]:
     """The Sentry event payload of one failed call (CallRecord JSON ``event``)."""
     error = event.get("error") or {}
     tags = {name: _tag_value(event[key]) for name, key in _TAGS if event.get(key) not in (None, "")}
@@ -182,7 +180,7 @@ class SentryExporter(BatchingExporter):
         envelope = Envelope(
             headers={"event_id": payload["event_id"], "sent_at": sent_at, "dsn": str(self._dsn)}
         )
-        envelope.add_event(payload)
+        envelope.add_event(payload)  # type: ignore[arg-type]  # sentry's Event is a TypedDict
         return envelope.serialize()
 
     async def send_batch(self, events: list[dict[str, Any]]) -> None:
