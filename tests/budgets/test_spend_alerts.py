@@ -24,7 +24,6 @@ from ledgerlm.budgets.baseline import HourlyBaseline
 from ledgerlm.budgets.forecast import forecast_budget
 from ledgerlm.budgets.forecast_watch import ForecastWatcher
 from ledgerlm.budgets.spend_alerts import AlertRule, SpendAlerts, parse_rules
-from ledgerlm.budgets.throttle import Throttles
 from ledgerlm.errors import RateLimitError
 from ledgerlm.integrations.sentry import SentryExporter
 from ledgerlm.integrations.slack import SlackAlerter
@@ -117,8 +116,8 @@ async def test_spike_over_baseline_alerts_once_on_every_channel_and_throttles(ca
     assert anomaly.current == Decimal("3.00") and anomaly.baseline == Decimal("1.00")
     hour = datetime.fromtimestamp((H0 + 6) * 3600, UTC).strftime("%Y-%m-%d %H:00")
     assert anomaly.text() == (
-        f"ledgerlm spend alert [team_spike]: team search spend_per_hour is $3.0000 in the hour from {hour} UTC, "
-        "3.0x its 6 h baseline of $1.0000; throttled to 5 rpm until an admin clears it"
+        f"ledgerlm spend alert [team_spike]: team search spend_per_hour is $3.0000 in the hour from {hour} "
+        "UTC, 3.0x its 6 h baseline of $1.0000; throttled to 5 rpm until an admin clears it"
     )
     try:
         for exporter in (slack, hook, sentry):
@@ -182,7 +181,8 @@ def test_forecast_text_and_states() -> None:
     assert forecast.runs_out_at == now + timedelta(hours=300)  # $60 left at $0.20/h
     assert forecast.before_reset
     assert forecast.text() == (
-        "at the last 24 h rate ($0.2000/h), team Search's budget ($100) runs out on 2026-12-19 (resets 2027-01-01)"
+        "at the last 24 h rate ($0.2000/h), team Search's budget ($100) runs out on 2026-12-19 "
+        "(resets 2027-01-01)"
     )
     idle = forecast_budget(
         ("team", "t-1", "Search"), (Decimal(40), Decimal(100), reset), (24, Decimal(0)), now
@@ -196,9 +196,11 @@ async def test_forecast_watcher_alerts_a_budget_burning_fast_once(tmp_path: Path
     now = datetime.now(UTC)
     reset = now + timedelta(days=30)
     await teams.create_team(
-        engine, "t-search",
-        {"team_alias": "Search", "max_budget": Decimal(100), "budget_duration": "30d", "budget_reset_at": reset},
-    )  # fmt: skip
+        engine,
+        "t-search",
+        {"team_alias": "Search", "max_budget": Decimal(100), "budget_duration": "30d"}
+        | {"budget_reset_at": reset},
+    )
     await teams.create_team(engine, "t-idle", {"team_alias": "Idle", "max_budget": Decimal(100)})
     async with engine.begin() as conn:  # $24 in the last 24 h: $1/h, $60 left: 60 h < 30 days
         await conn.execute(sa.update(team_table).where(team_table.c.team_id == "t-search").values(spend=40))

@@ -1,5 +1,5 @@
 """Throttles set by spend-alert rules (``action: throttle``): an rpm cap on one series until an admin
-clears it (``POST /spend_alerts/throttle/clear``).
+clears it (``POST /alerts/throttle/clear``).
 
 A throttle names a series (``("team", "search")``, ``("key", <hash>)``, ``("end_user", ...)``,
 ``("tag", ...)``, ``("model", ...)``) and ``rpm``. ``check(keys)`` admits a request of those series
