@@ -223,6 +223,12 @@ async def test_forecast_watcher_alerts_a_budget_burning_fast_once(tmp_path: Path
         await hook.aclose()
         await engine.dispose()
     assert fired.entity_id == "t-search" and fired.rate_per_hour == Decimal(1)
+    from ledgerlm.integrations.prometheus import default_metrics
+
+    gauge = default_metrics().registry.get_sample_value(
+        "ledgerlm_budget_forecast_runs_out_timestamp_seconds", {"scope": "team", "name": "Search"}
+    )
+    assert fired.runs_out_at is not None and gauge == fired.runs_out_at.timestamp()
     assert fired.text().startswith(
         "at the last 24 h rate ($1.0000/h), team Search's budget ($100) runs out on "
     )
