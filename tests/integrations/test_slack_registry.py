@@ -93,7 +93,9 @@ def test_registry_names_and_errors(tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="unknown exporter"):
         get_exporter("nope", {})
     with pytest.raises(KeyError, match="use `file`"):
-        get_exporter("s3", {})
+        get_exporter("gcs_bucket", {})
+    with pytest.raises(ValueError, match="s3_bucket_name"):
+        get_exporter("s3", {"litellm_settings": {}})
     with pytest.raises(ValueError, match="GENERIC_LOGGER_ENDPOINT"):
         get_exporter("generic_api", {"litellm_settings": {}})
     assert isinstance(get_exporter("prometheus", {}), PrometheusExporter)

@@ -1,4 +1,5 @@
-"""Exporters: every LLM call shipped to OpenTelemetry, Prometheus, Langfuse, Datadog, webhooks, files, Slack.
+"""Exporters: every LLM call shipped to OpenTelemetry, Prometheus, Langfuse, Datadog, webhooks, files, Slack,
+Sentry, S3, MLflow, Lunary and Helicone.
 
 Registry (LiteLLM's callback names; modules are imported on first use, nothing at import time):
 
@@ -11,10 +12,16 @@ Registry (LiteLLM's callback names; modules are imported on first use, nothing a
 | ``generic_api`` (``webhook``) | JSON batch POST, HMAC signature | ``webhook`` |
 | ``file`` | JSON lines, rotated by size and date | ``file`` |
 | ``slack`` | failure alerts + ``alert(text)`` | ``slack`` |
+| ``sentry`` | failures as Sentry error events (envelopes) | ``sentry`` |
+| ``s3`` | JSON-lines objects keyed ``prefix/YYYY/MM/DD/HH/...`` | ``s3`` |
+| ``mlflow`` | one MLflow trace per call (GenAI span attributes, cost) | ``mlflow`` |
+| ``lunary`` | Lunary run events (``/v1/runs/ingest``) | ``lunary`` |
+| ``helicone`` | Helicone async logs (``/custom/v1/log``) | ``helicone`` |
 
 ``get_exporter(name, settings)`` accepts either the exporter's own settings mapping or the whole proxy
 config (``config.model_dump()``): then the settings come from ``callback_settings.<name>`` (LiteLLM's
-per-callback block; ``callback_type: generic_api`` there makes a custom name a webhook),
+per-callback block; ``callback_type: generic_api`` there makes a custom name a webhook) merged over
+``litellm_settings.<name>_callback_params`` (LiteLLM's ``s3_callback_params``),
 ``litellm_settings.turn_off_message_logging`` forces content off, ``environment_variables`` overlay the
 process environment, and exporters spool under ``general_settings.spool_dir``/``exporters`` unless
 ``LEDGERLM_EXPORT_SPOOL_DIR`` or ``spool_dir`` says otherwise. Missing keys come from env vars.
@@ -42,11 +49,15 @@ EXPORTERS: dict[str, str] = {
     "webhook": "ledgerlm.integrations.webhook:WebhookExporter",
     "file": "ledgerlm.integrations.file:FileExporter",
     "slack": "ledgerlm.integrations.slack:SlackAlerter",
+    "sentry": "ledgerlm.integrations.sentry:SentryExporter",
+    "s3": "ledgerlm.integrations.s3:S3Exporter",
+    "mlflow": "ledgerlm.integrations.mlflow:MlflowExporter",
+    "lunary": "ledgerlm.integrations.lunary:LunaryExporter",
+    "helicone": "ledgerlm.integrations.helicone:HeliconeExporter",
 }
 """Callback name -> ``module:Class`` (each class has ``from_settings(settings, env)``)."""
 
 _HINTS = {
-    "s3": " (use `file`: date-partitioned JSON lines that `aws s3 sync` uploads as is)",
     "gcs_bucket": " (use `file`: date-partitioned JSON lines that `gsutil rsync` uploads as is)",
 }
 
@@ -72,6 +83,9 @@ def _resolve(name: str, settings: Mapping[str, Any]) -> tuple[str, dict[str, Any
     block = dict((settings.get("callback_settings") or {}).get(name) or {})
     kind = name if name in EXPORTERS else str(block.get("callback_type") or name)
     litellm = settings.get("litellm_settings") or {}
+    params = litellm.get(f"{kind}_callback_params")  # LiteLLM's s3_callback_params
+    if isinstance(params, Mapping):
+        block = {**params, **block}
     if litellm.get("turn_off_message_logging"):
         block["turn_off_message_logging"] = True
     env.update(

@@ -15,6 +15,7 @@ Series (prefix ``ledgerlm_``; labels in braces):
 | ``key_requests_total`` / ``key_spend_usd_total`` | counter | key (allow-listed keys only) |
 | ``tag_requests_total`` / ``tag_spend_usd_total`` | counter | tag (allow-listed tags only) |
 | ``budget_remaining_usd`` | gauge | scope, name |
+| ``budget_forecast_runs_out_timestamp_seconds`` | gauge | scope, name (burn-rate forecast) |
 | ``capture_rate`` | gauge | provider (ledger / provider-billed USD of the last reconciliation) |
 | ``unknown_usage_fields_total`` | counter | provider, usage_field (a usage field no mapping knows) |
 | ``spend_writer_queue_depth`` | gauge | |
@@ -69,6 +70,7 @@ __all__ = [
     "metrics_app",
     "observe_overhead",
     "record_call",
+    "set_budget_forecast",
     "set_budget_remaining",
     "set_capture_rate",
     "set_spend_queue_depth",
@@ -212,6 +214,11 @@ class PrometheusMetrics:
             "capture_rate", "Ledger / provider-billed spend of the last reconciliation.", ["provider"],
             namespace=ns, registry=r, multiprocess_mode="mostrecent",
         )  # fmt: skip
+        self.budget_runs_out = Gauge(
+            "budget_forecast_runs_out_timestamp_seconds",
+            "When a budget runs out at its recent burn rate (UNIX seconds; absent: not burning).",
+            ["scope", "name"], namespace=ns, registry=r, multiprocess_mode="mostrecent",
+        )  # fmt: skip
         self.unknown_usage_fields = Counter(
             "unknown_usage_fields", "Calls whose usage carried a field no mapping knows.",
             ["provider", "usage_field"], namespace=ns, registry=r,
@@ -317,6 +324,20 @@ class PrometheusMetrics:
             return
         self.budget_remaining.labels(scope, label).set(float(remaining_usd))
         self.litellm.set_remaining(scope, label, None, float(remaining_usd))
+
+    def set_budget_forecast(self, scope: str, name: str, runs_out_at: float | None) -> None:
+        """When ``scope``'s budget ``name`` runs out (UNIX seconds; ``None`` removes the series).
+        Same allow-list rules as ``set_budget_remaining``."""
+        if scope not in BUDGET_SCOPES:
+            raise ValueError(f"unknown budget scope {scope!r}")
+        if scope in ("key", "user", "end_user") and name not in self.key_allowlist:
+            return
+        label = self.label(f"budget_{scope}", name)
+        if runs_out_at is None:
+            with contextlib.suppress(KeyError):
+                self.budget_runs_out.remove(scope, label)
+            return
+        self.budget_runs_out.labels(scope, label).set(runs_out_at)
 
 
 class PrometheusExporter(CustomLogger):
@@ -475,6 +496,11 @@ def inc_callback_drops(callback: str, count: int = 1) -> None:
 def set_budget_remaining(scope: str, name: str, remaining_usd: Decimal | float | None) -> None:
     """See ``PrometheusMetrics.set_budget_remaining`` (process-wide metrics)."""
     default_metrics().set_budget_remaining(scope, name, remaining_usd)
+
+
+def set_budget_forecast(scope: str, name: str, runs_out_at: float | None) -> None:
+    """See ``PrometheusMetrics.set_budget_forecast`` (process-wide metrics)."""
+    default_metrics().set_budget_forecast(scope, name, runs_out_at)
 
 
 def observe_overhead(seconds: float, *, model_group: str | None, provider: str | None) -> None:

@@ -230,7 +230,7 @@ class VertexProvider(_GoogleProvider):
             if path:
                 from google.oauth2 import service_account
 
-                self._credentials = service_account.Credentials.from_service_account_file(path, scopes=scopes)
+                self._credentials = service_account.Credentials.from_service_account_file(path, scopes=scopes)  # type: ignore[no-untyped-call,unused-ignore]
             else:
                 self._credentials, _ = google.auth.default(scopes=scopes)
         if not self._credentials.valid:

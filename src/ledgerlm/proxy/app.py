@@ -35,6 +35,7 @@ from ledgerlm.proxy import (
     model_info_routes,
     reconcile_routes,
     spend_activity,
+    spend_alert_routes,
     spend_api,
     spend_litellm,
     tag_routes,
@@ -106,6 +107,7 @@ def routes() -> list[Route]:
     out.extend(entities.routes())  # issue 17: orgs, members, users, end users, budgets, keys, service
     out.extend(model_info_routes.routes())  # GET /model/info, /model_group/info (routing health)
     out.extend(ui.routes())  # the dashboard: /ui, /login, /ui/api/* (issue 21)
+    out.extend(spend_alert_routes.routes())  # /alerts/* (issue 23)
     return out
 
 
@@ -115,6 +117,7 @@ def build_app(state: ProxyState) -> Starlette:
     from ledgerlm.proxy.reconcile_job import build_scheduler
 
     reconcile = build_scheduler(state.config, lambda: state.store.engine)  # daily job (issue 18)
+    spend_alert_routes.install(state)  # baseline alerts, throttles, forecasts (issue 23)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -127,9 +130,11 @@ def build_app(state: ProxyState) -> Starlette:
         await start_admission(state.admission)
         await state.key_events.start()
         await reconcile.start()
+        await spend_alert_routes.start(state)  # budget forecast loop (issue 23)
         try:
             yield
         finally:
+            await spend_alert_routes.stop(state)
             await reconcile.stop()
             await state.key_events.stop()
             await state.router.aclose()

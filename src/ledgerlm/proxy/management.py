@@ -176,7 +176,9 @@ async def key_info(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
         roles.check_read(ctx, key=row or {"token": hash_key(key)})
     if row is None:
         raise NotFoundError("no such key", param="key", code="key_not_found")
-    return {"key": row["token"], "info": row}
+    from ledgerlm.proxy.spend_alert_routes import budget_forecast  # issue 23: burn-rate forecast
+
+    return {"key": row["token"], "info": row, "budget_forecast": await budget_forecast(state, "key", row)}
 
 
 @managed()
@@ -390,7 +392,10 @@ async def team_info(request: Request, state: ProxyState, ctx: KeyContext) -> Any
     if row is None:
         raise NotFoundError(f"team {team_id!r} does not exist", param="team_id", code="team_not_found")
     team_keys = await keys.list_keys(state.store.engine, team_id=team_id, limit=1000)
-    return {"team_id": team_id, "team_info": team_out(row), "keys": team_keys}
+    from ledgerlm.proxy.spend_alert_routes import budget_forecast  # issue 23: burn-rate forecast
+
+    forecast = await budget_forecast(state, "team", row)
+    return {"team_id": team_id, "team_info": team_out(row), "keys": team_keys, "budget_forecast": forecast}
 
 
 @managed()

@@ -393,6 +393,25 @@ def _reconcile_paths() -> dict[str, Any]:
     }
 
 
+def _alert_paths() -> dict[str, Any]:
+    """Spend-alert admin routes (``ledgerlm.proxy.spend_alert_routes``, issue 23)."""
+    listing = {"type": "object", "properties": {"data": {"type": "array", "items": OBJECT}}}
+    clear = {
+        "type": "object",
+        "required": ["dimension", "value"],
+        "properties": {
+            "dimension": {"type": "string", "enum": ["key", "team", "end_user", "tag", "model"]},
+            "value": {"type": "string"},
+        },
+    }
+    cleared = {"type": "object", "properties": {"cleared": {"type": "boolean"}}}
+    return {
+        "/alerts/throttles": {"get": _op("Active spend-alert throttles", listing, errors=(401, 403))},
+        "/alerts/throttle/clear": {"post": _op("Lift a spend-alert throttle", cleared, body=clear)},
+        "/alerts/recent": {"get": _op("The last spend alerts fired", listing, errors=(401, 403))},
+    }
+
+
 def _other_paths() -> dict[str, Any]:
     """Anthropic ``/v1/messages`` (``ledgerlm.proxy.messages``) and ``/metrics``."""
     messages = _op(
@@ -490,6 +509,7 @@ def openapi_document() -> dict[str, Any]:
             **_spend_paths(),
             **_tag_paths(),
             **_reconcile_paths(),
+            **_alert_paths(),
             **_other_paths(),
             **_ledger_paths(),
             **endpoint_paths(),

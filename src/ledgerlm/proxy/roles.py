@@ -168,6 +168,10 @@ ROUTE_ACCESS: dict[str, Access] = {
     # closed periods (issue 19)
     "/period/close": _A.ADMIN,
     "/period/list": _A.ADMIN_READ,
+    # spend alerts: throttles and recent alerts (issue 23)
+    "/alerts/throttles": _A.ADMIN,
+    "/alerts/throttle/clear": _A.ADMIN,
+    "/alerts/recent": _A.ADMIN,
 }
 _LLM_PATHS = (  # issue 15's inference endpoints (authenticated by the call lifecycle)
     "/v1/responses",

@@ -1,0 +1,140 @@
+"""The forecast loop: every ``interval_s``, a burn-rate forecast for every key and team budget.
+
+Each check (``check_once``) reads the keys and teams that have a ``max_budget`` (at most
+``max_entities`` of each), forecasts each one (``ledgerlm.budgets.forecast``), sets the Prometheus gauge
+``ledgerlm_budget_forecast_runs_out_timestamp_seconds{scope, name}`` (teams always; keys only when
+allow-listed, like ``budget_remaining_usd``) and alerts through the channels when the budget runs out
+before its reset, once per entity and budget period (de-duplication key
+``forecast|<kind>|<id>|<budget_reset_at>``). Never raises out of the loop: a failed check is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ledgerlm.budgets.alert_channels import AlertChannel
+from ledgerlm.budgets.forecast import BudgetForecast, forecast_row
+
+__all__ = ["ForecastWatcher"]
+
+log = logging.getLogger("ledgerlm.budgets")
+
+
+async def _budgeted(engine: AsyncEngine, kind: str, limit: int) -> list[dict[str, Any]]:
+    from ledgerlm.store.tables import teams, verification_tokens
+
+    table = verification_tokens if kind == "key" else teams
+    statement = sa.select(table).where(table.c.max_budget.is_not(None)).limit(limit)
+    async with engine.connect() as conn:
+        return [dict(row._mapping) for row in await conn.execute(statement)]
+
+
+def _set_gauge(forecast: BudgetForecast) -> None:
+    try:
+        from ledgerlm.integrations import prometheus
+    except ImportError:  # pragma: no cover - prometheus-client is a dependency
+        return
+    name = forecast.entity_label if forecast.entity_kind == "team" else forecast.entity_id
+    runs_out = forecast.runs_out_at.timestamp() if forecast.runs_out_at else None
+    prometheus.set_budget_forecast(forecast.entity_kind, name, runs_out)
+
+
+class ForecastWatcher:
+    """Periodic budget forecasts and their alerts (module docstring)."""
+
+    def __init__(
+        self,
+        engine: Callable[[], AsyncEngine],
+        channels: Sequence[AlertChannel],
+        *,
+        window_hours: int = 24,
+        interval_s: float = 300.0,
+        max_entities: int = 10_000,
+    ) -> None:
+        self._engine = engine
+        self.channels = list(channels)
+        self.window_hours = window_hours
+        self.interval_s = interval_s
+        self.max_entities = max_entities
+        self.alerted: list[BudgetForecast] = []
+        self._sent: OrderedDict[str, None] = OrderedDict()
+        self._task: asyncio.Task[None] | None = None
+
+    async def check_once(self, now: datetime | None = None) -> list[BudgetForecast]:
+        """Forecast every budgeted key and team; returns the forecasts that alerted now."""
+        now = now or datetime.now(UTC)
+        engine = self._engine()
+        fired: list[BudgetForecast] = []
+        for kind in ("team", "key"):
+            for row in await _budgeted(engine, kind, self.max_entities):
+                forecast = await forecast_row(engine, kind, row, window_hours=self.window_hours, now=now)
+                if forecast is None:
+                    continue
+                _set_gauge(forecast)
+                if forecast.before_reset and self._first(forecast):
+                    self._deliver(forecast)
+                    fired.append(forecast)
+        return fired
+
+    def _first(self, forecast: BudgetForecast) -> bool:
+        reset = forecast.budget_reset_at.isoformat() if forecast.budget_reset_at else "none"
+        key = f"forecast|{forecast.entity_kind}|{forecast.entity_id}|{reset}"
+        if key in self._sent:
+            return False
+        self._sent[key] = None
+        while len(self._sent) > 2 * self.max_entities:
+            self._sent.popitem(last=False)
+        return True
+
+    def _deliver(self, forecast: BudgetForecast) -> None:
+        text = f"ledgerlm budget forecast: {forecast.text()}"
+        payload = {
+            "type": "budget_forecast",
+            "entity_kind": forecast.entity_kind,
+            "entity_id": forecast.entity_id,
+            **{
+                k: str(v) if not isinstance(v, bool | int | str | None) else v
+                for k, v in forecast.to_json().items()
+            },
+            "message": text,
+        }
+        reset = forecast.budget_reset_at.isoformat() if forecast.budget_reset_at else "none"
+        self.alerted = [*self.alerted[-99:], forecast]
+        log.warning("%s", text)
+        for channel in self.channels:
+            try:
+                channel.deliver(
+                    text, payload, f"forecast|{forecast.entity_kind}|{forecast.entity_id}|{reset}"
+                )
+            except Exception:
+                log.exception("budget forecast channel %s failed", type(channel).__name__)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.check_once()
+            except Exception:
+                log.exception("budget forecast check failed")
+            await asyncio.sleep(self.interval_s)
+
+    async def start(self) -> None:
+        """Start the loop (idempotent)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="ledgerlm-budget-forecast")
+
+    async def stop(self) -> None:
+        """Stop the loop."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
