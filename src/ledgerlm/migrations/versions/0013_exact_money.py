@@ -12,6 +12,8 @@ Revises: 0007
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -40,7 +42,7 @@ MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _alter(to: sa.types.TypeEngine[object], was: sa.types.TypeEngine[object]) -> None:
+def _alter(to: sa.Numeric[Decimal], was: sa.Numeric[Decimal]) -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     for table, columns in MONEY_COLUMNS.items():
