@@ -3,11 +3,11 @@
 A call's cost can carry 18 or more decimal places (genai-prices per-token prices times token counts);
 ``NUMERIC(24, 10)`` rounded it to 1e-10 USD while the response header was exact. Every money column that
 stores or accumulates spend (spend logs, daily rollups, key / team / user / end-user / organization / tag
-totals and budgets, spend adjustments) becomes ``NUMERIC`` (any scale; existing values unchanged).
+totals and budgets, budget tiers, spend adjustments) becomes ``NUMERIC`` (any scale; existing values unchanged).
 SQLite keeps its 64-bit integer of 1e-10 USD units (no exact wider type there).
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0007"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
@@ -39,6 +39,7 @@ MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": _BUDGETED,
     "verification_tokens": _BUDGETED,
     "spend_adjustments": ("old_spend", "new_spend", "delta"),
+    "budgets": ("max_budget", "soft_budget"),
 }
 
 
