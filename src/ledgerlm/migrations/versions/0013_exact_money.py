@@ -3,7 +3,8 @@
 A call's cost can carry 18 or more decimal places (genai-prices per-token prices times token counts);
 ``NUMERIC(24, 10)`` rounded it to 1e-10 USD while the response header was exact. Every money column that
 stores or accumulates spend (spend logs, daily rollups, key / team / user / end-user / organization / tag
-totals and budgets, budget tiers, spend adjustments) becomes ``NUMERIC`` (any scale; existing values unchanged).
+totals and budgets, budget tiers, spend adjustments) becomes ``NUMERIC`` (any scale; existing values
+unchanged).
 SQLite keeps its 64-bit integer of 1e-10 USD units (no exact wider type there).
 
 Revision ID: 0013
