@@ -137,11 +137,11 @@ class OpsAlerts:
                 log.exception("alert counter failed")
 
     def _emit(self, alert: OpsAlert, period: str, ttl_s: float) -> None:
-        log.warning("%s", alert.text())
         key = f"ops|{alert.event}|{alert.subject}|{period}"
-        if key in self._seen or (self.sender is None and self.mark_once is None):
+        if key in self._seen:  # once per period and process (callers log each event themselves)
             return
         self._seen.add(key)
+        log.warning("%s", alert.text())
         try:
             task = asyncio.get_running_loop().create_task(self._deliver(alert, key, ttl_s))
         except RuntimeError:  # no event loop (a synchronous caller): logged above only
