@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -91,5 +92,43 @@ async def test_upgrade_from_the_first_revision_keeps_rows(fresh_database: Databa
         assert stored[0]["metadata"]["cost"]["total"] == "0.0002865"
         ids = [row["request_id"] for row in batch]
         assert await count_rows(engine, spend_logs.c.request_id.in_(ids)) == 3
+    finally:
+        await engine.dispose()
+
+
+async def test_money_columns_of_an_older_database_become_exact(fresh_database: Database) -> None:
+    """Issue 14 (revision 0013): a PostgreSQL database whose money columns are ``NUMERIC(24, 10)`` (as
+    every revision before 0013 created them) gets unconstrained ``NUMERIC``: a cost of 22 decimal places
+    is stored and summed to its last digit. SQLite keeps 1e-10 USD integers (rounded half-even)."""
+    from importlib import import_module
+
+    money = import_module("ledgerlm.migrations.versions.0013_exact_money").MONEY_COLUMNS
+    engine = fresh_database.engine()
+    postgres = fresh_database.kind == "postgresql"
+    try:
+        await migrate_async(engine, "0005")
+        if postgres:
+            async with engine.begin() as conn:
+                for table, columns in money.items():
+                    for column in columns:
+                        await conn.exec_driver_sql(
+                            f'ALTER TABLE {table} ALTER COLUMN "{column}" TYPE NUMERIC(24, 10)'
+                        )
+        await migrate_async(engine)
+        exact = "0.0000014916666666666677"
+        row = {**rows(1)[0], "spend": exact}
+        async with engine.begin() as conn:
+            await conn.execute(sa.insert(spend_logs), [SpendLog.to_params(row)])
+            if postgres:
+                scales = await conn.exec_driver_sql(
+                    "SELECT table_name, column_name, numeric_scale FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND data_type = 'numeric'"
+                )
+                found = {(t, c): s for t, c, s in scales}
+        stored = (await query_logs(engine, LogFilter(request_id=row["request_id"])))[0]["spend"]
+        assert stored == (Decimal(exact) if postgres else Decimal("0.0000014917"))
+        if postgres:
+            expected = {(t, c) for t, columns in money.items() for c in columns}
+            assert expected <= set(found) and all(found[k] is None for k in expected)
     finally:
         await engine.dispose()

@@ -26,7 +26,15 @@ from ledgerlm.budgets.money import from_nano
 from ledgerlm.budgets.reservations import Reservation
 from ledgerlm.budgets.types import EntityLimits
 
-__all__ = ["AlertSender", "AlertSettings", "BudgetAlert", "BudgetAlerts", "HTTPAlertSender", "crossed"]
+__all__ = [
+    "Alert",
+    "AlertSender",
+    "AlertSettings",
+    "BudgetAlert",
+    "BudgetAlerts",
+    "HTTPAlertSender",
+    "crossed",
+]
 
 log = logging.getLogger("ledgerlm.budgets")
 
@@ -71,8 +79,19 @@ class BudgetAlert:
         }
 
 
+class Alert(Protocol):
+    """What a sender delivers: a ``BudgetAlert``, or another event with the same two methods (the
+    proxy's operational alerts, ``ledgerlm.proxy.ops_alerts``)."""
+
+    def text(self) -> str:
+        """One human line (Slack message)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The webhook event."""
+
+
 class AlertSender(Protocol):
-    async def send(self, alert: BudgetAlert) -> None:
+    async def send(self, alert: Alert) -> None:
         """Deliver ``alert``; must not raise."""
 
 
@@ -98,7 +117,7 @@ class HTTPAlertSender:
     sent: int = 0
     _session: aiohttp.ClientSession | None = field(default=None, repr=False)
 
-    async def send(self, alert: BudgetAlert) -> None:
+    async def send(self, alert: Alert) -> None:
         """Deliver to every URL concurrently; failures are logged (never the URL's secret path)."""
         posts = [(url, alert.to_json()) for url in self.settings.webhook_urls]
         posts += [(url, {"text": alert.text()}) for url in self.settings.slack_webhook_urls]

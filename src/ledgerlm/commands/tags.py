@@ -48,8 +48,10 @@ def _settings(config: Path | None) -> tuple[Policies, Decimal]:
         return {}, Decimal("0.2")
     from ledgerlm.proxy.config import load_config
 
-    general = load_config(config).general_settings
-    policies, _ = from_required_tags(general.required_tags, parse_policies(general.tag_policies))
+    loaded = load_config(config)
+    general = loaded.general_settings
+    merged = {**loaded.litellm_settings.tag_policies, **general.tag_policies}  # general wins per dimension
+    policies, _ = from_required_tags(general.required_tags, parse_policies(merged))
     return policies, Decimal(str(general.tag_drift_alert_threshold))
 
 

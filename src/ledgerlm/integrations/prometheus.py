@@ -21,6 +21,8 @@ Series (prefix ``ledgerlm_``; labels in braces):
 | ``spend_writer_queue_depth`` | gauge | |
 | ``spend_spool_events`` / ``spend_spool_bytes`` | gauge | |
 | ``callback_drops_total`` | counter | callback |
+| ``ledger_anomalies_total`` | counter | kind (``flagged``: clamped/cut values; ``minimal``: minimal row) |
+| ``tag_alerts_total`` | counter | event (``tag_quarantine`` / ``tag_drift``), dimension |
 | ``exporter_events_total`` | counter | exporter, outcome (sent, retried, spilled, dropped, ...) |
 | ``exporter_queue_depth`` / ``exporter_spool_bytes`` | gauge | exporter |
 
@@ -241,6 +243,14 @@ class PrometheusMetrics:
         self.callback_drops = Counter(
             "callback_drops", "Callback events dropped.", ["callback"], namespace=ns, registry=r
         )
+        self.ledger_anomalies = Counter(
+            "ledger_anomalies", "Spend rows written flagged (kind: flagged) or in minimal form (minimal).",
+            ["kind"], namespace=ns, registry=r,
+        )  # fmt: skip
+        self.tag_alerts = Counter(
+            "tag_alerts", "Tag quarantine events and drift alerts.", ["event", "dimension"], namespace=ns,
+            registry=r,
+        )  # fmt: skip
 
     def _key_allowed(self, key_alias: Any, key_hash: Any) -> bool:
         return key_alias in self.key_allowlist or key_hash in self.key_allowlist

@@ -141,6 +141,7 @@ def build_app(state: ProxyState) -> Starlette:
             if state.response_cache is not None:
                 await state.response_cache.backend.close()
             await stop_admission(state.admission)
+            await state.alerts.close()
             await state.store.stop()
             await close_callbacks(state.callbacks)
             await transport.close_session()

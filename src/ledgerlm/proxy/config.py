@@ -148,11 +148,21 @@ class LiteLLMSettings(_Lenient):
     budget_duration: str | None = None  # its period, e.g. 30d (budgets)
     require_auth_for_metrics_endpoint: bool = True  # /metrics needs the master key (issue 14)
     budget_exceeded_status_code: int = Field(default=422, ge=400, le=599)  # budget refusals (LiteLLM's)
+    # global tag policies here too, beside extra_spend_tag_headers (general_settings wins per dimension)
+    tag_policies: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("callbacks", "success_callback", "failure_callback", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("tag_policies")
+    @classmethod
+    def _tag_policies(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from ledgerlm.tags.policy import parse_policies
+
+        parse_policies(value)  # ValueError naming the bad field
+        return value
 
 
 class ProxyConfig(_Lenient):

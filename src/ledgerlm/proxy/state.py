@@ -18,8 +18,9 @@ from ledgerlm.proxy.budget_setup import build_admission
 from ledgerlm.proxy.config import ProxyConfig
 from ledgerlm.proxy.hooks import LoadedCallbacks, ProxyHooks, load_callbacks
 from ledgerlm.proxy.key_events import KeyEvents
-from ledgerlm.proxy.metrics import OverheadObserver, overhead_observer
+from ledgerlm.proxy.metrics import OverheadObserver, metrics_enabled, overhead_observer
 from ledgerlm.proxy.models import ModelRegistry, build_registry, warn_missing_keys
+from ledgerlm.proxy.ops_alerts import OpsAlerts, build_ops_alerts
 from ledgerlm.proxy.routing_setup import build_response_cache, build_router
 from ledgerlm.proxy.tags import TagResolver
 from ledgerlm.tags.policy import parse_policies
@@ -58,6 +59,7 @@ class ProxyState:
     key_events: KeyEvents = field(default_factory=lambda: KeyEvents(None, "", KeyCache()))
     router: Router = None  # type: ignore[assignment]  # set by build_state (routing_setup)
     response_cache: ResponseCache | None = None  # litellm_settings.cache (routing.cache)
+    alerts: OpsAlerts = field(default_factory=lambda: OpsAlerts(None))  # ledger and tag alerts
 
 
 def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: bool = True) -> ProxyState:
@@ -90,13 +92,18 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
     redis_url = general.redis_url or os.environ.get("REDIS_URL") or None
     if general.master_key is None:
         log.warning("no general_settings.master_key: the proxy is OPEN (every caller is admin)")
+    admission = build_admission(config, lambda: store.engine)
+    alerts = build_ops_alerts(admission, metrics_enabled(config))
+    store.on_anomaly = alerts.ledger_row  # the spend writer's flagged and minimal rows (issue 14)
+    # global policies: litellm_settings.tag_policies, then general_settings.tag_policies per dimension
+    policies = {**settings.tag_policies, **general.tag_policies}
+    tags = TagResolver(settings.extra_spend_tag_headers, general.required_tags, parse_policies(policies))
+    tags.on_quarantine = alerts.quarantine
     return ProxyState(
         config=config,
         registry=registry,
         auth=Authenticator(general.master_key, store.lookup_key, cache),
-        tags=TagResolver(
-            settings.extra_spend_tag_headers, general.required_tags, parse_policies(general.tag_policies)
-        ),
+        tags=tags,
         hooks=ProxyHooks(callbacks.loggers),
         callbacks=callbacks,
         store=store,
@@ -108,7 +115,8 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
         reject_when_spool_unhealthy=general.reject_when_spool_unhealthy,
         overhead_split=os.environ.get("LEDGERLM_OVERHEAD_SPLIT", "").lower() in ("1", "true", "yes"),
         key_events=KeyEvents(redis_url, config.database_url, cache),
-        admission=build_admission(config, lambda: store.engine),
+        admission=admission,
+        alerts=alerts,
         router=build_router(config, registry),
         response_cache=build_response_cache(config, redis_url),
     )

@@ -123,6 +123,7 @@ class StoreLink:
         self.spool_reason: str | None = None
         self._watch: asyncio.Task[None] | None = None
         self.writer_max_lag_s = 30.0  # general_settings.spend_writer_max_lag_s
+        self.on_anomaly: Any = None  # the writer's hook for flagged rows (proxy.ops_alerts)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -146,6 +147,7 @@ class StoreLink:
         self.spool = Spool(slot, fsync=self.fsync)
         self._from_record = SpendLog.from_record
         self.writer = SpendWriter(self._engine, self.spool)
+        self.writer.on_anomaly = self.on_anomaly
         await self.writer.start()
         self._watch = asyncio.create_task(self._watch_spool(), name="ledgerlm-spool-health")
 

@@ -173,13 +173,15 @@ async def tags_drift(request: Request, state: ProxyState, ctx: KeyContext) -> An
     if dimension is not None and not is_dimension_name(dimension):
         raise BadRequestError(f"dimension: {DIMENSION_NAME_RULE}", param="dimension")
     threshold = Decimal(str(state.config.general_settings.tag_drift_alert_threshold))
-    return await drift_report(
+    report = await drift_report(
         state.store.engine,
         state.tags.policies,
         LogFilter(start=start, end=end),
         dimension=dimension,
         threshold=threshold,
     )
+    state.alerts.drift(report)  # through the alert channels, once per period and dimension
+    return report
 
 
 def routes() -> list[Route]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ledgerlm.errors import BadRequestError
@@ -121,6 +121,8 @@ class TagResolver:
         self.extra_headers: list[tuple[str, str]] = [(h, h.lower()) for h in extra_spend_tag_headers]
         self.policies, self.required = from_required_tags(list(required), dict(policies or {}))
         self._alerted: dict[str, float] = {}  # dimension -> monotonic time of its last quarantine alert
+        # (dimension, "untagged" | "invalid", invalid values) per quarantined dimension: proxy.ops_alerts
+        self.on_quarantine: Callable[[str, str, list[str]], None] | None = None
 
     def from_request(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> list[str]:
         """Sources 1-3 (the request's own tags), in order, duplicates kept (``resolve`` dedupes)."""
@@ -212,6 +214,8 @@ class TagResolver:
         """The quarantine alert: a ``ledgerlm.tags`` warning, at most once a minute per dimension."""
         now = time.monotonic()
         for dim, mark in decision.quarantined.items():
+            if self.on_quarantine is not None:
+                self.on_quarantine(dim, mark, list(decision.invalid.get(dim, [])))
             if now - self._alerted.get(dim, -ALERT_EVERY_S) >= ALERT_EVERY_S:
                 self._alerted[dim] = now
                 invalid = decision.invalid.get(dim, [])

@@ -1,8 +1,10 @@
 """Column types that behave the same on SQLite and PostgreSQL.
 
-* ``Money``: exact USD amounts. PostgreSQL stores ``NUMERIC(24, 10)``; SQLite (which has no exact
-  decimal type) stores a 64-bit INTEGER of 1e-10 USD units, so ``SUM`` stays exact. Python always sees
-  ``Decimal`` quantized to 10 places (``Decimal("0.0000001500")``), never float.
+* ``Money``: exact USD amounts. PostgreSQL stores an unconstrained ``NUMERIC`` (any scale, since
+  migration 0013; ``NUMERIC(24, 10)`` before), so a cost of 18 or more decimal places (genai-prices
+  per-token prices times token counts) is stored, summed and read back to its last digit. SQLite (which
+  has no exact decimal type) stores a 64-bit INTEGER of 1e-10 USD units, so ``SUM`` stays exact at that
+  precision (values are rounded half-even to 1e-10 there). Python always sees ``Decimal``, never float.
 * ``UTCDateTime``: timezone-aware UTC datetimes. PostgreSQL stores ``TIMESTAMP WITH TIME ZONE``; SQLite
   stores naive UTC text. Python always gets aware UTC datetimes back; naive inputs are taken as UTC.
 * ``JSONType``: ``JSONB`` on PostgreSQL, JSON text on SQLite; ``JSONText``: ``json`` on PostgreSQL (cheaper
@@ -35,6 +37,11 @@ def to_decimal(value: Decimal | int | str | float) -> Decimal:
     return Decimal(value).quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
+def exact_decimal(value: Decimal | int | str | float) -> Decimal:
+    """``value`` as an exact ``Decimal`` USD amount (floats go via ``str``; no rounding)."""
+    return Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+
+
 def money_str(value: Decimal | None) -> str | None:
     """USD ``Decimal`` as a plain decimal string for JSON (``"0.00000015"``, ``"10"``), or ``None``."""
     if value is None:
@@ -52,15 +59,14 @@ class Money(sa.types.TypeDecorator[Decimal]):
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(sa.BigInteger())
-        return dialect.type_descriptor(sa.Numeric(24, MONEY_SCALE, asdecimal=True))
+        return dialect.type_descriptor(sa.Numeric(asdecimal=True))  # unconstrained: exact, any scale
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
-        amount = to_decimal(value)
         if dialect.name == "sqlite":
-            return int(amount.scaleb(MONEY_SCALE))
-        return amount
+            return int(to_decimal(value).scaleb(MONEY_SCALE))
+        return exact_decimal(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
@@ -68,7 +74,7 @@ class Money(sa.types.TypeDecorator[Decimal]):
         if dialect.name == "sqlite":
             amount: Decimal = (Decimal(int(value)) / _UNITS).quantize(_QUANTUM)
             return amount
-        return to_decimal(value)
+        return exact_decimal(value)
 
     def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
         return self

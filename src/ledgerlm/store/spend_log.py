@@ -36,7 +36,7 @@ from typing import Any
 from ledgerlm.record import CallRecord
 from ledgerlm.redaction import scrub
 from ledgerlm.store.bounds import bound_row, bound_text
-from ledgerlm.store.coltypes import to_decimal
+from ledgerlm.store.coltypes import exact_decimal
 from ledgerlm.store.keys import hash_key
 from ledgerlm.store.tables import TOKEN_COLUMNS, spend_logs
 
@@ -152,7 +152,7 @@ class SpendLog:
         if not params["request_id"] or params["status"] not in ("success", "failure"):
             raise ValueError("spend row needs a request_id and a status of success or failure")
         spend = row.get("spend")
-        params["spend"] = None if spend is None else to_decimal(str(spend))
+        params["spend"] = None if spend is None else exact_decimal(str(spend))  # SQLite: 1e-10 at bind
         if params["spend"] is not None and params["spend"] < 0:
             raise ValueError(f"spend is negative: {spend}")
         for name in TIME_COLUMNS:

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledgerlm.store.coltypes import MONEY_SCALE
+from ledgerlm.store.coltypes import MONEY_SCALE, to_decimal
 from ledgerlm.store.engine import json_dumps
 from ledgerlm.store.tables import spend_logs
 
@@ -54,7 +54,7 @@ def _record(row: Mapping[str, Any]) -> tuple[Any, ...]:
         if values[index] is not None:
             values[index] = stored_time(values[index])
     if values[_SPEND] is not None:
-        values[_SPEND] = int(values[_SPEND].scaleb(MONEY_SCALE))
+        values[_SPEND] = int(to_decimal(values[_SPEND]).scaleb(MONEY_SCALE))
     values[_CACHE_HIT] = int(bool(values[_CACHE_HIT]))
     return tuple(values)
 

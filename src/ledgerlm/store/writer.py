@@ -26,7 +26,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +127,9 @@ class SpendWriter:
         self.rows_rejected = 0
         self.rows_flagged = 0
         self.rows_minimal = 0
+        # called once per flagged row written: ("flagged" | "minimal", request id, metadata.anomalies);
+        # the proxy raises its alerts from it (proxy.ops_alerts); it must not raise and never blocks
+        self.on_anomaly: Callable[[str, str, list[Any]], None] | None = None
         self.failing_since: float | None = None
         self._idle_at = time.time()
         self.last_error: str | None = None
@@ -312,6 +315,19 @@ class SpendWriter:
                 first.get("request_id"),
                 first["metadata"][ANOMALIES],
             )
+            self._notify_anomalies(flagged)
+
+    def _notify_anomalies(self, flagged: Sequence[dict[str, Any]]) -> None:
+        """Hand each flagged row to ``on_anomaly`` (``minimal``: written in its minimal form)."""
+        if self.on_anomaly is None:
+            return
+        for row in flagged:
+            anomalies = list(row["metadata"][ANOMALIES])
+            kind = "minimal" if any(a.get("field") == "*" for a in anomalies) else "flagged"
+            try:
+                self.on_anomaly(kind, str(row.get("request_id")), anomalies)
+            except Exception:  # an alert must never stop the ledger
+                logger.exception("spend writer: anomaly alert hook failed")
 
     async def _write_one_by_one(self, prepared: Prepared) -> None:
         for row in [*prepared.params, *prepared.reused]:  # reused: other calls sharing a request id
