@@ -106,7 +106,7 @@ async def test_money_columns_of_an_older_database_become_exact(fresh_database: D
     engine = fresh_database.engine()
     postgres = fresh_database.kind == "postgresql"
     try:
-        await migrate_async(engine, "0005")
+        await migrate_async(engine, "0011")  # the revision before 0013
         if postgres:
             async with engine.begin() as conn:
                 for table, columns in money.items():

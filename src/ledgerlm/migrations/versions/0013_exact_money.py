@@ -8,7 +8,7 @@ unchanged).
 SQLite keeps its 64-bit integer of 1e-10 USD units (no exact wider type there).
 
 Revision ID: 0013
-Revises: 0005
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0005"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -30,6 +30,7 @@ MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "daily_end_user_spend": ("spend",),
     "daily_key_spend": ("spend",),
     "daily_model_spend": ("spend",),
+    "daily_provider_spend": ("spend",),  # migration 0011 (dashboard)
     "daily_tag_spend": ("spend",),
     "daily_team_spend": ("spend",),
     "daily_user_spend": ("spend",),
