@@ -148,8 +148,8 @@ def _wait_written(app: Any, timeout_s: float = 20.0) -> None:
 
 def _render(admin: _Admin, console: Console) -> None:
     for group_by, title in REPORTS:
-        rows = admin.call("GET", f"/global/spend/report?group_by={group_by}")["data"]
-        table = Table(title=f"spend by {title} (from GET /global/spend/report?group_by={group_by})")
+        rows = admin.call("GET", f"/global/spend/report/v2?group_by={group_by}")["data"]
+        table = Table(title=f"spend by {title} (from GET /global/spend/report/v2?group_by={group_by})")
         for column in (title, "requests", "failed", "tokens", "spend (USD)"):
             table.add_column(column, justify="left" if column == title else "right")
         for row in rows:
