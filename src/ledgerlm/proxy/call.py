@@ -30,6 +30,7 @@ from ledgerlm.errors import (
 )
 from ledgerlm.pricing.unit_worst import unit_worst_case
 from ledgerlm.providers.base import Deployment
+from ledgerlm.proxy._types import UserAPIKeyAuth
 from ledgerlm.proxy.auth import KeyContext
 from ledgerlm.proxy.routing_call import ROUTING_FIELDS, RoutedCall
 from ledgerlm.proxy.spend import RecordingSink, emit_failure, failure_record
@@ -246,9 +247,10 @@ class ProxyCall:
             deployment = dataclasses.replace(deployment, price=unit)
         self.reservation = await self.state.admission.reserve(self.ctx, deployment, estimated)
 
-    def hook_key(self) -> KeyContext:
-        """The caller as hooks see it: a copy carrying this request's end user."""
-        return dataclasses.replace(self.key, end_user_id=self.ctx.end_user)
+    def hook_key(self) -> UserAPIKeyAuth:
+        """The caller as hooks see it (LiteLLM's ``UserAPIKeyAuth``): a copy carrying this request's
+        end user."""
+        return UserAPIKeyAuth.from_key(self.key, end_user_id=self.ctx.end_user)
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``engine.chat`` / ``chat_stream`` / ``embed`` outside the router (one
