@@ -28,6 +28,7 @@ from ledgerlm.budgets.contract import start_admission, stop_admission
 from ledgerlm.proxy import (
     endpoints,
     entities,
+    health_models,
     ledger_routes,
     llm_routes,
     management,
@@ -91,6 +92,7 @@ def routes() -> list[Route]:
         Route("/embeddings", llm_routes.embeddings, methods=["POST"]),
         Route("/v1/models", llm_routes.list_models, methods=["GET"]),
         Route("/models", llm_routes.list_models, methods=["GET"]),
+        Route("/health", management.managed()(health_models.health), methods=["GET"]),  # model checks
         Route("/health/liveliness", liveliness, methods=["GET"]),
         Route("/health/readiness", readiness, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
@@ -118,6 +120,10 @@ def build_app(state: ProxyState) -> Starlette:
 
     reconcile = build_scheduler(state.config, lambda: state.store.engine)  # daily job (issue 18)
     spend_alert_routes.install(state)  # baseline alerts, throttles, forecasts (issue 23)
+    general = state.config.general_settings
+    checker = None
+    if general.background_health_checks:  # GET /health answers the last background run (LiteLLM's)
+        checker = health_models.HealthChecker(state, general.health_check_interval)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -131,9 +137,13 @@ def build_app(state: ProxyState) -> Starlette:
         await state.key_events.start()
         await reconcile.start()
         await spend_alert_routes.start(state)  # budget forecast loop (issue 23)
+        if checker is not None:
+            await checker.start()
         try:
             yield
         finally:
+            if checker is not None:
+                await checker.stop()
             await spend_alert_routes.stop(state)
             await reconcile.stop()
             await state.key_events.stop()
@@ -153,6 +163,7 @@ def build_app(state: ProxyState) -> Starlette:
     )
     app.state.proxy = state
     app.state.reconcile = reconcile
+    app.state.health_checker = checker
     return app
 
 

@@ -119,6 +119,8 @@ class GeneralSettings(_Lenient):
     # worst_case | expected | none; budget_settings.reservation_estimate is the same setting
     budget_reservation_estimate: Literal["worst_case", "expected", "none"] | None = None
     model_db_poll_interval_s: float = Field(default=10.0, gt=0)  # store_model_in_db: re-read models (s)
+    background_health_checks: bool = False  # LiteLLM's: GET /health serves the last background check
+    health_check_interval: float = Field(default=300.0, gt=0)  # seconds between background checks
 
     @field_validator("tag_policies")
     @classmethod
