@@ -129,10 +129,13 @@ def build_app(state: ProxyState) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.store.start()
         await ledger_routes.record_deployment_prices(state)  # the price book (issue 19)
-        if state.config.general_settings.store_model_in_db:  # models added with /model/new
-            from ledgerlm.proxy.entities.models_db import load_db_models
+        model_sync = None
+        if general.store_model_in_db:  # models added with /model/new, changes seen from other instances
+            from ledgerlm.proxy.entities.models_db import ModelSync, load_db_models
 
             await load_db_models(state, strict=False)
+            model_sync = ModelSync(state, general.model_db_poll_interval_s)
+            await model_sync.start()
         await start_admission(state.admission)
         await state.key_events.start()
         await reconcile.start()
@@ -144,6 +147,8 @@ def build_app(state: ProxyState) -> Starlette:
         finally:
             if checker is not None:
                 await checker.stop()
+            if model_sync is not None:
+                await model_sync.stop()
             await spend_alert_routes.stop(state)
             await reconcile.stop()
             await state.key_events.stop()
