@@ -32,6 +32,9 @@ _EXPORTS: dict[str, str] = {
     "Router": "ledgerlm.routing.sdk_router",
     "completion_cost": "ledgerlm.pricing",
     "cost_per_token": "ledgerlm.pricing.litellm_helpers",
+    "get_model_info": "ledgerlm.pricing.litellm_helpers",
+    "token_counter": "ledgerlm.pricing.litellm_helpers",
+    "register_model": "ledgerlm.pricing.model_registry",
     # callbacks (issue 4): the SAME list objects as ledgerlm.callbacks.registry, so appends are seen
     "CustomLogger": "ledgerlm.callbacks.custom_logger",
     "success_callback": "ledgerlm.callbacks.registry",
@@ -108,8 +111,11 @@ __all__ = [
     "embedding",
     "failure_callback",
     "flush",
+    "get_model_info",
     "input_callback",
+    "register_model",
     "success_callback",
+    "token_counter",
     "turn_off_message_logging",
 ]
 
@@ -140,7 +146,8 @@ if TYPE_CHECKING:
         UnsupportedProviderError,
     )
     from ledgerlm.pricing import completion_cost
-    from ledgerlm.pricing.litellm_helpers import cost_per_token
+    from ledgerlm.pricing.litellm_helpers import cost_per_token, get_model_info, token_counter
+    from ledgerlm.pricing.model_registry import register_model
     from ledgerlm.providers.base import Deployment
     from ledgerlm.record import CallRecord
     from ledgerlm.responses import (

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledgerlm import engine
-from ledgerlm.errors import BadRequestError
+from ledgerlm.errors import BadRequestError, ConfigError
+from ledgerlm.pricing.compiled import compile_price
+from ledgerlm.pricing.custom import validate_custom_prices
 from ledgerlm.providers.base import Deployment
 from ledgerlm.responses import CustomStreamWrapper, EmbeddingResponse, Ledger, ModelResponse
 from ledgerlm.router import resolve_deployment
@@ -51,12 +53,23 @@ PROVIDER_SETTINGS = frozenset(
 
 
 def _with_settings(deployment: Deployment, params: dict[str, Any]) -> Deployment:
-    """``deployment`` with the provider settings found in ``params`` (removed from it) in ``extra``;
-    the same object when there are none."""
+    """``deployment`` with the provider settings found in ``params`` (removed from it) in ``extra``,
+    and priced by LiteLLM's per-call custom prices in ``params`` (``input_cost_per_token``,
+    ``output_cost_per_token``, ... USD per token; removed, never sent); the same object when there are
+    none. A negative or non-numeric price: ``BadRequestError`` naming it."""
     settings = {name: params.pop(name) for name in PROVIDER_SETTINGS & params.keys()}
-    if not settings:
+    if settings:
+        deployment = dataclasses.replace(deployment, extra={**deployment.extra, **settings})
+    try:
+        prices = validate_custom_prices(params)
+    except ConfigError as exc:
+        raise BadRequestError(exc.message, param=exc.path) from None
+    if not prices:
         return deployment
-    return dataclasses.replace(deployment, extra={**deployment.extra, **settings})
+    for name in prices:
+        params.pop(name)
+    price = compile_price(deployment.provider, deployment.model, custom=prices)
+    return dataclasses.replace(deployment, price=price)
 
 
 def _context(metadata: Mapping[str, Any] | None, no_log: bool, params: Mapping[str, Any]) -> CallContext:

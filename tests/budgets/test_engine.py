@@ -152,3 +152,29 @@ async def test_reservation_estimate_none_admits_a_small_budget_until_spent(pair:
     await lenient.settle(first, small)  # the call cost exactly the budget
     with pytest.raises(BudgetExceededError):
         await lenient.reserve([key], price=PRICE, body=BODY, request_id="n2")
+
+
+async def test_reservation_estimate_expected_holds_recent_output_sizes(pair: Pair) -> None:
+    """``reservation_estimate: expected``: with no ``max_tokens`` the worst case (the model's maximum
+    output) refuses a small budget; ``expected`` holds ``expected_default_tokens`` before the model's
+    first call, then the p95 of its recent output sizes, never more than the request's ``max_tokens``."""
+    body = {"model": "gpt-exp", "messages": [{"role": "user", "content": "hello"}]}
+    key = EntityLimits(EntityRef("key", "k-exp"), max_budget=Decimal("0.01"))
+    with pytest.raises(BudgetExceededError):
+        await Budgets(pair.first).reserve(
+            [key], price=PRICE, body=body, request_id="w", model_max_output=16384
+        )
+    settings = BudgetSettings(reservation_estimate="expected", expected_default_tokens=200)
+    budgets = Budgets(pair.first, settings)
+    first = await budgets.reserve([key], price=PRICE, body=body, request_id="e1", model_max_output=16384)
+    input_tokens = first.estimate.input_tokens
+    assert first.amount == PRICE.max_cost(input_tokens, 200)
+    budgets.observe_output(first, 40)
+    await budgets.settle(first, Decimal("0.0001"))
+    for size in [10] * 18 + [30]:
+        budgets.history.observe("gpt-exp", size)
+    second = await budgets.reserve([key], price=PRICE, body=body, request_id="e2", model_max_output=16384)
+    assert second.amount == PRICE.max_cost(input_tokens, 30)  # p95 (nearest rank) of 20 sizes: the 19th
+    capped = {**body, "max_tokens": 5}
+    third = await budgets.reserve([key], price=PRICE, body=capped, request_id="e3", model_max_output=16384)
+    assert third.amount is not None and third.amount <= PRICE.max_cost(third.estimate.input_tokens, 5)

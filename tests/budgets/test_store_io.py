@@ -30,6 +30,7 @@ def test_attribution_rule() -> None:
     assert applicable_refs(team_key) == [
         EntityRef("key", "h"),
         EntityRef("team", "t"),
+        EntityRef("team_member", "t/alice"),  # limited only with max_budget_in_team
         EntityRef("end_user", "cust"),
         EntityRef("tag", "a"),
     ]

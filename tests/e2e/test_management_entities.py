@@ -64,7 +64,13 @@ def test_team_members_list_block_and_models(proxy: Proxy) -> None:
     changed = proxy.ok(
         "POST", "/team/member_update", {"team_id": team_id, "user_id": "tm-1", "role": "admin"}
     )
-    assert changed == {"team_id": team_id, "user_id": "tm-1", "user_email": None, "role": "admin"}
+    assert changed == {
+        "team_id": team_id,
+        "user_id": "tm-1",
+        "user_email": None,
+        "role": "admin",
+        "max_budget_in_team": None,
+    }
     assert team_id in proxy.ok("GET", "/user/info?user_id=tm-1")["user_info"]["teams"]
     after = proxy.ok("POST", "/team/member_delete", {"team_id": team_id, "user_id": "tm-2"})
     assert "tm-2" not in {m["user_id"] for m in after["members_with_roles"]}
@@ -83,6 +89,42 @@ def test_team_members_list_block_and_models(proxy: Proxy) -> None:
             client.chat.completions.create(model="priced", messages=MESSAGES)
         assert proxy.ok("POST", "/team/unblock", {"team_id": team_id})["blocked"] is False
         assert client.chat.completions.create(model="priced", messages=MESSAGES).choices
+
+
+def test_max_budget_in_team_caps_one_member(proxy: Proxy) -> None:
+    """LiteLLM's member budget: ``/team/member_add`` with ``max_budget_in_team`` caps what that member
+    spends with the team's keys (422 ``budget_exceeded`` naming the team member); another member of the
+    same team, and the team, go on."""
+    capped, free = _uid("mb"), _uid("mb")
+    team_id = proxy.new_team(models=["priced"])
+    added = proxy.ok(
+        "POST",
+        "/team/member_add",
+        {"team_id": team_id, "member": [{"user_id": capped}], "max_budget_in_team": 0.0003},
+    )
+    entry = next(m for m in added["members_with_roles"] if m["user_id"] == capped)
+    assert entry["max_budget_in_team"] == 0.0003 and isinstance(entry["max_budget_in_team"], float)
+    proxy.ok("POST", "/team/member_add", {"team_id": team_id, "member": {"user_id": free}})
+    updated = proxy.ok(
+        "POST", "/team/member_update", {"team_id": team_id, "user_id": capped, "max_budget_in_team": 0.0002}
+    )
+    assert updated["max_budget_in_team"] == 0.0002 and updated["role"] == "user"
+    body = {"model": "priced", "messages": MESSAGES, "max_tokens": 5}
+    key = proxy.new_key(team_id=team_id, user_id=capped)
+    statuses = []
+    for _ in range(20):
+        status, data, _ = proxy.request("POST", "/v1/chat/completions", body, key=key)
+        statuses.append(status)
+        if status != 200:
+            break
+        proxy.wait_written()
+    assert statuses[0] == 200 and statuses[-1] == 422, statuses
+    assert data["error"]["type"] == "budget_exceeded" and "team member" in data["error"]["message"]
+    other = proxy.new_key(team_id=team_id, user_id=free)
+    assert proxy.request("POST", "/v1/chat/completions", body, key=other)[0] == 200
+    team = proxy.ok("GET", f"/team/info?team_id={team_id}")
+    info = team.get("team_info", team)
+    assert [m.get("max_budget_in_team") for m in info["members_with_roles"]] == [0.0002, None]
 
 
 def test_users_update_list_delete(proxy: Proxy) -> None:

@@ -6,6 +6,7 @@ stored models at start, and without ``store_model_in_db`` the routes answer 400.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from typing import Any
 
@@ -73,3 +74,40 @@ def test_without_store_model_in_db_the_routes_refuse(proxy: Proxy) -> None:
         "POST", "/model/new", {"model_name": "x", "litellm_params": {"model": "openai/x"}}
     )
     assert status == 400 and answer["error"]["code"] == "store_model_in_db_disabled"
+
+
+def test_model_changes_reach_a_running_instance(
+    db_proxy: Proxy, simulator: Any, proxy_factory: Any, database_url: str
+) -> None:
+    """Two instances sharing the database: ``/model/new|update|delete`` on one reach the other, already
+    running, within ``model_db_poll_interval_s`` (no restart)."""
+    other = proxy_factory(
+        database_url, general_settings={"store_model_in_db": True, "model_db_poll_interval_s": 0.2}
+    )
+    name = f"db-sync-{uuid.uuid4().hex[:6]}"
+    client = other.client()
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model=name, messages=MESSAGES)
+    body = _body(name, api_base=f"{simulator.url}/v1", input_cost_per_token="0.000001")
+    model_id = db_proxy.ok("POST", "/model/new", body)["model_info"]["id"]
+
+    def served() -> bool:
+        info = other.ok("GET", f"/model/info?litellm_model_id={model_id}")["data"]
+        return bool(info) and info[0]["model_name"] == name
+
+    _wait(served)
+    assert client.chat.completions.create(model=name, messages=MESSAGES).choices
+    db_proxy.ok("POST", "/model/update", {"model_info": {"id": model_id}, "litellm_params": {"rpm": 7}})
+    path = f"/model/info?litellm_model_id={model_id}"
+    _wait(lambda: other.ok("GET", path)["data"][0]["litellm_params"].get("rpm") == 7)
+    db_proxy.ok("POST", "/model/delete", {"id": model_id})
+    _wait(lambda: not other.ok("GET", path)["data"])
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model=name, messages=MESSAGES)
+
+
+def _wait(check: Any, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "the change did not reach the other instance"
+        time.sleep(0.1)

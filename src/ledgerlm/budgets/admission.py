@@ -144,6 +144,9 @@ class BudgetAdmission:
         """Settle to ``cost`` (USD) and ``reservation.data["tokens"]`` (set by the proxy) for tpm."""
         held = reservation.data.get(_RESERVATION)
         if isinstance(held, BudgetReservation) and self.budgets is not None:
+            output = reservation.data.get("output_tokens")
+            if isinstance(output, int):  # a finished call's output size (reservation_estimate: expected)
+                self.budgets.observe_output(held, output)
             await self.budgets.settle(held, cost, int(reservation.data.get(_TOKENS) or 0))
 
     async def release(self, reservation: Reservation) -> None:

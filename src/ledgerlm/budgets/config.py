@@ -11,7 +11,11 @@
     budget_settings:                           # ledgerlm
       unpriced_models: reject                  # reject (default) | admit (with a warning)
       reservation_lease_s: 600                 # reclaim holds of crashed instances after this (s)
-      reservation_estimate: worst_case         # or none: hold nothing in flight (LiteLLM's check)
+      reservation_estimate: worst_case         # | expected: recent output sizes | none: hold nothing
+                                               # (also general_settings.budget_reservation_estimate)
+      expected_window: 100                     # expected: the last N calls' output tokens per model ...
+      expected_quantile: 0.95                  # ... this quantile of them (p95) ...
+      expected_default_tokens: 512             # ... or this before the model's first call
       reset_interval_s: 10                     # how often the reset loop looks for ended periods (s)
       limits_cache_ttl_s: 1                    # how long admission reuses an entity's limits (s)
       image_tokens: 6000                       # input allowance per image / file part (tokens)
@@ -88,7 +92,10 @@ class BudgetConfig(_Strict):
     tool_overhead_tokens: int = Field(default=1024, ge=0)
     fallback_max_output_tokens: int = Field(default=16384, gt=0)
     redis_prefix: str = "{ledgerlm}"
-    reservation_estimate: Literal["worst_case", "none"] = "worst_case"
+    reservation_estimate: Literal["worst_case", "expected", "none"] = "worst_case"
+    expected_window: int = Field(default=100, ge=1, le=10_000)
+    expected_quantile: float = Field(default=0.95, gt=0, le=1)
+    expected_default_tokens: int = Field(default=512, ge=0)
     exceeded_status_code: int = Field(
         default=422, ge=400, le=599
     )  # litellm_settings.budget_exceeded_status_code
@@ -116,6 +123,9 @@ class BudgetConfig(_Strict):
             self.exceeded_status_code,
             self.reservation_estimate,
             self.io_timeout_s,
+            self.expected_window,
+            self.expected_quantile,
+            self.expected_default_tokens,
         )
 
     def alert_settings(self) -> AlertSettings:
@@ -150,6 +160,8 @@ def parse_budget_config(
             "max_budget": litellm["max_budget"],
             "budget_duration": litellm.get("budget_duration"),
         }
+    if "reservation_estimate" not in data and general.get("budget_reservation_estimate"):
+        data["reservation_estimate"] = general["budget_reservation_estimate"]
     if "exceeded_status_code" not in data and litellm.get("budget_exceeded_status_code") is not None:
         data["exceeded_status_code"] = litellm["budget_exceeded_status_code"]
     try:

@@ -38,6 +38,7 @@ from ledgerlm.budgets.estimate import (
     estimate_request,
     worst_case_cost,
 )
+from ledgerlm.budgets.expected import OutputHistory
 from ledgerlm.budgets.headers import format_reset, rate_headers, retry_after_seconds
 from ledgerlm.budgets.money import from_nano, to_nano
 from ledgerlm.budgets.types import AdmitPlan, AdmitResult, BudgetCheck, EntityLimits, RateCheck
@@ -51,7 +52,7 @@ from ledgerlm.store.bounds import MAX_SPEND, MAX_TOKENS
 
 __all__ = ["BudgetSettings", "Budgets", "Reservation"]
 
-ReservationEstimate = Literal["worst_case", "none"]
+ReservationEstimate = Literal["worst_case", "expected", "none"]
 NO_HOLD = Decimal("0.000000001")
 """What ``reservation_estimate: none`` holds: one nano-dollar, so a budget whose spend has reached
 ``max_budget`` still refuses (spend + hold > max_budget), as LiteLLM's ``spend >= max_budget`` does."""
@@ -70,10 +71,13 @@ class BudgetSettings:
     message ``Budget has been exceeded! ... Current cost: X, Max budget: Y`` and ``code`` = the status;
     429: ledgerlm's rate-limit form with ``Retry-After``-style ``x-ratelimit-*`` headers);
     ``reservation_estimate``: what a request holds on its budgets while in flight: ``worst_case`` (its
-    worst-case cost: a budget is never exceeded) or ``none`` (nothing: a request is admitted while spend
-    plus what is reserved is below ``max_budget``, LiteLLM's check, so a small budget is not refused on
-    the first call; the overshoot is bounded by the cost of the calls in flight when the budget runs
-    out);
+    worst-case cost: a budget is never exceeded), ``expected`` (the input bound plus the
+    ``expected_quantile`` of the output sizes of the model's last ``expected_window`` calls,
+    ``expected_default_tokens`` before any, never above the worst case: a call whose output is larger
+    than that may overshoot the budget by the difference) or ``none`` (nothing: a request is admitted
+    while spend plus what is reserved is below ``max_budget``, LiteLLM's check, so a small budget is
+    not refused on the first call; the overshoot is bounded by the cost of the calls in flight when the
+    budget runs out);
     ``io_timeout_s``: deadline of each counter operation (seconds; admit past it: 503)."""
 
     unpriced: UnpricedPolicy = "reject"
@@ -82,6 +86,9 @@ class BudgetSettings:
     exceeded_status_code: int = 422
     reservation_estimate: ReservationEstimate = "worst_case"
     io_timeout_s: float = 5.0
+    expected_window: int = 100
+    expected_quantile: float = 0.95
+    expected_default_tokens: int = 512
 
 
 @dataclass(slots=True)
@@ -97,6 +104,7 @@ class Reservation:
     headers: dict[str, str] = field(default_factory=dict)
     held: bool = False
     closed: bool = False
+    model: str = ""
 
 
 SettledHook = Callable[[Reservation], Awaitable[None]]
@@ -120,6 +128,8 @@ class Budgets:
         self.settings = settings or BudgetSettings()
         self.on_settled = on_settled
         self.clock = clock
+        s = self.settings
+        self.history = OutputHistory(s.expected_window, s.expected_quantile, s.expected_default_tokens)
 
     async def reserve(
         self,
@@ -144,13 +154,15 @@ class Budgets:
             settings=self.settings.estimate,
             sent=sent,
         )
-        cost = worst_case_cost(price, estimate)
+        model = str(body.get("model") or "")
+        cost = worst_case_cost(price, self._held(estimate, model))
         estimate = Estimate(estimate.input_tokens, estimate.output_tokens, estimate.output_bounded, cost)
         budgets = [e for e in entities if e.has_budget]
         amount = self._amount(cost, budgets, body)
         if amount is not None and self.settings.reservation_estimate == "none":
             amount = NO_HOLD
         reservation = Reservation(uuid.uuid4().hex, request_id, amount, estimate, tuple(entities))
+        reservation.model = model
         plan = self._plan(reservation, entities)
         if not (plan.budgets or plan.rates or plan.track):
             return reservation
@@ -175,6 +187,19 @@ class Budgets:
         reservation.held = True
         reservation.headers = rate_headers(result.rates)
         return reservation
+
+    def _held(self, estimate: Estimate, model: str) -> Estimate:
+        """The tokens a request holds: the worst case, or with ``expected`` its output bound lowered
+        to the model's recent output sizes (``OutputHistory``)."""
+        if self.settings.reservation_estimate != "expected" or estimate.output_tokens == 0:
+            return estimate
+        output = self.history.expected(model, estimate.output_tokens)
+        return Estimate(estimate.input_tokens, output, estimate.output_bounded)
+
+    def observe_output(self, reservation: Reservation, output_tokens: int) -> None:
+        """Learn a finished call's output size for ``expected`` reservations of its model."""
+        if self.settings.reservation_estimate == "expected":
+            self.history.observe(reservation.model, output_tokens)
 
     def _amount(
         self, cost: Decimal | None, budgets: list[EntityLimits], body: Mapping[str, Any]

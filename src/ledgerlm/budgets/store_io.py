@@ -4,7 +4,9 @@ and their settled spend for rebuilding counters.
 Attribution (issue 7 item 6), the same rule the spend writer uses for ``spend`` totals
 (``ledgerlm.store.ingest.total_deltas``):
 
-* the key always; its team when the key belongs to one;
+* the key always; its team when the key belongs to one; the key's user as a member of that team
+  (``team_member``, id ``<team_id>/<user_id>``) when the team gives the member ``max_budget_in_team``
+  (LiteLLM's member budget; its spend is the member's spend on the team's keys);
 * the user's personal budget only for personal keys (keys without a team): team-key spend counts toward
   the team and the key, never toward the user;
 * the end user (``user`` body field / ``x-litellm-end-user-id``) whichever key carried the request;
@@ -59,6 +61,8 @@ def applicable_refs(ctx: CallContext) -> list[EntityRef]:
         refs.append(EntityRef("user", ctx.user_id))
     if ctx.team_id:
         refs.append(EntityRef("team", ctx.team_id))
+        if ctx.user_id:
+            refs.append(EntityRef("team_member", f"{ctx.team_id}/{ctx.user_id}"))
     if ctx.end_user:
         refs.append(EntityRef("end_user", ctx.end_user))
     refs.extend(EntityRef("tag", tag) for tag in dict.fromkeys(ctx.request_tags))
@@ -173,7 +177,7 @@ class StoreLimits:
             cached = self._cache.get(ref)
             if cached is not None and cached[0] > now:
                 found[ref] = cached[1]
-            elif ref.kind in ENTITY_TABLES:
+            elif ref.kind in ENTITY_TABLES or ref.kind == "team_member":
                 missing.setdefault(ref.kind, []).append(ref)
         if not missing:  # (proxy engineer E) no database round trip when everything is cached
             return found
@@ -184,6 +188,11 @@ class StoreLimits:
         try:
             async with asyncio.timeout(self.io_timeout_s), self.engine.connect() as conn:
                 for kind, wanted in missing.items():
+                    if kind == "team_member":
+                        for ref, limits in (await member_limits(conn, wanted)).items():
+                            found[ref] = limits
+                            self._cache[ref] = (now + self.cache_ttl_s, limits)
+                        continue
                     table, pk = ENTITY_TABLES[kind]
                     rows = await conn.execute(sa.select(table).where(table.c[pk].in_([r.id for r in wanted])))
                     by_id = {row[pk]: dict(row) for row in rows.mappings()}
@@ -203,6 +212,33 @@ class StoreLimits:
         return found
 
 
+async def member_limits(conn: Any, refs: Sequence[EntityRef]) -> dict[EntityRef, EntityLimits | None]:
+    """``team_member`` limits: the ``max_budget_in_team`` (USD, no period) of the member entry in the
+    team's ``members`` (``/team/member_add|member_update``); ``None`` when the member has none."""
+    teams = tables.teams
+    team_ids = list({ref.id.split("/", 1)[0] for ref in refs})
+    query = sa.select(teams.c.team_id, teams.c.members).where(teams.c.team_id.in_(team_ids))
+    rows = await conn.execute(query)
+    members = {row.team_id: row.members or [] for row in rows}
+    out: dict[EntityRef, EntityLimits | None] = {}
+    for ref in refs:
+        team_id, _, user_id = ref.id.partition("/")
+        entry = next((m for m in members.get(team_id, []) if m.get("user_id") == user_id), None)
+        budget = None if entry is None else entry.get("max_budget_in_team")
+        limit = None if budget is None else Decimal(str(budget))
+        out[ref] = None if limit is None else EntityLimits(ref, max_budget=limit, alias=user_id)
+    return out
+
+
+async def member_spend(conn: Any, ref: EntityRef) -> Decimal:
+    """A team member's spend in the team: ``SUM(spend_logs.spend)`` of the team's calls by the user."""
+    team_id, _, user_id = ref.id.partition("/")
+    logs = tables.spend_logs
+    total = sa.func.coalesce(sa.func.sum(logs.c.spend), 0, type_=Money())
+    query = sa.select(total).where(logs.c.team_id == team_id, logs.c.user == user_id)
+    return Decimal(str((await conn.execute(query)).scalar_one()))
+
+
 class StoreSpendLoader:
     """``SpendLoader`` reading each entity's ``spend`` column (USD, current period; the reset loop zeroes
     it) and, for the global budget, ``SUM(spend_logs.spend)`` since the period start."""
@@ -220,6 +256,9 @@ class StoreSpendLoader:
             for kind, wanted in by_kind.items():
                 if kind == "global":
                     out.update({ref: await self._global_spend(conn) for ref in wanted})
+                    continue
+                if kind == "team_member":
+                    out.update({ref: await member_spend(conn, ref) for ref in wanted})
                     continue
                 if kind not in ENTITY_TABLES:
                     continue

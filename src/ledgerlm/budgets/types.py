@@ -29,13 +29,14 @@ __all__ = [
     "SpendLoader",
 ]
 
-EntityKind = Literal["key", "user", "team", "end_user", "tag", "global", "deployment"]
+EntityKind = Literal["key", "user", "team", "team_member", "end_user", "tag", "global", "deployment"]
 AdmitOutcome = Literal["ok", "budget", "rpm", "tpm", "parallel"]
 
 _LABELS: dict[str, str] = {
     "key": "key",
     "user": "user",
     "team": "team",
+    "team_member": "team member",
     "end_user": "end user",
     "tag": "tag",
     "global": "proxy (global budget)",

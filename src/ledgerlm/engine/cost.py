@@ -30,11 +30,14 @@ def compiled_price(deployment: Deployment) -> Any:
     ``ledgerlm.pricing.compile_price``; an error compiles to "unpriced" with the reason)."""
     if deployment.price is not None:
         return deployment.price
-    return _catalog_price(deployment.provider, deployment.model)
+    from ledgerlm.pricing.model_registry import version
+
+    return _catalog_price(deployment.provider, deployment.model, version())
 
 
 @functools.lru_cache(maxsize=1024)
-def _catalog_price(provider: str, model: str) -> Any:
+def _catalog_price(provider: str, model: str, registry_version: int = 0) -> Any:
+    """``registry_version``: ``ledgerlm.register_model``'s counter (a registration re-prices)."""
     from ledgerlm.pricing import compile_price  # the catalog loads on the first call, not at import
 
     try:

@@ -33,6 +33,7 @@ from genai_prices.types import (
 from ledgerlm.pricing.catalog import CatalogMatch, data_version, resolve_model
 from ledgerlm.pricing.custom import custom_formula, validate_custom_prices
 from ledgerlm.pricing.formula import Formula, Rate
+from ledgerlm.pricing.model_registry import registered
 from ledgerlm.pricing.price_id import catalog_price_id, custom_price_id, provider_price_id
 from ledgerlm.types import Cost, Usage
 
@@ -314,9 +315,16 @@ def compile_price(
 
     ``custom``: LiteLLM-style price keys (see ``ledgerlm.pricing.custom``), overriding the catalog
     (validated: raises ``ledgerlm.errors.ConfigError``). ``base_model``: price the deployment as this
-    catalog model instead (e.g. an Azure deployment name). Never raises for an unknown model: the
+    catalog model instead (e.g. an Azure deployment name). Without ``custom``, a model registered with
+    ``register_model`` is priced from its entry. Never raises for an unknown model: the
     result is unpriced with a reason.
     """
+    entry = None if custom else registered(provider, base_model or model)
+    if entry is not None:  # ledgerlm.register_model (LiteLLM's model_cost entries)
+        custom = entry
+        limit = entry.get("max_output_tokens") or entry.get("max_tokens")
+        if max_output_tokens is None and isinstance(limit, int) and limit > 0:
+            max_output_tokens = limit
     if custom:
         prices = validate_custom_prices(custom, path="custom")
         if prices:

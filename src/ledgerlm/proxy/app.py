@@ -28,6 +28,7 @@ from ledgerlm.budgets.contract import start_admission, stop_admission
 from ledgerlm.proxy import (
     endpoints,
     entities,
+    health_models,
     ledger_routes,
     llm_routes,
     management,
@@ -91,6 +92,7 @@ def routes() -> list[Route]:
         Route("/embeddings", llm_routes.embeddings, methods=["POST"]),
         Route("/v1/models", llm_routes.list_models, methods=["GET"]),
         Route("/models", llm_routes.list_models, methods=["GET"]),
+        Route("/health", management.managed()(health_models.health), methods=["GET"]),  # model checks
         Route("/health/liveliness", liveliness, methods=["GET"]),
         Route("/health/readiness", readiness, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
@@ -118,22 +120,35 @@ def build_app(state: ProxyState) -> Starlette:
 
     reconcile = build_scheduler(state.config, lambda: state.store.engine)  # daily job (issue 18)
     spend_alert_routes.install(state)  # baseline alerts, throttles, forecasts (issue 23)
+    general = state.config.general_settings
+    checker = None
+    if general.background_health_checks:  # GET /health answers the last background run (LiteLLM's)
+        checker = health_models.HealthChecker(state, general.health_check_interval)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.store.start()
         await ledger_routes.record_deployment_prices(state)  # the price book (issue 19)
-        if state.config.general_settings.store_model_in_db:  # models added with /model/new
-            from ledgerlm.proxy.entities.models_db import load_db_models
+        model_sync = None
+        if general.store_model_in_db:  # models added with /model/new, changes seen from other instances
+            from ledgerlm.proxy.entities.models_db import ModelSync, load_db_models
 
             await load_db_models(state, strict=False)
+            model_sync = ModelSync(state, general.model_db_poll_interval_s)
+            await model_sync.start()
         await start_admission(state.admission)
         await state.key_events.start()
         await reconcile.start()
         await spend_alert_routes.start(state)  # budget forecast loop (issue 23)
+        if checker is not None:
+            await checker.start()
         try:
             yield
         finally:
+            if checker is not None:
+                await checker.stop()
+            if model_sync is not None:
+                await model_sync.stop()
             await spend_alert_routes.stop(state)
             await reconcile.stop()
             await state.key_events.stop()
@@ -153,6 +168,7 @@ def build_app(state: ProxyState) -> Starlette:
     )
     app.state.proxy = state
     app.state.reconcile = reconcile
+    app.state.health_checker = checker
     return app
 
 

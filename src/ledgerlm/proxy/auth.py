@@ -105,6 +105,15 @@ class KeyContext:
     user_max_budget: Any = None  # the key's user's max_budget, USD (keys it makes stay within)
     user_models: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    # LiteLLM ``UserAPIKeyAuth`` team and user fields (hooks read them; ``ledgerlm.proxy._types``)
+    team_alias: str | None = None
+    team_spend: Any = None
+    team_max_budget: Any = None
+    team_tpm_limit: int | None = None
+    team_rpm_limit: int | None = None
+    team_blocked: bool = False
+    user_email: str | None = None
+    user_spend: Any = None
 
     @property
     def api_key(self) -> str | None:

@@ -30,6 +30,7 @@ from ledgerlm.errors import (
 )
 from ledgerlm.pricing.unit_worst import unit_worst_case
 from ledgerlm.providers.base import Deployment
+from ledgerlm.proxy._types import UserAPIKeyAuth
 from ledgerlm.proxy.auth import KeyContext
 from ledgerlm.proxy.routing_call import ROUTING_FIELDS, RoutedCall
 from ledgerlm.proxy.spend import RecordingSink, emit_failure, failure_record
@@ -146,6 +147,7 @@ class ProxyCall:
         self.reservation: Reservation | None = None
         self.routed: RoutedCall | None = None
         self.cache_key: str | None = None  # response cache key (hit or stored)
+        self._request_tags: list[str] = []
         self.sink = RecordingSink(state.store.append, defer=state.store_prompts)
         self.marks: list[tuple[str, float]] | None = [] if state.overhead_split else None
         self.ctx = CallContext(
@@ -182,9 +184,17 @@ class ProxyCall:
         self._context_fields(body)
         if need not in body:
             raise BadRequestError(f"'{need}' is required", param=need, code=f"missing_{need}")
+        self._request_tags = request_tags
+        await self._pick(body, model)
+
+    async def _pick(self, body: dict[str, Any], model: str) -> None:
+        """Model group ``model`` -> access check (403) -> first deployment (404/429) -> tag step."""
+        self.model = model
+        self.ctx.model_group = model
         self.routed = RoutedCall(self.state.router, self.key, body, model, stream=self.stream)
         self.deployment = await self.routed.pick()
-        self.state.tags.step(self.ctx, self.key, request_tags, self.deployment.tags, headers)
+        headers = self.request.headers
+        self.state.tags.step(self.ctx, self.key, self._request_tags, self.deployment.tags, headers)
 
     def _context_fields(self, body: dict[str, Any]) -> None:
         user = body.get("user")
@@ -212,12 +222,20 @@ class ProxyCall:
         return upstream
 
     async def run_pre_hooks(self) -> dict[str, Any]:
-        """Pre-call hooks; the body to send upstream (proxy-only fields removed)."""
+        """Pre-call hooks; the body to send upstream (proxy-only fields removed). A hook that changes
+        ``model`` re-routes the call (LiteLLM routes after its pre-call hooks): the new model group's
+        access check (403), unknown model (404), its first deployment and its tags."""
         state = self.state
         body = self.body
         if state.hooks.pre:
             body = await state.hooks.pre_call(self.hook_key(), body, _hook_call_type(self.call_type))
             self.body = body
+            model = body.get("model")
+            if model != self.model:
+                if not isinstance(model, str) or not model:
+                    message = "a pre-call hook left 'model' empty or not a string"
+                    raise BadRequestError(message, param="model", code="missing_model")
+                await self._pick(body, model)
         return upstream_body(body)
 
     async def reserve(self, deployment: Deployment, upstream: dict[str, Any]) -> None:
@@ -229,9 +247,10 @@ class ProxyCall:
             deployment = dataclasses.replace(deployment, price=unit)
         self.reservation = await self.state.admission.reserve(self.ctx, deployment, estimated)
 
-    def hook_key(self) -> KeyContext:
-        """The caller as hooks see it: a copy carrying this request's end user."""
-        return dataclasses.replace(self.key, end_user_id=self.ctx.end_user)
+    def hook_key(self) -> UserAPIKeyAuth:
+        """The caller as hooks see it (LiteLLM's ``UserAPIKeyAuth``): a copy carrying this request's
+        end user."""
+        return UserAPIKeyAuth.from_key(self.key, end_user_id=self.ctx.end_user)
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``engine.chat`` / ``chat_stream`` / ``embed`` outside the router (one
@@ -326,6 +345,8 @@ class ProxyCall:
             cost = extra + (cost or 0)
         if record is not None and (record.status == "success" or cost):
             reservation.data["tokens"] = record.usage.total_tokens  # tpm limits (budgets)
+            if record.status == "success":  # reservation_estimate: expected learns output sizes
+                reservation.data["output_tokens"] = record.usage.output_tokens
             await self.state.admission.settle(reservation, cost)
         else:
             await self.state.admission.release(reservation)

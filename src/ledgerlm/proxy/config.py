@@ -24,7 +24,7 @@ import os
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -115,6 +115,12 @@ class GeneralSettings(_Lenient):
     # issue 14: readiness reports a spend writer failing for longer than this (seconds)
     spend_writer_max_lag_s: float = Field(default=30.0, gt=0)
     store_model_in_db: bool = False  # LiteLLM's: /model/new|update|delete store models in the database
+    # what a request holds on its budgets while in flight (budgets/reservations.py; docs/budgets.md):
+    # worst_case | expected | none; budget_settings.reservation_estimate is the same setting
+    budget_reservation_estimate: Literal["worst_case", "expected", "none"] | None = None
+    model_db_poll_interval_s: float = Field(default=10.0, gt=0)  # store_model_in_db: re-read models (s)
+    background_health_checks: bool = False  # LiteLLM's: GET /health serves the last background check
+    health_check_interval: float = Field(default=300.0, gt=0)  # seconds between background checks
 
     @field_validator("tag_policies")
     @classmethod

@@ -58,8 +58,6 @@ NOT_SUPPORTED: Mapping[str, frozenset[str]] = {
             "key_management_system",
             "ui_access_mode",
             "allowed_routes",
-            "background_health_checks",
-            "health_check_interval",
             "disable_spend_logs",
             "disable_master_key_return",
             "use_redis_transaction_buffer",
@@ -130,8 +128,6 @@ NOT_SUPPORTED: Mapping[str, frozenset[str]] = {
     ),
     "model_info": frozenset(
         {
-            "health_check_timeout",
-            "health_check_model",
             "max_tokens",
             "max_input_tokens",
             "max_output_tokens",

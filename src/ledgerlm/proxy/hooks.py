@@ -28,6 +28,7 @@ import importlib.util
 import inspect
 import logging
 import sys
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,23 +43,61 @@ log = logging.getLogger("ledgerlm.proxy")
 
 
 class HookCache:
-    """The ``cache`` argument of ``async_pre_call_hook``: a small in-process key/value store
-    (LiteLLM ``DualCache`` method names)."""
+    """The ``cache`` argument of ``async_pre_call_hook``: an in-process key/value store with LiteLLM's
+    ``DualCache`` method names (``ttl``: seconds; ``None`` keeps the value). Values live in this proxy
+    process only (LiteLLM's ``DualCache`` also writes to Redis)."""
 
-    def __init__(self) -> None:
-        self._data: dict[str, Any] = {}
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_entries: int = 100_000) -> None:
+        self._data: dict[str, tuple[float | None, Any]] = {}
+        self._clock = clock
+        self._max = max_entries
 
     def get_cache(self, key: str, **_: Any) -> Any:
-        return self._data.get(key)
+        """The value, or None when absent or expired."""
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if expires is not None and expires <= self._clock():
+            self._data.pop(key, None)
+            return None
+        return value
 
-    def set_cache(self, key: str, value: Any, **_: Any) -> None:
-        self._data[key] = value
+    def set_cache(self, key: str, value: Any, ttl: float | None = None, **_: Any) -> None:
+        """Store ``value`` (for ``ttl`` seconds); the oldest half is dropped when full."""
+        if len(self._data) >= self._max and key not in self._data:
+            for old in list(self._data)[: self._max // 2]:
+                self._data.pop(old, None)
+        self._data[key] = (None if ttl is None else self._clock() + float(ttl), value)
 
-    async def async_get_cache(self, key: str, **_: Any) -> Any:
-        return self._data.get(key)
+    def delete_cache(self, key: str) -> None:
+        self._data.pop(key, None)
 
-    async def async_set_cache(self, key: str, value: Any, **_: Any) -> None:
-        self._data[key] = value
+    def increment_cache(self, key: str, value: float, ttl: float | None = None, **_: Any) -> float:
+        """Add ``value`` to a number (absent: 0) and return the result."""
+        total = (self.get_cache(key) or 0) + value
+        self.set_cache(key, total, ttl=ttl)
+        return float(total)
+
+    def batch_get_cache(self, keys: list[str], **_: Any) -> list[Any]:
+        return [self.get_cache(k) for k in keys]
+
+    async def async_get_cache(self, key: str, **kwargs: Any) -> Any:
+        return self.get_cache(key, **kwargs)
+
+    async def async_set_cache(self, key: str, value: Any, ttl: float | None = None, **kwargs: Any) -> None:
+        self.set_cache(key, value, ttl=ttl, **kwargs)
+
+    async def async_delete_cache(self, key: str) -> None:
+        self.delete_cache(key)
+
+    async def async_increment_cache(
+        self, key: str, value: float, ttl: float | None = None, **_: Any
+    ) -> float:
+        return self.increment_cache(key, value, ttl=ttl)
+
+    async def async_batch_get_cache(self, keys: list[str], **_: Any) -> list[Any]:
+        return self.batch_get_cache(keys)
 
 
 class _SyncFunctionOn(CustomLogger):

@@ -15,6 +15,7 @@ import contextlib
 import functools
 import uuid
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
@@ -313,7 +314,14 @@ async def team_new(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
 
 def team_out(row: dict[str, Any]) -> dict[str, Any]:
     """A team row as LiteLLM shows it: ``members_with_roles`` beside our ``members``."""
-    return {**row, "members_with_roles": list(row.get("members") or [])}
+    members = [_member_out(m) for m in row.get("members") or []]
+    return {**row, "members": members, "members_with_roles": members}
+
+
+def _member_out(member: dict[str, Any]) -> dict[str, Any]:
+    """A stored member entry; ``max_budget_in_team`` (kept as a decimal string) as exact money."""
+    budget = member.get("max_budget_in_team")
+    return member if budget is None else {**member, "max_budget_in_team": Decimal(str(budget))}
 
 
 def no_null_lists(fields: dict[str, Any]) -> dict[str, Any]:

@@ -35,12 +35,13 @@ from ledgerlm.routing.groups import is_wildcard
 from ledgerlm.routing.state import Stats
 from ledgerlm.types import Usage
 
-__all__ = ["routes"]
+__all__ = ["public_params", "routes"]
 
 _SECRET_HINTS = ("key", "secret", "token", "password", "credential")
 
 
-def _public_params(entry: Entry) -> dict[str, Any]:
+def public_params(entry: Entry) -> dict[str, Any]:
+    """A deployment's ``litellm_params`` as shown to callers: no ``api_key`` nor any other secret."""
     d = entry.deployment
     params: dict[str, Any] = {
         "model": f"{d.provider}/{d.model}",
@@ -132,7 +133,7 @@ async def model_info(request: Request) -> Response:
     data = [
         {
             "model_name": e.model_name,
-            "litellm_params": _public_params(e),
+            "litellm_params": public_params(e),
             "model_info": _model_info(e, stats[e.id]),
         }
         for e in entries

@@ -213,6 +213,16 @@ def _llm_paths() -> dict[str, Any]:
         "/embeddings": {"post": embed},
         "/v1/models": {"get": models},
         "/models": {"get": models},
+        "/health": {
+            "get": {
+                "summary": "Call every deployment once (LiteLLM's model health check; admins)",
+                "responses": {
+                    "200": {"description": "healthy_endpoints, unhealthy_endpoints, healthy_count, ..."},
+                    "401": {"description": "no key"},
+                    "403": {"description": "not an admin"},
+                },
+            }
+        },
         "/health/liveliness": {
             "get": {"summary": "Process alive", "responses": {"200": {"description": "OK"}}}
         },

@@ -93,6 +93,7 @@ _GATE: dict[Access, frozenset[str]] = {
 _A = Access
 ROUTE_ACCESS: dict[str, Access] = {
     # public and LLM routes (authenticated by their own endpoints; listed for the table)
+    "/health": _A.ADMIN_READ,  # calls every deployment (LiteLLM's model health check)
     "/health/liveliness": _A.PUBLIC,
     "/health/readiness": _A.PUBLIC,
     "/openapi.json": _A.PUBLIC,

@@ -94,6 +94,14 @@ def key_context(
         tpm_limit=row.get("tpm_limit"),
         rpm_limit=row.get("rpm_limit"),
         max_parallel_requests=row.get("max_parallel_requests"),
+        team_alias=team.get("team_alias"),
+        team_spend=team.get("spend"),
+        team_max_budget=team.get("max_budget"),
+        team_tpm_limit=team.get("tpm_limit"),
+        team_rpm_limit=team.get("rpm_limit"),
+        team_blocked=bool(team.get("blocked")),
+        user_email=user.get("user_email"),
+        user_spend=user.get("spend"),
     )
 
 

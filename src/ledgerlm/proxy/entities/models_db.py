@@ -4,12 +4,18 @@ sent replace the stored ones), ``POST /model/delete`` (``{"id"}``).
 
 Only with ``general_settings.store_model_in_db: true`` (else 400, as LiteLLM). Stored in ``proxy_models``
 and served at once by this instance beside the config's ``model_list`` (an id already in the config is a
-400); other instances load them at start. Credentials are stored only as ``os.environ/NAME`` references:
-a literal key, secret or token in ``litellm_params`` is a 400 (no secret is ever written anywhere).
+400); other instances load them at start and then pick up every change within
+``general_settings.model_db_poll_interval_s`` (default 10 s: ``ModelSync`` re-reads the table and
+reloads when its content changed), without a restart. Credentials are stored only as
+``os.environ/NAME`` references: a literal key, secret or token in ``litellm_params`` is a 400 (no
+secret is ever written anywhere).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import logging
 import uuid
 from typing import Any
@@ -28,7 +34,7 @@ from ledgerlm.proxy.routing_setup import model_groups
 from ledgerlm.proxy.state import ProxyState
 from ledgerlm.store import _crud, tables
 
-__all__ = ["load_db_models", "routes"]
+__all__ = ["ModelSync", "load_db_models", "routes"]
 
 log = logging.getLogger("ledgerlm.proxy")
 
@@ -65,12 +71,27 @@ def _entry(body: dict[str, Any]) -> ModelEntry:
     return entry
 
 
+async def _stored_rows(state: ProxyState) -> list[dict[str, Any]]:
+    query = sa.select(tables.proxy_models).order_by(tables.proxy_models.c.model_id)
+    async with state.store.engine.connect() as conn:
+        return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+def _fingerprint(rows: list[dict[str, Any]]) -> str:
+    """A digest of the stored models' content (what a reload depends on)."""
+    parts = [(r["model_id"], r["model_name"], r["litellm_params"], r["model_info"]) for r in rows]
+    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+
+
 async def load_db_models(state: ProxyState, *, strict: bool = True) -> None:
     """Serve the config's models plus every stored one (rebuilds the registry and the deployments' rpm /
     tpm limits). A stored model that does not build (unset variable, ...) raises ``BadRequestError`` when
     ``strict`` (an API call), else is skipped with an error logged (start-up: the config's models serve)."""
-    async with state.store.engine.connect() as conn:
-        rows = [dict(r) for r in (await conn.execute(sa.select(tables.proxy_models))).mappings()]
+    rows = await _stored_rows(state)
+    _apply(state, rows, strict=strict)
+
+
+def _apply(state: ProxyState, rows: list[dict[str, Any]], *, strict: bool) -> None:
     extra = []
     for row in rows:
         try:
@@ -91,6 +112,49 @@ async def load_db_models(state: ProxyState, *, strict: bool = True) -> None:
 
         deployments.clear()
         deployments.update(deployment_limits(config))
+
+
+class ModelSync:
+    """Reloads the stored models when another instance changed them (``store_model_in_db``): every
+    ``interval_s`` seconds one ``SELECT`` of ``proxy_models``; a changed digest rebuilds the model list
+    (``_apply``, non-strict: a model that does not build is logged and skipped). Errors are logged and
+    retried at the next tick."""
+
+    def __init__(self, state: ProxyState, interval_s: float) -> None:
+        self.state = state
+        self.interval_s = interval_s
+        self.digest: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.digest = _fingerprint(await _stored_rows(self.state))
+        self._task = asyncio.create_task(self._loop(), name="ledgerlm-model-sync")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def tick(self) -> bool:
+        """One check; True when the models were reloaded."""
+        rows = await _stored_rows(self.state)
+        digest = _fingerprint(rows)
+        if digest == self.digest:
+            return False
+        _apply(self.state, rows, strict=False)
+        self.digest = digest
+        log.info("stored models changed: model list reloaded (%d stored)", len(rows))
+        return True
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("re-reading stored models failed")
 
 
 def _row_entry(row: dict[str, Any]) -> ModelEntry:

@@ -1,16 +1,19 @@
 """Team members and team switches (LiteLLM paths): ``POST /team/member_add`` (``{"team_id", "member":
-{"user_id"|"user_email", "role"} | [...]}``), ``POST /team/member_update`` (``{"team_id", "user_id",
-"role"}``), ``POST /team/member_delete`` (``{"team_id", "user_id"|"user_email"}``), ``GET
-/team/list?user_id=&organization_id=``, ``POST /team/block|unblock`` (``{"team_id"}``), ``POST
-/team/model/add|delete`` (``{"team_id", "models": [...]}``).
+{"user_id"|"user_email", "role"} | [...], "max_budget_in_team"}``), ``POST /team/member_update``
+(``{"team_id", "user_id", "role", "max_budget_in_team"}``), ``POST /team/member_delete``
+(``{"team_id", "user_id"|"user_email"}``), ``GET /team/list?user_id=&organization_id=``, ``POST
+/team/block|unblock`` (``{"team_id"}``), ``POST /team/model/add|delete`` (``{"team_id", "models": [...]}``).
 
 Members are the team's ``members_with_roles`` (``role``: ``admin`` manages the team's keys and members,
 ``user`` is a member); a member's user row is created when missing and lists the team in ``teams``.
+``max_budget_in_team`` (USD, LiteLLM's member budget) caps what the member spends with the team's
+keys (admission: ``ledgerlm.budgets.store_io.member_limits``); stored on the member entry.
 Every change drops the key cache (team roles, models and ``blocked`` are read with the key).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,6 +38,7 @@ class MemberAdd(BaseModel):
     model_config = ConfigDict(extra="ignore")
     team_id: str = Field(min_length=1)
     member: mm.Member | list[mm.Member]
+    max_budget_in_team: Decimal | None = Field(default=None, ge=0)
 
 
 class MemberUpdate(BaseModel):
@@ -45,6 +49,7 @@ class MemberUpdate(BaseModel):
     user_id: str | None = None
     user_email: str | None = None
     role: Literal["admin", "user"] | None = None
+    max_budget_in_team: Decimal | None = Field(default=None, ge=0)
 
 
 class TeamModels(BaseModel):
@@ -99,12 +104,26 @@ async def member_add(request: Request, state: ProxyState, ctx: KeyContext) -> An
             raise BadRequestError(
                 f"user {member.user_id!r} is already a member", param="member", code="member_exists"
             )
-    members = mm.members_of([mm.Member.model_validate(m) for m in current] + added)
+    members = _with_budgets(current, mm.members_of([mm.Member.model_validate(m) for m in current] + added))
+    if req.max_budget_in_team is not None:  # LiteLLM: the budget of every member added by this call
+        budget = str(req.max_budget_in_team)
+        added_ids = {m.user_id for m in added if m.user_id}
+        members = [
+            {**m, "max_budget_in_team": budget} if m.get("user_id") in added_ids else m for m in members
+        ]
     for member in added:
         if member.user_id:
             await _link_user(state, member.user_id, req.team_id, add=True)
     out = await _save_members(state, team, members)
     return {**out, "updated_users": [m.model_dump(exclude_none=True) for m in added]}
+
+
+def _with_budgets(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``new`` member entries keeping each existing member's ``max_budget_in_team``."""
+    budgets = {m.get("user_id"): m["max_budget_in_team"] for m in old if "max_budget_in_team" in m}
+    return [
+        {**m, "max_budget_in_team": budgets[m["user_id"]]} if m.get("user_id") in budgets else m for m in new
+    ]
 
 
 def _find(members: list[dict[str, Any]], req: MemberUpdate) -> int:
@@ -125,13 +144,17 @@ async def member_update(request: Request, state: ProxyState, ctx: KeyContext) ->
     index = _find(members, req)
     if req.role is not None:
         members[index] = {**members[index], "role": req.role}
+    if req.max_budget_in_team is not None:
+        members[index] = {**members[index], "max_budget_in_team": str(req.max_budget_in_team)}
     await _save_members(state, team, members)
     member = members[index]
+    budget = member.get("max_budget_in_team")
     return {
         "team_id": req.team_id,
         "user_id": member.get("user_id"),
         "user_email": member.get("user_email"),
         "role": member.get("role"),
+        "max_budget_in_team": None if budget is None else Decimal(str(budget)),
     }
 
 
