@@ -93,6 +93,7 @@ def _model_list(a: Simulator, b: Simulator, c: Simulator) -> list[dict[str, Any]
         _openai("w-flaky", "openai/whisper-1", a, error_status=503, fail_times=1, fail_key="w-flaky"),
         _openai("tts-ok", "openai/tts-1", a),
         _openai("tts-broken", "openai/tts-1", a, error_status=500),
+        _openai("tts-wait", "openai/tts-1", a, latency_ms=3000),
         _claude("ct-ok", a),
         _claude("ct-wait", a, latency_ms=3000),
         _claude("ct-broken", a, error_status=500),
@@ -356,6 +357,12 @@ async def _cancel_then_call(app: Any) -> dict[str, tuple[dict[str, Any], int]]:
     ok, ok_type = _multipart("w-wait", _wav(10))
     cases = {
         "transcription": ("/v1/audio/transcriptions", (slow, slow_type), (ok, ok_type), "0.0015"),
+        "speech": (  # 100 characters of tts-1 reserve $0.0015
+            "/v1/audio/speech",
+            (orjson.dumps({"model": "tts-wait", "voice": "alloy", "input": "x" * 100}), "application/json"),
+            (orjson.dumps({"model": "tts-ok", "voice": "alloy", "input": "x" * 100}), "application/json"),
+            "0.0025",
+        ),
         "count_tokens": (
             "/v1/messages/count_tokens",
             (orjson.dumps({"model": "ct-wait", "messages": MESSAGES}), json_type["content-type"]),
