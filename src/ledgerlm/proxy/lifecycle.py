@@ -33,7 +33,8 @@ Adding an endpoint means writing an ``Endpoint`` (see ``ledgerlm.proxy.endpoints
   does not run writes its one record with ``ledgerlm.proxy.endpoints.logged.log_call``;
   ``Upstream.kwargs`` adds per-call keyword arguments (pass-through's outgoing HTTP request);
 * its encoder: ``encode`` returns a dict (JSON, post-call hooks may change it) or a ``Reply`` (bytes,
-  media type, status, headers: audio, text transcripts, a relayed provider answer); a stream's
+  media type, status, headers: audio, text transcripts, a relayed provider answer; sent as it is, no
+  post-call success hook and no stored reply: callbacks still get the record); a stream's
   ``stream_encoder`` turns items into bytes and ``stream_response`` wraps them (SSE by default).
 """
 
