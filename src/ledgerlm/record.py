@@ -47,6 +47,9 @@ CallType = Literal[
     "arerank",
     "acount_tokens",
     "pass_through_endpoint",
+    "aget_responses",  # GET /v1/responses/{id} (LiteLLM's call type names), free
+    "adelete_responses",
+    "alist_input_items",
 ]
 CallStatus = Literal["success", "failure"]
 

@@ -207,8 +207,12 @@ def test_translated_for_chat_only_providers(rproxy: Proxy, model: str) -> None:
 def test_stored_responses_retrieve_items_delete(rproxy: Proxy) -> None:
     client = rproxy.client()
     created = client.responses.create(model="resp-openai", input="keep me")
-    again = client.responses.retrieve(created.id)
+    raw = client.responses.with_raw_response.retrieve(created.id)
+    again = raw.parse()
     assert again.id == created.id and again.output_text == "Responses reply here."
+    rproxy.wait_written()
+    row = rproxy.row(raw.headers["x-request-id"])  # a lookup is a call of the lifecycle: one $0 row
+    assert row["call_type"] == "aget_responses" and row["status"] == "success" and row["spend"] == 0
     items = client.responses.input_items.list(created.id)
     assert items.data and items.data[0].type == "message"
     client.responses.delete(created.id)

@@ -148,6 +148,8 @@ class ProxyCall:
         self.routed: RoutedCall | None = None
         self.cache_key: str | None = None  # response cache key (hit or stored)
         self._request_tags: list[str] = []
+        # what an endpoint's reader keeps beside the body: an uploaded file, the raw bytes
+        self.attachments: dict[str, Any] = {}
         self.sink = RecordingSink(state.store.append, defer=state.store_prompts)
         self.marks: list[tuple[str, float]] | None = [] if state.overhead_split else None
         self.ctx = CallContext(
@@ -238,11 +240,12 @@ class ProxyCall:
                 await self._pick(body, model)
         return upstream_body(body)
 
-    async def reserve(self, deployment: Deployment, upstream: dict[str, Any]) -> None:
+    async def reserve(self, deployment: Deployment, upstream: dict[str, Any], worst_case: Any = None) -> None:
         """Admission on the body exactly as the engine gets it for ``deployment`` (issue 14: the
-        reservation is computed from the request as sent upstream)."""
+        reservation is computed from the request as sent upstream); ``worst_case``: a price (``max_cost``)
+        the endpoint computed from what the body does not show (a transcription's file)."""
         estimated = _estimated(self.call_type, upstream)
-        unit = unit_worst_case(self.call_type, deployment.provider, deployment.model, upstream)
+        unit = worst_case or unit_worst_case(self.call_type, deployment.provider, deployment.model, upstream)
         if unit is not None:  # images, moderations, rerank: priced per unit, not per token
             deployment = dataclasses.replace(deployment, price=unit)
         self.reservation = await self.state.admission.reserve(self.ctx, deployment, estimated)

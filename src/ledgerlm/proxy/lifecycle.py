@@ -3,31 +3,47 @@ module is the call path around it, written once.
 
 ::
 
-    t0 (overhead timer) -> authenticate (401, no row) -> read body (400/413) -> stream flag
-      -> ProxyCall.route (model group -> deployment, tags, 404/403/400) -> endpoint.parse (format checks)
-      -> pre-call hooks -> endpoint.prepare (body sent upstream) -> ProxyCall.reserve (admission on
-         that body as the provider sends it: 429)
+    t0 (overhead timer) -> authenticate (``endpoint.credentials``; 401, no row)
+      -> endpoint.read (JSON, multipart form, raw bytes, nothing: 400/413) -> endpoint.stream_of
+      -> route: ProxyCall.route (model group -> deployment, tags, 404/403/400), or endpoint.resolve
+         (a target the endpoint finds itself: pass-through, stored responses; one attempt, no router)
+      -> endpoint.parse (format checks) -> pre-call hooks -> endpoint.prepare (body sent upstream)
+      -> ProxyCall.reserve (admission on that body as the provider sends it, or on
+         ``Upstream.worst_case``: 429; skipped when ``endpoint.admit`` is False)
       -> plain: response cache lookup (``proxy.cache_call``: a hit answers here, no provider call)
       -> ProxyCall.run (``ledgerlm.routing``: per attempt endpoint.prepare then endpoint.call /
          endpoint.open_stream; retries, fallbacks, cooldowns; the spend row through the attempt
          ledger into the call's sink) -> plain: cache store
-      -> plain:  endpoint.encode -> stored reply -> headers (cost, overhead, x-ratelimit-*) -> settle
-                 -> post-call success hooks -> response
-         stream: SSEResponse(relay: streaming hooks -> encoder.feed ... -> row -> settle -> encoder.finish)
+      -> plain:  endpoint.encode (a dict: JSON; a ``Reply``: bytes as they are) -> stored reply
+                 -> headers (cost, overhead, x-ratelimit-*) -> settle -> post-call success hooks
+         stream: endpoint.stream_response(relay: streaming hooks -> encoder.feed ... -> row -> settle
+                 -> encoder.finish); default an SSE response
       any error: one failure row (unless the engine wrote one) -> settle/release -> failure hooks
                  -> endpoint.error (the API's error format)
       CancelledError (client gone): the reservation is released and a failure row written, re-raised
 
 Adding an endpoint means writing an ``Endpoint`` (see ``ledgerlm.proxy.endpoints``) and one
-``Route(path, inference_route(ENDPOINT))``: nothing here changes.
+``Route(path, inference_route(ENDPOINT))``: nothing here changes. The pieces an endpoint may bring:
+
+* its reader ``read(call) -> body dict``: ``read_json`` (default), ``read_form`` (multipart; files are
+  kept in ``call.attachments``), ``read_raw`` (bytes kept as ``call.attachments["raw"]``, the body is
+  their JSON object or ``{}``), ``read_nothing`` (GET lookups);
+* its engine function ``call(deployment, body, **kwargs)`` (``engine.chat``...) or any function of
+  that shape returning an object with ``record``, ``cost`` (and ``body`` / ``raw``): a call the engine
+  does not run writes its one record with ``ledgerlm.proxy.endpoints.logged.log_call``;
+  ``Upstream.kwargs`` adds per-call keyword arguments (pass-through's outgoing HTTP request);
+* its encoder: ``encode`` returns a dict (JSON, post-call hooks may change it) or a ``Reply`` (bytes,
+  media type, status, headers: audio, text transcripts, a relayed provider answer; sent as it is, no
+  post-call success hook and no stored reply: callbacks still get the record); a stream's
+  ``stream_encoder`` turns items into bytes and ``stream_response`` wraps them (SSE by default).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from starlette.requests import Request
@@ -36,9 +52,10 @@ from starlette.responses import Response
 from ledgerlm.engine.stream import ClientDisconnectedError
 from ledgerlm.errors import BadRequestError, LedgerLMError
 from ledgerlm.providers.base import Deployment
+from ledgerlm.proxy.body_readers import BodyReader, read_json
 from ledgerlm.proxy.cache_call import cache_lookup, cache_store
 from ledgerlm.proxy.call import ProxyCall, operator_error, request_id_of
-from ledgerlm.proxy.http import json_response, read_json_body
+from ledgerlm.proxy.http import json_response
 from ledgerlm.proxy.sse_response import SSEResponse
 from ledgerlm.proxy.state import ProxyState
 from ledgerlm.record import CallType
@@ -46,6 +63,7 @@ from ledgerlm.record import CallType
 __all__ = [
     "Endpoint",
     "ErrorEncoder",
+    "Reply",
     "StreamEncoder",
     "Upstream",
     "identity_upstream",
@@ -65,12 +83,28 @@ class Upstream:
     deployment: Deployment
     body: dict[str, Any]
     native: bool = False
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    """Per-call keyword arguments added to ``Endpoint.call`` / ``open_stream`` (never the engine's)."""
+    worst_case: Any = None
+    """A price admission reserves with (``max_cost(input, output) -> USD``) when ``body`` does not show
+    the call's cost (a transcription's file); ``None``: estimated from ``body``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A plain answer that is not a JSON dict: ``content`` bytes as they are, ``media_type``,
+    ``status`` and ``headers`` (the lifecycle's headers are added over them)."""
+
+    content: bytes
+    media_type: str | None = "application/json"
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class StreamEncoder(Protocol):
     """Turns the engine's stream items into SSE bytes of one API format (one encoder per call)."""
 
-    def feed(self, item: dict[str, Any]) -> Iterable[bytes]:
+    def feed(self, item: Any) -> Iterable[bytes]:
         """SSE frames for one engine item (a chunk or a native event); may be none."""
         ...
 
@@ -97,6 +131,18 @@ def _no_checks(call: ProxyCall, body: dict[str, Any]) -> None:
     return None
 
 
+def _request_headers(request: Request) -> Mapping[str, str]:
+    return request.headers
+
+
+def _body_stream(call: ProxyCall, body: dict[str, Any]) -> bool:
+    return stream_flag(body)
+
+
+def _sse(call: ProxyCall, opened: Any, frames: AsyncGenerator[bytes, None]) -> Response:
+    return SSEResponse(frames, call.headers())
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     """One inference API format.
@@ -111,12 +157,19 @@ class Endpoint:
     error format. ``forward_raw``: send the upstream bytes untouched when no hook changes the body.
     ``chunk_hooks``: run the streaming post-call hooks on each engine item (OpenAI chunks). ``name``:
     the route function's name (logs, OpenAPI).
+
+    The edges (module docstring): ``read(call) -> body`` (``body_readers``); ``credentials(request)
+    -> headers`` the proxy key is read from; ``stream_of(call, body) -> bool`` (default: ``stream``
+    must be a bool); ``resolve(call, body)``: an endpoint that finds its target itself sets
+    ``call.deployment`` / ``call.model`` (and the context) instead of the router (one attempt, no
+    retries; ``need`` unused); ``admit``: False for calls that bill nothing (never reserved against
+    budgets or rate limits); ``stream_response(call, opened, frames) -> Response`` (default SSE).
     """
 
     call_type: CallType
     need: str
     call: EngineCall
-    encode: Callable[[ProxyCall, Upstream, Any], dict[str, Any]]
+    encode: Callable[[ProxyCall, Upstream, Any], dict[str, Any] | Reply]
     error: ErrorEncoder
     open_stream: EngineCall | None = None
     stream_encoder: Callable[[ProxyCall, Upstream], StreamEncoder] | None = None
@@ -125,6 +178,12 @@ class Endpoint:
     forward_raw: bool = False
     chunk_hooks: bool = True
     name: str = ""
+    read: BodyReader = read_json
+    credentials: Callable[[Request], Mapping[str, str]] = _request_headers
+    stream_of: Callable[[ProxyCall, dict[str, Any]], bool] = _body_stream
+    resolve: Callable[[ProxyCall, dict[str, Any]], Awaitable[None]] | None = None
+    admit: bool = True
+    stream_response: Callable[[ProxyCall, Any, AsyncGenerator[bytes, None]], Response] = _sse
 
 
 def inference_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
@@ -146,7 +205,7 @@ async def _authenticate(request: Request, endpoint: Endpoint) -> ProxyCall | Res
     state: ProxyState = request.app.state.proxy
     request_id = request_id_of(request)
     try:
-        key = await state.auth.authenticate(request.headers)
+        key = await state.auth.authenticate(endpoint.credentials(request))
     except LedgerLMError as exc:
         return endpoint.error(exc, {"x-request-id": request_id, "x-litellm-call-id": request_id})
     return ProxyCall(state, request, key, request_id, endpoint.call_type, t0=t0)
@@ -175,17 +234,22 @@ async def _prepare(call: ProxyCall, endpoint: Endpoint) -> dict[str, Any]:
     """Read the body, route, check the format, admit; the admitted body (``endpoint.prepare`` makes
     the ``Upstream`` of each attempt from it)."""
     call.mark("auth")
-    body = await read_json_body(call.request, call.state.max_body_bytes)
+    body = await endpoint.read(call)
     if endpoint.open_stream is not None:
-        call.stream = stream_flag(body)
+        call.stream = endpoint.stream_of(call, body)
     call.mark("body")
-    await call.route(body, need=endpoint.need)
+    if endpoint.resolve is None:
+        await call.route(body, need=endpoint.need)
+    else:
+        call.body = body
+        await endpoint.resolve(call, body)
     endpoint.parse(call, body)
     call.mark("route")
     hooked = await call.run_pre_hooks()
     upstream = endpoint.prepare(call, dict(hooked))
     call.mark("hooks")
-    await call.reserve(upstream.deployment, upstream.body)  # on the body as sent upstream (issue 14)
+    if endpoint.admit:  # on the body as sent upstream (issue 14)
+        await call.reserve(upstream.deployment, upstream.body, upstream.worst_case)
     call.mark("admission")
     return hooked
 
@@ -193,15 +257,20 @@ async def _prepare(call: ProxyCall, endpoint: Endpoint) -> dict[str, Any]:
 async def _attempts(
     call: ProxyCall, endpoint: Endpoint, admitted: dict[str, Any], engine_call: EngineCall
 ) -> tuple[Upstream, Any]:
-    """``engine_call`` through the router; the ``Upstream`` of the attempt that answered."""
+    """``engine_call`` through the router (one attempt on the resolved target when the endpoint
+    resolves its own); the ``Upstream`` of the attempt that answered."""
     last: list[Upstream] = []
 
     async def attempt(deployment: Deployment, body: dict[str, Any], kwargs: dict[str, Any]) -> Any:
         upstream = endpoint.prepare(call, body)  # call.deployment is the attempt's (ProxyCall.run)
         last[:] = [upstream]
-        return await engine_call(upstream.deployment, upstream.body, **kwargs)
+        return await engine_call(upstream.deployment, upstream.body, **kwargs, **upstream.kwargs)
 
-    result = await call.run(admitted, attempt)
+    if call.routed is None:
+        assert call.deployment is not None
+        result = await attempt(call.deployment, admitted, call.engine_kwargs())
+    else:
+        result = await call.run(admitted, attempt)
     return last[0], result
 
 
@@ -242,9 +311,12 @@ async def _respond(call: ProxyCall, endpoint: Endpoint, upstream: Upstream, resu
     """The plain answer: the row (with the reply when prompts are stored) before the response, the
     headers before ``settle`` (they carry admission's), then the success hooks."""
     out = endpoint.encode(call, upstream, result)
-    call.sink.flush(call.content(), out)
+    call.sink.flush(call.content(), out if isinstance(out, dict) else None)
     headers = call.headers(result.record, result.cost.total)
     await call.settle(result.record)
+    if isinstance(out, Reply):
+        headers = {**out.headers, **headers}
+        return Response(out.content, status_code=out.status, media_type=out.media_type, headers=headers)
     hooks = call.state.hooks
     if hooks.success:
         out = await hooks.post_success(call.body, call.hook_key(), out)
@@ -261,7 +333,7 @@ async def _open_stream(call: ProxyCall, endpoint: Endpoint, admitted: dict[str, 
     assert endpoint.open_stream is not None and endpoint.stream_encoder is not None
     upstream, opened = await _attempts(call, endpoint, admitted, endpoint.open_stream)
     encoder = endpoint.stream_encoder(call, upstream)
-    return SSEResponse(_relay(call, endpoint, encoder, opened), call.headers())
+    return endpoint.stream_response(call, opened, _relay(call, endpoint, encoder, opened))
 
 
 async def _relay(

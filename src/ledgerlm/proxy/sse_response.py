@@ -18,12 +18,22 @@ __all__ = ["SSEResponse"]
 
 
 class SSEResponse(Response):
-    """ASGI response streaming ``source`` (bytes already framed as SSE events). Subclasses starlette's
-    ``Response`` only to be a route's return value; its own ``__call__`` does all the work."""
+    """ASGI response streaming ``source`` (bytes already framed as SSE events; with another
+    ``media_type``, any bytes relayed as they come, e.g. a pass-through's answer with its ``status``).
+    Subclasses starlette's ``Response`` only to be a route's return value; its own ``__call__`` does
+    all the work."""
 
-    def __init__(self, source: AsyncGenerator[bytes, None], headers: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        source: AsyncGenerator[bytes, None],
+        headers: Mapping[str, str],
+        *,
+        status: int = 200,
+        media_type: str = "text/event-stream",
+    ) -> None:
         self.source = source
-        raw = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+        self.status = self.status_code = status
+        raw = [(b"content-type", media_type.encode("latin-1")), (b"cache-control", b"no-cache")]
         raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
         self.raw_headers = raw
         self.disconnected = False
@@ -31,7 +41,7 @@ class SSEResponse(Response):
 
     async def _stream(self, send: Send) -> None:
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            await send({"type": "http.response.start", "status": self.status, "headers": self.raw_headers})
             async for chunk in self.source:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             self.complete = True

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from typing import Any
@@ -125,6 +126,8 @@ async def _form_request(
     denied = _check_auth(request, knobs, azure=False)
     if denied is not None:
         return denied
+    if knobs.latency_ms:  # as on the JSON routes (``SimState.prepare``)
+        await asyncio.sleep(knobs.latency_ms / 1000.0)
     if state.should_fail(knobs):
         return error_response(knobs.error_status or 500, body=knobs.error_body, retry_after=knobs.retry_after)
     return knobs, fields, len(upload.file.read())

@@ -8,14 +8,16 @@
 * ``responses``: ``POST /v1/responses`` (OpenAI Responses API, passed through or bridged to chat)
 * ``completions``: ``POST /v1/completions`` (legacy text completions)
 * ``media``: ``POST /v1/images/generations``, ``/v1/moderations``, ``/v1/rerank`` (per-unit prices)
+* ``audio``: ``POST /v1/audio/transcriptions`` (multipart reader) and ``/v1/audio/speech`` (audio bytes)
+* ``count_tokens``: ``POST /v1/messages/count_tokens`` (never admitted, $0 row)
+* ``stored_responses``: ``GET`` / ``DELETE /v1/responses/{id}``, ``.../input_items`` (no body, own
+  target, $0 row)
+* ``passthrough``: ``/openai/*``, ``/anthropic/*`` ... (any method, raw bytes in and out, own target)
 
-A route is ``Route(path, inference_route(ENDPOINT), methods=["POST"])``.
-
-Routes whose request or answer the lifecycle does not speak (it reads a JSON body and answers JSON or
-SSE) have their own small path: ``audio`` (multipart uploads, audio bytes), ``count_tokens`` (never
-admitted), ``stored_responses`` (GET/DELETE, no call), ``passthrough`` (any method, the provider's own
-bytes); ``azure_paths`` maps Azure's deployment URLs onto the endpoints above. ``routes()`` lists them
-all for the app.
+A route is ``Route(path, inference_route(ENDPOINT), methods=["POST"])``. Helpers: ``upstreams``
+(deployment copies for non-chat OpenAI endpoints), ``logged`` (the row of a call the engine does not
+run), ``passthrough_targets`` / ``passthrough_stream``; ``azure_paths`` maps Azure's deployment URLs
+onto the endpoints above. ``routes()`` lists them all for the app.
 """
 
 from __future__ import annotations

@@ -1,14 +1,17 @@
 """``POST /v1/audio/transcriptions`` (multipart upload, priced per second) and
 ``POST /v1/audio/speech`` (audio bytes answer, priced per input character); also without ``/v1``.
-They run on ``_glue.run`` (the lifecycle reads JSON bodies and answers JSON or SSE).
+Both are lifecycle ``Endpoint`` values (``ledgerlm.proxy.lifecycle``): routing with retries, fallbacks
+and cooldowns, admission, hooks, one spend row, failure rows and cancellation as on chat.
 
 Formats: OpenAI API reference ("Audio"). OpenAI-compatible deployments (OpenAI, Azure, Groq ...).
 
-* transcriptions: the form's ``file`` is forwarded with the other fields (``model`` set to the
-  deployment's); the file never enters a log or callback. Priced by the answer's duration
-  (``usage.seconds`` or ``verbose_json``'s ``duration``) at the per-second rate, or by tokens when the
-  answer reports tokens (gpt-4o-transcribe). ``text`` / ``srt`` / ``vtt`` answers report no duration:
-  the call is then logged "unpriced" with the reason; call type ``atranscription``;
+* transcriptions: the form is read by ``body_readers.read_form``; its ``file`` is forwarded with the
+  other fields (``model`` set to the deployment's); the file never enters a log or callback. Admission
+  reserves the file's worst case (``pricing.audio_worst``: its duration from a WAV header, else its
+  size at 6 kbit/s, x the per-second rate). Priced by the answer's duration (``usage.seconds`` or
+  ``verbose_json``'s ``duration``) at the per-second rate, or by tokens when the answer reports tokens
+  (gpt-4o-transcribe). ``text`` / ``srt`` / ``vtt`` answers report no duration: the call is then
+  logged "unpriced" with the reason; call type ``atranscription``;
 * speech: ``input`` characters x the per-character rate (tts-1, tts-1-hd); the audio is returned as
   the provider sent it; call type ``aspeech``.
 """
@@ -17,18 +20,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.datastructures import UploadFile
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from ledgerlm import engine
-from ledgerlm.errors import BadRequestError, RequestTooLargeError
+from ledgerlm.errors import BadRequestError
+from ledgerlm.pricing.audio_worst import transcription_worst_case
 from ledgerlm.pricing.unit_prices import UnitPrice, unit_rates
 from ledgerlm.providers.openai_endpoints import BINARY_RESPONSE, UPLOAD_KEY
+from ledgerlm.proxy.body_readers import read_form
 from ledgerlm.proxy.call import ProxyCall
-from ledgerlm.proxy.endpoints._glue import Plan, RawEndpoint, flagged, openai_compatible, run, unsupported
-from ledgerlm.proxy.http import read_json_body
+from ledgerlm.proxy.endpoints.upstreams import flagged, openai_compatible, unsupported
+from ledgerlm.proxy.http import error_response
+from ledgerlm.proxy.lifecycle import Endpoint, Reply, Upstream, inference_route
 from ledgerlm.usage.media import speech_marker
 
 __all__ = ["SPEECH", "TRANSCRIPTIONS", "routes", "speech", "transcriptions"]
@@ -44,44 +47,12 @@ _AUDIO_TYPES = {
 }
 
 
-async def _form(request: Request, call: ProxyCall) -> dict[str, Any]:
-    """The form fields as a body (``file`` -> its name); the file itself kept on the call."""
-    length = request.headers.get("content-length")
-    limit = call.state.max_body_bytes
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise RequestTooLargeError(f"request body over {limit} bytes", code="request_too_large")
-    try:
-        form = await request.form()
-    except Exception as exc:  # not multipart, or a broken one
-        raise BadRequestError(f"send multipart/form-data with a 'file' part ({exc})", param="file") from None
-    body: dict[str, Any] = {}
-    try:
-        for name, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                data = await value.read()
-                kind = value.content_type or "application/octet-stream"
-                request.state.ledgerlm_upload = (value.filename or "audio", data, kind)
-                body["file"] = value.filename or "audio"
-            elif name.endswith("[]"):
-                body.setdefault(name, []).append(value)
-            else:
-                body[name] = value
-    finally:
-        await form.close()
-    override = getattr(request.state, "model_override", None)
-    if override:
-        body["model"] = override  # Azure path: /openai/deployments/{deployment}/audio/transcriptions
-    if "file" not in body:
-        raise BadRequestError("'file' is required (a multipart file part)", param="file")
-    return body
-
-
-def _transcription_plan(call: ProxyCall, admitted: dict[str, Any]) -> Plan:
+def _transcription_upstream(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:
     deployment = call.deployment
     assert deployment is not None
     if not openai_compatible(deployment):
         raise unsupported(deployment, "audio transcription", "an openai/, azure/ or groq/ whisper model")
-    upload = call.request.state.ledgerlm_upload
+    upload = call.attachments["file"]
     fields = {k: v for k, v in admitted.items() if k != "file"}
     price = UnitPrice(
         engine.compiled_price(deployment),
@@ -92,17 +63,17 @@ def _transcription_plan(call: ProxyCall, admitted: dict[str, Any]) -> Plan:
     extra: dict[str, Any] = {UPLOAD_KEY: upload}
     if admitted.get("response_format") in _TEXT_FORMATS:
         extra[BINARY_RESPONSE] = {"object": "audio.transcription", "text": ""}
-    return Plan(flagged(deployment, "audio/transcriptions", price, **extra), fields, encode=_text_or_json)
+    worst = transcription_worst_case(deployment.provider, deployment.model, upload[1])
+    copy = flagged(deployment, "audio/transcriptions", price, **extra)
+    return Upstream(copy, fields, native=True, worst_case=worst)
 
 
-async def _text_or_json(call: ProxyCall, result: Any) -> Response:
-    headers = call.headers(result.record, result.cost.total)
-    fmt = call.body.get("response_format")
-    media = "text/plain" if fmt in _TEXT_FORMATS else "application/json"
-    return Response(result.raw or b"", media_type=media, headers=headers)
+def _text_or_json(call: ProxyCall, upstream: Upstream, result: Any) -> Reply:
+    media = "text/plain" if call.body.get("response_format") in _TEXT_FORMATS else "application/json"
+    return Reply(result.raw or b"", media_type=media)
 
 
-def _speech_plan(call: ProxyCall, admitted: dict[str, Any]) -> Plan:
+def _speech_upstream(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:
     deployment = call.deployment
     assert deployment is not None
     if not openai_compatible(deployment):
@@ -116,34 +87,36 @@ def _speech_plan(call: ProxyCall, admitted: dict[str, Any]) -> Plan:
         )
     price = UnitPrice(None, unit_rates(deployment.provider, deployment.model), model=deployment.model)
     marker = speech_marker(len(text))
-    return Plan(
-        flagged(deployment, "audio/speech", price, **{BINARY_RESPONSE: marker}), admitted, encode=_audio
-    )
+    return Upstream(flagged(deployment, "audio/speech", price, **{BINARY_RESPONSE: marker}), admitted, True)
 
 
-async def _audio(call: ProxyCall, result: Any) -> Response:
-    headers = call.headers(result.record, result.cost.total)
+def _audio(call: ProxyCall, upstream: Upstream, result: Any) -> Reply:
     media = _AUDIO_TYPES.get(str(call.body.get("response_format") or "mp3"), "application/octet-stream")
-    return Response(result.raw or b"", media_type=media, headers=headers)
+    return Reply(result.raw or b"", media_type=media)
 
 
-async def _json(request: Request, call: ProxyCall) -> dict[str, Any]:
-    body: dict[str, Any] = await read_json_body(request, call.state.max_body_bytes)
-    return body
+TRANSCRIPTIONS = Endpoint(
+    call_type="atranscription",
+    need="file",
+    call=engine.chat,
+    encode=_text_or_json,
+    error=error_response,
+    prepare=_transcription_upstream,
+    read=read_form,
+    name="transcriptions",
+)
+SPEECH = Endpoint(
+    call_type="aspeech",
+    need="input",
+    call=engine.chat,
+    encode=_audio,
+    error=error_response,
+    prepare=_speech_upstream,
+    name="speech",
+)
 
-
-TRANSCRIPTIONS = RawEndpoint("atranscription", "file", _form, _transcription_plan)
-SPEECH = RawEndpoint("aspeech", "input", _json, _speech_plan)
-
-
-async def transcriptions(request: Request) -> Response:
-    """``POST /v1/audio/transcriptions``."""
-    return await run(request, TRANSCRIPTIONS)
-
-
-async def speech(request: Request) -> Response:
-    """``POST /v1/audio/speech``."""
-    return await run(request, SPEECH)
+transcriptions = inference_route(TRANSCRIPTIONS)
+speech = inference_route(SPEECH)
 
 
 def routes() -> list[Route]:

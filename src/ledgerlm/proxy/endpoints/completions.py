@@ -25,8 +25,8 @@ from starlette.routing import Route
 from ledgerlm import engine
 from ledgerlm.errors import BadRequestError
 from ledgerlm.proxy.call import ProxyCall
-from ledgerlm.proxy.endpoints._glue import flagged, openai_compatible
 from ledgerlm.proxy.endpoints.chat import DONE
+from ledgerlm.proxy.endpoints.upstreams import flagged, openai_compatible
 from ledgerlm.proxy.http import dumps, error_body, error_response
 from ledgerlm.proxy.lifecycle import Endpoint, StreamEncoder, Upstream, inference_route
 

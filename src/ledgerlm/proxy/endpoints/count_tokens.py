@@ -1,13 +1,14 @@
 """``POST /v1/messages/count_tokens`` (and ``/messages/count_tokens``): Anthropic's "Count message
-tokens", which Claude Code calls before every turn.
+tokens", which Claude Code calls before every turn. A lifecycle ``Endpoint`` (routing with retries,
+fallbacks and cooldowns, hooks, one spend row), never admitted: ``admit=False``.
 
 * Anthropic deployments: forwarded to ``{base}/v1/messages/count_tokens`` (the fields that endpoint
-  takes), the answer ``{"input_tokens": n}`` returned unchanged; logged as call type ``acount_tokens``
-  at exactly $0 (one free ``request`` in the breakdown); never admitted against a budget or a rate
-  limit (it bills nothing);
+  takes), the answer ``{"input_tokens": n}`` returned unchanged;
 * any other deployment: answered locally with an estimate (~4 characters per token + 3 per message,
-  the proxy's documented estimate), no provider call and no spend row.
+  the proxy's documented estimate), no provider call.
 
+Both are logged as call type ``acount_tokens`` at exactly $0 (one free ``request`` in the breakdown,
+no billed tokens) and never reserved against a budget or a rate limit (a count bills nothing).
 Errors use Anthropic's shape, as on ``/v1/messages``.
 """
 
@@ -17,22 +18,22 @@ import dataclasses
 from decimal import Decimal
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from ledgerlm import engine
+from ledgerlm.engine.call import CallResult
 from ledgerlm.engine.record import estimate_prompt_tokens
-from ledgerlm.errors import BadRequestError, LedgerLMError
+from ledgerlm.errors import BadRequestError
 from ledgerlm.pricing.unit_prices import UnitPrice
 from ledgerlm.providers.anthropic import COUNT_TOKENS_FLAG, NATIVE_FLAG
-from ledgerlm.proxy.call import ProxyCall, request_id_of, upstream_body
-from ledgerlm.proxy.endpoints._glue import fail
+from ledgerlm.providers.base import Deployment
+from ledgerlm.proxy.call import ProxyCall
+from ledgerlm.proxy.endpoints.logged import Outcome, log_call
 from ledgerlm.proxy.endpoints.messages import _error_response
-from ledgerlm.proxy.http import json_response, read_json_body
-from ledgerlm.proxy.state import ProxyState
+from ledgerlm.proxy.lifecycle import Endpoint, Upstream, inference_route
+from ledgerlm.types import Cost, Usage
 
-__all__ = ["count_tokens", "routes"]
+__all__ = ["COUNT_TOKENS", "count_tokens", "routes"]
 
 _FREE = {"request": Decimal(0)}
 
@@ -45,33 +46,51 @@ def _estimate(body: dict[str, Any]) -> int:
     return estimate_prompt_tokens({"messages": messages})
 
 
-async def count_tokens(request: Request) -> Response:
-    """``POST /v1/messages/count_tokens``."""
-    state: ProxyState = request.app.state.proxy
-    request_id = request_id_of(request)
-    try:
-        key = await state.auth.authenticate(request.headers)
-    except LedgerLMError as exc:
-        return _error_response(exc, {"x-request-id": request_id})
-    call = ProxyCall(state, request, key, request_id, "acount_tokens")
-    try:
-        body = await read_json_body(request, state.max_body_bytes)
-        await call.route(body, need="messages")
-        if not isinstance(body["messages"], list) or not body["messages"]:
-            raise BadRequestError("'messages' must be a non-empty list", param="messages")
-        deployment = call.deployment
-        assert deployment is not None
-        if deployment.provider != "anthropic":
-            return json_response({"input_tokens": _estimate(body)}, headers=call.headers())
-        upstream = upstream_body(body)
-        price = UnitPrice(None, _FREE, model=f"{deployment.model} (count_tokens, free)")
-        flags = {NATIVE_FLAG: True, COUNT_TOKENS_FLAG: True}
-        native = dataclasses.replace(deployment, extra={**deployment.extra, **flags}, price=price)
-        result = await engine.chat(native, upstream, **call.engine_kwargs())
-    except Exception as exc:
-        return await fail(call, exc, _error_response)
-    await call.settle(result.record)
-    return json_response(result.body, headers=call.headers(result.record, result.cost.total))
+def _checks(call: ProxyCall, body: dict[str, Any]) -> None:
+    if not isinstance(body["messages"], list) or not body["messages"]:
+        raise BadRequestError("'messages' must be a non-empty list", param="messages")
+
+
+def _prepare(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:
+    """Anthropic: a native copy flagged for the count endpoint, priced free; else the deployment."""
+    deployment = call.deployment
+    assert deployment is not None
+    if deployment.provider != "anthropic":
+        return Upstream(deployment, admitted)
+    price = UnitPrice(None, _FREE, model=f"{deployment.model} (count_tokens, free)")
+    flags = {NATIVE_FLAG: True, COUNT_TOKENS_FLAG: True}
+    native = dataclasses.replace(deployment, extra={**deployment.extra, **flags}, price=price)
+    return Upstream(native, admitted, native=True)
+
+
+async def _count(deployment: Deployment, body: dict[str, Any], **kwargs: Any) -> CallResult:
+    """The provider's count (``engine.chat`` on the flagged copy), or the local estimate, logged free."""
+    if deployment.extra.get(COUNT_TOKENS_FLAG):
+        return await engine.chat(deployment, body, **kwargs)
+    usage, cost = Usage(), Cost(total=Decimal(0), breakdown=_FREE, model_ref=f"{deployment.model} (estimate)")
+    answer = {"input_tokens": _estimate(body)}
+    record = log_call(deployment, body, kwargs, Outcome(usage, cost, response=answer))
+    return CallResult(answer, usage, cost, record)
+
+
+def _encode(call: ProxyCall, upstream: Upstream, result: Any) -> dict[str, Any]:
+    body: dict[str, Any] = result.body
+    return body
+
+
+COUNT_TOKENS = Endpoint(
+    call_type="acount_tokens",
+    need="messages",
+    call=_count,
+    encode=_encode,
+    error=_error_response,
+    parse=_checks,
+    prepare=_prepare,
+    admit=False,
+    name="count_tokens",
+)
+
+count_tokens = inference_route(COUNT_TOKENS)
 
 
 def routes() -> list[Route]:

@@ -21,7 +21,7 @@ from ledgerlm import engine
 from ledgerlm.errors import BadRequestError
 from ledgerlm.pricing.unit_prices import UnitPrice, image_rate, unit_rates
 from ledgerlm.proxy.call import ProxyCall
-from ledgerlm.proxy.endpoints._glue import flagged, openai_compatible, unsupported
+from ledgerlm.proxy.endpoints.upstreams import flagged, openai_compatible, unsupported
 from ledgerlm.proxy.http import error_response
 from ledgerlm.proxy.lifecycle import Endpoint, Upstream, inference_route
 

@@ -1,33 +1,44 @@
 """Stored responses: ``GET`` / ``DELETE /v1/responses/{response_id}`` and
-``GET /v1/responses/{response_id}/input_items`` (and the paths without ``/v1``).
+``GET /v1/responses/{response_id}/input_items`` (and the paths without ``/v1``), as lifecycle
+``Endpoint`` values (``body_readers.read_nothing``, the target found by ``resolve``, never admitted).
 
 OpenAI and Azure store responses (``store: true``, their default). The proxy remembers which
 deployment answered each response id it relayed (``StoredResponses``: the newest ``MAX_REMEMBERED``,
 in memory, per app) and forwards these calls there with the deployment's credentials; the query string
 (``after``, ``limit``, ``order``, ``include``) is passed on. Only the virtual key that created a
 response (or the master key) may read or delete it; any other id answers 404 in OpenAI's error shape.
-These calls cost nothing and write no spend row.
+These calls cost nothing: each leaves one $0 spend row (LiteLLM's call types ``aget_responses``,
+``adelete_responses``, ``alist_input_items``; a failure row for a refused or failed one).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ledgerlm.errors import LedgerLMError, NotFoundError
+from ledgerlm.errors import APIError, NotFoundError
 from ledgerlm.providers import get_provider
 from ledgerlm.providers.base import Deployment, HTTPRequest
+from ledgerlm.proxy.body_readers import read_nothing
+from ledgerlm.proxy.call import ProxyCall
+from ledgerlm.proxy.endpoints.logged import Outcome, RawResult, log_call
 from ledgerlm.proxy.http import error_response
-from ledgerlm.proxy.state import ProxyState
+from ledgerlm.proxy.lifecycle import Endpoint, Reply, Upstream, inference_route
+from ledgerlm.record import CallType
 from ledgerlm.transport import send
+from ledgerlm.types import Cost, Usage
 
 __all__ = ["MAX_REMEMBERED", "StoredResponses", "routes", "store_of"]
 
 MAX_REMEMBERED = 10_000
+_FREE = Cost(total=Decimal(0), breakdown={"request": Decimal(0)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,44 +80,81 @@ def store_of(request: Request) -> StoredResponses:
     return stored
 
 
-async def _forward(request: Request, suffix: str) -> Response:
-    state: ProxyState = request.app.state.proxy
+async def _resolve(call: ProxyCall, body: dict[str, Any]) -> None:
+    """The deployment that answered the response id (404 unless this key, or the master key, made it)."""
+    response_id = call.request.path_params["response_id"]
+    owner = store_of(call.request).owner(response_id)
+    if owner is None or not (call.key.is_admin or owner.key_token == call.key.token):
+        raise NotFoundError(f"No response with id {response_id!r} found.", code="response_not_found")
+    call.deployment = owner.deployment
+    call.model = owner.deployment.model_group or owner.deployment.model
+    call.ctx.model_group = call.model
+
+
+def _prepare(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:
+    """The provider request: ``{responses url}/{id}{suffix}`` with the client's query string."""
+    deployment = call.deployment
+    assert deployment is not None
+    provider: Any = get_provider(deployment.provider)
+    suffix = "/input_items" if call.call_type == "alist_input_items" else ""
+    url = provider.responses_url(deployment, f"/{call.request.path_params['response_id']}{suffix}")
+    if call.request.url.query:
+        url += ("&" if "?" in url else "?") + call.request.url.query
+    http = HTTPRequest(call.request.method, url, provider.headers(deployment, None), b"")
+    return Upstream(deployment, admitted, native=True, kwargs={"http": http})
+
+
+async def _fetch(
+    deployment: Deployment, body: dict[str, Any], *, http: HTTPRequest, **kwargs: Any
+) -> RawResult:
+    """Send the lookup; one $0 row (a failure row when the provider refuses)."""
+    provider = get_provider(deployment.provider)
     try:
-        key = await state.auth.authenticate(request.headers)
-        response_id = request.path_params["response_id"]
-        stored = store_of(request)
-        owner = stored.owner(response_id)
-        if owner is None or not (key.is_admin or owner.key_token == key.token):
-            raise NotFoundError(f"No response with id {response_id!r} found.", code="response_not_found")
-        deployment = owner.deployment
-        provider = get_provider(deployment.provider)
-        url = provider.responses_url(deployment, f"/{response_id}{suffix}")  # type: ignore[attr-defined]
-        if request.url.query:
-            url += ("&" if "?" in url else "?") + request.url.query
-        headers = provider.headers(deployment, None)  # type: ignore[attr-defined]
         sent = await send(
-            HTTPRequest(request.method, url, headers, b""),
+            http,
             map_error=lambda s, b, h: provider.error_from_response(deployment, s, b, h),
             provider=provider.name,
             model=deployment.model,
-            timeout=deployment.timeout or state.timeout,
+            timeout=deployment.timeout or kwargs.get("timeout"),
             num_retries=0,
         )
-    except LedgerLMError as exc:
-        return error_response(exc)
-    if request.method == "DELETE":
-        stored.forget(response_id)
-    return Response(sent.body or b"{}", status_code=sent.status, media_type="application/json")
+    except APIError as exc:
+        log_call(deployment, body, kwargs, Outcome(Usage(), _FREE, error=exc))
+        raise
+    record = log_call(deployment, body, kwargs, Outcome(Usage(), _FREE))
+    return RawResult(sent.body or b"{}", sent.status, {}, None, record, _FREE)
+
+
+def _encode(call: ProxyCall, upstream: Upstream, result: Any) -> Reply:
+    if call.call_type == "adelete_responses":
+        store_of(call.request).forget(call.request.path_params["response_id"])
+    return Reply(result.raw, status=result.status)
+
+
+def _endpoint(call_type: CallType, name: str) -> Endpoint:
+    return Endpoint(
+        call_type=call_type,
+        need="",
+        call=_fetch,
+        encode=_encode,
+        error=error_response,
+        prepare=_prepare,
+        read=read_nothing,
+        resolve=_resolve,
+        admit=False,
+        name=name,
+    )
+
+
+_GET = inference_route(_endpoint("aget_responses", "get_response"))
+_DELETE = inference_route(_endpoint("adelete_responses", "delete_response"))
+input_items = inference_route(_endpoint("alist_input_items", "input_items"))
 
 
 async def stored_response(request: Request) -> Response:
     """``GET`` / ``DELETE /v1/responses/{response_id}``."""
-    return await _forward(request, "")
-
-
-async def input_items(request: Request) -> Response:
-    """``GET /v1/responses/{response_id}/input_items``."""
-    return await _forward(request, "/input_items")
+    handler: Callable[[Request], Awaitable[Response]] = _DELETE if request.method == "DELETE" else _GET
+    return await handler(request)
 
 
 def routes() -> list[Route]:
