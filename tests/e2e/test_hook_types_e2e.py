@@ -112,3 +112,16 @@ def test_reroute_checks_access_and_unknown_models(hooked: Any) -> None:
     assert status == 404 and error["error"]["code"] == "model_not_found"
     proxy.wait_written()
     assert proxy.row(headers["x-request-id"])["status"] == "failure"
+
+
+def test_hooks_leave_bodies_without_a_model_alone(hooked: Any) -> None:
+    """A pre-call hook runs on pass-through calls too (one lifecycle); a body without ``model`` (a
+    ``GET`` passed through) that the hook left alone is not re-routed (it answered 400 "a pre-call hook
+    left 'model' empty" when the two merged branches met)."""
+    proxy, mod = hooked
+    key = proxy.new_key()
+    mod.SEEN.clear()
+    status, reply, _ = proxy.request("GET", "/openai/v1/models", None, key=key)
+    assert mod.SEEN, "the hook ran on the pass-through call"
+    assert status == 200, reply
+    assert reply["object"] == "list"

@@ -230,10 +230,11 @@ class ProxyCall:
         state = self.state
         body = self.body
         if state.hooks.pre:
+            before = body.get("model")
             body = await state.hooks.pre_call(self.hook_key(), body, _hook_call_type(self.call_type))
             self.body = body
             model = body.get("model")
-            if model != self.model:
+            if model != before:  # bodies without a model (pass-through, lookups) are not re-routed
                 if not isinstance(model, str) or not model:
                     message = "a pre-call hook left 'model' empty or not a string"
                     raise BadRequestError(message, param="model", code="missing_model")
