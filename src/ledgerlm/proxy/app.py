@@ -144,7 +144,8 @@ def build_app(state: ProxyState) -> Starlette:
             await state.alerts.close()
             await state.store.stop()
             await close_callbacks(state.callbacks)
-            await transport.close_session()
+            await state.runtime.aclose()  # this app's transport sessions
+            await transport.close_session()  # the default transport (pass-through routes)
 
     app = Starlette(
         routes=[*routes(), *metrics_routes(state)],

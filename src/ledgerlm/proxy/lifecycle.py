@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ledgerlm.engine.call import CallOptions
 from ledgerlm.engine.stream import ClientDisconnectedError
 from ledgerlm.errors import BadRequestError, LedgerLMError
 from ledgerlm.providers.base import Deployment
@@ -102,7 +103,7 @@ class Endpoint:
     """One inference API format.
 
     ``call_type``: the record's call type (``acompletion``, ``amessages``...). ``need``: the body field
-    that must be present (400 ``missing_<need>``). ``call(deployment, body, **engine_kwargs)``: the
+    that must be present (400 ``missing_<need>``). ``call(deployment, body, options)`` (``CallOptions``): the
     engine function of a plain call (``engine.chat``, ``engine.embed``); ``open_stream``: the one that
     opens a stream (``None``: the endpoint does not stream and ``stream`` is ignored). ``parse(call,
     body)``: format checks and context fields after routing (raise ``BadRequestError``). ``prepare(call,
@@ -196,10 +197,10 @@ async def _attempts(
     """``engine_call`` through the router; the ``Upstream`` of the attempt that answered."""
     last: list[Upstream] = []
 
-    async def attempt(deployment: Deployment, body: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+    async def attempt(deployment: Deployment, body: dict[str, Any], options: CallOptions) -> Any:
         upstream = endpoint.prepare(call, body)  # call.deployment is the attempt's (ProxyCall.run)
         last[:] = [upstream]
-        return await engine_call(upstream.deployment, upstream.body, **kwargs)
+        return await engine_call(upstream.deployment, upstream.body, options)
 
     result = await call.run(admitted, attempt)
     return last[0], result
