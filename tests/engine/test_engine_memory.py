@@ -123,7 +123,9 @@ async def test_streamed_call_yields_chunks_split_anywhere_and_ends_with_one_succ
         (503, errors.ServiceUnavailableError),
     ],
 )
-async def test_error_statuses_map_to_their_error_after_the_allowed_retries(status: int, error: type) -> None:
+async def test_error_statuses_map_to_their_error_after_the_allowed_retries(
+    status: int, error: type[errors.APIError]
+) -> None:
     body = {"error": {"message": f"status {status}", "type": "x", "code": None}}
     memory = InMemoryTransport(lambda request: MemoryResponse(status, {"retry-after": "0"}, json=body))
     records: list[CallRecord] = []

@@ -116,7 +116,8 @@ class InMemoryTransport:
         answer = self._handler(request)
         if inspect.isawaitable(answer):
             answer = await asyncio.wait_for(answer, timeout)
-        assert isinstance(answer, MemoryResponse)
+        if not isinstance(answer, MemoryResponse):
+            raise TypeError(f"an InMemoryTransport handler returns a MemoryResponse, not {answer!r}")
         response = _Response(request.url, answer, timeout)
         if not stream:  # a plain body arrives within the timeout or not at all
             body = await asyncio.wait_for(response.read(), timeout)
