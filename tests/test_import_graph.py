@@ -36,6 +36,7 @@ LAYERS: list[list[str]] = [
     ["integrations"],
     ["callbacks"],
     # the call path shared by the SDK and the proxy
+    ["runtime"],  # the transport and callback lists a set of calls uses
     ["engine", "responses"],
     ["sdk", "budgets", "simulator", "tags", "routing"],
     # the public SDK surface

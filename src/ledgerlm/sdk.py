@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledgerlm import engine
+from ledgerlm.engine import CallOptions
 from ledgerlm.errors import BadRequestError, ConfigError
 from ledgerlm.pricing.compiled import compile_price
 from ledgerlm.pricing.custom import validate_custom_prices
@@ -136,17 +137,17 @@ async def _acompletion(call: _CompletionCall) -> ModelResponse | CustomStreamWra
     deployment = _with_settings(deployment, params)
     body = {"messages": _check_messages(call.messages), **params}
     context = _context(call.metadata, call.no_log, params)
-    kwargs: dict[str, Any] = {
-        "context": context,
-        "call_type": "completion" if call.sync else "acompletion",
-        "num_retries": call.num_retries,
-        "timeout": call.timeout,
-        "callbacks": call.callbacks,
-    }
+    options = CallOptions(
+        context,
+        call_type="completion" if call.sync else "acompletion",
+        num_retries=call.num_retries,
+        timeout=call.timeout,
+        callbacks=tuple(call.callbacks or ()),
+    )
     if call.stream:
-        chat_stream = await engine.chat_stream(deployment, body, **kwargs)
+        chat_stream = await engine.chat_stream(deployment, body, options)
         return CustomStreamWrapper(chat_stream, request_id=context.request_id, sync=call.sync)
-    result = await engine.chat(deployment, body, **kwargs)
+    result = await engine.chat(deployment, body, options)
     ledger = Ledger(usage=result.usage, cost=result.cost, request_id=context.request_id, record=result.record)
     return ModelResponse(result.body, ledger)
 
@@ -240,15 +241,14 @@ async def _aembedding(
     deployment = _with_settings(deployment, params)
     body = {"input": _check_input(input), **params}
     context = _context(options["metadata"], options["no_log"], params)
-    result = await engine.embed(
-        deployment,
-        body,
-        context=context,
+    call_options = CallOptions(
+        context,
         call_type="embedding" if sync else "aembedding",
         num_retries=options["num_retries"],
         timeout=options["timeout"],
-        callbacks=options["callbacks"],
+        callbacks=tuple(options["callbacks"] or ()),
     )
+    result = await engine.embed(deployment, body, call_options)
     ledger = Ledger(usage=result.usage, cost=result.cost, request_id=context.request_id, record=result.record)
     return EmbeddingResponse(result.body, ledger)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ledgerlm.callbacks import CustomLogger, flush, start_call, stats
+from ledgerlm.callbacks import CallStart, CustomLogger, flush, start_call, stats
 from ledgerlm.callbacks import registry as reg
 from ledgerlm.errors import RateLimitError
 from ledgerlm.types import CallContext
@@ -81,7 +81,7 @@ def _context(**changes: Any) -> CallContext:
 def test_only_the_first_terminal_event_counts(make_record: Any) -> None:
     events = Events()
     reg.callbacks.append(events)
-    log = start_call(model="gpt-4o-mini", messages=MESSAGES, context=_context())
+    log = start_call(CallStart(model="gpt-4o-mini", messages=MESSAGES, context=_context()))
     before = stats()["duplicate_terminal"]
     log.success(make_record(), {"id": "1"})
     log.failure(make_record("failure"), RateLimitError("late"))
@@ -94,7 +94,7 @@ def test_only_the_first_terminal_event_counts(make_record: Any) -> None:
 def test_racing_terminal_calls_from_threads_yield_one_event(make_record: Any) -> None:
     events = Events()
     reg.callbacks.append(events)
-    log = start_call(model="m", messages=MESSAGES)
+    log = start_call(CallStart(model="m", messages=MESSAGES))
     barrier = threading.Barrier(8)
 
     def end(i: int) -> None:
@@ -121,7 +121,7 @@ def test_sinks_run_synchronously_on_the_caller_thread_before_hooks(make_record: 
         order.append("hook")
 
     reg.success_callback.append(hook)
-    log = start_call(model="m", messages=MESSAGES)
+    log = start_call(CallStart(model="m", messages=MESSAGES))
     record = make_record()
     seen: list[Any] = []
 
@@ -140,7 +140,7 @@ def test_sinks_run_synchronously_on_the_caller_thread_before_hooks(make_record: 
 def test_a_raising_sink_is_counted_and_hooks_still_run(make_record: Any) -> None:
     events = Events()
     reg.callbacks.append(events)
-    log = start_call(model="m", messages=MESSAGES)
+    log = start_call(CallStart(model="m", messages=MESSAGES))
 
     def bad_sink(record: Any) -> None:
         raise OSError("disk full")
@@ -156,9 +156,9 @@ def test_a_raising_sink_is_counted_and_hooks_still_run(make_record: Any) -> None
 def test_per_call_callbacks_apply_to_that_call_only(make_record: Any) -> None:
     mine, global_one = Events(), Events()
     reg.callbacks.append(global_one)
-    first = start_call(model="m", messages=MESSAGES, per_call_callbacks=[mine])
+    first = start_call(CallStart(model="m", messages=MESSAGES, per_call_callbacks=[mine]))
     first.success(make_record(), {})
-    second = start_call(model="m", messages=MESSAGES)
+    second = start_call(CallStart(model="m", messages=MESSAGES))
     second.success(make_record(), {})
     assert flush(5)
     assert reg.callbacks == [global_one] and reg.success_callback == [] and reg.failure_callback == []
@@ -170,7 +170,9 @@ def test_a_logger_registered_twice_gets_each_event_once(make_record: Any) -> Non
     events = Events()
     reg.callbacks.append(events)
     reg.success_callback.append(events)
-    start_call(model="m", messages=MESSAGES, per_call_callbacks=[events]).success(make_record(), {})
+    start_call(CallStart(model="m", messages=MESSAGES, per_call_callbacks=[events])).success(
+        make_record(), {}
+    )
     assert flush(5)
     assert events.names().count("log_success_event") == 1
 
@@ -196,7 +198,7 @@ def test_terminal_hook_by_call_mode(
 ) -> None:
     events = cls()
     reg.callbacks.append(events)
-    log = start_call(model="m", messages=MESSAGES, is_async=is_async)
+    log = start_call(CallStart(model="m", messages=MESSAGES, is_async=is_async))
     log.pre_api_call()
     if outcome == "success":
         log.success(make_record(), {"id": "x"})
@@ -228,10 +230,10 @@ def test_plain_functions_sync_and_async_and_input_callback(make_record: Any) -> 
     reg.success_callback.append(on_success)
     reg.failure_callback.append(on_failure)
     reg.callbacks.append(everything)
-    ok = start_call(model="m", messages=MESSAGES)
+    ok = start_call(CallStart(model="m", messages=MESSAGES))
     ok.pre_api_call()
     ok.success(make_record(), {"id": "r"})
-    bad = start_call(model="m", messages=MESSAGES, is_async=True)
+    bad = start_call(CallStart(model="m", messages=MESSAGES, is_async=True))
     bad.failure(make_record("failure"), RateLimitError("429"))
     assert flush(5)
     assert sorted(got, key=repr) == sorted(
@@ -252,7 +254,7 @@ def test_stream_hooks_are_opt_in_and_success_fires_once_with_the_assembled_respo
 ) -> None:
     plain, chunky = Events(), ChunkEvents()
     reg.callbacks.extend([plain, chunky])
-    log = start_call(model="m", messages=MESSAGES, stream=True, is_async=is_async)
+    log = start_call(CallStart(model="m", messages=MESSAGES, stream=True, is_async=is_async))
     chunks = [
         {
             "id": "c1",
@@ -284,11 +286,13 @@ def test_the_payload_shape(make_record: Any) -> None:
     reg.callbacks.extend([first, second])
     record = make_record(metadata={"team": "blue"}, request_tags=["prod"])
     log = start_call(
-        call_type="completion",
-        model="openai/gpt-4o-mini",
-        messages=MESSAGES,
-        params={"temperature": 0.2, "messages": MESSAGES},
-        context=_context(),
+        CallStart(
+            call_type="completion",
+            model="openai/gpt-4o-mini",
+            messages=MESSAGES,
+            params={"temperature": 0.2, "messages": MESSAGES},
+            context=_context(),
+        )
     )
     log.success(record, {"id": "resp-1"})
     assert flush(5)
@@ -319,7 +323,7 @@ def test_proxy_identity_reaches_metadata_under_litellm_names(make_record: Any) -
     record = make_record(
         key_hash="ab" * 32, team_id="team-1", user_id="u-1", request_tags=["prod"], metadata={"app": "x"}
     )
-    start_call(model="m", messages=MESSAGES).success(record, {})
+    start_call(CallStart(model="m", messages=MESSAGES)).success(record, {})
     assert flush(5)
     (_, kwargs, _, _, _) = next(c for c in events.calls if c[0] == "log_success_event")
     assert kwargs["litellm_params"]["metadata"] == {
@@ -335,7 +339,7 @@ def test_the_failure_payload_carries_the_exception(make_record: Any) -> None:
     events = Events()
     reg.failure_callback.append(events)
     exc = RateLimitError("rate limited, key sk-abcdefghijklmnopqrstu")
-    start_call(model="m", messages=MESSAGES).failure(make_record("failure"), exc)
+    start_call(CallStart(model="m", messages=MESSAGES)).failure(make_record("failure"), exc)
     assert flush(5)
     (_, kwargs, response, _, _) = next(c for c in events.calls if c[0] == "log_failure_event")
     assert kwargs["exception"] is exc
@@ -354,10 +358,12 @@ def test_content_is_dropped_everywhere_but_usage_and_cost_stay(make_record: Any,
         setattr(ledgerlm, "turn_off_message_logging", True)  # noqa: B010
     sunk: list[Any] = []
     log = start_call(
-        model="m",
-        messages=[{"role": "user", "content": "secret plan"}],
-        context=_context(no_log=how == "context.no_log"),
-        no_log=how == "no_log",
+        CallStart(
+            model="m",
+            messages=[{"role": "user", "content": "secret plan"}],
+            context=_context(no_log=how == "context.no_log"),
+            no_log=how == "no_log",
+        )
     )
     log.add_sink(sunk.append)
     log.pre_api_call()
@@ -382,7 +388,7 @@ def test_a_call_that_never_ends_is_counted_as_abandoned(make_record: Any) -> Non
 
     reg.callbacks.append(Events())
     before = stats()["abandoned"]
-    log = start_call(model="m", messages=MESSAGES)
+    log = start_call(CallStart(model="m", messages=MESSAGES))
     del log
     gc.collect()
     assert stats()["abandoned"] == before + 1
@@ -401,7 +407,7 @@ def test_hooks_written_as_async_def_under_sync_names_are_awaited(make_record: An
             seen.append("success")
 
     reg.callbacks.append(AsyncNamedSync())
-    log = start_call(model="m", messages=MESSAGES)
+    log = start_call(CallStart(model="m", messages=MESSAGES))
     log.pre_api_call()
     log.success(make_record(), {})
     assert flush(5)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ledgerlm.callbacks import CustomLogger, flush, start_call, stats
+from ledgerlm.callbacks import CallStart, CustomLogger, flush, start_call, stats
 from ledgerlm.callbacks import registry as reg
 from ledgerlm.callbacks.dispatcher import Dispatcher, DispatcherConfig
 
@@ -64,7 +64,9 @@ class AsyncSleeper(Sleeper):
 
 def _succeed(make_record: Any, *, is_async: bool = False, per_call: list[Any] | None = None) -> str:
     record = make_record()
-    log = start_call(model="gpt-4o-mini", messages=[], is_async=is_async, per_call_callbacks=per_call)
+    log = start_call(
+        CallStart(model="gpt-4o-mini", messages=[], is_async=is_async, per_call_callbacks=per_call)
+    )
     log.success(record, {"id": "resp"})
     return str(record.id)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ledgerlm.callbacks import CustomLogger, flush, start_call, stats
+from ledgerlm.callbacks import CallStart, CustomLogger, flush, start_call, stats
 from ledgerlm.callbacks.pipeline import is_record_consumer
 from ledgerlm.integrations.base import BatchingExporter
 from ledgerlm.integrations.prometheus import PrometheusExporter, PrometheusMetrics
@@ -79,12 +79,14 @@ class Seen(CustomLogger):
 
 def _success(record: CallRecord, callbacks: list[Any], **call: Any) -> None:
     log = start_call(
-        call_type="acompletion",
-        model="gpt-4o-mini",
-        context=CallContext(request_id=record.id),
-        is_async=True,
-        per_call_callbacks=callbacks,
-        **call,
+        CallStart(
+            call_type="acompletion",
+            model="gpt-4o-mini",
+            context=CallContext(request_id=record.id),
+            is_async=True,
+            per_call_callbacks=callbacks,
+            **call,
+        )
     )
     log.success(
         record, {"id": "chatcmpl-1", "choices": [{"message": {"role": "assistant", "content": "hi"}}]}

@@ -12,7 +12,7 @@ import pytest
 
 import ledgerlm
 import ledgerlm.callbacks
-from ledgerlm.callbacks import CustomLogger, flush, registry, start_call
+from ledgerlm.callbacks import CallStart, CustomLogger, flush, registry, start_call
 
 
 class Counter(CustomLogger):
@@ -44,7 +44,7 @@ def test_lists_assigned_on_the_package_are_honoured(make_record: Any) -> None:
     by_assignment, appended = Counter(), Counter()
     setattr(ledgerlm, "success_callback", [by_assignment])  # noqa: B010 - the user's spelling, untyped
     setattr(ledgerlm, "callbacks", [appended])  # noqa: B010
-    start_call(model="m", messages=[]).success(make_record(), {})
+    start_call(CallStart(model="m", messages=[])).success(make_record(), {})
     assert flush(5)
     assert (by_assignment.successes, appended.successes) == (1, 1)
 
@@ -56,7 +56,7 @@ def test_an_unknown_callback_name_is_ignored_with_one_warning(
     registry.success_callback.extend(["no-such-exporter", logger])
     with caplog.at_level(logging.WARNING, logger="ledgerlm.callbacks"):
         for _ in range(3):
-            start_call(model="m", messages=[]).success(make_record(), {})
+            start_call(CallStart(model="m", messages=[])).success(make_record(), {})
     assert flush(5)
     assert logger.successes == 3
     assert caplog.text.count("'no-such-exporter' ignored") == 1
@@ -71,8 +71,8 @@ def test_a_named_exporter_is_built_once_and_receives_events(
     setattr(ledgerlm, "failure_callback", ["file"])  # noqa: B010
     try:
         ok, bad = make_record(), make_record("failure")
-        start_call(model="m", messages=[]).success(ok, {})
-        start_call(model="m", messages=[]).failure(bad, RuntimeError("x"))
+        start_call(CallStart(model="m", messages=[])).success(ok, {})
+        start_call(CallStart(model="m", messages=[])).failure(bad, RuntimeError("x"))
         assert ledgerlm.flush(10)
         assert len(registry.named_loggers()) == 1
         lines = [
@@ -88,10 +88,10 @@ def test_a_named_exporter_is_built_once_and_receives_events(
 
 def test_a_callback_registered_during_a_call_sees_the_next_call(make_record: Any) -> None:
     late = Counter()
-    running = start_call(model="m", messages=[])
+    running = start_call(CallStart(model="m", messages=[]))
     registry.callbacks.append(late)
     running.success(make_record(), {})
-    start_call(model="m", messages=[]).success(make_record(), {})
+    start_call(CallStart(model="m", messages=[])).success(make_record(), {})
     assert flush(5)
     assert late.successes == 1
 
@@ -103,7 +103,7 @@ def test_the_package_exposes_the_same_list_objects(make_record: Any) -> None:
     assert ledgerlm.CustomLogger is CustomLogger and ledgerlm.flush is flush
     logger = Counter()
     ledgerlm.success_callback.append(logger)
-    start_call(model="m", messages=[]).success(make_record(), {})
+    start_call(CallStart(model="m", messages=[])).success(make_record(), {})
     assert ledgerlm.flush(5)
     assert logger.successes == 1
 
@@ -128,6 +128,6 @@ def test_flush_also_drains_registered_loggers_with_their_own_queue(make_record: 
     exporter = Buffering()
     ledgerlm.callbacks.append(exporter)
     record = make_record()
-    start_call(model="m", messages=[]).success(record, {})
+    start_call(CallStart(model="m", messages=[])).success(record, {})
     assert ledgerlm.flush(5)
     assert exporter.sent == [record.id] and exporter.buffered == []

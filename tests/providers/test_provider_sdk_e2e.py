@@ -11,6 +11,7 @@ import pytest
 
 import ledgerlm
 from ledgerlm import engine
+from ledgerlm.engine import CallOptions
 from ledgerlm.errors import (
     AuthenticationError,
     MissingAPIKeyError,
@@ -278,11 +279,11 @@ async def test_bedrock_wrong_secret_is_rejected_by_signature_check(psim: Simulat
     deployment = Deployment(provider="bedrock", model="m", api_base=psim.url, extra=extra)
     with pytest.raises(AuthenticationError):
         await engine.chat(
-            deployment, {"messages": MSGS}, context=CallContext(request_id="r-wrong"), num_retries=0
+            deployment, {"messages": MSGS}, CallOptions(CallContext(request_id="r-wrong"), num_retries=0)
         )
     extra["aws_secret_access_key"] = "ledgerlm-simulator-secret"
     ok = await engine.chat(
-        deployment, {"messages": MSGS}, context=CallContext(request_id="r-ok"), num_retries=0
+        deployment, {"messages": MSGS}, CallOptions(CallContext(request_id="r-ok"), num_retries=0)
     )
     assert ok.body["choices"][0]["message"]["content"]
     assert psim.requests[-1].headers["x-amz-date"].endswith("Z")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import ledgerlm.callbacks
-from ledgerlm.callbacks import CustomLogger, start_call
+from ledgerlm.callbacks import CallStart, CustomLogger, start_call
 from ledgerlm.errors import ConfigError, InternalServerError
 from ledgerlm.proxy.hooks import ProxyHooks, close_callbacks, load_callbacks
 from ledgerlm.record import CallRecord
@@ -89,7 +89,7 @@ def test_success_and_failure_lists_get_only_their_event(module: Path) -> None:
     calls = sys.modules[MODULE].CALLS
     for status in ("success", "failure"):
         log = start_call(
-            call_type="acompletion", model="m", is_async=True, per_call_callbacks=loaded.per_call
+            CallStart(call_type="acompletion", model="m", is_async=True, per_call_callbacks=loaded.per_call)
         )
         if status == "success":
             log.success(_record(status), {"choices": []})
@@ -126,7 +126,9 @@ def test_sync_only_logger_in_success_callback_runs_off_the_dispatcher_loop(modul
         [], [f"{MODULE}.BlockingSyncLogger", f"{MODULE}.Logger"], [], settings={}, base_dir=module
     )
     mod = sys.modules[MODULE]
-    log = start_call(call_type="acompletion", model="m", is_async=True, per_call_callbacks=loaded.per_call)
+    log = start_call(
+        CallStart(call_type="acompletion", model="m", is_async=True, per_call_callbacks=loaded.per_call)
+    )
     log.success(_record("success"), {"choices": []})
     deadline = 200
     while ("logger-success", None) not in mod.CALLS and deadline:

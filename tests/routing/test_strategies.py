@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ledgerlm import engine
+from ledgerlm.engine import CallOptions
 from ledgerlm.providers.base import Deployment
 from ledgerlm.routing import Attempt, Entry, ModelGroups, RequestOptions, Router, router_settings
 from ledgerlm.routing.state import MemoryState, RedisState
@@ -47,9 +48,7 @@ async def _call(spec: Attempt) -> Any:
     return await engine.chat(
         spec.deployment,
         {"messages": MESSAGES},
-        context=ctx,
-        timeout=spec.timeout,
-        num_retries=spec.max_retries,
+        CallOptions(ctx, timeout=spec.timeout, num_retries=spec.max_retries),
     )
 
 

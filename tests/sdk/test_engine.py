@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from ledgerlm import engine, errors
+from ledgerlm.engine import CallOptions
 from ledgerlm.providers.base import Deployment
 from ledgerlm.record import CallRecord
 from ledgerlm.simulator import Simulator
@@ -50,7 +51,7 @@ async def test_chat_result_raw_bytes_usage_cost_and_sink(base: str) -> None:
     dep = _deployment(base)
     dep = dataclasses.replace(dep, price=_FixedPrice())
     ctx = _ctx()
-    result = await engine.chat(dep, _body(prompt_tokens=10), context=ctx, sinks=[records.append])
+    result = await engine.chat(dep, _body(prompt_tokens=10), CallOptions(ctx, sinks=(records.append,)))
     assert result.raw is not None and orjson.loads(result.raw) == result.body
     assert result.usage.input_tokens == 10
     assert result.cost.total == Decimal("0.010")
@@ -70,10 +71,10 @@ async def test_price_is_compiled_once_per_deployment(base: str) -> None:
     its provider/model, compiled once and shared by every call (and every copy)."""
     dep = _deployment(base)
     assert dep.price is None
-    await engine.chat(dep, _body(), context=_ctx())
+    await engine.chat(dep, _body(), CallOptions(_ctx()))
     first = engine.compiled_price(dep)
     assert first is not None
-    await engine.chat(dep, _body(), context=_ctx())
+    await engine.chat(dep, _body(), CallOptions(_ctx()))
     assert engine.compiled_price(dep) is first
     assert engine.compiled_price(dataclasses.replace(dep, extra={"x": 1})) is first
     assert dep.price is None
@@ -83,7 +84,9 @@ async def test_failure_emits_one_record(base: str) -> None:
     records: list[CallRecord] = []
     with pytest.raises(errors.RateLimitError):
         await engine.chat(
-            _deployment(base), _body(error_status=429), context=_ctx(), num_retries=0, sinks=[records.append]
+            _deployment(base),
+            _body(error_status=429),
+            CallOptions(_ctx(), num_retries=0, sinks=(records.append,)),
         )
     assert len(records) == 1
     assert records[0].status == "failure"
@@ -97,8 +100,7 @@ async def test_stream_early_close_records_one_failure_with_usage_so_far(base: st
     stream = await engine.chat_stream(
         _deployment(base),
         _body(content="one two three four", chunk_interval_ms=30),
-        context=_ctx(),
-        sinks=[records.append],
+        CallOptions(_ctx(), sinks=(records.append,)),
     )
     first = await stream.__anext__()
     second = await stream.__anext__()
@@ -121,8 +123,7 @@ async def test_stream_success_sets_usage_cost_record(base: str) -> None:
     stream = await engine.chat_stream(
         _deployment(base),
         _body(prompt_tokens=12, completion_tokens=3),
-        context=_ctx(),
-        sinks=[records.append],
+        CallOptions(_ctx(), sinks=(records.append,)),
     )
     chunks = [c async for c in stream]
     assert chunks and all(c["choices"] for c in chunks)
@@ -134,7 +135,9 @@ async def test_stream_success_sets_usage_cost_record(base: str) -> None:
 
 async def test_dropped_stream_is_recorded_once(base: str) -> None:
     records: list[CallRecord] = []
-    stream = await engine.chat_stream(_deployment(base), _body(), context=_ctx(), sinks=[records.append])
+    stream = await engine.chat_stream(
+        _deployment(base), _body(), CallOptions(_ctx(), sinks=(records.append,))
+    )
     await stream.__anext__()
     del stream
     gc.collect()
@@ -144,7 +147,7 @@ async def test_dropped_stream_is_recorded_once(base: str) -> None:
 async def test_cancelled_call_is_recorded(base: str) -> None:
     records: list[CallRecord] = []
     task = asyncio.create_task(
-        engine.chat(_deployment(base), _body(latency_ms=2000), context=_ctx(), sinks=[records.append])
+        engine.chat(_deployment(base), _body(latency_ms=2000), CallOptions(_ctx(), sinks=(records.append,)))
     )
     await asyncio.sleep(0.1)
     task.cancel()
@@ -162,7 +165,7 @@ async def test_missing_key_is_a_failure_record_without_request(
     dep = Deployment(provider="xai", model="grok-3", api_base=base)
     before = len(sim.requests)
     with pytest.raises(errors.MissingAPIKeyError, match="XAI_API_KEY"):
-        await engine.chat(dep, _body(), context=_ctx(), sinks=[records.append])
+        await engine.chat(dep, _body(), CallOptions(_ctx(), sinks=(records.append,)))
     assert len(sim.requests) == before
     assert [r.error.type for r in records if r.error] == ["MissingAPIKeyError"]
 
@@ -170,7 +173,9 @@ async def test_missing_key_is_a_failure_record_without_request(
 async def test_embed(base: str) -> None:
     records: list[CallRecord] = []
     dep = Deployment(provider="openai", model="text-embedding-3-small", api_base=base, api_key="sk")
-    result = await engine.embed(dep, {"input": ["a", "bb"]}, context=_ctx(), sinks=[records.append])
+    result = await engine.embed(
+        dep, {"input": ["a", "bb"]}, CallOptions(_ctx(), "aembedding", sinks=(records.append,))
+    )
     assert len(result.body["data"]) == 2
     assert result.usage.input_tokens == 2
     assert records == [result.record] and result.record.call_type == "aembedding"
@@ -185,7 +190,9 @@ async def test_failure_record_counts_retries(base: str, monkeypatch: pytest.Monk
     records: list[CallRecord] = []
     with pytest.raises(errors.InternalServerError):
         await engine.chat(
-            _deployment(base), _body(error_status=500), context=_ctx(), num_retries=2, sinks=[records.append]
+            _deployment(base),
+            _body(error_status=500),
+            CallOptions(_ctx(), num_retries=2, sinks=(records.append,)),
         )
     assert [r.retries for r in records] == [2]
     assert records[0].api_base == base
@@ -200,7 +207,7 @@ async def test_unexpected_exception_still_records_failure(base: str, monkeypatch
     monkeypatch.setattr(OpenAICompatibleProvider, "usage_from_body", broken)
     records: list[CallRecord] = []
     with pytest.raises(KeyError):
-        await engine.chat(_deployment(base), _body(), context=_ctx(), sinks=[records.append])
+        await engine.chat(_deployment(base), _body(), CallOptions(_ctx(), sinks=(records.append,)))
     assert len(records) == 1 and records[0].error is not None
     assert records[0].error.type == "APIError" and "bug" in records[0].error.message
 
@@ -214,9 +221,9 @@ async def test_a_pricing_failure_is_unpriced_not_a_lost_call(base: str) -> None:
     records: list[CallRecord] = []
     dep = _deployment(base)
     dep = dataclasses.replace(dep, price=_BrokenPrice())
-    result = await engine.chat(dep, _body(), context=_ctx(), sinks=[records.append])
+    result = await engine.chat(dep, _body(), CallOptions(_ctx(), sinks=(records.append,)))
     assert result.cost.total is None and "bad price data" in (result.cost.unpriced_reason or "")
-    stream = await engine.chat_stream(dep, _body(), context=_ctx(), sinks=[records.append])
+    stream = await engine.chat_stream(dep, _body(), CallOptions(_ctx(), sinks=(records.append,)))
     assert [c async for c in stream]
     assert [r.status for r in records] == ["success", "success"]
     assert records[1].response_cost is None

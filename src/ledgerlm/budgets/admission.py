@@ -24,6 +24,7 @@ from ledgerlm.budgets.backend import BudgetBackend
 from ledgerlm.budgets.config import BudgetConfig, EntityBudget
 from ledgerlm.budgets.contract import Reservation
 from ledgerlm.budgets.durations import next_reset
+from ledgerlm.budgets.estimate import RequestBounds
 from ledgerlm.budgets.memory import MemoryBudgets
 from ledgerlm.budgets.redis_backend import RedisBudgets
 from ledgerlm.budgets.reservations import Budgets
@@ -135,8 +136,10 @@ class BudgetAdmission:
             price=price,
             body=body,
             request_id=ctx.request_id,
-            model_max_output=getattr(price, "max_output_tokens", None),
-            sent=limits_as_sent(deployment, body),
+            bounds=RequestBounds(
+                model_max_output=getattr(price, "max_output_tokens", None),
+                sent=limits_as_sent(deployment, body),
+            ),
         )
         return Reservation(request_id=ctx.request_id, amount=held.amount, data={_RESERVATION: held})
 

@@ -29,7 +29,14 @@ from typing import Any, Protocol
 
 import orjson
 
-__all__ = ["Estimate", "EstimateSettings", "SentLimits", "estimate_request", "worst_case_cost"]
+__all__ = [
+    "Estimate",
+    "EstimateSettings",
+    "RequestBounds",
+    "SentLimits",
+    "estimate_request",
+    "worst_case_cost",
+]
 
 _OUTPUT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 _IMAGE_PART_TYPES = frozenset({"image_url", "image", "input_image", "file", "input_file", "document"})
@@ -43,6 +50,18 @@ class SentLimits(Protocol):
 
     @property
     def choices(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RequestBounds:
+    """What bounds a request's tokens beside its body: ``body_bytes`` (length of the raw body, when the
+    caller has it), ``model_max_output`` (the model's output cap, tokens), ``context_window`` (tokens),
+    ``sent`` (the output limits of the body as sent upstream)."""
+
+    body_bytes: int | None = None
+    model_max_output: int | None = None
+    context_window: int | None = None
+    sent: SentLimits | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from ledgerlm.budgets.backend import BudgetBackend
 from ledgerlm.budgets.estimate import (
     Estimate,
     EstimateSettings,
-    SentLimits,
+    RequestBounds,
     estimate_request,
     worst_case_cost,
 )
@@ -138,21 +138,20 @@ class Budgets:
         price: Any,
         body: Mapping[str, Any],
         request_id: str,
-        body_bytes: int | None = None,
-        model_max_output: int | None = None,
-        context_window: int | None = None,
-        sent: SentLimits | None = None,
+        bounds: RequestBounds | None = None,
     ) -> Reservation:
         """Reserve ``body``'s worst-case cost at ``price`` against every budget in ``entities`` and count
-        it against every rate limit, all or nothing. ``sent``: the output limits of the body as sent
-        upstream (``estimate_request``). Raises as listed in the module docstring."""
+        it against every rate limit, all or nothing. ``bounds``: what else bounds the request's tokens
+        (``bounds.sent``: the output limits of the body as sent upstream). Raises as listed in the
+        module docstring."""
+        bounds = bounds or RequestBounds()
         estimate = estimate_request(
             body,
-            body_bytes=body_bytes,
-            model_max_output=model_max_output,
-            context_window=context_window,
+            body_bytes=bounds.body_bytes,
+            model_max_output=bounds.model_max_output,
+            context_window=bounds.context_window,
             settings=self.settings.estimate,
-            sent=sent,
+            sent=bounds.sent,
         )
         model = str(body.get("model") or "")
         cost = worst_case_cost(price, self._held(estimate, model))
@@ -166,9 +165,18 @@ class Budgets:
         plan = self._plan(reservation, entities)
         if not (plan.budgets or plan.rates or plan.track):
             return reservation
+        result = await self._admit(plan)
+        if not result.ok:
+            raise self._rejection(result, reservation)
+        reservation.held = True
+        reservation.headers = rate_headers(result.rates)
+        return reservation
+
+    async def _admit(self, plan: AdmitPlan) -> AdmitResult:
+        """``backend.admit`` within ``io_timeout_s``; counters unreachable: 503 (hard budgets fail closed)."""
         try:
             async with asyncio.timeout(self.settings.io_timeout_s):
-                result = await self.backend.admit(plan, self.clock())
+                return await self.backend.admit(plan, self.clock())
         except Exception as exc:  # Redis or the database unreachable: hard budgets fail closed
             wait = getattr(exc, "retry_after_s", None)
             if wait is not None:  # a rebuild's quiet window (RedisBudgets): every instance restores holds
@@ -182,11 +190,6 @@ class Budgets:
             raise ServiceUnavailableError(
                 "budget and rate-limit counters are unavailable; request refused", code="budgets_unavailable"
             ) from exc
-        if not result.ok:
-            raise self._rejection(result, reservation)
-        reservation.held = True
-        reservation.headers = rate_headers(result.rates)
-        return reservation
 
     def _held(self, estimate: Estimate, model: str) -> Estimate:
         """The tokens a request holds: the worst case, or with ``expected`` its output bound lowered

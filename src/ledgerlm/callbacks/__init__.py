@@ -2,8 +2,8 @@
 
 INTERFACE CONTRACT (the engine calls this)::
 
-    log = start_call(call_type=..., model=..., messages=..., params=..., context=..., stream=...,
-                     is_async=..., per_call_callbacks=[...], no_log=...)
+    log = start_call(CallStart(call_type=..., model=..., messages=..., params=..., context=...,
+                               stream=..., is_async=..., per_call_callbacks=[...], no_log=...))
     log.pre_api_call()                       # input_callback fns + CustomLogger.log_pre_api_call
     log.stream_chunk(chunk)                  # opt-in per-chunk hooks (cheap no-op when nobody opted in)
     log.success(record, response_obj)        # exactly one of success/failure per call; later calls
@@ -30,13 +30,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any, SupportsIndex
 
 from ledgerlm.callbacks import registry
-from ledgerlm.callbacks.call_log import CallLog, Sink, start_call
+from ledgerlm.callbacks.call_log import CallLog, CallStart, Sink, start_call
 from ledgerlm.callbacks.custom_logger import CustomLogger
 from ledgerlm.callbacks.dispatcher import CallbackError, DispatcherConfig, get_dispatcher
 from ledgerlm.redaction import add_redactor, clear_redactors, remove_redactor
 
 __all__ = [
     "CallLog",
+    "CallStart",
     "CallbackError",
     "CustomLogger",
     "DispatcherConfig",

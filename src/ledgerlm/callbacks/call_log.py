@@ -2,8 +2,8 @@
 
 The engine calls, in order::
 
-    log = start_call(call_type=..., model=..., messages=..., params=..., context=..., stream=...,
-                     is_async=..., per_call_callbacks=[...], no_log=...)
+    log = start_call(CallStart(call_type=..., model=..., messages=..., params=..., context=...,
+                               stream=..., is_async=..., per_call_callbacks=[...], no_log=...))
     log.pre_api_call()              # input events (dispatched, never inline)
     log.stream_chunk(chunk)         # per chunk; a no-op unless a logger overrides a stream hook
     log.success(record, response) | log.failure(record, exc)   # exactly one wins; later ones are
@@ -19,7 +19,8 @@ from __future__ import annotations
 import inspect
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +33,7 @@ from ledgerlm.callbacks.registry import Callback, current_lists, targets_for
 from ledgerlm.record import CallRecord, RecordEvent
 from ledgerlm.types import CallContext
 
-__all__ = ["CallLog", "Sink", "start_call"]
+__all__ = ["CallLog", "CallStart", "Sink", "start_call"]
 
 Sink = Callable[[CallRecord], None]
 
@@ -78,7 +79,7 @@ class CallLog:
     """Handle for one call's events; guarantees exactly one terminal event (thread-safe)."""
 
     def __init__(
-        self, info: payload.CallInfo, per_call: Sequence[Callback] | None, lists: dict[str, list[Callback]]
+        self, info: payload.CallInfo, per_call: Sequence[Callback] | None, lists: Mapping[str, list[Callback]]
     ) -> None:
         self.info = info
         self._input = targets_for("input", per_call, lists)
@@ -291,36 +292,45 @@ def _submit_function(fn: Callable[..., Any], event: _Event) -> None:
     get_dispatcher().submit(fn, _name(fn), lambda: fn(*event.args()), is_async=_is_async_callable(fn))
 
 
-def start_call(
-    *,
-    call_type: str = "completion",
-    model: str = "",
-    messages: Any = None,
-    params: dict[str, Any] | None = None,
-    context: CallContext | None = None,
-    stream: bool = False,
-    is_async: bool = False,
-    per_call_callbacks: Sequence[Callback] | None = None,
-    no_log: bool = False,
-    **extra: Any,
-) -> CallLog:
+@dataclass(frozen=True, slots=True)
+class CallStart:
+    """What a call's log handle is opened with: ``call_type`` (``completion``, ``acompletion``,
+    ``aembedding`` ...), ``model`` (as logged), ``messages`` (or ``input``), ``params`` (the request
+    body), ``context``, ``stream``, ``is_async`` (async hooks of the caller's kind), ``per_call_callbacks``
+    (this call only), ``no_log`` (drop content from every payload), ``extra`` (more payload fields)."""
+
+    call_type: str = "completion"
+    model: str = ""
+    messages: Any = None
+    params: Mapping[str, Any] | None = None
+    context: CallContext | None = None
+    stream: bool = False
+    is_async: bool = False
+    per_call_callbacks: Sequence[Callback] | None = None
+    no_log: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def start_call(start: CallStart, lists: Mapping[str, list[Callback]] | None = None) -> CallLog:
     """Open the log handle of one call (see the module docstring).
 
-    The global callback lists are read now: a callback registered while the call runs sees the
-    next call. ``per_call_callbacks`` apply to this call only. ``no_log`` (or ``context.no_log``)
-    drops content from every payload while usage and cost are still logged.
+    ``lists``: the four callback lists in effect (a runtime's, ``Runtime.callback_lists()``); default:
+    the package's, read now (a callback registered while the call runs sees the next call).
+    ``no_log`` (or ``context.no_log``) drops content from every payload while usage and cost are
+    still logged.
     """
+    context = start.context
     info = payload.CallInfo(
-        call_type=call_type,
-        model=model,
-        messages=messages,
-        params=dict(params or {}),
+        call_type=start.call_type,
+        model=start.model,
+        messages=start.messages,
+        params=dict(start.params or {}),
         metadata=dict(context.metadata) if context is not None else {},
         request_id=context.request_id if context is not None else None,
-        stream=stream,
-        is_async=is_async,
-        no_log=no_log or (context is not None and context.no_log),
+        stream=start.stream,
+        is_async=start.is_async,
+        no_log=start.no_log or (context is not None and context.no_log),
         start_time=time.time(),
-        extra=extra,
+        extra=dict(start.extra),
     )
-    return CallLog(info, per_call_callbacks, current_lists())
+    return CallLog(info, start.per_call_callbacks, lists if lists is not None else current_lists())

@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ledgerlm.custom_logger import CustomLogger
@@ -26,6 +27,7 @@ from ledgerlm.integrations import get_exporter
 
 __all__ = [
     "Callback",
+    "CallbackLists",
     "EventKind",
     "callbacks",
     "current_lists",
@@ -61,6 +63,21 @@ _EVENT_LISTS: dict[EventKind, tuple[str, ...]] = {
 }
 
 
+@dataclass(slots=True)
+class CallbackLists:
+    """A runtime's own four lists (LiteLLM's names), for a runtime that does not use the package's:
+    ``callbacks`` (every event), ``success_callback``, ``failure_callback``, ``input_callback``."""
+
+    callbacks: list[Callback] = field(default_factory=list)
+    success_callback: list[Callback] = field(default_factory=list)
+    failure_callback: list[Callback] = field(default_factory=list)
+    input_callback: list[Callback] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[Callback]]:
+        """The lists by name (the same list objects: appending to one shows in the next call)."""
+        return {name: getattr(self, name) for name in _LIST_NAMES}
+
+
 def current_lists() -> dict[str, list[Callback]]:
     """The four lists in effect now: a list assigned on the ``ledgerlm`` package wins over ours."""
     pkg = sys.modules.get("ledgerlm")
@@ -73,7 +90,7 @@ def current_lists() -> dict[str, list[Callback]]:
 
 
 def targets_for(
-    kind: EventKind, per_call: Sequence[Callback] | None, lists: dict[str, list[Callback]] | None = None
+    kind: EventKind, per_call: Sequence[Callback] | None, lists: Mapping[str, list[Callback]] | None = None
 ) -> tuple[Callback, ...]:
     """The callbacks that receive ``kind`` for one call: global lists then per-call, deduplicated.
 

@@ -2,14 +2,17 @@
 
 Public API (async; the proxy calls these directly, the SDK wraps them)::
 
-    result = await chat(deployment, body, context=ctx)            # ChatResult
-    stream = await chat_stream(deployment, body, context=ctx)     # ChatStream (async iterator of chunks)
-    result = await embed(deployment, body, context=ctx)           # EmbeddingResult
+    options = CallOptions(ctx, call_type="acompletion", num_retries=2, timeout=None, runtime=None)
+    result = await chat(deployment, body, options)            # ChatResult
+    stream = await chat_stream(deployment, body, options)     # ChatStream (async iterator of chunks)
+    result = await embed(deployment, body, options)           # EmbeddingResult
 
 ``body`` is an OpenAI request body (``messages`` + params, or ``input`` + params); the upstream model
-comes from ``deployment.model``. Every call produces exactly one terminal event on its ``CallLog``
-(``ledgerlm.callbacks``): ``success(record, response)`` or ``failure(record, exc)``, also when the
-consumer of a stream stops early, the stream breaks or stalls, or the calling task is cancelled.
+comes from ``deployment.model``. The provider is called through the runtime's transport
+(``options.runtime``, default ``ledgerlm.runtime.default_runtime()``). Every call produces exactly one
+terminal event on its ``CallLog`` (``ledgerlm.callbacks``): ``success(record, response)`` or
+``failure(record, exc)``, also when the consumer of a stream stops early, the stream breaks or
+stalls, or the calling task is cancelled.
 Errors are raised as ``ledgerlm.errors.APIError`` subclasses after the failure event.
 
 Inside, the call is a value: ``CallOptions`` (frozen) + one ``Call`` per call (``engine.call``), one
@@ -25,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from ledgerlm.callbacks import CallLog, start_call
+from ledgerlm.callbacks import CallLog, CallStart, start_call
 from ledgerlm.engine.call import Call, CallOptions, CallResult, Sink
 from ledgerlm.engine.cost import call_cost, compiled_price
 from ledgerlm.engine.record import build_record, estimate_prompt_tokens
@@ -34,8 +37,7 @@ from ledgerlm.errors import APIError, APIResponseValidationError, BadRequestErro
 from ledgerlm.providers import Provider, get_provider
 from ledgerlm.providers.base import Deployment, HTTPRequest
 from ledgerlm.providers.openai_endpoints import BINARY_RESPONSE
-from ledgerlm.transport import RETRIES_ATTR, SendResult, send
-from ledgerlm.types import CallContext
+from ledgerlm.transport import RETRIES_ATTR, SendOptions, SendResult, send_with
 from ledgerlm.usage.tier import with_requested_tier
 
 __all__ = [
@@ -57,21 +59,10 @@ ChatResult = CallResult  # a finished chat call (``body``: OpenAI ``chat.complet
 EmbeddingResult = CallResult  # a finished embeddings call (``body``: OpenAI ``list`` of ``embedding``)
 
 
-def _options(
-    context: CallContext,
-    call_type: str,
-    num_retries: int,
-    timeout: float | None,
-    callbacks: list[Any] | None,
-    sinks: list[Sink] | None,
-) -> CallOptions:
-    return CallOptions(context, call_type, num_retries, timeout, tuple(callbacks or ()), tuple(sinks or ()))
-
-
 def _open_log(call: Call) -> CallLog:
     deployment, body, options = call.deployment, call.body, call.options
     assert deployment is not None
-    log = start_call(
+    start = CallStart(
         call_type=options.call_type,
         model=deployment.model_group or f"{deployment.provider}/{deployment.model}",
         messages=body.get("messages", body.get("input")),
@@ -81,6 +72,7 @@ def _open_log(call: Call) -> CallLog:
         is_async=options.call_type.startswith("a"),
         per_call_callbacks=list(options.callbacks),
     )
+    log = start_call(start, options.in_runtime().callback_lists())
     for sink in options.sinks:
         log.add_sink(sink)
     return log
@@ -142,12 +134,12 @@ def _build_request(
 
 
 async def _send(provider: Provider, call: Call, request: HTTPRequest) -> SendResult:
-    """``transport.send`` with the provider's error mapping and the deployment's default timeout."""
+    """``send_with`` on the runtime's transport, with the provider's error mapping and the deployment's
+    default timeout."""
     deployment = call.deployment
     assert deployment is not None
     timeout = call.options.timeout
-    return await send(
-        request,
+    options = SendOptions(
         map_error=lambda s, b, h: provider.error_from_response(deployment, s, b, h),
         provider=provider.name,
         model=deployment.model,
@@ -155,6 +147,7 @@ async def _send(provider: Provider, call: Call, request: HTTPRequest) -> SendRes
         num_retries=call.options.num_retries,
         stream=call.stream,
     )
+    return await send_with(call.options.in_runtime().transport, request, options)
 
 
 async def _plain_call(call: Call, *, embedding: bool) -> CallResult:
@@ -185,36 +178,14 @@ async def _plain_call(call: Call, *, embedding: bool) -> CallResult:
     return CallResult(out, call.usage, cost, record, raw if provider.returns_openai_format else None)
 
 
-async def chat(
-    deployment: Deployment,
-    body: dict[str, Any],
-    *,
-    context: CallContext,
-    call_type: str = "acompletion",
-    num_retries: int = 2,
-    timeout: float | None = None,
-    callbacks: list[Any] | None = None,
-    sinks: list[Sink] | None = None,
-) -> CallResult:
-    """A non-streamed chat completion. ``timeout``: seconds for the whole call (default: the
+async def chat(deployment: Deployment, body: dict[str, Any], options: CallOptions) -> CallResult:
+    """A non-streamed chat completion. ``options.timeout``: seconds for the whole call (default: the
     deployment's, else ``transport.DEFAULT_TIMEOUT_S``). Raises ``APIError`` subclasses."""
-    options = _options(context, call_type, num_retries, timeout, callbacks, sinks)
     return await _plain_call(Call(options, deployment, body), embedding=False)
 
 
-async def embed(
-    deployment: Deployment,
-    body: dict[str, Any],
-    *,
-    context: CallContext,
-    call_type: str = "aembedding",
-    num_retries: int = 2,
-    timeout: float | None = None,
-    callbacks: list[Any] | None = None,
-    sinks: list[Sink] | None = None,
-) -> CallResult:
+async def embed(deployment: Deployment, body: dict[str, Any], options: CallOptions) -> CallResult:
     """An embeddings call (``body``: ``input`` + params). Raises ``APIError`` subclasses."""
-    options = _options(context, call_type, num_retries, timeout, callbacks, sinks)
     return await _plain_call(Call(options, deployment, body), embedding=True)
 
 
@@ -223,25 +194,14 @@ def _caller_wants_usage(body: Mapping[str, Any]) -> bool:
     return bool(isinstance(options, Mapping) and options.get("include_usage"))
 
 
-async def chat_stream(
-    deployment: Deployment,
-    body: dict[str, Any],
-    *,
-    context: CallContext,
-    call_type: str = "acompletion",
-    num_retries: int = 2,
-    timeout: float | None = None,
-    callbacks: list[Any] | None = None,
-    sinks: list[Sink] | None = None,
-) -> ChatStream:
+async def chat_stream(deployment: Deployment, body: dict[str, Any], options: CallOptions) -> ChatStream:
     """A streamed chat completion, returned once the provider answered 200 (errors before that are
-    raised here, after retries). ``timeout``: seconds to the first byte and between chunks.
+    raised here, after retries). ``options.timeout``: seconds to the first byte and between chunks.
 
     Iterate the ``ChatStream`` for OpenAI chunk dicts; ``.usage`` / ``.cost`` / ``.record`` are set
     when it ends. The usage chunk ledgerlm requested on the caller's behalf is not yielded unless the
     body asked for it (``stream_options.include_usage``).
     """
-    options = _options(context, call_type, num_retries, timeout, callbacks, sinks)
     call = Call(options, deployment, body, stream=True)
     log = _open_log(call)
     try:

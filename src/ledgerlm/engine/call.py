@@ -14,6 +14,7 @@ from typing import Any
 
 from ledgerlm.providers.base import Deployment
 from ledgerlm.record import CallRecord
+from ledgerlm.runtime import Runtime, default_runtime
 from ledgerlm.types import CallContext, Cost, Usage
 
 __all__ = ["Call", "CallOptions", "CallResult", "Sink"]
@@ -27,7 +28,8 @@ class CallOptions:
     ...); ``num_retries``: retries of a retryable error; ``timeout``: seconds for the whole plain call
     or between stream chunks (``None``: the deployment's, else the transport's default);
     ``callbacks``: per-call callbacks (beside the global lists); ``sinks``: functions receiving the
-    record synchronously at the terminal event (the proxy's spend spool)."""
+    record synchronously at the terminal event (the proxy's spend spool); ``runtime``: the transport
+    and callback lists to use (``None``: ``ledgerlm.runtime.default_runtime()``)."""
 
     context: CallContext
     call_type: str = "acompletion"
@@ -35,6 +37,11 @@ class CallOptions:
     timeout: float | None = None
     callbacks: tuple[Any, ...] = ()
     sinks: tuple[Sink, ...] = ()
+    runtime: Runtime | None = None
+
+    def in_runtime(self) -> Runtime:
+        """The runtime the call runs in."""
+        return self.runtime if self.runtime is not None else default_runtime()
 
 
 @dataclass(slots=True)

@@ -21,8 +21,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
-
 from ledgerlm.callbacks import CallLog
 from ledgerlm.engine.call import Call
 from ledgerlm.engine.cost import call_cost
@@ -30,7 +28,7 @@ from ledgerlm.engine.record import build_record, failure_cost
 from ledgerlm.errors import APIConnectionError, APIError, APIResponseValidationError
 from ledgerlm.providers.base import StreamDecoder
 from ledgerlm.record import CallRecord
-from ledgerlm.transport import DEFAULT_TIMEOUT_S, map_client_error
+from ledgerlm.transport import DEFAULT_TIMEOUT_S, READ_ERRORS, TransportResponse, map_client_error
 from ledgerlm.types import Cost, Usage
 from ledgerlm.usage.tier import with_requested_tier
 
@@ -54,7 +52,7 @@ class ChatStream:
 
     def __init__(
         self,
-        response: aiohttp.ClientResponse,
+        response: TransportResponse,
         decoder: StreamDecoder,
         log: CallLog,
         call: Call,
@@ -105,7 +103,7 @@ class ChatStream:
         except APIError as exc:
             self._finish(exc)
             raise
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except READ_ERRORS as exc:
             error = map_client_error(
                 exc,
                 provider=self._deployment.provider,

@@ -16,6 +16,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -127,39 +128,9 @@ def build_app(state: ProxyState) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await state.store.start()
-        await ledger_routes.record_deployment_prices(state)  # the price book (issue 19)
-        model_sync = None
-        if general.store_model_in_db:  # models added with /model/new, changes seen from other instances
-            from ledgerlm.proxy.entities.models_db import ModelSync, load_db_models
-
-            await load_db_models(state, strict=False)
-            model_sync = ModelSync(state, general.model_db_poll_interval_s)
-            await model_sync.start()
-        await start_admission(state.admission)
-        await state.key_events.start()
-        await reconcile.start()
-        await spend_alert_routes.start(state)  # budget forecast loop (issue 23)
-        if checker is not None:
-            await checker.start()
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            await _start_services(state, stack, reconcile, checker)
             yield
-        finally:
-            if checker is not None:
-                await checker.stop()
-            if model_sync is not None:
-                await model_sync.stop()
-            await spend_alert_routes.stop(state)
-            await reconcile.stop()
-            await state.key_events.stop()
-            await state.router.aclose()
-            if state.response_cache is not None:
-                await state.response_cache.backend.close()
-            await stop_admission(state.admission)
-            await state.alerts.close()
-            await state.store.stop()
-            await close_callbacks(state.callbacks)
-            await transport.close_session()
 
     app = Starlette(
         routes=[*routes(), *metrics_routes(state)],
@@ -170,6 +141,42 @@ def build_app(state: ProxyState) -> Starlette:
     app.state.reconcile = reconcile
     app.state.health_checker = checker
     return app
+
+
+async def _start_services(
+    state: ProxyState, stack: contextlib.AsyncExitStack, reconcile: Any, checker: Any
+) -> None:
+    """Start the app's background services in order; each one's stop is pushed on ``stack`` (run in
+    reverse order at shutdown, also when a later start fails)."""
+    general = state.config.general_settings
+    stack.push_async_callback(transport.close_session)  # the default transport (pass-through routes)
+    stack.push_async_callback(state.runtime.aclose)  # this app's transport sessions
+    stack.push_async_callback(close_callbacks, state.callbacks)
+    await state.store.start()
+    stack.push_async_callback(state.store.stop)
+    stack.push_async_callback(state.alerts.close)
+    await ledger_routes.record_deployment_prices(state)  # the price book (issue 19)
+    if general.store_model_in_db:  # models added with /model/new, changes seen from other instances
+        from ledgerlm.proxy.entities.models_db import ModelSync, load_db_models
+
+        await load_db_models(state, strict=False)
+        model_sync = ModelSync(state, general.model_db_poll_interval_s)
+        await model_sync.start()
+        stack.push_async_callback(model_sync.stop)
+    await start_admission(state.admission)
+    stack.push_async_callback(stop_admission, state.admission)
+    if state.response_cache is not None:
+        stack.push_async_callback(state.response_cache.backend.close)
+    stack.push_async_callback(state.router.aclose)
+    await state.key_events.start()
+    stack.push_async_callback(state.key_events.stop)
+    await reconcile.start()
+    stack.push_async_callback(reconcile.stop)
+    await spend_alert_routes.start(state)  # budget forecast loop (issue 23)
+    stack.push_async_callback(spend_alert_routes.stop, state)
+    if checker is not None:
+        await checker.start()
+        stack.push_async_callback(checker.stop)
 
 
 def create_app(config_path: str | Path, *, migrate: bool = True) -> Starlette:

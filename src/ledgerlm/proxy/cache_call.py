@@ -16,7 +16,7 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ledgerlm.callbacks import start_call
+from ledgerlm.callbacks import CallStart, start_call
 from ledgerlm.engine import ChatResult
 from ledgerlm.engine.call import Call, CallOptions
 from ledgerlm.engine.record import build_record
@@ -70,13 +70,15 @@ def _emit_hit(call: ProxyCall, key: str, entry: dict[str, Any]) -> ChatResult:
     cache = {"key": key, "saved_cost": entry.get("cost"), "cached_usage": entry.get("usage")}
     record = record.model_copy(update={"cache_hit": True, "metadata": {**record.metadata, "cache": cache}})
     handle = start_call(
-        call_type=call.call_type,
-        model=call.model,
-        messages=call.body.get("messages", call.body.get("input")),
-        params=call.body,
-        context=ctx,
-        is_async=True,
-        per_call_callbacks=call.state.callbacks.per_call or [],
+        CallStart(
+            call_type=call.call_type,
+            model=call.model,
+            messages=call.body.get("messages", call.body.get("input")),
+            params=call.body,
+            context=ctx,
+            is_async=True,
+            per_call_callbacks=call.state.callbacks.per_call or [],
+        )
     )
     handle.add_sink(call.sink)
     handle.success(record, body)

@@ -257,7 +257,11 @@ class ProxyCall:
         return UserAPIKeyAuth.from_key(self.key, end_user_id=self.ctx.end_user)
 
     def engine_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``engine.chat`` / ``chat_stream`` / ``embed`` outside the router (one
+        """``{"options": engine_options()}``: keyword arguments for ``engine.chat`` / ``embed``."""
+        return {"options": self.engine_options()}
+
+    def engine_options(self) -> CallOptions:
+        """The ``CallOptions`` of ``engine.chat`` / ``chat_stream`` / ``embed`` outside the router (one
         attempt on the picked deployment; ``run`` is the routed path)."""
         state = self.state
         deployment = self.deployment
@@ -276,17 +280,18 @@ class ProxyCall:
             and asked_timeout > 0
         ):
             timeout = float(asked_timeout)  # LiteLLM's per-request timeout (seconds)
-        return {
-            "context": self.ctx,
-            "call_type": self.call_type,
-            "num_retries": retries,
-            "timeout": timeout,
-            "callbacks": state.callbacks.per_call or None,
-            "sinks": [self.sink],
-        }
+        return CallOptions(
+            self.ctx,
+            self.call_type,
+            num_retries=retries,
+            timeout=timeout,
+            callbacks=tuple(state.callbacks.per_call or ()),
+            sinks=(self.sink,),
+            runtime=state.runtime,
+        )
 
     async def run(self, admitted: dict[str, Any], call: Any) -> Any:
-        """``call(deployment, body, engine_kwargs)`` through the router: retries, fallbacks, cooldowns,
+        """``call(deployment, body, options)`` through the router: retries, fallbacks, cooldowns,
         each attempt's record routed by ``AttemptLedger`` (``routing.attempts``). Before each attempt
         ``deployment`` (and the logged model group) is the attempt's."""
         assert self.routed is not None
@@ -295,11 +300,12 @@ class ProxyCall:
             self.deployment = deployment
             self.ctx.model_group = deployment.model_group or self.model  # a fallback's group is logged
 
-        base = {
-            "context": self.ctx,
-            "call_type": self.call_type,
-            "callbacks": self.state.callbacks.per_call or None,
-        }
+        base = CallOptions(
+            self.ctx,
+            self.call_type,
+            callbacks=tuple(self.state.callbacks.per_call or ()),
+            runtime=self.state.runtime,
+        )
         return await self.routed.run(admitted, call, base, self.sink, self.state.store.append, on_attempt)
 
     def mark(self, stage: str) -> None:

@@ -37,6 +37,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ledgerlm import engine
+from ledgerlm.engine.call import CallOptions
 from ledgerlm.providers import split_model
 from ledgerlm.providers.base import Deployment
 from ledgerlm.proxy.auth import KeyContext
@@ -86,16 +87,17 @@ async def check_one(state: ProxyState, entry: Entry) -> tuple[str, dict[str, Any
         request_id=f"health-{uuid.uuid4().hex}", metadata={"health_check": True}, model_group=entry.model_name
     )
     timeout = float(entry.model_info.get("health_check_timeout") or DEFAULT_TIMEOUT_S)
-    kwargs: dict[str, Any] = {"context": context, "num_retries": 0, "timeout": timeout}
-    kwargs["sinks"] = [state.store.append]
+    options = CallOptions(
+        context, num_retries=0, timeout=timeout, sinks=(state.store.append,), runtime=state.runtime
+    )
     try:
         async with asyncio.timeout(timeout + 1.0):
             if mode == "embedding":
                 body: dict[str, Any] = {"model": deployment.model, "input": HEALTH_INPUT}
-                await engine.embed(deployment, body, **kwargs)
+                await engine.embed(deployment, body, options)
             else:
                 chat: dict[str, Any] = {"model": deployment.model, "messages": HEALTH_MESSAGES}
-                await engine.chat(deployment, {**chat, "max_tokens": 1}, **kwargs)
+                await engine.chat(deployment, {**chat, "max_tokens": 1}, options)
     except Exception as exc:  # the deployment's failure is the answer
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         return "unhealthy", {**shown, "error": str(message)[:1000]}

@@ -28,7 +28,8 @@ Adding an endpoint means writing an ``Endpoint`` (see ``ledgerlm.proxy.endpoints
 * its reader ``read(call) -> body dict``: ``read_json`` (default), ``read_form`` (multipart; files are
   kept in ``call.attachments``), ``read_raw`` (bytes kept as ``call.attachments["raw"]``, the body is
   their JSON object or ``{}``), ``read_nothing`` (GET lookups);
-* its engine function ``call(deployment, body, **kwargs)`` (``engine.chat``...) or any function of
+* its engine function ``call(deployment, body, options, **upstream.kwargs)`` (``engine.chat``...,
+  ``options`` a ``CallOptions``) or any function of
   that shape returning an object with ``record``, ``cost`` (and ``body`` / ``raw``): a call the engine
   does not run writes its one record with ``ledgerlm.proxy.endpoints.logged.log_call``;
   ``Upstream.kwargs`` adds per-call keyword arguments (pass-through's outgoing HTTP request);
@@ -49,6 +50,7 @@ from typing import Any, Protocol
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ledgerlm.engine.call import CallOptions
 from ledgerlm.engine.stream import ClientDisconnectedError
 from ledgerlm.errors import BadRequestError, LedgerLMError
 from ledgerlm.providers.base import Deployment
@@ -148,7 +150,7 @@ class Endpoint:
     """One inference API format.
 
     ``call_type``: the record's call type (``acompletion``, ``amessages``...). ``need``: the body field
-    that must be present (400 ``missing_<need>``). ``call(deployment, body, **engine_kwargs)``: the
+    that must be present (400 ``missing_<need>``). ``call(deployment, body, options)`` (``CallOptions``): the
     engine function of a plain call (``engine.chat``, ``engine.embed``); ``open_stream``: the one that
     opens a stream (``None``: the endpoint does not stream and ``stream`` is ignored). ``parse(call,
     body)``: format checks and context fields after routing (raise ``BadRequestError``). ``prepare(call,
@@ -261,14 +263,14 @@ async def _attempts(
     resolves its own); the ``Upstream`` of the attempt that answered."""
     last: list[Upstream] = []
 
-    async def attempt(deployment: Deployment, body: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+    async def attempt(deployment: Deployment, body: dict[str, Any], options: CallOptions) -> Any:
         upstream = endpoint.prepare(call, body)  # call.deployment is the attempt's (ProxyCall.run)
         last[:] = [upstream]
-        return await engine_call(upstream.deployment, upstream.body, **kwargs, **upstream.kwargs)
+        return await engine_call(upstream.deployment, upstream.body, options, **upstream.kwargs)
 
     if call.routed is None:
         assert call.deployment is not None
-        result = await attempt(call.deployment, admitted, call.engine_kwargs())
+        result = await attempt(call.deployment, admitted, call.engine_options())
     else:
         result = await call.run(admitted, attempt)
     return last[0], result

@@ -213,7 +213,9 @@ async def key_delete(request: Request, state: ProxyState, ctx: KeyContext) -> An
     engine = state.store.engine
     tokens = [hash_key(k) for k in req.keys]
     for alias in req.key_aliases:
-        tokens.extend(r["token"] for r in await keys.list_keys(engine, key_alias=alias, limit=1000))
+        tokens.extend(
+            r["token"] for r in await keys.list_keys(engine, keys.KeyFilter(key_alias=alias), limit=1000)
+        )
     for token in dict.fromkeys(tokens):  # every key is checked before any is deleted
         row = await keys.get_key(engine, token)
         if row is not None:
@@ -255,7 +257,9 @@ async def key_list(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
         "token": _key_hash(q.get("key_hash")),
     }
     await _scope_key_list(state, ctx, where)
-    rows = await keys.list_keys(state.store.engine, **where, limit=size, offset=(page - 1) * size)
+    rows = await keys.list_keys(
+        state.store.engine, keys.KeyFilter(**where), limit=size, offset=(page - 1) * size
+    )
     total = await _count_keys(state, where)
     full = q.get("return_full_object", "false").lower() == "true"
     return {
@@ -399,7 +403,7 @@ async def team_info(request: Request, state: ProxyState, ctx: KeyContext) -> Any
         roles.check_read(ctx, team=row or {"team_id": team_id})
     if row is None:
         raise NotFoundError(f"team {team_id!r} does not exist", param="team_id", code="team_not_found")
-    team_keys = await keys.list_keys(state.store.engine, team_id=team_id, limit=1000)
+    team_keys = await keys.list_keys(state.store.engine, keys.KeyFilter(team_id=team_id), limit=1000)
     from ledgerlm.proxy.spend_alert_routes import budget_forecast  # issue 23: burn-rate forecast
 
     forecast = await budget_forecast(state, "team", row)
@@ -445,7 +449,7 @@ async def user_info(request: Request, state: ProxyState, ctx: KeyContext) -> Any
         roles.check_read(ctx, user_id=user_id, organization_id=(row or {}).get("organization_id"))
     if row is None:
         raise NotFoundError(f"user {user_id!r} does not exist", param="user_id", code="user_not_found")
-    user_keys = await keys.list_keys(state.store.engine, user_id=user_id, limit=1000)
+    user_keys = await keys.list_keys(state.store.engine, keys.KeyFilter(user_id=user_id), limit=1000)
     team_ids = sorted({k["team_id"] for k in user_keys if k.get("team_id")} | set(row.get("teams") or []))
     team_rows = await teams.get_teams(state.store.engine, team_ids)
     teams_out = [team_out(t) for t in team_rows.values()]

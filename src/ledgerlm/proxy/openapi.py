@@ -1,194 +1,44 @@
 """``/openapi.json``: an OpenAPI 3.1 document describing every proxy route with its request and
 response schemas (OpenAI shapes for the LLM routes, LiteLLM fields for management and spend).
 
-Built once (cached) from the management pydantic models and the hand-written schemas below.
+Built once (cached) from the management pydantic models and the hand-written schemas of
+``ledgerlm.proxy.openapi_schemas``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
 from ledgerlm.proxy import management_models as mm
+from ledgerlm.proxy.openapi_schemas import (  # noqa: F401  (re-exported: endpoints/schemas.py)
+    ANTHROPIC_MESSAGE,
+    ANTHROPIC_MESSAGES_REQUEST,
+    CHAT_REQUEST,
+    CHAT_RESPONSE,
+    EMBEDDING_REQUEST,
+    EMBEDDING_RESPONSE,
+    ERROR,
+    LIST,
+    MESSAGE,
+    METADATA,
+    MODELS_RESPONSE,
+    OBJECT,
+    OBJECT_OR_LIST,
+    RESPONSE_HEADERS,
+    SPEND_LOGS,
+    SPEND_ROW,
+    TAGS,
+    USAGE,
+    _errors,
+    _op,
+    _schema,
+)
 from ledgerlm.proxy.ui.openapi import dashboard_paths
 
 __all__ = ["openapi_document"]
-
-ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["message", "type"],
-            "properties": {
-                "message": {"type": "string"},
-                "type": {"type": "string"},
-                "param": {"type": ["string", "null"]},
-                "code": {"type": ["string", "null"]},
-            },
-        }
-    },
-}
-
-MESSAGE = {
-    "type": "object",
-    "required": ["role"],
-    "properties": {
-        "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool", "function"]},
-        "content": {"anyOf": [{"type": "string"}, {"type": "array"}, {"type": "null"}]},
-        "name": {"type": "string"},
-        "tool_calls": {"type": "array"},
-        "tool_call_id": {"type": "string"},
-    },
-}
-
-TAGS = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 128}, "maxItems": 64}
-METADATA = {"type": "object", "properties": {"tags": TAGS}, "additionalProperties": True}
-
-CHAT_REQUEST = {
-    "type": "object",
-    "required": ["model", "messages"],
-    "properties": {
-        "model": {"type": "string", "minLength": 1},
-        "messages": {"type": "array", "items": MESSAGE, "minItems": 1},
-        "stream": {"type": "boolean"},
-        "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
-        "max_tokens": {"type": "integer", "minimum": 1},
-        "max_completion_tokens": {"type": "integer", "minimum": 1},
-        "temperature": {"type": "number"},
-        "top_p": {"type": "number"},
-        "n": {"type": "integer", "minimum": 1},
-        "stop": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-        "tools": {"type": "array"},
-        "tool_choice": {},
-        "response_format": {"type": "object"},
-        "user": {"type": "string", "description": "end user id (also header x-litellm-end-user-id)"},
-        "metadata": METADATA,
-        "tags": TAGS,
-    },
-    "additionalProperties": True,
-}
-
-USAGE = {
-    "type": "object",
-    "properties": {
-        "prompt_tokens": {"type": "integer"},
-        "completion_tokens": {"type": "integer"},
-        "total_tokens": {"type": "integer"},
-    },
-}
-
-CHAT_RESPONSE = {
-    "type": "object",
-    "required": ["id", "object", "choices"],
-    "properties": {
-        "id": {"type": "string"},
-        "object": {"type": "string"},
-        "created": {"type": "integer"},
-        "model": {"type": "string"},
-        "choices": {"type": "array", "items": {"type": "object"}},
-        "usage": USAGE,
-    },
-}
-
-EMBEDDING_REQUEST = {
-    "type": "object",
-    "required": ["model", "input"],
-    "properties": {
-        "model": {"type": "string", "minLength": 1},
-        "input": {"anyOf": [{"type": "string"}, {"type": "array"}]},
-        "dimensions": {"type": "integer", "minimum": 1},
-        "encoding_format": {"type": "string", "enum": ["float", "base64"]},
-        "user": {"type": "string"},
-        "metadata": METADATA,
-        "tags": TAGS,
-    },
-}
-
-EMBEDDING_RESPONSE = {
-    "type": "object",
-    "required": ["object", "data"],
-    "properties": {
-        "object": {"type": "string"},
-        "data": {"type": "array"},
-        "model": {"type": "string"},
-        "usage": USAGE,
-    },
-}
-
-MODELS_RESPONSE = {
-    "type": "object",
-    "properties": {
-        "object": {"type": "string"},
-        "data": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}}}},
-    },
-}
-
-OBJECT = {"type": "object", "additionalProperties": True}
-OBJECT_OR_LIST = {"type": ["object", "array"]}
-LIST = {"type": "array", "items": {"type": "object"}}  # LiteLLM's list routes answer a JSON array
-SPEND_ROW = {
-    "type": "object",
-    "properties": {
-        "request_id": {"type": "string"},
-        "spend": {"type": ["number", "null"], "description": "USD, exact decimal digits; null when unpriced"},
-    },
-}
-SPEND_LOGS = {  # /spend/logs/v2
-    "type": "object",
-    "properties": {"data": {"type": "array", "items": SPEND_ROW}, "page": {"type": "integer"}},
-}
-
-RESPONSE_HEADERS = {
-    "x-request-id": {"schema": {"type": "string"}},
-    "x-litellm-call-id": {"schema": {"type": "string"}},
-    "x-litellm-response-cost": {"schema": {"type": "string"}, "description": "USD, absent when unpriced"},
-    "x-ledgerlm-response-cost": {"schema": {"type": "string"}, "description": "USD, absent when unpriced"},
-    "x-ledgerlm-overhead-ms": {"schema": {"type": "string"}, "description": "proxy time minus upstream"},
-}
-
-
-def _errors(*statuses: int) -> dict[str, Any]:
-    return {
-        str(s): {"description": "error", "content": {"application/json": {"schema": ERROR}}} for s in statuses
-    }
-
-
-def _op(
-    summary: str,
-    response: dict[str, Any],
-    *,
-    body: dict[str, Any] | None = None,
-    params: Sequence[str] = (),
-    errors: tuple[int, ...] = (400, 401, 403),
-    sse: bool = False,
-) -> dict[str, Any]:
-    content: dict[str, Any] = {"application/json": {"schema": response}}
-    if sse:
-        content["text/event-stream"] = {"schema": {"type": "string"}}
-    op: dict[str, Any] = {
-        "summary": summary,
-        "responses": {
-            "200": {"description": "OK", "content": content, "headers": RESPONSE_HEADERS},
-            **_errors(*errors),
-        },
-        "security": [{"bearer": []}],
-    }
-    if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-    if params:
-        op["parameters"] = [
-            {"name": p, "in": "query", "required": False, "schema": {"type": "string"}} for p in params
-        ]
-    return op
-
-
-def _schema(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema(mode="validation")
 
 
 def _llm_paths() -> dict[str, Any]:
@@ -262,6 +112,11 @@ def _management_paths() -> dict[str, Any]:
 
 
 def _spend_paths() -> dict[str, Any]:
+    """The spend routes: log rows, then reports and activity."""
+    return {**_spend_log_paths(), **_spend_report_paths()}
+
+
+def _spend_log_paths() -> dict[str, Any]:
     filters = [
         "request_id",
         "api_key",
@@ -286,8 +141,6 @@ def _spend_paths() -> dict[str, Any]:
         "end_date",
         "summarize",
     ]
-    report = ["group_by", "start_date", "end_date", "api_key", "internal_user_id", "team_id", "customer_id"]
-    dates = ["start_date", "end_date"]
     errors = (400, 401, 403)
     return {
         "/spend/logs": {
@@ -298,6 +151,14 @@ def _spend_paths() -> dict[str, Any]:
         "/spend/logs/v2": {
             "get": _op("Spend log rows, paginated", SPEND_LOGS, params=filters, errors=errors)
         },
+    }
+
+
+def _spend_report_paths() -> dict[str, Any]:
+    report = ["group_by", "start_date", "end_date", "api_key", "internal_user_id", "team_id", "customer_id"]
+    dates = ["start_date", "end_date"]
+    errors = (400, 401, 403)
+    return {
         "/spend/tags": {"get": _op("Spend and requests per tag", LIST, params=dates, errors=errors)},
         "/global/spend/tags": {"get": _op("Spend per tag, every key", LIST, params=dates, errors=errors)},
         "/global/spend/report": {
@@ -322,31 +183,6 @@ def _spend_paths() -> dict[str, Any]:
             "get": _op("Tags' daily spend", OBJECT, params=["tags", *dates], errors=errors)
         },
     }
-
-
-ANTHROPIC_MESSAGES_REQUEST = {
-    "type": "object",
-    "required": ["model", "messages", "max_tokens"],
-    "properties": {
-        "model": {"type": "string", "minLength": 1},
-        "messages": {"type": "array", "items": {"type": "object"}, "minItems": 1},
-        "max_tokens": {"type": "integer", "minimum": 1},
-        "system": {"anyOf": [{"type": "string"}, {"type": "array"}]},
-        "stream": {"type": "boolean"},
-        "metadata": {"type": "object"},
-        "tags": TAGS,
-    },
-    "additionalProperties": True,
-}
-ANTHROPIC_MESSAGE = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string"},
-        "type": {"type": "string"},
-        "content": {"type": "array"},
-        "usage": {"type": "object"},
-    },
-}
 
 
 def _tag_paths() -> dict[str, Any]:

@@ -13,11 +13,13 @@ Headers (https://docs.litellm.ai/docs/proxy/response_headers): ``x-litellm-model
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+from ledgerlm.engine.call import CallOptions
 from ledgerlm.errors import BadRequestError, PermissionDeniedError
 from ledgerlm.providers import get_provider
 from ledgerlm.providers.base import Deployment
@@ -40,7 +42,7 @@ ROUTING_FIELDS = (
     "cache",
 )
 
-EngineCall = Callable[[Deployment, dict[str, Any], dict[str, Any]], Awaitable[Any]]
+EngineCall = Callable[[Deployment, dict[str, Any], CallOptions], Awaitable[Any]]
 
 
 def _field(body: dict[str, Any], name: str, types: tuple[type, ...], what: str) -> Any:
@@ -118,24 +120,21 @@ class RoutedCall:
         self,
         upstream: dict[str, Any],
         call: EngineCall,
-        base: dict[str, Any],
+        base: CallOptions,
         write: Callable[[CallRecord], None],
         write_attempt: Callable[[CallRecord], None],
         on_attempt: Callable[[Deployment], None],
     ) -> Any:
-        """``call(deployment, body, kwargs)`` per attempt through ``Router.run``."""
-        context = base["context"]
-        ledger = self.ledger = AttemptLedger(context.request_id, write, write_attempt)
+        """``call(deployment, body, options)`` per attempt through ``Router.run`` (``base`` with the
+        attempt's retries, timeout and ledger sink)."""
+        ledger = self.ledger = AttemptLedger(base.context.request_id, write, write_attempt)
 
         async def attempt(spec: Attempt) -> Any:
             on_attempt(spec.deployment)
-            kwargs = {
-                **base,
-                "num_retries": spec.max_retries,
-                "timeout": spec.timeout,
-                "sinks": [ledger.next_attempt()],
-            }
-            return await call(spec.deployment, {**upstream, **spec.overrides}, kwargs)
+            options = dataclasses.replace(
+                base, num_retries=spec.max_retries, timeout=spec.timeout, sinks=(ledger.next_attempt(),)
+            )
+            return await call(spec.deployment, {**upstream, **spec.overrides}, options)
 
         try:
             result, self.info = await self.router.run(

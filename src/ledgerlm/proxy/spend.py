@@ -12,7 +12,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from ledgerlm.callbacks import start_call
+from ledgerlm.callbacks import CallStart, start_call
 from ledgerlm.engine.call import Call
 from ledgerlm.engine.record import build_record
 from ledgerlm.record import CallRecord
@@ -68,14 +68,16 @@ def emit_failure(
     """The terminal event of a call that failed in the proxy: the spend row (through ``sink``) and the
     configured failure callbacks, through the same ``CallLog`` the engine uses."""
     log = start_call(
-        call_type=record.call_type,
-        model=record.requested_model,
-        messages=record.messages,
-        params={},
-        context=context,
-        stream=record.stream,
-        is_async=True,
-        per_call_callbacks=callbacks or None,
+        CallStart(
+            call_type=record.call_type,
+            model=record.requested_model,
+            messages=record.messages,
+            params={},
+            context=context,
+            stream=record.stream,
+            is_async=True,
+            per_call_callbacks=callbacks or None,
+        )
     )
     log.add_sink(sink)
     log.failure(record, exc)

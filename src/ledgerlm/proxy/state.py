@@ -23,6 +23,7 @@ from ledgerlm.proxy.models import ModelRegistry, build_registry, warn_missing_ke
 from ledgerlm.proxy.ops_alerts import OpsAlerts, build_ops_alerts
 from ledgerlm.proxy.routing_setup import build_response_cache, build_router
 from ledgerlm.proxy.tags import TagResolver
+from ledgerlm.runtime import Runtime
 from ledgerlm.tags.policy import parse_policies
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ class ProxyState:
     router: Router = None  # type: ignore[assignment]  # set by build_state (routing_setup)
     response_cache: ResponseCache | None = None  # litellm_settings.cache (routing.cache)
     alerts: OpsAlerts = field(default_factory=lambda: OpsAlerts(None))  # ledger and tag alerts
+    runtime: Runtime = field(default_factory=Runtime)
+    """This app's transport (its own aiohttp sessions) and callback lists; closed on shutdown."""
 
 
 def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: bool = True) -> ProxyState:
@@ -67,8 +70,6 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
 
     Raises ``ConfigError`` for a bad model list or callback.
     """
-    from ledgerlm.proxy.store_link import StoreLink
-
     general = config.general_settings
     settings = config.litellm_settings
     registry = build_registry(config)
@@ -80,14 +81,7 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
         settings=config.model_dump(),
         base_dir=base_dir,
     )
-    store = StoreLink(
-        database_url=config.database_url,
-        spool_dir=Path(general.spool_dir),
-        store_prompts=general.store_prompts_in_spend_logs and not settings.turn_off_message_logging,
-        fsync=general.spool_fsync,
-        migrate=migrate,
-    )
-    store.writer_max_lag_s = general.spend_writer_max_lag_s
+    store = _store_link(config, migrate)
     cache = KeyCache(ttl_s=general.key_cache_ttl_s)
     redis_url = general.redis_url or os.environ.get("REDIS_URL") or None
     if general.master_key is None:
@@ -95,15 +89,11 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
     admission = build_admission(config, lambda: store.engine)
     alerts = build_ops_alerts(admission, metrics_enabled(config))
     store.on_anomaly = alerts.ledger_row  # the spend writer's flagged and minimal rows (issue 14)
-    # global policies: litellm_settings.tag_policies, then general_settings.tag_policies per dimension
-    policies = {**settings.tag_policies, **general.tag_policies}
-    tags = TagResolver(settings.extra_spend_tag_headers, general.required_tags, parse_policies(policies))
-    tags.on_quarantine = alerts.quarantine
     return ProxyState(
         config=config,
         registry=registry,
         auth=Authenticator(general.master_key, store.lookup_key, cache),
-        tags=tags,
+        tags=_tag_resolver(config, alerts),
         hooks=ProxyHooks(callbacks.loggers),
         callbacks=callbacks,
         store=store,
@@ -119,4 +109,31 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
         alerts=alerts,
         router=build_router(config, registry),
         response_cache=build_response_cache(config, redis_url),
+        runtime=Runtime(),
     )
+
+
+def _store_link(config: ProxyConfig, migrate: bool) -> StoreLink:
+    """The store link of ``config`` (not connected yet)."""
+    from ledgerlm.proxy.store_link import StoreLink
+
+    general, settings = config.general_settings, config.litellm_settings
+    store = StoreLink(
+        database_url=config.database_url,
+        spool_dir=Path(general.spool_dir),
+        store_prompts=general.store_prompts_in_spend_logs and not settings.turn_off_message_logging,
+        fsync=general.spool_fsync,
+        migrate=migrate,
+    )
+    store.writer_max_lag_s = general.spend_writer_max_lag_s
+    return store
+
+
+def _tag_resolver(config: ProxyConfig, alerts: OpsAlerts) -> TagResolver:
+    """Global tag policies: ``litellm_settings.tag_policies``, then ``general_settings.tag_policies``
+    per dimension; quarantined tags raise an ops alert."""
+    general, settings = config.general_settings, config.litellm_settings
+    policies = {**settings.tag_policies, **general.tag_policies}
+    tags = TagResolver(settings.extra_spend_tag_headers, general.required_tags, parse_policies(policies))
+    tags.on_quarantine = alerts.quarantine
+    return tags

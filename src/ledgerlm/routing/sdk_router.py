@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from ledgerlm import engine
+from ledgerlm.engine import CallOptions
 from ledgerlm.errors import ConfigError, LedgerLMError
 from ledgerlm.responses import CustomStreamWrapper, Ledger, ModelResponse
 from ledgerlm.router import resolve_deployment
@@ -125,16 +126,16 @@ class Router:
         call_type = "completion" if sync else "acompletion"
 
         async def attempt(spec: Attempt) -> Any:
-            kwargs = {
-                "context": context,
-                "call_type": call_type,
-                "num_retries": spec.max_retries,
-                "timeout": spec.timeout,
-                "callbacks": callbacks,
-            }
+            options = CallOptions(
+                context,
+                call_type=call_type,
+                num_retries=spec.max_retries,
+                timeout=spec.timeout,
+                callbacks=tuple(callbacks or ()),
+            )
             if stream:
-                return await engine.chat_stream(spec.deployment, {**body, **spec.overrides}, **kwargs)
-            return await engine.chat(spec.deployment, {**body, **spec.overrides}, **kwargs)
+                return await engine.chat_stream(spec.deployment, {**body, **spec.overrides}, options)
+            return await engine.chat(spec.deployment, {**body, **spec.overrides}, options)
 
         result, _ = await self.router.run(model, attempt, options)
         if stream:

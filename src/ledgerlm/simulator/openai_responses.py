@@ -161,12 +161,15 @@ def _bad_text(items: Any) -> str | None:
     return None
 
 
-def routes(state: SimState) -> list[web.RouteDef]:
-    """The Responses API routes bound to ``state`` (stored responses kept in ``state.extra``)."""
-    stored: dict[str, tuple[dict[str, Any], list[Any]]] = {}
+class _Responses:
+    """The Responses API of one simulator: create, and the stored responses (get, delete, input items)."""
 
-    async def create(request: web.Request) -> web.StreamResponse:
-        prepared = await state.prepare(request)
+    def __init__(self, state: SimState) -> None:
+        self.state = state
+        self.stored: dict[str, tuple[dict[str, Any], list[Any]]] = {}
+
+    async def create(self, request: web.Request) -> web.StreamResponse:
+        prepared = await self.state.prepare(request)
         if isinstance(prepared, web.StreamResponse):
             return prepared
         knobs, body = prepared
@@ -183,36 +186,36 @@ def routes(state: SimState) -> list[web.RouteDef]:
         if body.get("stream"):
             events, final = response_events(knobs, body)
             if body.get("store", True):
-                stored[final["id"]] = (final, items)
-            return await _write_stream(request, state, knobs, events)
+                self.stored[final["id"]] = (final, items)
+            return await _write_stream(request, self.state, knobs, events)
         final = response_body(knobs, body)
         if body.get("store", True):
-            stored[final["id"]] = (final, items)
+            self.stored[final["id"]] = (final, items)
         return web.Response(body=orjson.dumps(final), content_type="application/json")
 
-    def _found(request: web.Request) -> tuple[dict[str, Any], list[Any]] | web.Response:
-        entry = stored.get(request.match_info["response_id"])
+    def _found(self, request: web.Request) -> tuple[dict[str, Any], list[Any]] | web.Response:
+        entry = self.stored.get(request.match_info["response_id"])
         if entry is None:
             return error_response(404, f"No response found with id '{request.match_info['response_id']}'.")
         return entry
 
-    async def get(request: web.Request) -> web.Response:
-        entry = _found(request)
+    async def get(self, request: web.Request) -> web.Response:
+        entry = self._found(request)
         if isinstance(entry, web.Response):
             return entry
         return web.Response(body=orjson.dumps(entry[0]), content_type="application/json")
 
-    async def delete(request: web.Request) -> web.Response:
-        entry = _found(request)
+    async def delete(self, request: web.Request) -> web.Response:
+        entry = self._found(request)
         if isinstance(entry, web.Response):
             return entry
         response_id = request.match_info["response_id"]
-        stored.pop(response_id, None)
+        self.stored.pop(response_id, None)
         out = {"id": response_id, "object": "response.deleted", "deleted": True}
         return web.Response(body=orjson.dumps(out), content_type="application/json")
 
-    async def input_items(request: web.Request) -> web.Response:
-        entry = _found(request)
+    async def input_items(self, request: web.Request) -> web.Response:
+        entry = self._found(request)
         if isinstance(entry, web.Response):
             return entry
         data = [{"id": f"msg_in{n}", "type": "message", **i} for n, i in enumerate(entry[1])]
@@ -225,12 +228,16 @@ def routes(state: SimState) -> list[web.RouteDef]:
         }
         return web.Response(body=orjson.dumps(out), content_type="application/json")
 
+
+def routes(state: SimState) -> list[web.RouteDef]:
+    """The Responses API routes bound to ``state`` (stored responses kept per ``routes`` call)."""
+    api = _Responses(state)
     out: list[web.RouteDef] = []
     for prefix in ("/v1", "/openai/v1"):
         out += [
-            web.post(f"{prefix}/responses", create),
-            web.get(f"{prefix}/responses/{{response_id}}", get),
-            web.delete(f"{prefix}/responses/{{response_id}}", delete),
-            web.get(f"{prefix}/responses/{{response_id}}/input_items", input_items),
+            web.post(f"{prefix}/responses", api.create),
+            web.get(f"{prefix}/responses/{{response_id}}", api.get),
+            web.delete(f"{prefix}/responses/{{response_id}}", api.delete),
+            web.get(f"{prefix}/responses/{{response_id}}/input_items", api.input_items),
         ]
     return out

@@ -15,6 +15,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,26 +70,30 @@ async def delete_key(engine: AsyncEngine, key_or_hash: str) -> bool:
     return await _crud.delete(engine, verification_tokens, hash_key(key_or_hash))
 
 
+@dataclass(frozen=True, slots=True)
+class KeyFilter:
+    """Which keys ``list_keys`` returns: every field set must match (``token``: a key hash)."""
+
+    team_id: str | None = None
+    user_id: str | None = None
+    key_alias: str | None = None
+    organization_id: str | None = None
+    token: str | None = None
+
+
 async def list_keys(
-    engine: AsyncEngine,
-    *,
-    team_id: str | None = None,
-    user_id: str | None = None,
-    key_alias: str | None = None,
-    organization_id: str | None = None,
-    token: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
+    engine: AsyncEngine, where: KeyFilter | None = None, *, limit: int = 100, offset: int = 0
 ) -> list[Row]:
-    """Keys matching the given filters (``token``: a key hash), oldest first, paginated."""
-    where = {
-        "team_id": team_id,
-        "user_id": user_id,
-        "key_alias": key_alias,
-        "organization_id": organization_id,
-        "token": token,
+    """Keys matching ``where`` (default: every key), oldest first, paginated."""
+    where = where or KeyFilter()
+    fields = {
+        "team_id": where.team_id,
+        "user_id": where.user_id,
+        "key_alias": where.key_alias,
+        "organization_id": where.organization_id,
+        "token": where.token,
     }
-    return await _crud.list_rows(engine, verification_tokens, where=where, limit=limit, offset=offset)
+    return await _crud.list_rows(engine, verification_tokens, where=fields, limit=limit, offset=offset)
 
 
 async def regenerate_key(engine: AsyncEngine, key_or_hash: str, new_key: str) -> Row | None:

@@ -21,7 +21,7 @@ from typing import Any
 from starlette.routing import Route
 
 from ledgerlm import engine
-from ledgerlm.engine.call import CallResult
+from ledgerlm.engine.call import CallOptions, CallResult
 from ledgerlm.engine.record import estimate_prompt_tokens
 from ledgerlm.errors import BadRequestError
 from ledgerlm.pricing.unit_prices import UnitPrice
@@ -63,13 +63,13 @@ def _prepare(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:
     return Upstream(native, admitted, native=True)
 
 
-async def _count(deployment: Deployment, body: dict[str, Any], **kwargs: Any) -> CallResult:
+async def _count(deployment: Deployment, body: dict[str, Any], options: CallOptions) -> CallResult:
     """The provider's count (``engine.chat`` on the flagged copy), or the local estimate, logged free."""
     if deployment.extra.get(COUNT_TOKENS_FLAG):
-        return await engine.chat(deployment, body, **kwargs)
+        return await engine.chat(deployment, body, options)
     usage, cost = Usage(), Cost(total=Decimal(0), breakdown=_FREE, model_ref=f"{deployment.model} (estimate)")
     answer = {"input_tokens": _estimate(body)}
-    record = log_call(deployment, body, kwargs, Outcome(usage, cost, response=answer))
+    record = log_call(deployment, body, options, Outcome(usage, cost, response=answer))
     return CallResult(answer, usage, cost, record)
 
 

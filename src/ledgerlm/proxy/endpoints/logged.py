@@ -53,7 +53,7 @@ class RawResult:
 def log_call(
     deployment: Deployment,
     body: Mapping[str, Any],
-    kwargs: Mapping[str, Any],
+    options: CallOptions,
     outcome: Outcome,
     *,
     stream: bool = False,
@@ -61,14 +61,6 @@ def log_call(
 ) -> CallRecord:
     """Record ``outcome`` as the call's success or failure event (callbacks notified, sinks fed);
     the ``CallRecord`` built. ``start``: epoch seconds the call started (default: now)."""
-    options = CallOptions(
-        kwargs["context"],
-        kwargs.get("call_type", "acompletion"),
-        int(kwargs.get("num_retries") or 0),
-        kwargs.get("timeout"),
-        tuple(kwargs.get("callbacks") or ()),
-        tuple(kwargs.get("sinks") or ()),
-    )
     one = Call(options, deployment, body, stream=stream)
     if start is not None:
         one.start = start

@@ -29,7 +29,7 @@ from ledgerlm.errors import APIError
 from ledgerlm.providers.base import Deployment
 from ledgerlm.proxy.call import ProxyCall
 from ledgerlm.proxy.lifecycle import Upstream
-from ledgerlm.types import CallContext, Cost, Usage
+from ledgerlm.types import Cost, Usage
 
 __all__ = ["MOCK_ERRORS", "MOCK_KEY", "chat", "chat_stream", "prepare"]
 
@@ -70,17 +70,9 @@ def _completion(deployment: Deployment, text: str) -> dict[str, Any]:
     }
 
 
-def _finish(deployment: Deployment, body: dict[str, Any], kwargs: dict[str, Any], stream: bool) -> CallResult:
+def _finish(deployment: Deployment, body: dict[str, Any], options: CallOptions, stream: bool) -> CallResult:
     """The mocked call's single terminal event; raises the mocked error after logging it."""
-    context: CallContext = kwargs["context"]
-    options = CallOptions(
-        context,
-        kwargs.get("call_type", "acompletion"),
-        0,
-        None,
-        tuple(kwargs.get("callbacks") or ()),
-        tuple(kwargs.get("sinks") or ()),
-    )
+    options = dataclasses.replace(options, num_retries=0, timeout=None)
     one = Call(options, deployment, body, stream=stream)
     one.cost = Cost(total=Decimal(0), model_ref="mock_response")
     log = engine._open_log(one)
@@ -96,11 +88,11 @@ def _finish(deployment: Deployment, body: dict[str, Any], kwargs: dict[str, Any]
     return CallResult(completion, one.usage, one.cost, record)
 
 
-async def chat(deployment: Deployment, body: dict[str, Any], **kwargs: Any) -> CallResult:
+async def chat(deployment: Deployment, body: dict[str, Any], options: CallOptions) -> CallResult:
     """``engine.chat``, or the mock when the deployment copy carries one."""
     if MOCK_KEY not in deployment.extra:
-        return await engine.chat(deployment, body, **kwargs)
-    return _finish(deployment, body, kwargs, stream=False)
+        return await engine.chat(deployment, body, options)
+    return _finish(deployment, body, options, stream=False)
 
 
 class _MockStream:
@@ -131,8 +123,8 @@ class _MockStream:
         return None
 
 
-async def chat_stream(deployment: Deployment, body: dict[str, Any], **kwargs: Any) -> Any:
+async def chat_stream(deployment: Deployment, body: dict[str, Any], options: CallOptions) -> Any:
     """``engine.chat_stream``, or the mock's stream when the deployment copy carries one."""
     if MOCK_KEY not in deployment.extra:
-        return await engine.chat_stream(deployment, body, **kwargs)
-    return _MockStream(_finish(deployment, body, kwargs, stream=True))
+        return await engine.chat_stream(deployment, body, options)
+    return _MockStream(_finish(deployment, body, options, stream=True))

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ledgerlm.engine.call import CallOptions
 from ledgerlm.engine.cost import call_cost
 from ledgerlm.errors import APIError
 from ledgerlm.providers import get_provider
@@ -121,7 +122,7 @@ def _prepare(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:
 
 
 async def _send(
-    deployment: Deployment, body: dict[str, Any], http: HTTPRequest, kwargs: Any, stream: bool
+    deployment: Deployment, body: dict[str, Any], http: HTTPRequest, options: CallOptions, stream: bool
 ) -> Any:
     """Send once; an error answer is logged as the call's failure and raised (relayed by ``_error``)."""
     impl, start = get_provider(deployment.provider), time.time()
@@ -131,13 +132,13 @@ async def _send(
             map_error=lambda s, b, h: impl.error_from_response(deployment, s, b, h),
             provider=deployment.provider,
             model=deployment.model,
-            timeout=deployment.timeout or kwargs.get("timeout"),
+            timeout=deployment.timeout or options.timeout,
             num_retries=0,
             stream=stream,
         )
     except APIError as exc:
         cost = call_cost(deployment, Usage(), start)
-        log_call(deployment, body, kwargs, Outcome(Usage(), cost, error=exc), stream=stream, start=start)
+        log_call(deployment, body, options, Outcome(Usage(), cost, error=exc), stream=stream, start=start)
         raise
 
 
@@ -146,11 +147,11 @@ def _kept(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 async def _plain(
-    deployment: Deployment, body: dict[str, Any], *, http: HTTPRequest, **kwargs: Any
+    deployment: Deployment, body: dict[str, Any], options: CallOptions, *, http: HTTPRequest
 ) -> RawResult:
     """A non-streamed call: the answer's bytes, usage read from its JSON, one row."""
     start = time.time()
-    sent = await _send(deployment, body, http, kwargs, False)
+    sent = await _send(deployment, body, http, options, False)
     raw = sent.body or b""
     try:
         answer: Any = orjson.loads(raw)
@@ -163,16 +164,16 @@ async def _plain(
         except Exception:  # an answer that is not an inference answer: no usage, never a lost row
             usage = None
     found, cost = priced(deployment, usage, start)
-    record = log_call(deployment, body, kwargs, Outcome(found, cost, response=answer), start=start)
+    record = log_call(deployment, body, options, Outcome(found, cost, response=answer), start=start)
     return RawResult(raw, sent.status, _kept(sent.headers), answer, record, cost)
 
 
 async def _open(
-    deployment: Deployment, body: dict[str, Any], *, http: HTTPRequest, **kwargs: Any
+    deployment: Deployment, body: dict[str, Any], options: CallOptions, *, http: HTTPRequest
 ) -> RelayStream:
     """A streamed call: the open answer, relayed by the lifecycle (``RelayStream`` writes the row)."""
-    sent = await _send(deployment, body, http, kwargs, True)
-    return RelayStream(sent.response, _kept(sent.headers), deployment, body, kwargs)
+    sent = await _send(deployment, body, http, options, True)
+    return RelayStream(sent.response, _kept(sent.headers), deployment, body, options)
 
 
 def _encode(call: ProxyCall, upstream: Upstream, result: Any) -> Reply:

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from ledgerlm.engine.call import CallOptions
 from ledgerlm.engine.cost import call_cost
 from ledgerlm.errors import APIError
 from ledgerlm.providers.base import Deployment
@@ -40,13 +41,13 @@ class RelayStream:
         headers: Mapping[str, str],
         deployment: Deployment,
         body: dict[str, Any],
-        kwargs: dict[str, Any],
+        options: CallOptions,
     ) -> None:
         self.status = response.status
         self.headers = headers
         self._response = response
         self._chunks = response.content.iter_any().__aiter__()
-        self._call = (deployment, body, kwargs)
+        self._call = (deployment, body, options)
         self._decoder = SSEDecoder()
         self._usage = stream_accumulator(deployment.provider)
         self._start = time.time()
@@ -79,9 +80,9 @@ class RelayStream:
             return
         self._ended = True
         self._response.release()
-        deployment, body, kwargs = self._call
+        deployment, body, options = self._call
         usage, cost = priced(deployment, self._usage.usage(), self._start)
-        log_call(deployment, body, kwargs, Outcome(usage, cost, error=error), stream=True, start=self._start)
+        log_call(deployment, body, options, Outcome(usage, cost, error=error), stream=True, start=self._start)
 
     async def aclose(self) -> None:
         """Stop reading: a stream not read to its end is a failure (the client left, or it broke)."""

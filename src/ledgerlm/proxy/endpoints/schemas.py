@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledgerlm.proxy.openapi import OBJECT, TAGS, _op
+from ledgerlm.proxy.openapi_schemas import OBJECT, TAGS, _op
 
 __all__ = ["endpoint_paths"]
 

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ledgerlm.engine.call import CallOptions
 from ledgerlm.errors import APIError, NotFoundError
 from ledgerlm.providers import get_provider
 from ledgerlm.providers.base import Deployment, HTTPRequest
@@ -105,7 +106,7 @@ def _prepare(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:
 
 
 async def _fetch(
-    deployment: Deployment, body: dict[str, Any], *, http: HTTPRequest, **kwargs: Any
+    deployment: Deployment, body: dict[str, Any], options: CallOptions, *, http: HTTPRequest
 ) -> RawResult:
     """Send the lookup; one $0 row (a failure row when the provider refuses)."""
     provider = get_provider(deployment.provider)
@@ -115,13 +116,13 @@ async def _fetch(
             map_error=lambda s, b, h: provider.error_from_response(deployment, s, b, h),
             provider=provider.name,
             model=deployment.model,
-            timeout=deployment.timeout or kwargs.get("timeout"),
+            timeout=deployment.timeout or options.timeout,
             num_retries=0,
         )
     except APIError as exc:
-        log_call(deployment, body, kwargs, Outcome(Usage(), _FREE, error=exc))
+        log_call(deployment, body, options, Outcome(Usage(), _FREE, error=exc))
         raise
-    record = log_call(deployment, body, kwargs, Outcome(Usage(), _FREE))
+    record = log_call(deployment, body, options, Outcome(Usage(), _FREE))
     return RawResult(sent.body or b"{}", sent.status, {}, None, record, _FREE)
 
 

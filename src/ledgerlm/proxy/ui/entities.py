@@ -59,9 +59,13 @@ async def visible_keys(state: ProxyState, principal: Principal) -> list[dict[str
     if seen.everything:
         rows = await keys.list_keys(engine, limit=LIMIT)
     elif seen.team_ids:
-        rows = [row for team in sorted(seen.team_ids) for row in await keys.list_keys(engine, team_id=team)]
+        rows = [
+            row
+            for team in sorted(seen.team_ids)
+            for row in await keys.list_keys(engine, keys.KeyFilter(team_id=team))
+        ]
     elif seen.user_ids:
-        rows = await keys.list_keys(engine, user_id=next(iter(seen.user_ids)), limit=LIMIT)
+        rows = await keys.list_keys(engine, keys.KeyFilter(user_id=next(iter(seen.user_ids))), limit=LIMIT)
     else:
         found = [await keys.get_key(engine, token) for token in sorted(seen.key_hashes)]
         rows = [row for row in found if row is not None]
