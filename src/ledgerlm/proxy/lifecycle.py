@@ -7,10 +7,12 @@ module is the call path around it, written once.
       -> ProxyCall.route (model group -> deployment, tags, 404/403/400) -> endpoint.parse (format checks)
       -> pre-call hooks -> endpoint.prepare (body sent upstream) -> ProxyCall.reserve (admission on
          that body as the provider sends it: 429)
-      -> plain: response cache lookup (``proxy.cache_call``: a hit answers here, no provider call)
+      -> response cache lookup (``proxy.cache_call``: a hit answers here, no provider call; a
+         streamed hit is replayed as chunks through the stream encoder)
       -> ProxyCall.run (``ledgerlm.routing``: per attempt endpoint.prepare then endpoint.call /
-         endpoint.open_stream; retries, fallbacks, cooldowns; the spend row through the attempt
-         ledger into the call's sink) -> plain: cache store
+         endpoint.open_stream with its first item read (``proxy.routing_stream``: a failure before
+         the client's first byte is retried / falls back); retries, fallbacks, cooldowns; the spend
+         row through the attempt ledger into the call's sink) -> cache store (a stream: once ended)
       -> plain:  endpoint.encode -> stored reply -> headers (cost, overhead, x-ratelimit-*) -> settle
                  -> post-call success hooks -> response
          stream: SSEResponse(relay: streaming hooks -> encoder.feed ... -> row -> settle -> encoder.finish)
@@ -36,9 +38,10 @@ from starlette.responses import Response
 from ledgerlm.engine.stream import ClientDisconnectedError
 from ledgerlm.errors import BadRequestError, LedgerLMError
 from ledgerlm.providers.base import Deployment
-from ledgerlm.proxy.cache_call import cache_lookup, cache_store
+from ledgerlm.proxy.cache_call import cache_lookup, cache_replay, cache_store, cache_store_stream
 from ledgerlm.proxy.call import ProxyCall, operator_error, request_id_of
 from ledgerlm.proxy.http import json_response, read_json_body
+from ledgerlm.proxy.routing_stream import open_routed
 from ledgerlm.proxy.sse_response import SSEResponse
 from ledgerlm.proxy.state import ProxyState
 from ledgerlm.record import CallType
@@ -259,7 +262,17 @@ async def _open_stream(call: ProxyCall, endpoint: Endpoint, admitted: dict[str, 
     """Open the upstream stream through the router (an error before the first byte answers in the
     error format; after it, no retry)."""
     assert endpoint.open_stream is not None and endpoint.stream_encoder is not None
-    upstream, opened = await _attempts(call, endpoint, admitted, endpoint.open_stream)
+    hit = await cache_lookup(call)
+    if hit is not None:
+        upstream = endpoint.prepare(call, dict(admitted))
+        replay = cache_replay(call, endpoint.stream_encoder(call, upstream), hit)
+        return SSEResponse(replay, call.headers(hit.record, hit.cost.total))
+    open_stream, keep = endpoint.open_stream, call.cache_key is not None
+
+    async def open_peeked(deployment: Deployment, body: dict[str, Any], **kwargs: Any) -> Any:
+        return await open_routed(await open_stream(deployment, body, **kwargs), keep=keep)
+
+    upstream, opened = await _attempts(call, endpoint, admitted, open_peeked)
     encoder = endpoint.stream_encoder(call, upstream)
     return SSEResponse(_relay(call, endpoint, encoder, opened), call.headers())
 
@@ -289,6 +302,7 @@ async def _relay(
         for frame in encoder.error(failed):
             yield frame
         return
+    await cache_store_stream(call, stream)
     for frame in encoder.finish(stream):
         yield frame
 

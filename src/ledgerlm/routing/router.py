@@ -9,7 +9,10 @@ https://docs.litellm.ai/docs/proxy/reliability).
     result, info = await router.run("gpt-4o", attempt, RequestOptions(...), first=entry)
 
 ``attempt(Attempt) -> result`` makes ONE provider call on ``Attempt.deployment`` with its
-``timeout``/``max_retries``; it raises the provider's ``APIError`` on failure. The router:
+``timeout``/``max_retries``; it raises the provider's ``APIError`` on failure. A streamed result
+(``RequestOptions.stream``) with an ``on_finish(fn)`` method stays in flight until it ends; its tokens
+count toward the deployment's tpm then (``fn(total_tokens)``; latency is the time to its first item).
+The router:
 
 1. picks a healthy deployment of the group with the strategy (cooled-down ones left out; all cooling:
    429 ``no_deployments_available`` with the seconds left as ``retry_after``);
@@ -274,9 +277,14 @@ class Router:
             if isinstance(exc, Exception):
                 await self._failed(group, entry, exc)
             raise
+        latency = time.perf_counter() - started
+        on_finish = getattr(result, "on_finish", None) if run.options.stream else None
+        if callable(on_finish):  # a stream: in flight until it ends, its tokens counted then
+            on_finish(lambda tokens: self._note(self.state.end(entry.id, latency, tokens)))
+            return result
         usage = getattr(result, "usage", None)
         tokens = int(getattr(usage, "total_tokens", 0) or 0)
-        await self._note(self.state.end(entry.id, time.perf_counter() - started, tokens))
+        await self._note(self.state.end(entry.id, latency, tokens))
         return result
 
     def _timeout(self, entry: Entry, options: RequestOptions) -> float | None:
