@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ledgerlm.proxy.config import ModelEntry, ProxyConfig
 
-__all__ = ["NOT_SUPPORTED", "deployment_settings", "unsupported_lines", "warn_unsupported"]
+__all__ = ["HONOURED_EXTRA", "NOT_SUPPORTED", "deployment_settings", "unsupported_lines", "warn_unsupported"]
 
 log = logging.getLogger("ledgerlm.proxy")
 
@@ -84,14 +84,6 @@ NOT_SUPPORTED: Mapping[str, frozenset[str]] = {
             "json_logs",
             "telemetry",
             "default_team_settings",
-            "context_window_fallbacks",
-            "content_policy_fallbacks",
-            "default_fallbacks",
-            "fallbacks",
-            "cache",
-            "cache_params",
-            "allowed_fails",
-            "cooldown_time",
             "service_callbacks",
             "redact_user_api_key_info",
             "langfuse_default_tags",
@@ -142,6 +134,26 @@ NOT_SUPPORTED: Mapping[str, frozenset[str]] = {
 }
 """LiteLLM keys accepted and ignored, per section (``""``: top level), each reported at start."""
 
+HONOURED_EXTRA: Mapping[str, frozenset[str]] = {
+    "litellm_settings": frozenset(
+        {
+            "fallbacks",
+            "context_window_fallbacks",
+            "content_policy_fallbacks",
+            "default_fallbacks",
+            "cache",
+            "cache_params",
+            "allowed_fails",
+            "cooldown_time",
+            "num_retries",
+            "request_timeout",
+            "check_provider_endpoint",
+        }
+    ),
+}
+"""Keys honoured by routing (``ledgerlm.routing``: README "Routing") that the settings models keep as
+extras: neither unsupported nor unknown."""
+
 
 def deployment_settings(entry: ModelEntry) -> dict[str, Any]:
     """Deployment keys kept on ``Deployment.extra``: ``stream_timeout`` (seconds), ``mode``
@@ -183,8 +195,9 @@ def unsupported_lines(config: ProxyConfig) -> list[str]:
 
 
 def is_known_unsupported(section: str, key: str) -> bool:
-    """True when ``key`` of ``section`` is a LiteLLM key reported by ``unsupported_lines``."""
-    return key in NOT_SUPPORTED.get(section, frozenset())
+    """True when ``key`` of ``section`` is a LiteLLM key reported by ``unsupported_lines``, or one
+    honoured by routing (``HONOURED_EXTRA``): either way not an unknown key."""
+    return key in NOT_SUPPORTED.get(section, frozenset()) or key in HONOURED_EXTRA.get(section, frozenset())
 
 
 def warn_unsupported(config: ProxyConfig) -> list[str]:
