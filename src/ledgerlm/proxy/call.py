@@ -182,7 +182,9 @@ class ProxyCall:
         self._context_fields(body)
         if need not in body:
             raise BadRequestError(f"'{need}' is required", param=need, code=f"missing_{need}")
-        self.routed = RoutedCall(self.state.router, self.key, body, model, stream=self.stream)
+        self.routed = RoutedCall(
+            self.state.router, self.key, body, model, stream=self.stream, tags=request_tags
+        )
         self.deployment = await self.routed.pick()
         self.state.tags.step(self.ctx, self.key, request_tags, self.deployment.tags, headers)
 

@@ -10,7 +10,8 @@ Deployment keys honoured (``model_list[].litellm_params`` / ``model_info``): ``m
 call), ``stream_timeout`` (seconds to the first byte and between chunks of a stream),
 ``max_retries`` / ``num_retries``, ``region_name`` (kept on the deployment, used as the AWS region for
 Bedrock / SageMaker), custom prices, provider settings (``aws_*``, ``vertex_*``), ``mock_response`` /
-``mock_timeout`` (LiteLLM's testing params), ``model_info.id`` (deployment id), ``model_info.mode``
+``mock_timeout`` (LiteLLM's testing params), ``order``, ``max_parallel_requests``, ``max_budget`` +
+``budget_duration`` (routing), ``model_info.id`` (deployment id), ``model_info.mode``
 (kept on the deployment), ``model_info.base_model`` (pricing).
 """
 
@@ -111,8 +112,6 @@ NOT_SUPPORTED: Mapping[str, frozenset[str]] = {
             "input_cost_per_character",
             "output_cost_per_character",
             "organization",
-            "max_budget",
-            "budget_duration",
             "use_in_pass_through",
             "additional_drop_params",
             "drop_params",
