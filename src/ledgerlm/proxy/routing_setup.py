@@ -6,14 +6,11 @@ state (Redis when ``router_settings`` names one, as LiteLLM: ``redis_url`` or ``
 
 from __future__ import annotations
 
-from typing import Any
-
-from ledgerlm.errors import ConfigError
 from ledgerlm.proxy.config import ProxyConfig
 from ledgerlm.proxy.models import ModelRegistry
 from ledgerlm.routing import Entry, ModelGroups, Router, router_settings
-from ledgerlm.routing.budget_limits import parse_budget
 from ledgerlm.routing.cache import ResponseCache, cache_settings
+from ledgerlm.routing.filters import deployment_limits
 from ledgerlm.routing.state import MemoryState, RedisState, RoutingState
 
 __all__ = ["build_response_cache", "build_router"]
@@ -42,27 +39,10 @@ def _entries(config: ProxyConfig, registry: ModelRegistry) -> list[Entry]:
                 access_groups=[str(g) for g in groups] if isinstance(groups, list) else [],
                 model_info=info,
                 model_name=model_entry.model_name,
-                **_limits(params.model_extra or {}, f"model_list[{len(entries)}].litellm_params"),
+                **deployment_limits(params.model_extra or {}, f"model_list[{len(entries)}].litellm_params"),
             )
         )
     return entries
-
-
-def _limits(extra: dict[str, Any], path: str) -> dict[str, Any]:
-    """``order``, ``max_parallel_requests`` (integers) and ``max_budget`` + ``budget_duration`` of one
-    deployment's ``litellm_params``. Raises ``ConfigError`` naming the key."""
-    out: dict[str, Any] = {}
-    for name, minimum in (("order", 0), ("max_parallel_requests", 1)):
-        value = extra.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ConfigError(f"must be an integer >= {minimum}", path=f"{path}.{name}")
-        out[name] = value
-    if extra.get("max_budget") is not None:
-        period = extra.get("budget_duration") or "30d"
-        out["budget"] = parse_budget(extra["max_budget"], period, f"{path}.max_budget")
-    return out
 
 
 def model_groups(config: ProxyConfig, registry: ModelRegistry) -> ModelGroups:

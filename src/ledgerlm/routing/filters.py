@@ -15,12 +15,14 @@ after the cooled-down deployments are left out:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from ledgerlm.errors import BadRequestError
+from ledgerlm.errors import BadRequestError, ConfigError
+from ledgerlm.routing.budget_limits import parse_budget
 from ledgerlm.routing.groups import Entry
 
-__all__ = ["DEFAULT_TAG", "by_order", "by_tags"]
+__all__ = ["DEFAULT_TAG", "by_order", "by_tags", "deployment_limits"]
 
 DEFAULT_TAG = "default"
 
@@ -56,3 +58,20 @@ def by_order(entries: Sequence[Entry]) -> list[Entry]:
         return list(entries)
     low = min(orders)
     return [e for e in entries if e.order == low]
+
+
+def deployment_limits(extra: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """``order``, ``max_parallel_requests`` (integers) and ``max_budget`` + ``budget_duration`` of one
+    deployment's ``litellm_params``. Raises ``ConfigError`` naming the key."""
+    out: dict[str, Any] = {}
+    for name, minimum in (("order", 0), ("max_parallel_requests", 1)):
+        value = extra.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(f"must be an integer >= {minimum}", path=f"{path}.{name}")
+        out[name] = value
+    if extra.get("max_budget") is not None:
+        period = extra.get("budget_duration") or "30d"
+        out["budget"] = parse_budget(extra["max_budget"], period, f"{path}.max_budget")
+    return out

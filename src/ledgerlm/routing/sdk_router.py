@@ -32,6 +32,7 @@ from ledgerlm import engine
 from ledgerlm.errors import ConfigError, LedgerLMError
 from ledgerlm.responses import CustomStreamWrapper, Ledger, ModelResponse
 from ledgerlm.router import resolve_deployment
+from ledgerlm.routing.filters import deployment_limits
 from ledgerlm.routing.groups import Entry, ModelGroups
 from ledgerlm.routing.router import Attempt, RequestOptions
 from ledgerlm.routing.router import Router as CoreRouter
@@ -87,6 +88,7 @@ def _entry(item: Mapping[str, Any], index: int) -> Entry:
         access_groups=list(info.get("access_groups") or []),
         model_info=info,
         model_name=name,
+        **deployment_limits(params, f"model_list[{index}].litellm_params"),
     )
 
 
@@ -120,6 +122,8 @@ class Router:
         context = CallContext(
             request_id=str(uuid.uuid4()), metadata=metadata, request_tags=list(metadata.get("tags") or [])
         )
+        options.tags = list(context.request_tags)  # tag-based routing
+        router = self.router
         callbacks = params.pop("callbacks", None)
         body = {"messages": messages, **params}
         call_type = "completion" if sync else "acompletion"
@@ -131,6 +135,7 @@ class Router:
                 "num_retries": spec.max_retries,
                 "timeout": spec.timeout,
                 "callbacks": callbacks,
+                "sinks": [lambda r: router.spent(r.deployment_id, r.response_cost)],  # budgets
             }
             if stream:
                 return await engine.chat_stream(spec.deployment, {**body, **spec.overrides}, **kwargs)
