@@ -169,3 +169,29 @@ def test_proxy_budget_routing_moves_to_the_next_order(
 def test_proxy_rejects_a_bad_max_parallel_requests(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"max_parallel_requests"):
         RoutedProxy(tmp_path, [deployment("g", "http://127.0.0.1:9", "m", max_parallel_requests=0)])
+
+
+def test_two_instances_share_budget_spend_through_redis(tmp_path: Path, redis_url: str) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    with Simulator() as first, Simulator() as second:
+        model_list = [
+            deployment(
+                "b", first.url, "m", order=1, max_budget=0.000001, info={"id": f"one-{suffix}"}, **PRICES
+            ),
+            deployment("b", second.url, "m", order=2, info={"id": f"two-{suffix}"}, **PRICES),
+        ]
+        settings = {"redis_url": redis_url}
+        database_url = f"sqlite:///{tmp_path}/ledger.db"
+        (tmp_path / "one").mkdir()
+        (tmp_path / "two").mkdir()
+        one = RoutedProxy(tmp_path / "one", model_list, router_settings=settings, database_url=database_url)
+        two = RoutedProxy(tmp_path / "two", model_list, router_settings=settings, database_url=database_url)
+        try:
+            assert two.chat("b").headers["x-litellm-model-id"] == f"one-{suffix}"
+            time.sleep(0.2)  # the spend reaches Redis in the background
+            for _ in range(3):
+                assert one.chat("b").headers["x-litellm-model-id"] == f"two-{suffix}"
+            assert len(first.requests) == 1, "instance one saw instance two's spend"
+        finally:
+            one.close()
+            two.close()

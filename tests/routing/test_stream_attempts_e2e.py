@@ -7,6 +7,7 @@ the ledger's spend equals what the simulators billed. Streamed tokens count towa
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,7 +39,12 @@ def billed(*sims: Simulator) -> Decimal:
 @pytest.fixture(scope="module")
 def sims() -> Iterator[dict[str, Simulator]]:
     with (
-        Simulator(models={"early": {"break_after_chunks": 0, "completion_tokens": 0}}) as early,
+        Simulator(
+            models={
+                "early": {"break_after_chunks": 0, "completion_tokens": 0},
+                "stall": {"stall_after_chunks": 0, "completion_tokens": 0},
+            }
+        ) as early,
         Simulator(
             models={
                 "late": {"content": "alpha beta", "stream_error_after_chunks": 5, "chunk_interval_ms": 30}
@@ -57,8 +63,10 @@ def proxy(tmp_path: Path, sims: dict[str, Simulator]) -> Iterator[RoutedProxy]:
         deployment("primary", sims["early"].url, "early", **PRICES),
         deployment("late", sims["late"].url, "late", **PRICES),
         deployment("backup", sims["fine"].url, "fine", **PRICES, tpm=100_000),
+        deployment("stalls", sims["early"].url, "stall", stream_timeout=0.5, **PRICES),
     ]
-    settings = {"num_retries": 1, "fallbacks": [{"primary": ["backup"]}, {"late": ["backup"]}]}
+    fallbacks = [{"primary": ["backup"]}, {"late": ["backup"]}, {"stalls": ["backup"]}]
+    settings = {"num_retries": 1, "fallbacks": fallbacks}
     running = RoutedProxy(tmp_path, model_list, router_settings=settings)
     yield running
     running.close()
@@ -131,3 +139,17 @@ def test_streamed_tokens_count_toward_tpm(proxy: RoutedProxy) -> None:
     stats = asyncio.run(router.stats([entry]))[entry.id]  # in-process state: no loop of its own
     assert stats.tpm == row["total_tokens"] > 0
     assert stats.busy == 0, "in flight until the stream ended, then released"
+
+
+def test_stall_before_first_byte_times_out_then_falls_back(
+    proxy: RoutedProxy, sims: dict[str, Simulator]
+) -> None:
+    started = time.perf_counter()
+    raw, chunks = _stream(proxy, "stalls")
+    assert chunks and raw.headers["x-litellm-model-group"] == "backup"
+    assert time.perf_counter() - started < 10, "stream_timeout (0.5 s) ended each stalled attempt"
+    assert len(sims["early"].requests) == 2 and len(sims["fine"].requests) == 1
+    rid = raw.headers["x-request-id"]
+    rows = {r["request_id"]: r for r in proxy.rows()}
+    assert set(rows) == {rid, f"{rid}~attempt-1", f"{rid}~attempt-2"}
+    assert _spend(list(rows.values())) == billed(*sims.values())
