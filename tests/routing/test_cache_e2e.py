@@ -228,3 +228,22 @@ def test_plain_entry_replayed_to_a_stream_and_broken_stream_not_stored(
             assert proxy.rows(request_id=hit.headers["x-request-id"])[0]["cache_hit"]
         finally:
             proxy.close()
+
+
+def test_streamed_entry_shared_by_two_instances(
+    tmp_path: Path, sim: Simulator, callbacks: list[Any], redis_url: str
+) -> None:
+    params = {"type": "redis", "url": redis_url, "ttl": 60, "namespace": f"s2-{uuid.uuid4().hex[:8]}"}
+    database_url = f"sqlite:///{tmp_path}/ledger.db"
+    one = _proxy(tmp_path / "one", sim, params, database_url=database_url)
+    two = _proxy(tmp_path / "two", sim, params, database_url=database_url)
+    try:
+        before = _calls(sim)
+        _, miss_chunks = _stream(one)
+        hit, hit_chunks = _stream(two)
+        assert _calls(sim) == before + 1, "instance two replayed instance one's streamed answer"
+        assert _text(hit_chunks) == _text(miss_chunks)
+        assert two.rows(request_id=hit.headers["x-request-id"])[0]["cache_hit"]
+    finally:
+        one.close()
+        two.close()
