@@ -47,7 +47,8 @@ def sims() -> Iterator[dict[str, Simulator]]:
         ) as early,
         Simulator(
             models={
-                "late": {"content": "alpha beta", "stream_error_after_chunks": 5, "chunk_interval_ms": 30}
+                "late": {"content": "alpha beta", "stream_error_after_chunks": 5, "chunk_interval_ms": 30},
+                "cut": {"content": "alpha beta gamma", "break_after_chunks": 3, "chunk_interval_ms": 30},
             }
         ) as late,
         Simulator(models={"fine": {"completion_tokens": 5}}) as fine,
@@ -62,10 +63,11 @@ def proxy(tmp_path: Path, sims: dict[str, Simulator]) -> Iterator[RoutedProxy]:
     model_list = [
         deployment("primary", sims["early"].url, "early", **PRICES),
         deployment("late", sims["late"].url, "late", **PRICES),
+        deployment("cut", sims["late"].url, "cut", **PRICES),
         deployment("backup", sims["fine"].url, "fine", **PRICES, tpm=100_000),
         deployment("stalls", sims["early"].url, "stall", stream_timeout=0.5, **PRICES),
     ]
-    fallbacks = [{"primary": ["backup"]}, {"late": ["backup"]}, {"stalls": ["backup"]}]
+    fallbacks = [{"primary": ["backup"]}, {"late": ["backup"]}, {"stalls": ["backup"]}, {"cut": ["backup"]}]
     settings = {"num_retries": 1, "fallbacks": fallbacks}
     running = RoutedProxy(tmp_path, model_list, router_settings=settings)
     yield running
@@ -153,3 +155,15 @@ def test_stall_before_first_byte_times_out_then_falls_back(
     rows = {r["request_id"]: r for r in proxy.rows()}
     assert set(rows) == {rid, f"{rid}~attempt-1", f"{rid}~attempt-2"}
     assert _spend(list(rows.values())) == billed(*sims.values())
+
+
+def test_break_after_first_byte_keeps_an_estimated_usage(
+    proxy: RoutedProxy, sims: dict[str, Simulator]
+) -> None:
+    with pytest.raises(openai.APIError):
+        _stream(proxy, "cut")
+    assert len(sims["late"].requests) == 1 and not sims["fine"].requests, "no retry after the first byte"
+    (row,) = proxy.rows()
+    assert row["status"] == "failure" and "~attempt-" not in row["request_id"]
+    assert row["prompt_tokens"] == 6 and row["completion_tokens"] >= 1, "the estimate: prompt + deltas seen"
+    assert Decimal(str(row["spend"])) > 0
