@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -18,6 +19,7 @@ import openai
 import pytest
 from tests.routing.harness import RoutedProxy, deployment
 
+from ledgerlm.routing.state import RedisState
 from ledgerlm.simulator import Simulator
 
 PRICES = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
@@ -167,3 +169,28 @@ def test_break_after_first_byte_keeps_an_estimated_usage(
     assert row["status"] == "failure" and "~attempt-" not in row["request_id"]
     assert row["prompt_tokens"] == 6 and row["completion_tokens"] >= 1, "the estimate: prompt + deltas seen"
     assert Decimal(str(row["spend"])) > 0
+
+
+def test_streamed_tokens_reach_the_shared_state(
+    tmp_path: Path, sims: dict[str, Simulator], redis_url: str
+) -> None:
+    ident = f"shared-{uuid.uuid4().hex[:8]}"
+    model_list = [deployment("backup", sims["fine"].url, "fine", info={"id": ident}, **PRICES)]
+    running = RoutedProxy(tmp_path, model_list, router_settings={"redis_url": redis_url})
+    try:
+        _, chunks = _stream(running, "backup")
+        assert chunks
+        row = running.rows()[0]
+        time.sleep(0.2)  # usage updates reach Redis in the background
+
+        async def read() -> Any:
+            other = RedisState(redis_url)  # what another instance sees
+            try:
+                return (await other.stats([ident]))[ident]
+            finally:
+                await other.close()
+
+        stats = asyncio.run(read())
+        assert stats.tpm == row["total_tokens"] > 0 and stats.busy == 0 and stats.rpm == 1
+    finally:
+        running.close()
