@@ -157,3 +157,93 @@ async def test_unreachable_redis_cache_is_skipped() -> None:
     assert await cache.lookup("k", controls) is None, "skipped at once during the outage"
     await cache.store("k", {"body": {}}, controls)
     await cache.backend.close()
+
+
+def _stream(proxy: RoutedProxy, **extra: Any) -> tuple[Any, list[Any]]:
+    raw = proxy.client().chat.completions.with_raw_response.create(
+        model="cached",
+        messages=[{"role": "user", "content": "hello there"}],
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body=extra or None,
+    )
+    return raw, list(raw.parse())
+
+
+def _text(chunks: list[Any]) -> str:
+    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+@pytest.mark.parametrize("backend", ["local", "redis"])
+def test_streamed_miss_is_stored_and_replayed(
+    tmp_path: Path, sim: Simulator, callbacks: list[Any], redis_url: str, backend: str
+) -> None:
+    params: dict[str, Any] = {"type": backend, "ttl": 60, "namespace": f"s-{uuid.uuid4().hex[:8]}"}
+    if backend == "redis":
+        params["url"] = redis_url
+    proxy = _proxy(tmp_path, sim, params)
+    try:
+        before = _calls(sim)
+        miss, miss_chunks = _stream(proxy)
+        hit, hit_chunks = _stream(proxy)
+        assert _calls(sim) == before + 1, "the streamed hit answered without a provider call"
+        assert _text(hit_chunks) == _text(miss_chunks) and _text(hit_chunks)
+        assert hit_chunks[-1].usage is not None and hit_chunks[-1].usage.completion_tokens == 7
+        assert [c.choices[0].finish_reason for c in hit_chunks if c.choices][-1] == "stop"
+        assert hit.headers["x-litellm-cache-key"] == miss.headers["x-litellm-cache-key"]
+        miss_row = proxy.rows(request_id=miss.headers["x-request-id"])[0]
+        hit_row = proxy.rows(request_id=hit.headers["x-request-id"])[0]
+        assert not miss_row["cache_hit"] and miss_row["spend"] > 0
+        assert hit_row["cache_hit"] and hit_row["spend"] == 0 and hit_row["completion_tokens"] == 0
+        saved = hit_row["metadata"]["request_metadata"]["cache"]["saved_cost"]
+        assert Decimal(saved) == miss_row["spend"]
+        by_id = {rid: flag for rid, flag, _ in callbacks}
+        assert by_id[hit.headers["x-request-id"]] is True
+        plain = proxy.chat("cached")
+        assert _calls(sim) == before + 1, "a plain call is served from the streamed entry"
+        assert plain.parse().choices[0].message.content == _text(miss_chunks)
+    finally:
+        proxy.close()
+
+
+def test_plain_entry_replayed_to_a_stream_and_broken_stream_not_stored(
+    tmp_path: Path, callbacks: list[Any]
+) -> None:
+    with Simulator(models={"m": {"completion_tokens": 7, "break_after_chunks": 2}}) as broken:
+        proxy = _proxy(tmp_path, broken, {"type": "local", "ttl": 60})
+        try:
+            with pytest.raises(Exception):  # noqa: B017 - the break reaches the client in the stream
+                _stream(proxy)
+            with pytest.raises(Exception):  # noqa: B017
+                _stream(proxy)
+            assert _calls(broken) == 2, "a stream cut short is never stored"
+        finally:
+            proxy.close()
+    with Simulator(models={"m": {"completion_tokens": 7}}) as fine:
+        proxy = _proxy(tmp_path / "plain", fine, {"type": "local", "ttl": 60})
+        try:
+            content = proxy.chat("cached").parse().choices[0].message.content
+            hit, chunks = _stream(proxy)
+            assert _calls(fine) == 1 and _text(chunks) == content
+            assert proxy.rows(request_id=hit.headers["x-request-id"])[0]["cache_hit"]
+        finally:
+            proxy.close()
+
+
+def test_streamed_entry_shared_by_two_instances(
+    tmp_path: Path, sim: Simulator, callbacks: list[Any], redis_url: str
+) -> None:
+    params = {"type": "redis", "url": redis_url, "ttl": 60, "namespace": f"s2-{uuid.uuid4().hex[:8]}"}
+    database_url = f"sqlite:///{tmp_path}/ledger.db"
+    one = _proxy(tmp_path / "one", sim, params, database_url=database_url)
+    two = _proxy(tmp_path / "two", sim, params, database_url=database_url)
+    try:
+        before = _calls(sim)
+        _, miss_chunks = _stream(one)
+        hit, hit_chunks = _stream(two)
+        assert _calls(sim) == before + 1, "instance two replayed instance one's streamed answer"
+        assert _text(hit_chunks) == _text(miss_chunks)
+        assert two.rows(request_id=hit.headers["x-request-id"])[0]["cache_hit"]
+    finally:
+        one.close()
+        two.close()

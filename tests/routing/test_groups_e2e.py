@@ -131,3 +131,32 @@ def test_model_info_is_filtered_by_the_key(proxy: RoutedProxy) -> None:
         data = orjson.loads(resp.read())["data"]
     assert [d["model_name"] for d in data] == ["beta-model"]
     assert data[0]["model_info"]["access_groups"] == ["beta"]
+
+
+def test_models_list_expands_wildcard_groups(proxy: RoutedProxy) -> None:
+    listed = [m.id for m in proxy.client().models.list()]
+    assert {"beta-model", "gpt-4o-mini", "mini"} <= set(listed)
+    assert {"openai/gpt-4o", "openai/gpt-4o-mini"} <= set(listed), "the catalog's openai models"
+    assert "openai/*" not in listed and len(listed) == len(set(listed))
+    routes = [m["id"] for m in proxy.admin("GET", "/v1/models?return_wildcard_routes=true")["data"]]
+    assert "openai/*" in routes and "openai/gpt-4o" in routes
+    wild = proxy.admin("POST", "/key/generate", {"models": ["openai/*"]})["key"]
+    only = {m.id for m in proxy.client(wild).models.list()}
+    assert only and all(name.startswith("openai/") for name in only)
+    assert "openai/gpt-4o" in only
+
+
+def test_models_list_asks_the_provider_endpoint(tmp_path_factory: pytest.TempPathFactory) -> None:
+    with Simulator(models={"house-model": {}}) as sim:
+        running = RoutedProxy(
+            tmp_path_factory.mktemp("discovery"),
+            [deployment("openai/*", sim.url, "*"), deployment("house-*", sim.url, "house-*")],
+            litellm_settings={"check_provider_endpoint": True},
+        )
+        try:
+            listed = {m.id for m in running.client().models.list()}
+            assert {"openai/house-model", "openai/sim-model"} <= listed
+            assert "openai/gpt-4o" not in listed, "the provider's own list, not the catalog's"
+            assert "house-*" in listed, "a pattern without a provider prefix is listed as it is"
+        finally:
+            running.close()

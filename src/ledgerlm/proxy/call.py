@@ -193,7 +193,9 @@ class ProxyCall:
         """Model group ``model`` -> access check (403) -> first deployment (404/429) -> tag step."""
         self.model = model
         self.ctx.model_group = model
-        self.routed = RoutedCall(self.state.router, self.key, body, model, stream=self.stream)
+        self.routed = RoutedCall(
+            self.state.router, self.key, body, model, stream=self.stream, tags=self._request_tags
+        )
         self.deployment = await self.routed.pick()
         headers = self.request.headers
         self.state.tags.step(self.ctx, self.key, self._request_tags, self.deployment.tags, headers)

@@ -10,7 +10,8 @@ Deployment keys honoured (``model_list[].litellm_params`` / ``model_info``): ``m
 call), ``stream_timeout`` (seconds to the first byte and between chunks of a stream),
 ``max_retries`` / ``num_retries``, ``region_name`` (kept on the deployment, used as the AWS region for
 Bedrock / SageMaker), custom prices, provider settings (``aws_*``, ``vertex_*``), ``mock_response`` /
-``mock_timeout`` (LiteLLM's testing params), ``model_info.id`` (deployment id), ``model_info.mode``
+``mock_timeout`` (LiteLLM's testing params), ``order``, ``max_parallel_requests``, ``max_budget`` +
+``budget_duration`` (routing), ``model_info.id`` (deployment id), ``model_info.mode``
 (kept on the deployment), ``model_info.base_model`` (pricing).
 """
 
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ledgerlm.proxy.config import ModelEntry, ProxyConfig
 
-__all__ = ["NOT_SUPPORTED", "deployment_settings", "unsupported_lines", "warn_unsupported"]
+__all__ = ["HONOURED_EXTRA", "NOT_SUPPORTED", "deployment_settings", "unsupported_lines", "warn_unsupported"]
 
 log = logging.getLogger("ledgerlm.proxy")
 
@@ -82,14 +83,6 @@ NOT_SUPPORTED: Mapping[str, frozenset[str]] = {
             "json_logs",
             "telemetry",
             "default_team_settings",
-            "context_window_fallbacks",
-            "content_policy_fallbacks",
-            "default_fallbacks",
-            "fallbacks",
-            "cache",
-            "cache_params",
-            "allowed_fails",
-            "cooldown_time",
             "service_callbacks",
             "redact_user_api_key_info",
             "langfuse_default_tags",
@@ -117,8 +110,6 @@ NOT_SUPPORTED: Mapping[str, frozenset[str]] = {
             "input_cost_per_character",
             "output_cost_per_character",
             "organization",
-            "max_budget",
-            "budget_duration",
             "use_in_pass_through",
             "additional_drop_params",
             "drop_params",
@@ -137,6 +128,26 @@ NOT_SUPPORTED: Mapping[str, frozenset[str]] = {
     ),
 }
 """LiteLLM keys accepted and ignored, per section (``""``: top level), each reported at start."""
+
+HONOURED_EXTRA: Mapping[str, frozenset[str]] = {
+    "litellm_settings": frozenset(
+        {
+            "fallbacks",
+            "context_window_fallbacks",
+            "content_policy_fallbacks",
+            "default_fallbacks",
+            "cache",
+            "cache_params",
+            "allowed_fails",
+            "cooldown_time",
+            "num_retries",
+            "request_timeout",
+            "check_provider_endpoint",
+        }
+    ),
+}
+"""Keys honoured by routing (``ledgerlm.routing``: README "Routing") that the settings models keep as
+extras: neither unsupported nor unknown."""
 
 
 def deployment_settings(entry: ModelEntry) -> dict[str, Any]:
@@ -179,8 +190,9 @@ def unsupported_lines(config: ProxyConfig) -> list[str]:
 
 
 def is_known_unsupported(section: str, key: str) -> bool:
-    """True when ``key`` of ``section`` is a LiteLLM key reported by ``unsupported_lines``."""
-    return key in NOT_SUPPORTED.get(section, frozenset())
+    """True when ``key`` of ``section`` is a LiteLLM key reported by ``unsupported_lines``, or one
+    honoured by routing (``HONOURED_EXTRA``): either way not an unknown key."""
+    return key in NOT_SUPPORTED.get(section, frozenset()) or key in HONOURED_EXTRA.get(section, frozenset())
 
 
 def warn_unsupported(config: ProxyConfig) -> list[str]:

@@ -10,10 +10,12 @@ module is the call path around it, written once.
       -> endpoint.parse (format checks) -> pre-call hooks -> endpoint.prepare (body sent upstream)
       -> ProxyCall.reserve (admission on that body as the provider sends it, or on
          ``Upstream.worst_case``: 429; skipped when ``endpoint.admit`` is False)
-      -> plain: response cache lookup (``proxy.cache_call``: a hit answers here, no provider call)
+      -> response cache lookup (``proxy.cache_call``: a hit answers here, no provider call; a
+         streamed hit is replayed as chunks through the stream encoder)
       -> ProxyCall.run (``ledgerlm.routing``: per attempt endpoint.prepare then endpoint.call /
-         endpoint.open_stream; retries, fallbacks, cooldowns; the spend row through the attempt
-         ledger into the call's sink) -> plain: cache store
+         endpoint.open_stream with its first item read (``proxy.routing_stream``: a failure before
+         the client's first byte is retried / falls back); retries, fallbacks, cooldowns; the spend
+         row through the attempt ledger into the call's sink) -> cache store (a stream: once ended)
       -> plain:  endpoint.encode (a dict: JSON; a ``Reply``: bytes as they are) -> stored reply
                  -> headers (cost, overhead, x-ratelimit-*) -> settle -> post-call success hooks
          stream: endpoint.stream_response(relay: streaming hooks -> encoder.feed ... -> row -> settle
@@ -55,9 +57,10 @@ from ledgerlm.engine.stream import ClientDisconnectedError
 from ledgerlm.errors import BadRequestError, LedgerLMError
 from ledgerlm.providers.base import Deployment
 from ledgerlm.proxy.body_readers import BodyReader, read_json
-from ledgerlm.proxy.cache_call import cache_lookup, cache_store
+from ledgerlm.proxy.cache_call import cache_lookup, cache_replay, cache_store, cache_store_stream
 from ledgerlm.proxy.call import ProxyCall, operator_error, request_id_of
 from ledgerlm.proxy.http import json_response
+from ledgerlm.proxy.routing_stream import open_routed
 from ledgerlm.proxy.sse_response import SSEResponse
 from ledgerlm.proxy.state import ProxyState
 from ledgerlm.record import CallType
@@ -333,7 +336,19 @@ async def _open_stream(call: ProxyCall, endpoint: Endpoint, admitted: dict[str, 
     """Open the upstream stream through the router (an error before the first byte answers in the
     error format; after it, no retry)."""
     assert endpoint.open_stream is not None and endpoint.stream_encoder is not None
-    upstream, opened = await _attempts(call, endpoint, admitted, endpoint.open_stream)
+    hit = await cache_lookup(call)
+    if hit is not None:
+        upstream = endpoint.prepare(call, dict(admitted))
+        replay = cache_replay(call, endpoint.stream_encoder(call, upstream), hit)
+        return SSEResponse(replay, call.headers(hit.record, hit.cost.total))
+    open_stream, keep = endpoint.open_stream, call.cache_key is not None
+
+    async def open_peeked(
+        deployment: Deployment, body: dict[str, Any], options: CallOptions, **kwargs: Any
+    ) -> Any:
+        return await open_routed(await open_stream(deployment, body, options, **kwargs), keep=keep)
+
+    upstream, opened = await _attempts(call, endpoint, admitted, open_peeked)
     encoder = endpoint.stream_encoder(call, upstream)
     return endpoint.stream_response(call, opened, _relay(call, endpoint, encoder, opened))
 
@@ -363,6 +378,7 @@ async def _relay(
         for frame in encoder.error(failed):
             yield frame
         return
+    await cache_store_stream(call, stream)
     for frame in encoder.finish(stream):
         yield frame
 

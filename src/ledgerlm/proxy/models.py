@@ -36,6 +36,10 @@ _ROUTING_KEYS = {
     "timeout",
     "stream_timeout",
     "max_retries",
+    "order",  # routing (ledgerlm.routing: priority, concurrency, budgets)
+    "max_parallel_requests",
+    "max_budget",
+    "budget_duration",
 }
 
 

@@ -91,12 +91,20 @@ class RoutedCall:
     """Routing for one proxied request (module docstring)."""
 
     def __init__(
-        self, router: Router, key: KeyContext, body: dict[str, Any], model: str, *, stream: bool
+        self,
+        router: Router,
+        key: KeyContext,
+        body: dict[str, Any],
+        model: str,
+        *,
+        stream: bool,
+        tags: list[str] | None = None,
     ) -> None:
         self.router = router
         self.key = key
         self.model = model
         self.options = request_options(body, stream=stream)
+        self.options.tags = list(tags or ())  # tag-based routing (router_settings.enable_tag_filtering)
         self.info: RunInfo | None = None
         self.ledger: AttemptLedger | None = None
         self.first: Entry | None = None
@@ -113,7 +121,7 @@ class RoutedCall:
             raise PermissionDeniedError(
                 f"this key may not use model {self.model!r}", code="model_not_allowed", param="model"
             )
-        self.first = await self.router.pick(self.model, tokens=self.options.tokens)
+        self.first = await self.router.pick(self.model, tokens=self.options.tokens, tags=self.options.tags)
         return self.first.deployment
 
     async def run(
@@ -127,7 +135,13 @@ class RoutedCall:
     ) -> Any:
         """``call(deployment, body, options)`` per attempt through ``Router.run`` (``base`` with the
         attempt's retries, timeout and ledger sink)."""
-        ledger = self.ledger = AttemptLedger(base.context.request_id, write, write_attempt)
+        router = self.router
+        ledger = self.ledger = AttemptLedger(
+            base.context.request_id,
+            write,
+            write_attempt,
+            lambda r: router.spent(r.deployment_id, r.response_cost),
+        )
 
         async def attempt(spec: Attempt) -> Any:
             on_attempt(spec.deployment)

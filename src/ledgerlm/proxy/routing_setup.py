@@ -10,6 +10,7 @@ from ledgerlm.proxy.config import ProxyConfig
 from ledgerlm.proxy.models import ModelRegistry
 from ledgerlm.routing import Entry, ModelGroups, Router, router_settings
 from ledgerlm.routing.cache import ResponseCache, cache_settings
+from ledgerlm.routing.filters import deployment_limits
 from ledgerlm.routing.state import MemoryState, RedisState, RoutingState
 
 __all__ = ["build_response_cache", "build_router"]
@@ -38,6 +39,7 @@ def _entries(config: ProxyConfig, registry: ModelRegistry) -> list[Entry]:
                 access_groups=[str(g) for g in groups] if isinstance(groups, list) else [],
                 model_info=info,
                 model_name=model_entry.model_name,
+                **deployment_limits(params.model_extra or {}, f"model_list[{len(entries)}].litellm_params"),
             )
         )
     return entries

@@ -15,6 +15,7 @@ goes:
   row; it is counted in ``metadata.routing.attempts``.
 
 ``extra_cost`` is the USD spent by the billable earlier attempts (budgets settle it with the request).
+``observe`` (optional) sees every attempt's record as it arrives (the router's budget spend).
 """
 
 from __future__ import annotations
@@ -44,18 +45,21 @@ def _billable(record: CallRecord) -> bool:
 class _Capture:
     """The sink of one attempt: keeps its record, or forwards it at once when the attempt is final."""
 
-    __slots__ = ("final", "forward", "number", "record")
+    __slots__ = ("final", "forward", "number", "observe", "record")
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: int, observe: Write | None = None) -> None:
         self.number = number
         self.record: CallRecord | None = None
         self.final = False
         self.forward: Write | None = None
+        self.observe = observe
 
     def __call__(self, record: CallRecord) -> None:
         if self.record is not None:
             return
         self.record = record
+        if self.observe is not None:
+            self.observe(record)
         if self.final and self.forward is not None:
             self.forward(record)
 
@@ -64,10 +68,13 @@ class AttemptLedger:
     """Routes each attempt's record (module docstring). ``write`` is the request's own sink (the spend
     row); ``write_attempt`` writes an earlier billable attempt's row."""
 
-    def __init__(self, request_id: str, write: Write, write_attempt: Write) -> None:
+    def __init__(
+        self, request_id: str, write: Write, write_attempt: Write, observe: Write | None = None
+    ) -> None:
         self.request_id = request_id
         self.write = write
         self.write_attempt = write_attempt
+        self.observe = observe
         self.current: _Capture | None = None
         self.billable: list[str] = []
         self.extra_cost = Decimal(0)
@@ -78,7 +85,7 @@ class AttemptLedger:
         previous = self.current
         if previous is not None and previous.record is not None:
             self._earlier(previous.number, previous.record)
-        self.current = _Capture(1 if previous is None else previous.number + 1)
+        self.current = _Capture(1 if previous is None else previous.number + 1, self.observe)
         return self.current
 
     def _earlier(self, number: int, record: CallRecord) -> None:

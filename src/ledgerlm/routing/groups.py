@@ -17,10 +17,13 @@ import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledgerlm.errors import NotFoundError
 from ledgerlm.providers.base import Deployment
+
+if TYPE_CHECKING:
+    from ledgerlm.routing.budget_limits import Budget
 
 __all__ = ["ALL_MODELS", "Entry", "ModelGroups", "Resolved", "is_wildcard", "wildcard_match"]
 
@@ -32,7 +35,10 @@ _CONCRETE_LIMIT = 1024
 class Entry:
     """One configured deployment with its routing fields: ``rpm``/``tpm`` limits (per minute),
     ``weight``, ``timeout``/``stream_timeout`` (seconds), ``max_retries`` (transport retries inside one
-    attempt, default 0: the router is the retry loop), ``access_groups``, ``model_info`` (as configured)."""
+    attempt, default 0: the router is the retry loop), ``access_groups``, ``model_info`` (as configured),
+    ``order`` (priority, lower first: ``routing.filters``), ``max_parallel_requests`` (attempts in
+    flight at once in this process; more wait), ``budget`` (``max_budget`` per ``budget_duration``:
+    ``routing.budget_limits``)."""
 
     deployment: Deployment
     rpm: int | None = None
@@ -43,6 +49,9 @@ class Entry:
     access_groups: list[str] = field(default_factory=list)
     model_info: dict[str, Any] = field(default_factory=dict)
     model_name: str = ""
+    order: int | None = None
+    max_parallel_requests: int | None = None
+    budget: Budget | None = None
 
     @property
     def id(self) -> str:

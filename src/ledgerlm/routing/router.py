@@ -9,7 +9,10 @@ https://docs.litellm.ai/docs/proxy/reliability).
     result, info = await router.run("gpt-4o", attempt, RequestOptions(...), first=entry)
 
 ``attempt(Attempt) -> result`` makes ONE provider call on ``Attempt.deployment`` with its
-``timeout``/``max_retries``; it raises the provider's ``APIError`` on failure. The router:
+``timeout``/``max_retries``; it raises the provider's ``APIError`` on failure. A streamed result
+(``RequestOptions.stream``) with an ``on_finish(fn)`` method stays in flight until it ends; its tokens
+count toward the deployment's tpm then (``fn(total_tokens)``; latency is the time to its first item).
+The router:
 
 1. picks a healthy deployment of the group with the strategy (cooled-down ones left out; all cooling:
    429 ``no_deployments_available`` with the seconds left as ``retry_after``);
@@ -34,13 +37,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from ledgerlm.errors import InternalServerError, RateLimitError
 from ledgerlm.providers.base import Deployment
 from ledgerlm.routing import classify
+from ledgerlm.routing.budget_limits import budget_keys, over_budget_error
+from ledgerlm.routing.filters import by_order, by_tags
 from ledgerlm.routing.groups import Entry, ModelGroups, Resolved
 from ledgerlm.routing.settings import FallbackMap, RouterSettings
 from ledgerlm.routing.state import MemoryState, RoutingState, Stats
@@ -61,7 +67,8 @@ class RequestOptions:
     """Per-request routing options (LiteLLM request-body keys): ``num_retries``, ``timeout`` /
     ``stream_timeout`` (seconds), ``fallbacks`` / ``context_window_fallbacks`` /
     ``content_policy_fallbacks`` (group names, or ``{"model": name, ...overrides}``),
-    ``disable_fallbacks``, ``mock_testing_fallbacks``; ``stream``; ``tokens`` (estimated, for tpm)."""
+    ``disable_fallbacks``, ``mock_testing_fallbacks``; ``stream``; ``tokens`` (estimated, for tpm);
+    ``tags`` (the request's, for tag-based routing)."""
 
     num_retries: int | None = None
     timeout: float | None = None
@@ -73,6 +80,7 @@ class RequestOptions:
     mock_testing_fallbacks: bool = False
     stream: bool = False
     tokens: int = 0
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -131,6 +139,8 @@ class Router:
         self.strategy = STRATEGY_FUNCTIONS[self.settings.routing_strategy]
         self._background: set[asyncio.Task[Any]] = set()
         self._state_down_until = 0.0
+        self._by_id = {e.id: e for e in groups.all_entries()}
+        self._slots: dict[str, asyncio.Semaphore] = {}
 
     # -- state (a broken shared state never fails a call: logged, then defaults) ----------------------
 
@@ -183,14 +193,21 @@ class Router:
         """The group serving ``name`` (404 ``model_not_found`` when none)."""
         return self.groups.resolve(name)
 
-    async def pick(self, name: str, *, tokens: int = 0, exclude: frozenset[str] = frozenset()) -> Entry:
-        """A healthy deployment of ``name`` chosen by the strategy. Raises 404 (unknown), 429
-        ``no_deployments_available`` (all cooling down; ``retry_after`` = seconds left)."""
+    async def pick(
+        self,
+        name: str,
+        *,
+        tokens: int = 0,
+        exclude: frozenset[str] = frozenset(),
+        tags: Sequence[str] = (),
+    ) -> Entry:
+        """A healthy deployment of ``name`` chosen by the strategy after the filters
+        (``routing.filters``: tags, budgets, order). Raises 404 (unknown), 400 (tags match no
+        deployment), 429 ``no_deployments_available`` (all cooling down or over budget;
+        ``retry_after`` = seconds left)."""
         resolved = self.resolve(name)
         stats = await self.stats(resolved.entries)
         healthy = [e for e in resolved.entries if stats[e.id].cooldown_s <= 0]
-        if exclude and len(healthy) > 1:
-            healthy = [e for e in healthy if e.id not in exclude] or healthy
         if not healthy:
             wait = min(s.cooldown_s for s in stats.values())
             raise RateLimitError(
@@ -199,7 +216,56 @@ class Router:
                 code="no_deployments_available",
                 retry_after=wait,
             )
-        return self.strategy(healthy, stats, tokens, self.settings.lowest_latency_buffer)
+        if self.settings.enable_tag_filtering:
+            healthy = by_tags(healthy, tags, match_any=self.settings.tag_filtering_match_any, model=name)
+        healthy = await self._within_budget(name, healthy)
+        if exclude and len(healthy) > 1:
+            healthy = [e for e in healthy if e.id not in exclude] or healthy
+        return self.strategy(by_order(healthy), stats, tokens, self.settings.lowest_latency_buffer)
+
+    # -- budgets (routing.budget_limits) ----------------------------------------------------------------
+
+    async def _within_budget(self, name: str, entries: list[Entry]) -> list[Entry]:
+        """``entries`` without those over a budget (429 when none is left)."""
+        providers = self.settings.provider_budget_config
+        now = time.time()
+        keyed = {e.id: budget_keys(e, providers, now) for e in entries}
+        wanted = sorted({k for pairs in keyed.values() for k, _ in pairs})
+        if not wanted:
+            return entries
+        spent = await self._safe(self.state.spend(wanted))
+        if not isinstance(spent, dict):
+            return entries  # the state store failed: routing goes on without budgets
+        left = [e for e in entries if all(spent[k] < b.limit for k, b in keyed[e.id])]
+        if not left:
+            raise over_budget_error(name, entries, providers)
+        return left
+
+    def spent(self, deployment_id: str | None, usd: Decimal | None) -> None:
+        """Count ``usd`` (one attempt's cost) toward the budgets of the deployment and its provider
+        (sent in the background; a no-op when no budget applies)."""
+        entry = self._by_id.get(deployment_id or "")
+        if entry is None or not usd:
+            return
+        pairs = budget_keys(entry, self.settings.provider_budget_config, time.time())
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a record finished outside the loop (a dropped stream's finalizer)
+            return
+        for key, budget in pairs:
+            task = loop.create_task(self._safe(self.state.add_spend(key, usd, budget.seconds)))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def _slot(self, entry: Entry) -> asyncio.Semaphore | None:
+        """The deployment's ``max_parallel_requests`` semaphore (else the router's default), or None."""
+        limit = entry.max_parallel_requests or self.settings.default_max_parallel_requests
+        if limit is None:
+            return None
+        slot = self._slots.get(entry.id)
+        if slot is None:
+            slot = self._slots[entry.id] = asyncio.Semaphore(limit)
+        return slot
 
     # -- run --------------------------------------------------------------------------------------------
 
@@ -240,7 +306,9 @@ class Router:
         run.info.attempted_retries = 0
         tried: set[str] = set()
         for number in range(retries + 1):
-            entry = run.first or await self.pick(name, tokens=run.options.tokens, exclude=frozenset(tried))
+            entry = run.first or await self.pick(
+                name, tokens=run.options.tokens, exclude=frozenset(tried), tags=run.options.tags
+            )
             run.first = None
             tried.add(entry.id)
             run.info.model_group, run.info.entry = self.resolve(name).group, entry
@@ -268,15 +336,25 @@ class Router:
         try:
             if run.options.mock_testing_fallbacks and run.info.attempted_fallbacks == 0:
                 raise InternalServerError("mock_testing_fallbacks: this attempt fails on purpose")
-            result = await run.attempt(spec)
+            slot = self._slot(entry)
+            if slot is None:
+                result = await run.attempt(spec)
+            else:
+                async with slot:  # max_parallel_requests: wait for a free slot
+                    result = await run.attempt(spec)
         except BaseException as exc:
             await self._note(self.state.end(entry.id, None, 0))
             if isinstance(exc, Exception):
                 await self._failed(group, entry, exc)
             raise
+        latency = time.perf_counter() - started
+        on_finish = getattr(result, "on_finish", None) if run.options.stream else None
+        if callable(on_finish):  # a stream: in flight until it ends, its tokens counted then
+            on_finish(lambda tokens: self._note(self.state.end(entry.id, latency, tokens)))
+            return result
         usage = getattr(result, "usage", None)
         tokens = int(getattr(usage, "total_tokens", 0) or 0)
-        await self._note(self.state.end(entry.id, time.perf_counter() - started, tokens))
+        await self._note(self.state.end(entry.id, latency, tokens))
         return result
 
     def _timeout(self, entry: Entry, options: RequestOptions) -> float | None:

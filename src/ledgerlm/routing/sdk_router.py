@@ -33,6 +33,7 @@ from ledgerlm.engine import CallOptions
 from ledgerlm.errors import ConfigError, LedgerLMError
 from ledgerlm.responses import CustomStreamWrapper, Ledger, ModelResponse
 from ledgerlm.router import resolve_deployment
+from ledgerlm.routing.filters import deployment_limits
 from ledgerlm.routing.groups import Entry, ModelGroups
 from ledgerlm.routing.router import Attempt, RequestOptions
 from ledgerlm.routing.router import Router as CoreRouter
@@ -88,6 +89,7 @@ def _entry(item: Mapping[str, Any], index: int) -> Entry:
         access_groups=list(info.get("access_groups") or []),
         model_info=info,
         model_name=name,
+        **deployment_limits(params, f"model_list[{index}].litellm_params"),
     )
 
 
@@ -121,6 +123,8 @@ class Router:
         context = CallContext(
             request_id=str(uuid.uuid4()), metadata=metadata, request_tags=list(metadata.get("tags") or [])
         )
+        options.tags = list(context.request_tags)  # tag-based routing
+        router = self.router
         callbacks = params.pop("callbacks", None)
         body = {"messages": messages, **params}
         call_type = "completion" if sync else "acompletion"
@@ -132,6 +136,7 @@ class Router:
                 num_retries=spec.max_retries,
                 timeout=spec.timeout,
                 callbacks=tuple(callbacks or ()),
+                sinks=(lambda r: router.spent(r.deployment_id, r.response_cost),),  # budgets
             )
             if stream:
                 return await engine.chat_stream(spec.deployment, {**body, **spec.overrides}, options)

@@ -21,6 +21,10 @@ https://docs.litellm.ai/docs/proxy/reliability)::
       disable_cooldowns: false
       model_group_alias: {"gpt-4": "gpt-4o"}      # or {"gpt-4": {"model": "gpt-4o", "hidden": true}}
       redis_url / redis_host + redis_port + redis_password: shared state between instances
+      enable_tag_filtering: false     # tag-based routing (routing.filters)
+      tag_filtering_match_any: true   # a deployment needs ANY request tag (false: ALL of them)
+      provider_budget_config: {openai: {budget_limit: 100, time_period: 1d}}   # routing.budget_limits
+      default_max_parallel_requests: null   # per deployment without its own max_parallel_requests
     litellm_settings: num_retries, request_timeout, fallbacks, context_window_fallbacks,
                       content_policy_fallbacks, default_fallbacks (router_settings wins)
 
@@ -34,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledgerlm.errors import ConfigError
+from ledgerlm.routing.budget_limits import Budget, provider_budgets
 
 __all__ = ["STRATEGIES", "FallbackMap", "RouterSettings", "parse_fallbacks", "router_settings"]
 
@@ -73,6 +78,10 @@ class RouterSettings:
     hidden_aliases: frozenset[str] = frozenset()
     lowest_latency_buffer: float = 0.0
     redis_url: str | None = None
+    enable_tag_filtering: bool = False
+    tag_filtering_match_any: bool = True
+    provider_budget_config: dict[str, Budget] = field(default_factory=dict)
+    default_max_parallel_requests: int | None = None
 
 
 def parse_fallbacks(value: Any, path: str) -> FallbackMap:
@@ -179,4 +188,19 @@ def router_settings(
         hidden_aliases=hidden,
         lowest_latency_buffer=float(args.get("lowest_latency_buffer", 0.0) or 0.0),
         redis_url=_redis_url(r),
+        enable_tag_filtering=bool(merged.get("enable_tag_filtering", False)),
+        tag_filtering_match_any=bool(merged.get("tag_filtering_match_any", True)),
+        provider_budget_config=provider_budgets(r.get("provider_budget_config")),
+        default_max_parallel_requests=_count(
+            merged.get("default_max_parallel_requests"), "router_settings.default_max_parallel_requests"
+        ),
     )
+
+
+def _count(value: Any, path: str) -> int | None:
+    """A positive integer or None. Raises ``ConfigError`` naming ``path``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError("must be a positive integer", path=path)
+    return value

@@ -8,7 +8,8 @@ Every method takes deployment ids (``Entry.id``). Times are seconds; minutes are
 Redis keys (``<prefix>`` = ``ledgerlm:routing``): ``<prefix>:cool:<id>`` (value: the cooldown's end,
 epoch seconds; expires with it), ``<prefix>:fails:<id>:<minute>``, ``<prefix>:busy:<id>``,
 ``<prefix>:rpm:<id>:<minute>``, ``<prefix>:tpm:<id>:<minute>`` (expire after 120 s), and
-``<prefix>:lat:<id>`` (the last ``LATENCY_SAMPLES`` latencies, a list).
+``<prefix>:lat:<id>`` (the last ``LATENCY_SAMPLES`` latencies, a list), and the budget spend keys of
+``routing.budget_limits`` (``<prefix>:budget:...``: USD, ``INCRBYFLOAT``, expiring with their period).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Protocol
 
 __all__ = ["LATENCY_SAMPLES", "MemoryState", "RedisState", "RoutingState", "Stats"]
@@ -49,6 +51,8 @@ class RoutingState(Protocol):
     async def end(self, deployment_id: str, latency_s: float | None, tokens: int) -> None: ...
     async def fail(self, deployment_id: str) -> int: ...
     async def cool(self, deployment_id: str, seconds: float) -> None: ...
+    async def spend(self, keys: list[str]) -> dict[str, Decimal]: ...
+    async def add_spend(self, key: str, usd: Decimal, ttl_s: float) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -61,6 +65,7 @@ class MemoryState:
         self.busy: dict[str, int] = {}
         self.usage: dict[str, tuple[int, int, int]] = {}  # id -> (minute, requests, tokens)
         self.latency: dict[str, deque[float]] = {}
+        self.spent: dict[str, tuple[float, Decimal]] = {}  # budget key -> (expiry, USD)
 
     async def stats(self, ids: list[str]) -> dict[str, Stats]:
         now = time.time()
@@ -106,6 +111,18 @@ class MemoryState:
     async def cool(self, deployment_id: str, seconds: float) -> None:
         self.cooldown_until[deployment_id] = time.time() + seconds
         self.fails.pop(deployment_id, None)
+
+    async def spend(self, keys: list[str]) -> dict[str, Decimal]:
+        now = time.time()
+        return {k: v[1] if (v := self.spent.get(k)) and v[0] > now else Decimal(0) for k in keys}
+
+    async def add_spend(self, key: str, usd: Decimal, ttl_s: float) -> None:
+        now = time.time()
+        found = self.spent.get(key)
+        total = found[1] if found and found[0] > now else Decimal(0)
+        self.spent[key] = (now + ttl_s, total + usd)
+        if len(self.spent) > 10_000:  # expired windows
+            self.spent = {k: v for k, v in self.spent.items() if v[0] > now}
 
     async def close(self) -> None:
         return None
@@ -194,6 +211,20 @@ class RedisState:
         pipe = self._redis().pipeline(transaction=False)
         pipe.set(self._key("cool", deployment_id), f"{until:.6f}", px=max(1, int(seconds * 1000)))
         pipe.delete(self._key("fails", deployment_id, _minute()))
+        await pipe.execute()
+
+    async def spend(self, keys: list[str]) -> dict[str, Decimal]:
+        values = await self._redis().mget([f"{self.prefix}:{k}" for k in keys])
+        out: dict[str, Decimal] = {}
+        for key, value in zip(keys, values, strict=True):
+            text = value.decode() if isinstance(value, bytes) else value
+            out[key] = Decimal(text) if text else Decimal(0)
+        return out
+
+    async def add_spend(self, key: str, usd: Decimal, ttl_s: float) -> None:
+        pipe = self._redis().pipeline(transaction=False)
+        pipe.incrbyfloat(f"{self.prefix}:{key}", float(usd))
+        pipe.expire(f"{self.prefix}:{key}", max(1, int(ttl_s)))
         await pipe.execute()
 
     async def close(self) -> None:
