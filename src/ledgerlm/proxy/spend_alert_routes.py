@@ -72,7 +72,9 @@ def build_spend_alerts(
     ``engine``: a callable returning the store's engine; ``redis_at``: ``(url, prefix)`` to share state
     across instances; ``mark_once``: the forecast alerts' async de-duplication. Raises ``ConfigError``
     naming a bad field."""
-    raw: Mapping[str, Any] | None = (getattr(config, "model_extra", None) or {}).get("spend_alerts")
+    raw: Mapping[str, Any] | None = getattr(config, "spend_alerts", None) or (
+        getattr(config, "model_extra", None) or {}
+    ).get("spend_alerts")
     if not raw:
         return None
     try:
