@@ -60,7 +60,7 @@ class BudgetForecast:
     def text(self) -> str:
         """One human line, e.g. "at the last 24 h rate, team Search's budget runs out on 2026-12-19"."""
         who = f"{self.entity_kind.replace('_', ' ')} {self.entity_label}"
-        rate = f"${self.rate_per_hour.quantize(Decimal('0.0001'))}/h"
+        rate = f"${_rate(self.rate_per_hour)}/h"
         head = f"at the last {self.window_hours} h rate ({rate}), {who}'s budget (${_usd(self.max_budget)})"
         reset = f" (resets {self.budget_reset_at.date().isoformat()})" if self.budget_reset_at else ""
         if self.runs_out_at is None:
@@ -86,6 +86,14 @@ def _usd(amount: Decimal) -> str:
     """``Decimal`` USD without trailing zeros (``100``, ``12.5``)."""
     text = format(amount.normalize(), "f")
     return text
+
+
+def _rate(usd_per_hour: Decimal) -> str:
+    """USD/h to 4 decimals; a smaller non-zero rate to 2 significant digits (``0.0000031``)."""
+    fixed = usd_per_hour.quantize(Decimal("0.0001"))
+    if fixed or not usd_per_hour:
+        return str(fixed)
+    return format(usd_per_hour.quantize(Decimal(1).scaleb(usd_per_hour.adjusted() - 1)), "f")
 
 
 def forecast_budget(

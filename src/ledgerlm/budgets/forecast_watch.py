@@ -74,6 +74,8 @@ class ForecastWatcher:
         self.max_entities = max_entities
         self.mark_once = mark_once
         self.alerted: list[BudgetForecast] = []
+        self.latest: dict[tuple[str, str], BudgetForecast] = {}  # (kind, id) -> the last forecast
+        self.checks = 0  # completed checks
         self._sent: OrderedDict[str, None] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
 
@@ -88,10 +90,20 @@ class ForecastWatcher:
                 if forecast is None:
                     continue
                 _set_gauge(forecast)
+                self._keep(forecast)
                 if forecast.before_reset and await self._first(forecast, now):
                     self._deliver(forecast)
                     fired.append(forecast)
+        self.checks += 1
         return fired
+
+    def _keep(self, forecast: BudgetForecast) -> None:
+        """Remember the latest forecast of each budget (bounded: ``len(KINDS) * max_entities``)."""
+        key = (forecast.entity_kind, forecast.entity_id)
+        self.latest.pop(key, None)
+        self.latest[key] = forecast
+        while len(self.latest) > len(KINDS) * self.max_entities:
+            del self.latest[next(iter(self.latest))]
 
     async def _first(self, forecast: BudgetForecast, now: datetime) -> bool:
         """True the first time this budget period's alert is due (here and across instances)."""
