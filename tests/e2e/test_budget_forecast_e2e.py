@@ -2,7 +2,8 @@
 budgets of a team, its key, the key's user and an end user fast; the loop (a fast interval) forecasts
 every budget, alerts each one ONCE through the webhook channel (a local receiver) with the documented
 text, does not re-send on the next intervals, and ``/key/info``, ``/team/info``, ``/user/info`` and
-``/customer/info`` (``/end_user/info``) carry the same forecast; the team's Prometheus gauge is set.
+``/customer/info`` (``/end_user/info``) carry the same forecast, as does the dashboard's budgets table;
+the team's Prometheus gauge is set.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 import pytest
 from tests.budgets.receiver import Receiver, threaded_receiver
-from tests.e2e.conftest import Proxy
+from tests.e2e.conftest import MASTER_KEY, Proxy
+from tests.e2e.test_dashboard_api import Session
 
 MESSAGES: Any = [{"role": "user", "content": "burn"}]
 INTERVAL_S = 0.2
@@ -101,6 +103,13 @@ def test_forecast_loop_alerts_each_burning_budget_once(forecast_proxy: Proxy, re
         assert forecast["runs_out_before_reset"] is True and forecast["window_hours"] == 24
         assert forecast["message"].startswith("at the last 24 h rate ($"), kind
         assert f"{labels[kind]}'s budget ($0.0002) runs out on " in forecast["message"]
+
+    admin = Session(proxy)
+    admin.login(MASTER_KEY)
+    budgets = {(r["kind"], r["id"]): r for r in admin.ok("/ui/api/budgets")["data"]}
+    for entity in alerts:  # the dashboard's budgets page: the loop's last forecast, no extra query
+        forecast = budgets[entity]["forecast"]
+        assert forecast["runs_out_before_reset"] is True and "runs out on" in forecast["message"]
 
     from ledgerlm.integrations.prometheus import default_metrics
 

@@ -51,7 +51,16 @@ from ledgerlm.proxy.http import read_json_body
 from ledgerlm.proxy.management import MAX_MANAGEMENT_BODY, managed
 from ledgerlm.proxy.state import ProxyState
 
-__all__ = ["SpendAlertSetup", "budget_forecast", "build_spend_alerts", "install", "routes", "start", "stop"]
+__all__ = [
+    "SpendAlertSetup",
+    "budget_forecast",
+    "build_spend_alerts",
+    "install",
+    "latest_forecast",
+    "routes",
+    "start",
+    "stop",
+]
 
 
 @dataclass(slots=True)
@@ -151,6 +160,17 @@ async def budget_forecast(state: ProxyState, kind: str, row: Mapping[str, Any]) 
     window = setup.window_hours if setup is not None else 24
     forecast = await forecast_row(state.store.engine, kind, dict(row), window_hours=window)
     return forecast.to_json() if forecast is not None else None
+
+
+def latest_forecast(state: ProxyState, kind: str, ident: str) -> dict[str, Any] | None:
+    """The forecast loop's last forecast of a budget (``{runs_out_at, runs_out_before_reset, message}``),
+    ``None`` before the first check or without the loop; no database read (the dashboard's budgets)."""
+    setup = _setup(state)
+    forecast = setup.watcher.latest.get((kind, ident)) if setup and setup.watcher else None
+    if forecast is None:
+        return None
+    shown = forecast.to_json()
+    return {name: shown[name] for name in ("runs_out_at", "runs_out_before_reset", "message")}
 
 
 @managed()
