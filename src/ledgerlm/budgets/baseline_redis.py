@@ -148,6 +148,10 @@ class RedisBaseline:
     def __len__(self) -> int:
         return int(self._r.zcard(f"{self.prefix}:sa:idx"))
 
+    def close(self) -> None:
+        """Close the client's connections (shared with ``RedisMarks``)."""
+        self._r.close()
+
 
 class RedisMarks:
     """``mark(key, ttl_s) -> bool``: True the first time across every instance (module docstring)."""

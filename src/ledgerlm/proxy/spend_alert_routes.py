@@ -220,6 +220,9 @@ async def stop(state: ProxyState) -> None:
         await setup.watcher.stop()
     if setup is not None:
         await setup.throttles.stop()
+        close = getattr(setup.detector.baseline, "close", None)  # RedisBaseline's client
+        if close is not None:
+            close()
 
 
 def routes() -> list[Route]:
