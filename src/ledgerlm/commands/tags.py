@@ -148,56 +148,65 @@ def print_dimension_report(
     Console().print(table)
 
 
+def drift_command(
+    start: Annotated[str, typer.Option("--from", help="First UTC day, YYYY-MM-DD (inclusive).")],
+    end: Annotated[str, typer.Option("--to", help="Last UTC day, YYYY-MM-DD (inclusive).")],
+    dimension: DimensionOption = None,
+    database_url: UrlOption = None,
+    config: ConfigOption = None,
+    threshold: Annotated[float | None, typer.Option(help="Untagged share that alerts (0..1).")] = None,
+    as_json: JsonOption = False,
+    alert: Annotated[
+        bool, typer.Option("--alert", help="Send the alerts through --config's alert channels.")
+    ] = False,
+) -> None:
+    """Per dimension: untagged, defaulted, quarantined shares; invalid, new, near-duplicate values."""
+    from ledgerlm.store.spend_queries import LogFilter
+    from ledgerlm.tags.report import drift_report
+
+    if alert and config is None:
+        raise typer.BadParameter("--alert needs --config (its budget_settings.alerts channels)")
+    policies, limit = _settings(config)
+    limit = Decimal(str(threshold)) if threshold is not None else limit
+    span = (_day(start, "--from"), _day(end, "--to"))
+    sent: list[str] = []
+
+    async def job(engine: AsyncEngine) -> dict[str, Any]:
+        found = await drift_report(
+            engine, policies, LogFilter(start=span[0], end=span[1]), dimension=dimension, threshold=limit
+        )
+        if alert and config is not None and found["alerts"]:
+            sent.extend(await _send_drift(config, found))
+        return found
+
+    report = _run(database_url, job)
+    _print_drift(report, limit, as_json, sent if alert else None)
+    if report["alerts"]:
+        raise typer.Exit(2)
+
+
+def _print_drift(report: dict[str, Any], limit: Decimal, as_json: bool, sent: list[str] | None) -> None:
+    """The report (JSON or a table with ALERT lines); with ``sent``, what each alert delivery did."""
+    if as_json:
+        _echo_json(report)
+    else:
+        from rich.console import Console
+
+        Console().print(_drift_table(report))
+        for entry in report["alerts"]:
+            typer.echo(f"ALERT: {entry['dimension']} untagged share {entry['untagged_share']} > {limit}")
+    if sent is None:
+        return
+    for entry in report["alerts"]:
+        what = "sent" if entry["dimension"] in sent else "already sent for this period"
+        typer.echo(f"alert {entry['dimension']}: {what}", err=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``tags`` command group to ``app``."""
     tags = typer.Typer(help="Tag governance: drift and allocation reports.", no_args_is_help=True)
 
-    @tags.command("drift")
-    def drift(
-        start: Annotated[str, typer.Option("--from", help="First UTC day, YYYY-MM-DD (inclusive).")],
-        end: Annotated[str, typer.Option("--to", help="Last UTC day, YYYY-MM-DD (inclusive).")],
-        dimension: DimensionOption = None,
-        database_url: UrlOption = None,
-        config: ConfigOption = None,
-        threshold: Annotated[float | None, typer.Option(help="Untagged share that alerts (0..1).")] = None,
-        as_json: JsonOption = False,
-        alert: Annotated[
-            bool, typer.Option("--alert", help="Send the alerts through --config's alert channels.")
-        ] = False,
-    ) -> None:
-        """Per dimension: untagged, defaulted, quarantined shares; invalid, new, near-duplicate values."""
-        from ledgerlm.store.spend_queries import LogFilter
-        from ledgerlm.tags.report import drift_report
-
-        if alert and config is None:
-            raise typer.BadParameter("--alert needs --config (its budget_settings.alerts channels)")
-        policies, limit = _settings(config)
-        limit = Decimal(str(threshold)) if threshold is not None else limit
-        span = (_day(start, "--from"), _day(end, "--to"))
-        sent: list[str] = []
-
-        async def job(engine: AsyncEngine) -> dict[str, Any]:
-            found = await drift_report(
-                engine, policies, LogFilter(start=span[0], end=span[1]), dimension=dimension, threshold=limit
-            )
-            if alert and config is not None and found["alerts"]:
-                sent.extend(await _send_drift(config, found))
-            return found
-
-        report = _run(database_url, job)
-        if as_json:
-            _echo_json(report)
-        else:
-            from rich.console import Console
-
-            Console().print(_drift_table(report))
-            for entry in report["alerts"]:
-                typer.echo(f"ALERT: {entry['dimension']} untagged share {entry['untagged_share']} > {limit}")
-        for entry in report["alerts"] if alert else []:
-            what = "sent" if entry["dimension"] in sent else "already sent for this period"
-            typer.echo(f"alert {entry['dimension']}: {what}", err=True)
-        if report["alerts"]:
-            raise typer.Exit(2)
+    tags.command("drift")(drift_command)
 
     @tags.command("report")
     def report(
