@@ -13,7 +13,9 @@ Sentry: ``ledgerlm.budgets.alert_channels``). ``action: throttle`` also caps the
 
 Several proxy instances: with Redis the baselines are ``RedisBaseline`` (counters shared) and ``marks``
 is ``RedisMarks`` (``SET NX`` with a TTL), so an alert is delivered, and its throttle set, by exactly
-one instance; without Redis each instance counts and alerts on its own.
+one instance; without Redis each instance counts and alerts on its own. The detector's hooks are the
+synchronous ones (the dispatcher's thread pool: one call at a time, in order), so its Redis round trip
+(one Lua script per call) never runs on an event loop nor on the response path.
 
 Rule settings (``spend_alerts.rules[]`` in the proxy config)::
 
