@@ -1,23 +1,33 @@
 """Spend alerts shared by several instances through a real Redis: the baselines count the calls of every
 instance, a spike is delivered once, a throttle set by one instance is enforced (and its cap counted) by
-all, and an admin's clear on one clears it for all. Two detectors / throttle tables stand for two proxies.
+all, an admin's clear on one clears it for all, and a budget forecast is alerted once. Two detectors /
+throttle tables / forecast loops stand for two proxies.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+import sqlalchemy as sa
 
 from ledgerlm.budgets.baseline_redis import RedisBaseline, RedisMarks
+from ledgerlm.budgets.forecast_watch import ForecastWatcher
+from ledgerlm.budgets.redis_backend import RedisBudgets
 from ledgerlm.budgets.spend_alerts import SpendAlerts, parse_rules
 from ledgerlm.budgets.throttle import Throttles
 from ledgerlm.budgets.throttle_redis import RedisThrottleStore
 from ledgerlm.errors import RateLimitError
+from ledgerlm.store import users
+from ledgerlm.store.engine import create_engine
+from ledgerlm.store.migrate import migrate_async
+from ledgerlm.store.tables import spend_logs
 
 H0 = 1_796_000_000 // 3600
 
@@ -137,3 +147,41 @@ async def test_a_throttle_set_on_one_instance_is_enforced_and_cleared_on_all(
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_two_forecast_loops_alert_a_burning_budget_once(
+    redis_url: str, shared: tuple[redis.Redis, str], tmp_path: Path
+) -> None:
+    _, prefix = shared
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}")
+    await migrate_async(engine)
+    now = datetime.now(UTC)
+    fields = {"user_alias": "Burner", "max_budget": Decimal(10), "budget_reset_at": now + timedelta(days=30)}
+    await users.create_user(engine, "u-burn", fields)
+    async with engine.begin() as conn:  # $12 in the last 24 h: $0.50/h, $10 left: 20 h < 30 days
+        for i in range(12):
+            start = now - timedelta(hours=2 * i, minutes=5)
+            await conn.execute(
+                sa.insert(spend_logs).values(
+                    request_id=f"r{i}", call_type="acompletion", spend=Decimal(1), startTime=start,
+                    endTime=start, model="gpt-4o", user="u-burn", request_tags=[], metadata={},
+                    status="success",
+                )
+            )  # fmt: skip
+    backends = [RedisBudgets(url=redis_url, prefix=prefix) for _ in range(2)]
+    channels = [Channel(), Channel()]
+    loops = [
+        ForecastWatcher(lambda: engine, [channel], mark_once=backend.mark_once)
+        for channel, backend in zip(channels, backends, strict=True)
+    ]
+    try:
+        fired = [f for loop in loops for _ in range(2) for f in await loop.check_once(now)]
+    finally:
+        for backend in backends:
+            await backend.close()
+        await engine.dispose()
+    [forecast] = fired  # one instance, once; the other (and the next checks) see the shared mark
+    assert forecast.entity_kind == "user" and forecast.rate_per_hour == Decimal("0.5")
+    assert sorted(len(c.texts) for c in channels) == [0, 1]
+    assert channels[0].texts + channels[1].texts == [f"ledgerlm budget forecast: {forecast.text()}"]
+    assert "user Burner's budget ($10) runs out on " in forecast.text()
