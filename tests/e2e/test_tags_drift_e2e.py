@@ -8,6 +8,8 @@ database, the crafted history) holds the earlier values. ``GET /tags/drift`` and
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +17,9 @@ from typing import Any
 
 import orjson
 import pytest
+import redis
 import sqlalchemy as sa
+from tests.budgets.receiver import threaded_receiver
 from typer.testing import CliRunner
 
 from ledgerlm.cli import build_app
@@ -156,3 +160,49 @@ def _exact(value: Any) -> Any:
         except ArithmeticError:
             return value
     return value
+
+
+@pytest.mark.parametrize("marks", ["file", "redis"])
+def test_drift_cli_alert_is_delivered_once_per_period(
+    drifted: dict[str, Any], tmp_path: Path, marks: str, request: pytest.FixtureRequest
+) -> None:
+    proxy = drifted["proxy"]
+    today = datetime.now(UTC).date().isoformat()
+    general: dict[str, Any] = {**drifted["general"], "spool_dir": str(tmp_path / "spool")}
+    budget: dict[str, Any] = {}
+    if marks == "redis":  # shared with the proxies: a fresh prefix, deleted after
+        general["redis_url"] = request.getfixturevalue("redis_url")
+        budget["redis_prefix"] = "{ledgerlm-drift-" + uuid.uuid4().hex + "}"
+    with threaded_receiver() as receiver:
+        budget["alerts"] = {
+            "webhook_urls": [f"{receiver.url}/hook"],
+            "slack_webhook_urls": [f"{receiver.url}/slack"],
+        }
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            orjson.dumps({"general_settings": general, "budget_settings": budget}).decode(), "utf-8"
+        )
+        args = ["tags", "drift", "--from", today, "--to", today, "--json", "--alert"]
+        args += ["--database-url", proxy.database_url, "--config", str(config)]
+        runs = [CliRunner().invoke(build_app(), args) for _ in range(2)]  # the same period twice
+        assert [r.exit_code for r in runs] == [2, 2], runs[0].output
+        assert (
+            "alert cc: sent" in runs[0].stderr and "alert cc: already sent for this period" in runs[1].stderr
+        )
+        hooks, slacks = receiver.at("/hook"), receiver.at("/slack")
+    subjects = [h["subject"] for h in hooks]
+    assert "cc" in subjects and len(subjects) == len(set(subjects)) == len(slacks)  # once per dimension
+    [hook] = [h for h in hooks if h["subject"] == "cc"]
+    assert hook["type"] == "ledgerlm_alert" and hook["event"] == "tag_drift"
+    assert hook["details"]["from"] == today and hook["details"]["threshold"] == "0.25"
+    pattern = r"tag dimension 'cc': untagged share [\d.]+ of .* passed the threshold 0\.25"
+    assert any(re.search(pattern, s["text"]) for s in slacks)
+    if marks == "redis":
+        client = redis.Redis.from_url(general["redis_url"])
+        assert client.exists(f"{budget['redis_prefix']}:mark:ops|tag_drift|cc|{today}..{today}")
+        client.delete(*client.keys(budget["redis_prefix"] + "*"))
+        client.close()
+    else:
+        assert (tmp_path / "spool" / "alert-marks.json").is_file()
+    missing = CliRunner().invoke(build_app(), [*args[:-4], "--database-url", proxy.database_url])
+    assert missing.exit_code != 0 and "--alert needs --config" in missing.output

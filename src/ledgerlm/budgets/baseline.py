@@ -12,7 +12,9 @@ Metrics (``Decimal``; ``None`` when undefined):
 * ``tokens_per_request``: (input + output tokens) / requests (baseline: over the window's requests);
 * ``error_share``: failed requests / requests (baseline: over the window's requests).
 
-Memory: at most ``max_series * (window_hours + 1)`` small buckets. Thread-safe (one lock).
+Memory: at most ``max_series * (window_hours + 1)`` small buckets. Thread-safe (one lock). This is the
+per-process baseline; ``ledgerlm.budgets.baseline_redis.RedisBaseline`` keeps the same counters in Redis,
+shared by every proxy instance (same ``observe`` contract).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-__all__ = ["METRICS", "Bucket", "HourlyBaseline", "Metric", "SeriesKey", "series_keys"]
+__all__ = ["METRICS", "Bucket", "HourlyBaseline", "Metric", "SeriesKey", "SeriesStats", "series_keys"]
 
 Metric = Literal["spend_per_hour", "tokens_per_request", "error_share"]
 METRICS: tuple[str, ...] = ("spend_per_hour", "tokens_per_request", "error_share")
@@ -39,6 +41,24 @@ class Bucket:
     requests: int = 0
     tokens: int = 0
     errors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesStats:
+    """One series seen from ``hour``: its ``current`` bucket, the ``window`` sums over the closed hours
+    before it (``hours`` of them: since the series' first call, at most ``window_hours``)."""
+
+    current: Bucket
+    window: Bucket
+    hours: int
+
+    def current_value(self, metric: str) -> Decimal | None:
+        """The metric over the current hour (``None`` without a call this hour)."""
+        return _value(metric, [self.current], 1) if self.current.requests else None
+
+    def baseline_value(self, metric: str) -> Decimal | None:
+        """The metric over the window (``None`` when it covers no closed hour)."""
+        return _value(metric, [self.window], self.hours) if self.hours > 0 else None
 
 
 def _value(metric: str, buckets: list[Bucket], hours: int) -> Decimal | None:
@@ -81,8 +101,9 @@ class HourlyBaseline:
 
     def observe(
         self, keys: list[SeriesKey], hour: int, *, spend: Decimal | None, tokens: int, failed: bool
-    ) -> None:
-        """Count one call (``spend`` USD, None when unpriced) in every series of ``keys``."""
+    ) -> dict[SeriesKey, SeriesStats]:
+        """Count one call (``spend`` USD, None when unpriced) in every series of ``keys``; returns each
+        series' stats seen from ``hour``."""
         with self._lock:
             for key in keys:
                 series = self._series.get(key)
@@ -102,6 +123,21 @@ class HourlyBaseline:
                 bucket.errors += int(failed)
                 if spend is not None:
                     bucket.spend += spend
+            return {key: self._stats(key, hour) for key in keys if key in self._series}
+
+    def _stats(self, key: SeriesKey, hour: int) -> SeriesStats:
+        series = self._series[key]
+        current = series.current if series.current.hour == hour else Bucket(hour)
+        start = max(series.first_hour, hour - self.window_hours)
+        closed = [b for b in (*series.history, series.current) if start <= b.hour < hour]
+        window = Bucket(
+            start,
+            sum((b.spend for b in closed), Decimal(0)),
+            sum(b.requests for b in closed),
+            sum(b.tokens for b in closed),
+            sum(b.errors for b in closed),
+        )
+        return SeriesStats(current, window, max(0, hour - start))
 
     def current(self, key: SeriesKey, metric: str, hour: int) -> Decimal | None:
         """The metric over the current hour (``None`` when the series has no call this hour)."""

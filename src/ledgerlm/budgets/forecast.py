@@ -10,8 +10,10 @@ forecast worth an alert. Amounts stay ``Decimal``; the text reads::
     at the last 24 h rate ($1.25/h), team Search's budget ($100) runs out on 2026-12-19 (resets 2027-01-01)
 
 ``window_spend`` reads the spend log (``spend_logs``: priced rows of the entity since ``now - window``;
-unpriced rows count $0, as budgets do). Sources: the ``/key/info`` and ``/team/info`` budget fields
-(LiteLLM's ``spend``, ``max_budget``, ``budget_reset_at``).
+unpriced rows count $0, as budgets do). Entities: keys, teams, internal users and end users (a budget
+tier's limits are copied onto its holders' rows, so a tier is forecast per holder). Sources: the
+``/key/info``, ``/team/info``, ``/user/info`` and ``/customer/info`` budget fields (LiteLLM's ``spend``,
+``max_budget``, ``budget_reset_at``).
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["BudgetForecast", "forecast_budget", "forecast_row", "window_spend"]
+__all__ = ["KINDS", "BudgetForecast", "forecast_budget", "forecast_row", "window_spend"]
 
 _COLUMNS = {"key": "api_key", "team": "team_id", "user": "user", "end_user": "end_user"}
+_IDS = {"key": "token", "team": "team_id", "user": "user_id", "end_user": "user_id"}
+_LABELS = {"key": "key_alias", "team": "team_alias", "user": "user_alias", "end_user": "alias"}
+KINDS: tuple[str, ...] = ("team", "key", "user", "end_user")
+"""Every entity kind with a budget that is forecast."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +59,8 @@ class BudgetForecast:
 
     def text(self) -> str:
         """One human line, e.g. "at the last 24 h rate, team Search's budget runs out on 2026-12-19"."""
-        who = f"{self.entity_kind} {self.entity_label}"
-        rate = f"${self.rate_per_hour.quantize(Decimal('0.0001'))}/h"
+        who = f"{self.entity_kind.replace('_', ' ')} {self.entity_label}"
+        rate = f"${_rate(self.rate_per_hour)}/h"
         head = f"at the last {self.window_hours} h rate ({rate}), {who}'s budget (${_usd(self.max_budget)})"
         reset = f" (resets {self.budget_reset_at.date().isoformat()})" if self.budget_reset_at else ""
         if self.runs_out_at is None:
@@ -80,6 +86,14 @@ def _usd(amount: Decimal) -> str:
     """``Decimal`` USD without trailing zeros (``100``, ``12.5``)."""
     text = format(amount.normalize(), "f")
     return text
+
+
+def _rate(usd_per_hour: Decimal) -> str:
+    """USD/h to 4 decimals; a smaller non-zero rate to 2 significant digits (``0.0000031``)."""
+    fixed = usd_per_hour.quantize(Decimal("0.0001"))
+    if fixed or not usd_per_hour:
+        return str(fixed)
+    return format(usd_per_hour.quantize(Decimal(1).scaleb(usd_per_hour.adjusted() - 1)), "f")
 
 
 def forecast_budget(
@@ -135,12 +149,13 @@ async def forecast_row(
     window_hours: int = 24,
     now: datetime | None = None,
 ) -> BudgetForecast | None:
-    """The forecast of a key/team/user row (its ``max_budget``, ``spend``, ``budget_reset_at``); ``None``
-    without a ``max_budget``. ``row`` ids: ``token`` (key hash), ``team_id``, ``user_id``."""
+    """The forecast of a key/team/user/end-user row (its ``max_budget``, ``spend``, ``budget_reset_at``);
+    ``None`` without a ``max_budget``. ``row`` ids: ``token`` (key hash), ``team_id``, ``user_id`` (users
+    and end users); labels: ``key_alias``, ``team_alias``, ``user_alias``, ``alias`` (end users)."""
     if row.get("max_budget") is None:
         return None
-    ident = str(row.get({"key": "token", "team": "team_id", "user": "user_id"}.get(kind, "id")))
-    label = str(row.get("key_alias") or row.get("team_alias") or ident)
+    ident = str(row.get(_IDS[kind]))
+    label = str(row.get(_LABELS[kind]) or ident)
     now = now or datetime.now(UTC)
     spent = await window_spend(engine, kind, ident, now - timedelta(hours=window_hours))
     budget = (

@@ -11,6 +11,12 @@ at most once per series and hour (de-duplicated), and its alert goes to every ch
 Sentry: ``ledgerlm.budgets.alert_channels``). ``action: throttle`` also caps the series at
 ``throttle_rpm`` requests per minute until an admin clears it (``ledgerlm.budgets.throttle``).
 
+Several proxy instances: with Redis the baselines are ``RedisBaseline`` (counters shared) and ``marks``
+is ``RedisMarks`` (``SET NX`` with a TTL), so an alert is delivered, and its throttle set, by exactly
+one instance; without Redis each instance counts and alerts on its own. The detector's hooks are the
+synchronous ones (the dispatcher's thread pool: one call at a time, in order), so its Redis round trip
+(one Lua script per call) never runs on an event loop nor on the response path.
+
 Rule settings (``spend_alerts.rules[]`` in the proxy config)::
 
     name: spend_spike             # required, unique
@@ -34,10 +40,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from ledgerlm.budgets.alert_channels import AlertChannel
-from ledgerlm.budgets.baseline import METRICS, HourlyBaseline, SeriesKey, series_keys
+from ledgerlm.budgets.baseline import METRICS, HourlyBaseline, SeriesKey, SeriesStats, series_keys
 from ledgerlm.budgets.throttle import Throttles
 from ledgerlm.custom_logger import CustomLogger
 from ledgerlm.record import CallRecord
@@ -48,6 +54,19 @@ log = logging.getLogger("ledgerlm.budgets")
 
 DIMENSIONS: tuple[str, ...] = ("key", "team", "end_user", "tag", "model")
 _DEDUPE = 50_000
+_MARK_TTL_S = 2 * 3600.0  # a (rule, series, hour) mark outlives its hour
+
+
+class Baseline(Protocol):
+    """``HourlyBaseline`` (per process) or ``RedisBaseline`` (shared)."""
+
+    def observe(
+        self, keys: list[SeriesKey], hour: int, *, spend: Decimal | None, tokens: int, failed: bool
+    ) -> dict[SeriesKey, SeriesStats]: ...
+
+
+Marks = Callable[[str, float], bool]
+"""``mark(key, ttl_s)``: True the first time ``key`` is marked (across instances for ``RedisMarks``)."""
 
 
 def _decimal(raw: Any, name: str) -> Decimal:
@@ -190,13 +209,15 @@ class SpendAlerts(CustomLogger):
         *,
         channels: Sequence[AlertChannel] = (),
         throttles: Throttles | None = None,
-        baseline: HourlyBaseline | None = None,
+        baseline: Baseline | None = None,
         clock: Callable[[], float] = time.time,
+        marks: Marks | None = None,
     ) -> None:
         self.rules = list(rules)
         self.channels = list(channels)
         self.throttles = throttles if throttles is not None else Throttles()
-        self.baseline = baseline if baseline is not None else HourlyBaseline()
+        self.baseline: Baseline = baseline if baseline is not None else HourlyBaseline()
+        self.marks = marks
         self.fired: list[SpendAnomaly] = []  # the last alerts (bounded), newest last
         self._clock = clock
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -208,16 +229,6 @@ class SpendAlerts(CustomLogger):
         self._from_kwargs(kwargs)
 
     def log_failure_event(
-        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
-    ) -> None:
-        self._from_kwargs(kwargs)
-
-    async def async_log_success_event(
-        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
-    ) -> None:
-        self._from_kwargs(kwargs)
-
-    async def async_log_failure_event(
         self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
         self._from_kwargs(kwargs)
@@ -245,43 +256,40 @@ class SpendAlerts(CustomLogger):
         )
         tokens = int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0)
         spend = Decimal(str(cost)) if cost is not None else None
-        self.baseline.observe(keys, hour, spend=spend, tokens=tokens, failed=event.get("status") == "failure")
+        failed = event.get("status") == "failure"
+        stats = self.baseline.observe(keys, hour, spend=spend, tokens=tokens, failed=failed)
         labels = {("key", event.get("key_hash")): event.get("key_alias")}
-        fired = [a for rule in self.rules for a in self._check(rule, keys, hour, labels)]
+        fired = [a for rule in self.rules for a in self._check(rule, stats, hour, labels)]
         for anomaly in fired:
             self._act(anomaly)
         return fired
 
     def _check(
-        self, rule: AlertRule, keys: list[SeriesKey], hour: int, labels: Mapping[Any, Any]
+        self, rule: AlertRule, stats: Mapping[SeriesKey, SeriesStats], hour: int, labels: Mapping[Any, Any]
     ) -> list[SpendAnomaly]:
         out: list[SpendAnomaly] = []
-        for key in keys:
+        for key, seen in stats.items():
             if key[0] not in rule.dimensions:
                 continue
-            anomaly = self._judge(rule, key, hour, str(labels.get(key) or key[1]))
+            anomaly = _judge(rule, key, seen, hour, str(labels.get(key) or key[1]))
             if anomaly is not None and self._first(anomaly.key):
                 out.append(anomaly)
         return out
 
-    def _judge(self, rule: AlertRule, key: SeriesKey, hour: int, label: str) -> SpendAnomaly | None:
-        current = self.baseline.current(key, rule.metric, hour)
-        base, hours = self.baseline.baseline(key, rule.metric, hour)
-        if current is None or base is None or hours < rule.min_baseline_hours or current < rule.min_current:
-            return None
-        if rule.metric != "spend_per_hour" and self.baseline.requests(key, hour) < rule.min_requests:
-            return None
-        if current < rule.factor * base or current <= 0:
-            return None
-        return SpendAnomaly(rule, key[0], key[1], label, current, base, hours, hour)
-
     def _first(self, dedupe_key: str) -> bool:
+        """True for the first sighting here and (with ``marks``) across every instance."""
         with self._lock:
             if dedupe_key in self._seen:
                 return False
             self._seen[dedupe_key] = None
             while len(self._seen) > _DEDUPE:
                 self._seen.popitem(last=False)
+        if self.marks is None:
+            return True
+        try:
+            return self.marks(f"spend_alert|{dedupe_key}", _MARK_TTL_S)
+        except Exception as exc:  # Redis away: deliver rather than lose the alert
+            log.warning("spend alert de-duplication unavailable (%s); delivering", exc)
             return True
 
     def _remember(self, record_id: str) -> None:
@@ -306,3 +314,16 @@ class SpendAlerts(CustomLogger):
                 channel.deliver(anomaly.text(), anomaly.to_json(), anomaly.key)
             except Exception:
                 log.exception("spend alert channel %s failed", type(channel).__name__)
+
+
+def _judge(rule: AlertRule, key: SeriesKey, stats: SeriesStats, hour: int, label: str) -> SpendAnomaly | None:
+    """The anomaly of ``rule`` on one series, or ``None`` (module docstring)."""
+    current = stats.current_value(rule.metric)
+    base, hours = stats.baseline_value(rule.metric), stats.hours
+    if current is None or base is None or hours < rule.min_baseline_hours or current < rule.min_current:
+        return None
+    if rule.metric != "spend_per_hour" and stats.current.requests < rule.min_requests:
+        return None
+    if current < rule.factor * base or current <= 0:
+        return None
+    return SpendAnomaly(rule, key[0], key[1], label, current, base, hours, hour)

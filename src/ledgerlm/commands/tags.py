@@ -1,7 +1,10 @@
 """``ledgerlm tags``: tag governance reports from the spend log database (``ledgerlm.tags``).
 
-* ``ledgerlm tags drift --from YYYY-MM-DD --to YYYY-MM-DD [--dimension D] [--json]``: the drift report
-  (the JSON of ``GET /tags/drift``); exits 2 when an untagged share passes ``--threshold``.
+* ``ledgerlm tags drift --from YYYY-MM-DD --to YYYY-MM-DD [--dimension D] [--json] [--alert]``: the drift
+  report (the JSON of ``GET /tags/drift``); exits 2 when an untagged share passes ``--threshold``. With
+  ``--alert`` (needs ``--config``) each passing dimension is also sent through the config's alert
+  channels (``budget_settings.alerts``), as the proxy's ``tag_drift`` alert, once per dimension and
+  period: de-duplicated with the proxy and earlier runs (``ledgerlm.proxy.ops_alerts_cli``).
 * ``ledgerlm tags report --dimension D [--start] [--end] [--json]``: spend allocated per value of D
   (the JSON of ``GET /global/spend/report?group_by=tag:D``); also ``ledgerlm spend report --by tag:D``.
 
@@ -101,6 +104,20 @@ def _drift_table(report: dict[str, Any]) -> Any:
     return table
 
 
+async def _send_drift(config: Path, report: dict[str, Any]) -> list[str]:
+    """Send the report's drift alerts through ``config``'s channels; the dimensions sent now (others
+    were already sent this period). Raises ``ConfigError`` without a channel."""
+    from ledgerlm.proxy.config import load_config
+    from ledgerlm.proxy.ops_alerts_cli import standalone_alerts
+
+    alerts = standalone_alerts(load_config(config))
+    try:
+        alerts.drift(report)
+    finally:
+        await alerts.close()
+    return [alert.subject for alert in alerts.sent]
+
+
 def print_dimension_report(
     dimension: str,
     database_url: str | None,
@@ -131,43 +148,65 @@ def print_dimension_report(
     Console().print(table)
 
 
+def drift_command(
+    start: Annotated[str, typer.Option("--from", help="First UTC day, YYYY-MM-DD (inclusive).")],
+    end: Annotated[str, typer.Option("--to", help="Last UTC day, YYYY-MM-DD (inclusive).")],
+    dimension: DimensionOption = None,
+    database_url: UrlOption = None,
+    config: ConfigOption = None,
+    threshold: Annotated[float | None, typer.Option(help="Untagged share that alerts (0..1).")] = None,
+    as_json: JsonOption = False,
+    alert: Annotated[
+        bool, typer.Option("--alert", help="Send the alerts through --config's alert channels.")
+    ] = False,
+) -> None:
+    """Per dimension: untagged, defaulted, quarantined shares; invalid, new, near-duplicate values."""
+    from ledgerlm.store.spend_queries import LogFilter
+    from ledgerlm.tags.report import drift_report
+
+    if alert and config is None:
+        raise typer.BadParameter("--alert needs --config (its budget_settings.alerts channels)")
+    policies, limit = _settings(config)
+    limit = Decimal(str(threshold)) if threshold is not None else limit
+    span = (_day(start, "--from"), _day(end, "--to"))
+    sent: list[str] = []
+
+    async def job(engine: AsyncEngine) -> dict[str, Any]:
+        found = await drift_report(
+            engine, policies, LogFilter(start=span[0], end=span[1]), dimension=dimension, threshold=limit
+        )
+        if alert and config is not None and found["alerts"]:
+            sent.extend(await _send_drift(config, found))
+        return found
+
+    report = _run(database_url, job)
+    _print_drift(report, limit, as_json, sent if alert else None)
+    if report["alerts"]:
+        raise typer.Exit(2)
+
+
+def _print_drift(report: dict[str, Any], limit: Decimal, as_json: bool, sent: list[str] | None) -> None:
+    """The report (JSON or a table with ALERT lines); with ``sent``, what each alert delivery did."""
+    if as_json:
+        _echo_json(report)
+    else:
+        from rich.console import Console
+
+        Console().print(_drift_table(report))
+        for entry in report["alerts"]:
+            typer.echo(f"ALERT: {entry['dimension']} untagged share {entry['untagged_share']} > {limit}")
+    if sent is None:
+        return
+    for entry in report["alerts"]:
+        what = "sent" if entry["dimension"] in sent else "already sent for this period"
+        typer.echo(f"alert {entry['dimension']}: {what}", err=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``tags`` command group to ``app``."""
     tags = typer.Typer(help="Tag governance: drift and allocation reports.", no_args_is_help=True)
 
-    @tags.command("drift")
-    def drift(
-        start: Annotated[str, typer.Option("--from", help="First UTC day, YYYY-MM-DD (inclusive).")],
-        end: Annotated[str, typer.Option("--to", help="Last UTC day, YYYY-MM-DD (inclusive).")],
-        dimension: DimensionOption = None,
-        database_url: UrlOption = None,
-        config: ConfigOption = None,
-        threshold: Annotated[float | None, typer.Option(help="Untagged share that alerts (0..1).")] = None,
-        as_json: JsonOption = False,
-    ) -> None:
-        """Per dimension: untagged, defaulted, quarantined shares; invalid, new, near-duplicate values."""
-        from ledgerlm.store.spend_queries import LogFilter
-        from ledgerlm.tags.report import drift_report
-
-        policies, limit = _settings(config)
-        limit = Decimal(str(threshold)) if threshold is not None else limit
-        span = (_day(start, "--from"), _day(end, "--to"))
-        report = _run(
-            database_url,
-            lambda engine: drift_report(
-                engine, policies, LogFilter(start=span[0], end=span[1]), dimension=dimension, threshold=limit
-            ),
-        )
-        if as_json:
-            _echo_json(report)
-        else:
-            from rich.console import Console
-
-            Console().print(_drift_table(report))
-            for alert in report["alerts"]:
-                typer.echo(f"ALERT: {alert['dimension']} untagged share {alert['untagged_share']} > {limit}")
-        if report["alerts"]:
-            raise typer.Exit(2)
+    tags.command("drift")(drift_command)
 
     @tags.command("report")
     def report(

@@ -182,6 +182,7 @@ class ProxyConfig(_Lenient):
     budget_settings: dict[str, Any] = Field(default_factory=dict)  # validated by ledgerlm.budgets.config
     callback_settings: dict[str, Any] = Field(default_factory=dict)  # read by ledgerlm.integrations
     reconcile_settings: dict[str, Any] = Field(default_factory=dict)  # read by proxy.reconcile_job
+    spend_alerts: dict[str, Any] = Field(default_factory=dict)  # read by proxy.spend_alert_routes
 
     @field_validator("general_settings", "litellm_settings", mode="before")
     @classmethod

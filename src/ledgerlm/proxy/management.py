@@ -438,7 +438,7 @@ async def user_new(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
 
 @managed()
 async def user_info(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
-    """``GET /user/info?user_id=`` -> ``{user_id, user_info, keys, teams}``."""
+    """``GET /user/info?user_id=`` -> ``{user_id, user_info, keys, teams, budget_forecast}``."""
     from ledgerlm.store import keys, teams, users
 
     user_id = request.query_params.get("user_id") or ctx.user_id
@@ -453,7 +453,16 @@ async def user_info(request: Request, state: ProxyState, ctx: KeyContext) -> Any
     team_ids = sorted({k["team_id"] for k in user_keys if k.get("team_id")} | set(row.get("teams") or []))
     team_rows = await teams.get_teams(state.store.engine, team_ids)
     teams_out = [team_out(t) for t in team_rows.values()]
-    return {"user_id": user_id, "user_info": row, "keys": user_keys, "teams": teams_out}
+    from ledgerlm.proxy.spend_alert_routes import budget_forecast  # issue 23: burn-rate forecast
+
+    forecast = await budget_forecast(state, "user", row)
+    return {
+        "user_id": user_id,
+        "user_info": row,
+        "keys": user_keys,
+        "teams": teams_out,
+        "budget_forecast": forecast,
+    }
 
 
 def routes() -> list[Route]:

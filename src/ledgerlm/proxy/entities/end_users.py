@@ -113,7 +113,8 @@ async def end_user_unblock(request: Request, state: ProxyState, ctx: KeyContext)
 
 @managed()
 async def end_user_info(request: Request, state: ProxyState, ctx: KeyContext) -> Any:
-    """``GET /customer/info?end_user_id=`` (``user_id`` accepted too)."""
+    """``GET /customer/info?end_user_id=`` (``user_id`` accepted too); adds ``budget_forecast`` (the
+    burn-rate forecast of its budget, ``null`` without ``max_budget``; issue 23)."""
     q = request.query_params
     user_id = q.get("end_user_id") or q.get("user_id")
     if not user_id:
@@ -121,7 +122,9 @@ async def end_user_info(request: Request, state: ProxyState, ctx: KeyContext) ->
     row = await customers.get_customer(state.store.engine, user_id)
     if row is None:
         raise _not_found(user_id)
-    return customer_out(row)
+    from ledgerlm.proxy.spend_alert_routes import budget_forecast  # issue 23: burn-rate forecast
+
+    return {**customer_out(row), "budget_forecast": await budget_forecast(state, "end_user", row)}
 
 
 @managed()

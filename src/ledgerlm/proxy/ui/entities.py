@@ -1,8 +1,9 @@
 """Dashboard tables of keys, teams, users, end users, budgets, models, and the pages of other features.
 
 Reads (``GET``): ``/ui/api/keys``, ``/ui/api/teams``, ``/ui/api/users``, ``/ui/api/end_users``,
-``/ui/api/budgets`` (every visible key, team, user and end user with a ``max_budget``: used vs limit
-and the reset date), ``/ui/api/models`` (model groups and deployments, never credentials),
+``/ui/api/budgets`` (every visible key, team, user and end user with a ``max_budget``: used vs limit,
+the reset date, and ``forecast``: the forecast loop's last burn-rate forecast or ``null``),
+``/ui/api/models`` (model groups and deployments, never credentials),
 ``/ui/api/feature?name=reconcile_runs|reconcile_run&run_id=|tag_drift`` (``GET /reconcile/runs``,
 ``GET /reconcile/runs/{id}`` and ``GET /tags/drift`` when this proxy has them, else
 ``{"available": false}``). Each returns ``{"data": [...]}``, narrowed
@@ -150,6 +151,10 @@ async def list_budgets(request: Request, state: ProxyState, principal: Principal
         )
         end_users = await customers.list_customers(state.store.engine, limit=LIMIT)
         out += _budget_rows("end_user", "user_id", "alias", end_users)
+    from ledgerlm.proxy.spend_alert_routes import latest_forecast  # issue 23: the forecast loop's last
+
+    for row in out:
+        row["forecast"] = latest_forecast(state, row["kind"], str(row["id"]))
     return {"data": out}
 
 

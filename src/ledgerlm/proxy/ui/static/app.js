@@ -383,6 +383,7 @@ async function budgetsPage(page) {
     { key: "kind", label: "kind" }, { key: "name", label: "name" }, { key: "id", label: "id" },
     { key: "spend", label: "used (USD)", num: true, format: usd }, { key: "max_budget", label: "limit (USD)", num: true, format: usd },
     { key: "budget_duration", label: "period" }, { key: "budget_reset_at", label: "resets at" },
+    { key: "forecast", label: "forecast (last 24 h rate)", format: (f) => (f ? f.message : "") },
   ]);
 }
 
