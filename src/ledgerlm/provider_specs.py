@@ -47,7 +47,7 @@ PROVIDER_SPECS: tuple[ProviderSpec, ...] = (
     ProviderSpec(
         "azure",
         "openai",
-        ("ledgerlm.providers.azure", "AzureOpenAIProvider", None),
+        ("ledgerlm.providers.openai.azure", "AzureOpenAIProvider", None),
         aliases=("azure_openai", "azure-openai", "azure_text"),
         price_provider="azure",
         otel_name="azure.ai.openai",
@@ -62,7 +62,7 @@ PROVIDER_SPECS: tuple[ProviderSpec, ...] = (
     _preset("vllm", None, ("hosted_vllm",)),
     _preset("ollama", None, ("ollama_chat",)),
     # more OpenAI-compatible providers under LiteLLM's prefixes (issue 15; presets in
-    # ledgerlm.providers.openai_presets)
+    # ledgerlm.providers.openai.presets)
     _preset("text-completion-openai", "openai", ("text_completion_openai",)),
     _preset("azure_ai", "azure"),
     _preset("cohere", "cohere", ("cohere_chat",), otel="cohere"),
@@ -122,7 +122,7 @@ PROVIDER_SPECS: tuple[ProviderSpec, ...] = (
     ProviderSpec(  # SageMaker TGI endpoints on the Bedrock SigV4 code; usage mapped by the provider
         "sagemaker",
         "bedrock",
-        ("ledgerlm.providers.sagemaker", "SageMakerProvider", None),
+        ("ledgerlm.providers.bedrock.sagemaker", "SageMakerProvider", None),
         price_provider=None,
         otel_name="aws.sagemaker",
     ),

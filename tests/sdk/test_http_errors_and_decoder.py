@@ -15,7 +15,7 @@ from ledgerlm.providers.http_errors import (
     request_id_from,
     safe_headers,
 )
-from ledgerlm.providers.openai_stream import OpenAIStreamDecoder
+from ledgerlm.providers.openai.stream import OpenAIStreamDecoder
 
 
 def test_parse_retry_after_forms() -> None:

@@ -30,7 +30,7 @@ from ledgerlm.errors import APIError, BadRequestError, LedgerLMError
 from ledgerlm.providers import get_provider
 from ledgerlm.providers.base import Deployment
 from ledgerlm.providers.openai import OpenAICompatibleProvider
-from ledgerlm.providers.openai_endpoints import ENDPOINT_FLAG
+from ledgerlm.providers.openai.endpoints import ENDPOINT_FLAG
 from ledgerlm.proxy.call import ProxyCall, operator_error, request_id_of
 from ledgerlm.proxy.http import error_response
 from ledgerlm.proxy.state import ProxyState

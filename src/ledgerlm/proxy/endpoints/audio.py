@@ -25,7 +25,7 @@ from starlette.routing import Route
 from ledgerlm import engine
 from ledgerlm.errors import BadRequestError, RequestTooLargeError
 from ledgerlm.pricing.unit_prices import UnitPrice, unit_rates
-from ledgerlm.providers.openai_endpoints import BINARY_RESPONSE, UPLOAD_KEY
+from ledgerlm.providers.openai.endpoints import BINARY_RESPONSE, UPLOAD_KEY
 from ledgerlm.proxy.call import ProxyCall
 from ledgerlm.proxy.endpoints._glue import Plan, RawEndpoint, flagged, openai_compatible, run, unsupported
 from ledgerlm.proxy.http import read_json_body

@@ -25,10 +25,10 @@ from urllib.parse import quote
 import orjson
 
 from ledgerlm.errors import APIError, AuthenticationError, MissingAPIKeyError, error_for_status
-from ledgerlm.providers._gemini_request import gemini_request_body
-from ledgerlm.providers._gemini_response import GeminiChunkTranslator, openai_completion
 from ledgerlm.providers.anthropic import resolve_api_key, retry_after_seconds
 from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
+from ledgerlm.providers.gemini.request import gemini_request_body
+from ledgerlm.providers.gemini.response import GeminiChunkTranslator, openai_completion
 from ledgerlm.sse import SSEDecoder, SSEEvent
 from ledgerlm.types import Usage
 from ledgerlm.usage.gemini import usage_from_gemini

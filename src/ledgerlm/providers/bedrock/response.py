@@ -28,7 +28,7 @@ import orjson
 from botocore.eventstream import EventStreamBuffer, EventStreamMessage
 
 from ledgerlm.errors import APIError
-from ledgerlm.providers._anthropic_response import AnthropicEventTranslator
+from ledgerlm.providers.anthropic.response import AnthropicEventTranslator
 from ledgerlm.providers.base import StreamDecoder
 from ledgerlm.types import Usage
 from ledgerlm.usage.bedrock import BedrockStreamUsage, usage_from_bedrock

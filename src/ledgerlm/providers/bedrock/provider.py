@@ -40,16 +40,16 @@ from botocore.session import Session
 from yarl import URL
 
 from ledgerlm.errors import APIError, MissingAPIKeyError, error_for_status
-from ledgerlm.providers._anthropic_response import AnthropicEventTranslator
-from ledgerlm.providers._anthropic_response import openai_completion as anthropic_completion
-from ledgerlm.providers._bedrock_request import converse_body, invoke_anthropic_body, native_invoke_body
-from ledgerlm.providers._bedrock_response import (
+from ledgerlm.providers.anthropic import NATIVE_FLAG, retry_after_seconds
+from ledgerlm.providers.anthropic.response import AnthropicEventTranslator
+from ledgerlm.providers.anthropic.response import openai_completion as anthropic_completion
+from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
+from ledgerlm.providers.bedrock.request import converse_body, invoke_anthropic_body, native_invoke_body
+from ledgerlm.providers.bedrock.response import (
     BedrockEventStreamDecoder,
     ConverseEventTranslator,
     openai_completion,
 )
-from ledgerlm.providers.anthropic import NATIVE_FLAG, retry_after_seconds
-from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
 from ledgerlm.types import Usage
 from ledgerlm.usage.bedrock import usage_from_bedrock
 

@@ -37,10 +37,10 @@ import orjson
 from ledgerlm.errors import APIError, APIResponseValidationError, BadRequestError, MissingAPIKeyError
 from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
 from ledgerlm.providers.http_errors import error_from_openai_body, error_from_stream_event
-from ledgerlm.providers.openai_endpoints import ENDPOINT_FLAG, build_endpoint_request
-from ledgerlm.providers.openai_presets import MORE_PRESETS
-from ledgerlm.providers.openai_responses import RESPONSES_FLAG, ResponsesStreamDecoder, responses_usage
-from ledgerlm.providers.openai_stream import OpenAIStreamDecoder
+from ledgerlm.providers.openai.endpoints import ENDPOINT_FLAG, build_endpoint_request
+from ledgerlm.providers.openai.presets import MORE_PRESETS
+from ledgerlm.providers.openai.responses import RESPONSES_FLAG, ResponsesStreamDecoder, responses_usage
+from ledgerlm.providers.openai.stream import OpenAIStreamDecoder
 from ledgerlm.types import Usage
 from ledgerlm.usage import usage_from_openai
 from ledgerlm.usage.media import media_usage

@@ -2,8 +2,8 @@
 
 Wire format: ``POST {api_base}/v1/messages`` with headers ``x-api-key`` and
 ``anthropic-version: 2023-06-01`` (https://docs.anthropic.com/en/api/messages). Requests are translated
-from the OpenAI chat format (``_anthropic_request``), responses and stream events back to it
-(``_anthropic_response``); usage is mapped by ``ledgerlm.usage.anthropic``. A native mode
+from the OpenAI chat format (``request``), responses and stream events back to it
+(``response``); usage is mapped by ``ledgerlm.usage.anthropic``. A native mode
 (``build_messages_request``) sends a body that is already in Anthropic format, for the proxy's
 ``/v1/messages`` pass-through.
 
@@ -29,8 +29,8 @@ from ledgerlm.errors import (
     ServiceUnavailableError,
     error_for_status,
 )
-from ledgerlm.providers._anthropic_request import anthropic_request_body
-from ledgerlm.providers._anthropic_response import AnthropicEventTranslator, openai_completion
+from ledgerlm.providers.anthropic.request import anthropic_request_body
+from ledgerlm.providers.anthropic.response import AnthropicEventTranslator, openai_completion
 from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
 from ledgerlm.sse import SSEDecoder, SSEEvent
 from ledgerlm.types import Usage
