@@ -7,18 +7,73 @@ Per provider: ``name`` (the model-string prefix), ``aliases``, ``wire_format`` (
 ``anthropic``, ``gemini``, ``bedrock``: which request/response/usage/stream code speaks to it),
 ``factory`` (``module``, attribute, argument: the ``Provider`` built on first use, lazily imported; its
 class holds the credentials' environment variables, ``api_key_env``), ``price_provider`` (the
-genai-prices provider id, ``None``: no catalog price, e.g. self-hosted) and ``otel_name``
-(``gen_ai.provider.name``; ``None``: the name itself). Pure data: nothing is imported from here.
+genai-prices provider id, ``None``: no catalog price, e.g. self-hosted), ``otel_name``
+(``gen_ai.provider.name``; ``None``: the name itself) and the code that reads its answers
+(``WireCode``: the wire format's unless ``code`` overrides it):
+
+* ``usage_mapper``: a response body -> canonical ``Usage`` (``fn(body, *, provider) -> Usage | None``,
+  in ``ledgerlm.usage``; read by ``Provider.usage_from_body`` and ``ledgerlm.usage.usage_from_body``,
+  hence ``completion_cost`` on recorded bodies);
+* ``stream_usage``: a parsed stream event accumulator (``feed(event)``, ``usage(provider=)``, in
+  ``ledgerlm.usage``; read by ``ledgerlm.usage.usage_from_stream``: recorded streams, pass-through);
+* ``stream_decoder``: the ``StreamDecoder`` class (in ``ledgerlm.providers``; ``open(provider,
+  deployment, caller_wants_usage=)`` builds one per streamed response; read by ``Provider.stream_decoder``).
+
+They are references ``(module, attribute)``, imported on first use by ``load``: this module is pure data
+and imports nothing of ledgerlm; a usage reference points into ``ledgerlm.usage`` and a decoder
+reference into ``ledgerlm.providers``, so each reader loads only code of its own layer or below
+(``tests/providers/test_provider_specs.py``).
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-from typing import Literal
+from functools import cache
+from typing import Any, Literal
 
-__all__ = ["PROVIDER_SPECS", "ProviderSpec", "WireFormat", "canonical_provider", "spec_of"]
+__all__ = [
+    "PROVIDER_SPECS",
+    "WIRE_CODE",
+    "ProviderSpec",
+    "Ref",
+    "WireCode",
+    "WireFormat",
+    "canonical_provider",
+    "code_of",
+    "load",
+    "spec_of",
+]
 
 WireFormat = Literal["openai", "anthropic", "gemini", "bedrock"]
+
+Ref = tuple[str, str]
+"""``(module, attribute)``: code named by the table, imported on first use (``load``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WireCode:
+    """The code that reads one wire format's answers (see the module docstring)."""
+
+    usage_mapper: Ref
+    stream_usage: Ref
+    stream_decoder: Ref
+
+
+def _code(family: str, decoder: Ref) -> WireCode:
+    module = f"ledgerlm.usage.{family}"
+    camel = "OpenAI" if family == "openai" else family.title()
+    return WireCode((module, f"usage_from_{family}_body"), (module, f"{camel}StreamUsage"), decoder)
+
+
+WIRE_CODE: dict[WireFormat, WireCode] = {
+    "openai": _code("openai", ("ledgerlm.providers.openai.stream", "OpenAIStreamDecoder")),
+    "anthropic": _code("anthropic", ("ledgerlm.providers.anthropic.stream", "AnthropicSSEDecoder")),
+    "gemini": _code("gemini", ("ledgerlm.providers.gemini.stream", "GeminiSSEDecoder")),
+    "bedrock": _code("bedrock", ("ledgerlm.providers.bedrock.stream", "BedrockEventStreamDecoder")),
+}
+"""Each wire format's ``WireCode``: OpenAI chat SSE (and Responses-API SSE, picked by the decoder's
+``open``), Anthropic SSE, Gemini SSE, the Bedrock binary event stream."""
 
 _OPENAI = "ledgerlm.providers.openai"
 
@@ -33,6 +88,27 @@ class ProviderSpec:
     aliases: tuple[str, ...] = ()
     price_provider: str | None = None
     otel_name: str | None = None
+    code: WireCode | None = None
+
+    @property
+    def wire_code(self) -> WireCode:
+        """``code``, or the wire format's (``WIRE_CODE``)."""
+        return self.code or WIRE_CODE[self.wire_format]
+
+    @property
+    def usage_mapper(self) -> Ref:
+        """Response body -> ``Usage | None`` (``fn(body, *, provider)``)."""
+        return self.wire_code.usage_mapper
+
+    @property
+    def stream_usage(self) -> Ref:
+        """The stream usage accumulator class (parsed events)."""
+        return self.wire_code.stream_usage
+
+    @property
+    def stream_decoder(self) -> Ref:
+        """The ``StreamDecoder`` class (streamed bytes -> chunks)."""
+        return self.wire_code.stream_decoder
 
 
 def _preset(
@@ -143,3 +219,18 @@ def canonical_provider(name: str) -> str:
 def spec_of(name: str) -> ProviderSpec | None:
     """The spec of a provider name or alias (any case); ``None`` when the table has none."""
     return _BY_NAME.get(name.lower())
+
+
+def code_of(name: str, default: WireFormat = "openai") -> WireCode:
+    """The ``WireCode`` of a provider name or alias; a name the table lacks (a provider registered at
+    run time) speaks ``default``."""
+    spec = _BY_NAME.get(name.lower())
+    return spec.wire_code if spec is not None else WIRE_CODE[default]
+
+
+@cache
+def load(ref: Ref) -> Any:
+    """The attribute ``ref`` names, its module imported on first use. Raises ``ImportError`` or
+    ``AttributeError`` for a reference that names nothing."""
+    module, attribute = ref
+    return getattr(importlib.import_module(module), attribute)

@@ -8,9 +8,23 @@ import pytest
 
 from ledgerlm.integrations.otel_attributes import provider_name
 from ledgerlm.pricing.catalog import catalog_provider_id
-from ledgerlm.provider_specs import PROVIDER_SPECS, ProviderSpec, canonical_provider
+from ledgerlm.provider_specs import (
+    PROVIDER_SPECS,
+    WIRE_CODE,
+    ProviderSpec,
+    Ref,
+    WireCode,
+    canonical_provider,
+    code_of,
+    load,
+    spec_of,
+)
 from ledgerlm.providers import get_provider, known_providers, split_model
-from ledgerlm.usage.dispatch import provider_family
+from ledgerlm.providers.base import Deployment
+from ledgerlm.providers.stream import StreamDecoder
+from ledgerlm.usage.dispatch import provider_family, stream_accumulator, usage_from_body
+
+CODE_FIELDS = ("usage_mapper", "stream_usage", "stream_decoder")
 
 NAMES = [(spec, key) for spec in PROVIDER_SPECS for key in (spec.name, *spec.aliases)]
 
@@ -34,3 +48,35 @@ def test_vertexai_alias_is_vertex_everywhere() -> None:
     assert provider_family("vertexai") == "gemini"
     assert catalog_provider_id("vertexai") == "google"
     assert provider_name({"provider": "vertexai"}) == "gcp.vertex_ai"
+
+
+REFS = sorted({(spec.name, field, getattr(spec, field)) for spec in PROVIDER_SPECS for field in CODE_FIELDS})
+
+
+@pytest.mark.parametrize(("name", "field", "ref"), REFS, ids=[f"{n}.{f}" for n, f, _ in REFS])
+def test_every_code_reference_loads_from_its_readers_layer(name: str, field: str, ref: Ref) -> None:
+    """Usage references point into ``ledgerlm.usage`` (read by ``ledgerlm.usage.dispatch``), decoder
+    references into ``ledgerlm.providers``: no reader loads code from a layer above its own."""
+    package = "ledgerlm.providers." if field == "stream_decoder" else "ledgerlm.usage."
+    assert ref[0].startswith(package)
+    loaded = load(ref)
+    if field == "stream_decoder":
+        assert isinstance(loaded, type) and issubclass(loaded, StreamDecoder)
+    else:
+        assert callable(loaded)
+
+
+def test_the_readers_use_the_table() -> None:
+    """The usage mapper, the stream usage and the stream decoder of each format are the table's: a
+    spec's ``code`` overrides them everywhere they are read."""
+    anthropic_body = {"usage": {"input_tokens": 3, "output_tokens": 5}}
+    assert usage_from_body("anthropic", anthropic_body).output_tokens == 5
+    assert get_provider("anthropic").usage_from_body(anthropic_body).input_tokens == 3
+    assert type(stream_accumulator("vertexai")).__name__ == "GeminiStreamUsage"
+    decoder = get_provider("bedrock").stream_decoder(Deployment("bedrock", "m"), caller_wants_usage=True)
+    assert type(decoder) is load(spec_of("bedrock").stream_decoder)  # type: ignore[union-attr]
+    assert code_of("no-such-provider") == WIRE_CODE["openai"]
+    override = WireCode(WIRE_CODE["gemini"].usage_mapper, WIRE_CODE["gemini"].stream_usage, ("x", "y"))
+    spec = ProviderSpec("custom", "openai", ("m", "f", None), code=override)
+    assert spec.usage_mapper == ("ledgerlm.usage.gemini", "usage_from_gemini_body")
+    assert spec.stream_decoder == ("x", "y")

@@ -1,8 +1,9 @@
 """The AWS wire formats signed with SigV4: Bedrock Runtime (``bedrock/...``) and SageMaker endpoints.
 
 Modules: ``provider`` (``BedrockProvider``: routes, regions, errors), ``request`` (Converse and
-InvokeModel bodies), ``response`` (bodies and the binary event stream -> OpenAI format), ``sagemaker``
-(``SageMakerProvider``: TGI endpoints on the same signing and errors).
+InvokeModel bodies), ``response`` (bodies and stream events -> OpenAI format), ``stream`` (the binary
+event stream decoder), ``sagemaker`` (``SageMakerProvider``: TGI endpoints on the same signing and
+errors). Usage: ``ledgerlm.usage.bedrock``.
 """
 
 from ledgerlm.providers.bedrock.provider import (
@@ -12,5 +13,13 @@ from ledgerlm.providers.bedrock.provider import (
     bedrock_error,
     split_route,
 )
+from ledgerlm.providers.bedrock.stream import BedrockEventStreamDecoder
 
-__all__ = ["REGION_PREFIXES", "BedrockProvider", "base_model_id", "bedrock_error", "split_route"]
+__all__ = [
+    "REGION_PREFIXES",
+    "BedrockEventStreamDecoder",
+    "BedrockProvider",
+    "base_model_id",
+    "bedrock_error",
+    "split_route",
+]

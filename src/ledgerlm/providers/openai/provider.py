@@ -35,12 +35,11 @@ from typing import Any, ClassVar
 import orjson
 
 from ledgerlm.errors import APIError, APIResponseValidationError, BadRequestError, MissingAPIKeyError
-from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
+from ledgerlm.providers.base import Deployment, HTTPRequest, Provider
 from ledgerlm.providers.http_errors import error_from_openai_body, error_from_stream_event
 from ledgerlm.providers.openai.endpoints import ENDPOINT_FLAG, build_endpoint_request
 from ledgerlm.providers.openai.presets import MORE_PRESETS
-from ledgerlm.providers.openai.responses import RESPONSES_FLAG, ResponsesStreamDecoder, responses_usage
-from ledgerlm.providers.openai.stream import OpenAIStreamDecoder
+from ledgerlm.providers.openai.responses import RESPONSES_FLAG, responses_usage
 from ledgerlm.types import Usage
 from ledgerlm.usage import usage_from_openai
 from ledgerlm.usage.media import media_usage
@@ -260,13 +259,6 @@ class OpenAICompatibleProvider(Provider):
         usage = body.get("usage")
         tier = body.get("service_tier")
         return usage_from_openai(usage or {}, provider=self.name, service_tier=tier if tier else None)
-
-    def stream_decoder(self, deployment: Deployment, *, caller_wants_usage: bool) -> StreamDecoder:
-        """A fresh ``OpenAIStreamDecoder`` (SSE ``chat.completion.chunk`` events), or a
-        ``ResponsesStreamDecoder`` with ``extra[RESPONSES_FLAG]``."""
-        if deployment.extra.get(RESPONSES_FLAG):
-            return ResponsesStreamDecoder(self.name, deployment.model)
-        return OpenAIStreamDecoder(self.name, deployment.model, caller_wants_usage=caller_wants_usage)
 
     def error_from_response(
         self, deployment: Deployment, status: int, body: bytes, headers: Mapping[str, str]

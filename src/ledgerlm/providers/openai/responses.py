@@ -29,8 +29,8 @@ from typing import Any
 import orjson
 
 from ledgerlm.errors import APIResponseValidationError
-from ledgerlm.providers.base import StreamDecoder
 from ledgerlm.providers.http_errors import error_from_stream_event
+from ledgerlm.providers.stream import StreamDecoder
 from ledgerlm.sse import SSEDecoder, SSEEvent
 from ledgerlm.types import Usage
 from ledgerlm.usage import usage_from_openai
@@ -91,8 +91,7 @@ class ResponsesStreamDecoder(StreamDecoder):
     """Feed raw SSE bytes, get Responses-API event dicts (each ``{"type": ..., ...}`` unchanged).
 
     ``done`` is set by the terminal event, whose ``response`` gives ``usage``; ``finish_reasons``
-    holds its ``status``; ``delta_count`` counts text deltas (estimate of a broken stream);
-    ``chunk_count`` counts events returned.
+    holds its ``status`` (chunk and delta counts: the base's ``decode``).
     """
 
     def __init__(self, provider: str, model: str | None) -> None:
@@ -103,8 +102,6 @@ class ResponsesStreamDecoder(StreamDecoder):
         self.response_id: str | None = None
         self.response_model: str | None = None
         self.done = False
-        self.delta_count = 0
-        self.chunk_count = 0
         self._sse = SSEDecoder()
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
@@ -116,9 +113,7 @@ class ResponsesStreamDecoder(StreamDecoder):
         return self._events(self._sse.close())
 
     def _events(self, events: list[SSEEvent]) -> list[dict[str, Any]]:
-        out = [e for e in (self._event(event) for event in events) if e is not None]
-        self.chunk_count += len(out)
-        return out
+        return [e for e in (self._event(event) for event in events) if e is not None]
 
     def _event(self, event: SSEEvent) -> dict[str, Any] | None:
         data = event.data
@@ -141,8 +136,6 @@ class ResponsesStreamDecoder(StreamDecoder):
         if isinstance(response, dict):
             self.response_id = self.response_id or response.get("id")
             self.response_model = self.response_model or response.get("model")
-        if kind == "response.output_text.delta":
-            self.delta_count += 1
         if kind in TERMINAL_EVENTS and isinstance(response, dict):
             self.usage = responses_usage(response, provider=self.provider)
             self.finish_reasons.append(str(response.get("status") or kind.rsplit(".", 1)[-1]))
