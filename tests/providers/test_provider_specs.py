@@ -23,6 +23,7 @@ from ledgerlm.providers import get_provider, known_providers, split_model
 from ledgerlm.providers.base import Deployment
 from ledgerlm.providers.stream import StreamDecoder
 from ledgerlm.usage.dispatch import provider_family, stream_accumulator, usage_from_body
+from ledgerlm.usage.openai import TOOL_CALLS_KEY
 
 CODE_FIELDS = ("usage_mapper", "stream_usage", "stream_decoder")
 
@@ -80,3 +81,46 @@ def test_the_readers_use_the_table() -> None:
     spec = ProviderSpec("custom", "openai", ("m", "f", None), code=override)
     assert spec.usage_mapper == ("ledgerlm.usage.gemini", "usage_from_gemini_body")
     assert spec.stream_decoder == ("x", "y")
+
+
+BODIES = {
+    "openai-chat": (
+        "openai",
+        {"usage": {"prompt_tokens": 9, "completion_tokens": 4}, "service_tier": "flex"},
+    ),
+    "openai-responses-tools": (
+        "openai",
+        {
+            "object": "response",
+            "usage": {"input_tokens": 20, "output_tokens": 7},
+            "output": [{"type": "web_search_call"}, {"type": "file_search_call"}, {"type": "message"}],
+        },
+    ),
+    "openai-image": ("openai", {"created": 1, "data": [{"url": "u"}, {"url": "v"}]}),
+    "anthropic": (
+        "anthropic",
+        {"usage": {"input_tokens": 3, "cache_read_input_tokens": 5, "output_tokens": 2}},
+    ),
+    "gemini": ("vertex_ai", {"usageMetadata": {"promptTokenCount": 11, "candidatesTokenCount": 6}}),
+    "bedrock-invoke-metrics": (
+        "bedrock",
+        {"amazon-bedrock-invocationMetrics": {"inputTokenCount": 8, "outputTokenCount": 3}},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BODIES))
+def test_the_engine_and_the_cost_path_map_a_body_alike(case: str) -> None:
+    """One mapper per format: ``Provider.usage_from_body`` (the engine) and ``usage.usage_from_body``
+    (``completion_cost`` on a recorded body) give the same usage, raw usage included."""
+    provider, body = BODIES[case]
+    engine_side = get_provider(provider).usage_from_body(body)
+    cost_side = usage_from_body(provider, body)
+    assert engine_side == cost_side and engine_side.raw == cost_side.raw
+    assert engine_side.total_tokens > 0 or engine_side.raw
+
+
+def test_responses_tool_calls_reach_the_cost_path() -> None:
+    usage = usage_from_body("openai", BODIES["openai-responses-tools"][1])
+    assert usage.web_search_requests == 1
+    assert usage.raw[TOOL_CALLS_KEY] == {"web_search_call": 1, "file_search_call": 1}

@@ -39,10 +39,7 @@ from ledgerlm.providers.base import Deployment, HTTPRequest, Provider
 from ledgerlm.providers.http_errors import error_from_openai_body, error_from_stream_event
 from ledgerlm.providers.openai.endpoints import ENDPOINT_FLAG, build_endpoint_request
 from ledgerlm.providers.openai.presets import MORE_PRESETS
-from ledgerlm.providers.openai.responses import RESPONSES_FLAG, responses_usage
-from ledgerlm.types import Usage
-from ledgerlm.usage import usage_from_openai
-from ledgerlm.usage.media import media_usage
+from ledgerlm.providers.openai.responses import RESPONSES_FLAG
 
 __all__ = ["PRESETS", "OpenAICompatibleProvider", "OpenAIProvider", "Preset", "preset_provider"]
 
@@ -247,18 +244,6 @@ class OpenAICompatibleProvider(Provider):
     def parse_embedding_response(self, deployment: Deployment, body: Mapping[str, Any]) -> dict[str, Any]:
         """The body itself (already an embeddings ``list``) after checking it has ``data``."""
         return self._check_body(deployment, body, "data")
-
-    def usage_from_body(self, body: Mapping[str, Any]) -> Usage:
-        """Canonical usage of a chat or embeddings body (``ledgerlm.usage.usage_from_openai``), or of
-        a Responses-API ``response`` (its billed tool calls included)."""
-        if body.get("object") == "response":
-            return responses_usage(body, provider=self.name)
-        media = media_usage(body)
-        if media is not None:
-            return media
-        usage = body.get("usage")
-        tier = body.get("service_tier")
-        return usage_from_openai(usage or {}, provider=self.name, service_tier=tier if tier else None)
 
     def error_from_response(
         self, deployment: Deployment, status: int, body: bytes, headers: Mapping[str, str]

@@ -14,7 +14,8 @@ Shapes are OpenAI's API reference ("Responses", "Streaming events"):
 Built-in tool calls are billed per call and are NOT in ``usage``: each ``web_search_call`` output item
 counts one search (``Usage.web_search_requests``); every tool call item's count is kept in
 ``Usage.raw[TOOL_CALLS_KEY]`` (``{"web_search_call": n, "file_search_call": m}``) for
-``ledgerlm.pricing.tool_fees``.
+``ledgerlm.pricing.tool_fees`` (the mapping: ``ledgerlm.usage.openai.responses_usage``, re-exported
+here).
 
 A deployment is called in this format when ``deployment.extra[RESPONSES_FLAG]`` is true (set by the
 proxy's ``/v1/responses`` for OpenAI and Azure deployments). Azure's URL is the v1 API's
@@ -23,7 +24,6 @@ proxy's ``/v1/responses`` for OpenAI and Azure deployments). Azure's URL is the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -32,8 +32,7 @@ from ledgerlm.errors import APIResponseValidationError
 from ledgerlm.providers.http_errors import error_from_stream_event
 from ledgerlm.providers.stream import StreamDecoder
 from ledgerlm.sse import SSEDecoder, SSEEvent
-from ledgerlm.types import Usage
-from ledgerlm.usage import usage_from_openai
+from ledgerlm.usage.openai import BILLED_TOOL_ITEMS, TOOL_CALLS_KEY, responses_usage, tool_call_counts
 
 __all__ = [
     "BILLED_TOOL_ITEMS",
@@ -48,43 +47,7 @@ __all__ = [
 RESPONSES_FLAG = "openai_responses_api"
 """``deployment.extra[RESPONSES_FLAG] = True``: the call body is a Responses-API body, sent as is."""
 
-TOOL_CALLS_KEY = "ledgerlm_tool_calls"
-"""Key in ``Usage.raw`` holding the per-call tool counts read from the output items."""
-
-BILLED_TOOL_ITEMS: tuple[str, ...] = ("web_search_call", "file_search_call", "code_interpreter_call")
-"""Output item types billed per call (OpenAI pricing page, "Built-in tools")."""
-
 TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
-
-
-def tool_call_counts(output: Any) -> dict[str, int]:
-    """``{item type: count}`` of the billed tool-call items in a response's ``output`` list."""
-    counts: dict[str, int] = {}
-    if not isinstance(output, list):
-        return counts
-    for item in output:
-        kind = item.get("type") if isinstance(item, Mapping) else None
-        if kind in BILLED_TOOL_ITEMS:
-            counts[kind] = counts.get(kind, 0) + 1
-    return counts
-
-
-def responses_usage(response: Mapping[str, Any], *, provider: str = "openai") -> Usage:
-    """Canonical usage of a ``response`` object: its ``usage`` (``usage_from_openai``) plus the
-    billed tool calls of its ``output`` (web searches counted in ``web_search_requests``)."""
-    raw_usage = response.get("usage")
-    tier = response.get("service_tier")
-    usage = usage_from_openai(
-        raw_usage if isinstance(raw_usage, Mapping) else {},
-        provider=provider,
-        service_tier=tier if isinstance(tier, str) and tier else None,
-    )
-    counts = tool_call_counts(response.get("output"))
-    if not counts:
-        return usage
-    raw = {**usage.raw, TOOL_CALLS_KEY: counts}
-    searches = max(usage.web_search_requests, counts.get("web_search_call", 0))
-    return usage.replace(web_search_requests=searches, raw=raw)
 
 
 class ResponsesStreamDecoder(StreamDecoder):
