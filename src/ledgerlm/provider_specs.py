@@ -60,17 +60,30 @@ class WireCode:
     stream_decoder: Ref
 
 
-def _code(family: str, decoder: Ref) -> WireCode:
-    module = f"ledgerlm.usage.{family}"
-    camel = "OpenAI" if family == "openai" else family.title()
-    return WireCode((module, f"usage_from_{family}_body"), (module, f"{camel}StreamUsage"), decoder)
-
+_U = "ledgerlm.usage."
+_P = "ledgerlm.providers."
 
 WIRE_CODE: dict[WireFormat, WireCode] = {
-    "openai": _code("openai", ("ledgerlm.providers.openai.stream", "OpenAIStreamDecoder")),
-    "anthropic": _code("anthropic", ("ledgerlm.providers.anthropic.stream", "AnthropicSSEDecoder")),
-    "gemini": _code("gemini", ("ledgerlm.providers.gemini.stream", "GeminiSSEDecoder")),
-    "bedrock": _code("bedrock", ("ledgerlm.providers.bedrock.stream", "BedrockEventStreamDecoder")),
+    "openai": WireCode(
+        (_U + "openai", "usage_from_openai_body"),
+        (_U + "openai", "OpenAIStreamUsage"),
+        (_P + "openai.stream", "OpenAIStreamDecoder"),
+    ),
+    "anthropic": WireCode(
+        (_U + "anthropic", "usage_from_anthropic_body"),
+        (_U + "anthropic", "AnthropicStreamUsage"),
+        (_P + "anthropic.stream", "AnthropicSSEDecoder"),
+    ),
+    "gemini": WireCode(
+        (_U + "gemini", "usage_from_gemini_body"),
+        (_U + "gemini", "GeminiStreamUsage"),
+        (_P + "gemini.stream", "GeminiSSEDecoder"),
+    ),
+    "bedrock": WireCode(
+        (_U + "bedrock", "usage_from_bedrock_body"),
+        (_U + "bedrock", "BedrockStreamUsage"),
+        (_P + "bedrock.stream", "BedrockEventStreamDecoder"),
+    ),
 }
 """Each wire format's ``WireCode``: OpenAI chat SSE (and Responses-API SSE, picked by the decoder's
 ``open``), Anthropic SSE, Gemini SSE, the Bedrock binary event stream."""
