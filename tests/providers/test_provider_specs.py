@@ -22,7 +22,7 @@ from ledgerlm.provider_specs import (
 from ledgerlm.providers import get_provider, known_providers, split_model
 from ledgerlm.providers.base import Deployment
 from ledgerlm.providers.stream import StreamDecoder
-from ledgerlm.usage.dispatch import provider_family, stream_accumulator, usage_from_body
+from ledgerlm.usage.dispatch import provider_family, stream_accumulator, usage_from_body, usage_from_stream
 from ledgerlm.usage.openai import TOOL_CALLS_KEY
 
 CODE_FIELDS = ("usage_mapper", "stream_usage", "stream_decoder")
@@ -124,3 +124,11 @@ def test_responses_tool_calls_reach_the_cost_path() -> None:
     usage = usage_from_body("openai", BODIES["openai-responses-tools"][1])
     assert usage.web_search_requests == 1
     assert usage.raw[TOOL_CALLS_KEY] == {"web_search_call": 1, "file_search_call": 1}
+
+
+def test_a_recorded_responses_stream_maps_like_its_body() -> None:
+    """The terminal event's ``response`` is read as a body is: streamed or not, the same tool calls."""
+    response = BODIES["openai-responses-tools"][1]
+    events = [{"type": "response.created"}, {"type": "response.completed", "response": response}]
+    streamed, plain = usage_from_stream("openai", events), usage_from_body("openai", response)
+    assert streamed == plain and streamed.raw == plain.raw and TOOL_CALLS_KEY in streamed.raw

@@ -186,7 +186,8 @@ def _check_complete(case: Case, body: bytes) -> Usage:
     assert decoder.chunk_count > 0 and decoder.delta_count > 0 and decoder.delta_chars > 0
     usage = decoder.usage_so_far(_no_prompt_estimate)
     assert usage == decoder.usage and ESTIMATED not in usage.raw
-    assert usage == usage_from_stream(case.provider, parse_recorded(body).events)
+    recorded = usage_from_stream(case.provider, parse_recorded(body).events)
+    assert usage == recorded and usage.raw == recorded.raw
     assert usage.output_tokens > 0
     return usage
 

@@ -223,12 +223,14 @@ def _with_tool_calls(usage: Usage, body: Mapping[str, Any]) -> Usage:
 
 class OpenAIStreamUsage:
     """Keeps the last usage seen over parsed stream chunks (chat ``usage`` chunk, Responses
-    ``response.completed`` / ``response.incomplete`` / ``response.failed`` event)."""
+    ``response.completed`` / ``response.incomplete`` / ``response.failed`` event, whose ``response``
+    is read by ``responses_usage`` as the Responses stream decoder reads it)."""
 
-    __slots__ = ("_last", "_searches", "_tier")
+    __slots__ = ("_last", "_response", "_searches", "_tier")
 
     def __init__(self) -> None:
         self._last: Mapping[str, Any] | None = None
+        self._response: Mapping[str, Any] | None = None
         self._tier: str | None = None
         self._searches = 0
 
@@ -239,6 +241,7 @@ class OpenAIStreamUsage:
         usage = body.get("usage")
         if isinstance(usage, Mapping) and usage:
             self._last = usage
+            self._response = inner if isinstance(inner, Mapping) else None
         tier = body.get("service_tier")
         if isinstance(tier, str):
             self._tier = tier
@@ -248,6 +251,8 @@ class OpenAIStreamUsage:
         """The stream's ``Usage`` or ``None`` when no chunk carried usage."""
         if self._last is None:
             return None
+        if self._response is not None:
+            return responses_usage(self._response, provider=provider)
         usage = usage_from_openai(self._last, provider=provider, service_tier=self._tier)
         if self._searches and not usage.web_search_requests:
             usage = usage.replace(web_search_requests=self._searches)
