@@ -36,7 +36,7 @@ __all__ = ["acompletion", "aembedding", "completion", "embedding"]
 DEFAULT_NUM_RETRIES = 2
 
 # LiteLLM's per-call provider settings: given to the deployment (``Deployment.extra``), never sent in
-# the request body. Read by the Vertex AI (``providers/gemini.py``) and Bedrock providers.
+# the request body. Read by the Vertex AI (``providers/gemini/``) and Bedrock providers.
 PROVIDER_SETTINGS = frozenset(
     {
         "vertex_project",

@@ -26,8 +26,8 @@ import pytest
 from ledgerlm.errors import APIError, AuthenticationError, error_for_status
 from ledgerlm.pricing import compile_price
 from ledgerlm.providers import get_provider
-from ledgerlm.providers._gemini_response import GeminiChunkTranslator
 from ledgerlm.providers.base import Deployment
+from ledgerlm.providers.gemini.response import GeminiChunkTranslator
 from ledgerlm.types import Usage
 
 pytestmark = pytest.mark.conformance

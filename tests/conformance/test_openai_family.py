@@ -36,7 +36,7 @@ from ledgerlm.pricing import compile_price
 from ledgerlm.pricing.tool_fees import ToolFeePrice
 from ledgerlm.providers import get_provider
 from ledgerlm.providers.base import Deployment
-from ledgerlm.providers.openai_responses import RESPONSES_FLAG
+from ledgerlm.providers.openai.responses import RESPONSES_FLAG
 from ledgerlm.types import Usage
 
 pytestmark = pytest.mark.conformance

@@ -9,7 +9,7 @@ from decimal import Decimal
 from ledgerlm.pricing import compile_price
 from ledgerlm.pricing.tool_fees import TOOL_CALLS_KEY, TOOL_FEES, ToolFeePrice, add_tool_fees
 from ledgerlm.pricing.unit_prices import UNITS_KEY, UnitPrice, image_rate, unit_rates
-from ledgerlm.providers.openai_responses import TOOL_CALLS_KEY as PROVIDER_TOOL_KEY
+from ledgerlm.providers.openai.responses import TOOL_CALLS_KEY as PROVIDER_TOOL_KEY
 from ledgerlm.types import Cost, Usage
 from ledgerlm.usage.media import UNITS_KEY as USAGE_UNITS_KEY
 from ledgerlm.usage.media import media_usage

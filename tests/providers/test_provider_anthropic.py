@@ -17,8 +17,8 @@ from ledgerlm.errors import (
     RateLimitError,
     ServiceUnavailableError,
 )
-from ledgerlm.providers._anthropic_request import anthropic_request_body
 from ledgerlm.providers.anthropic import AnthropicProvider, messages_url
+from ledgerlm.providers.anthropic.request import anthropic_request_body
 from ledgerlm.providers.base import Deployment
 
 PROVIDER = AnthropicProvider()

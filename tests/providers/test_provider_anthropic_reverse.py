@@ -8,14 +8,14 @@ from typing import Any
 
 import orjson
 
-from ledgerlm.providers._anthropic_from_openai import (
+from ledgerlm.providers.anthropic import NATIVE_FLAG, AnthropicProvider
+from ledgerlm.providers.anthropic.from_openai import (
     AnthropicEventEncoder,
     anthropic_message,
     anthropic_usage,
     openai_request,
 )
-from ledgerlm.providers._anthropic_request import anthropic_request_body
-from ledgerlm.providers.anthropic import NATIVE_FLAG, AnthropicProvider
+from ledgerlm.providers.anthropic.request import anthropic_request_body
 from ledgerlm.providers.base import Deployment
 from ledgerlm.types import Usage
 

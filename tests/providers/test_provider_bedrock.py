@@ -12,9 +12,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from ledgerlm.errors import BadRequestError, NotFoundError, RateLimitError, ServiceUnavailableError
-from ledgerlm.providers._bedrock_request import converse_body, invoke_anthropic_body
 from ledgerlm.providers.base import Deployment
 from ledgerlm.providers.bedrock import BedrockProvider, base_model_id, split_route
+from ledgerlm.providers.bedrock.request import converse_body, invoke_anthropic_body
 from ledgerlm.simulator._bedrock_eventstream import chunk_frame, event_frame, exception_frame
 from ledgerlm.simulator.bedrock import sigv4_signature
 

@@ -16,9 +16,9 @@ from ledgerlm.errors import (
     RateLimitError,
     ServiceUnavailableError,
 )
-from ledgerlm.providers._gemini_request import gemini_request_body
 from ledgerlm.providers.base import Deployment
 from ledgerlm.providers.gemini import GeminiProvider, VertexProvider
+from ledgerlm.providers.gemini.request import gemini_request_body
 
 GEMINI = GeminiProvider()
 VERTEX = VertexProvider()

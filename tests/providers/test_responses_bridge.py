@@ -1,4 +1,4 @@
-"""The Responses API <-> chat completions bridge (``ledgerlm.providers._responses_from_chat``) on
+"""The Responses API <-> chat completions bridge (``ledgerlm.providers.openai.responses_from_chat``) on
 documented shapes: input items (messages, function calls and their outputs) become chat messages, tools
 and text formats map, unsupported parts are refused; a chat completion with tool calls becomes a
 ``response`` with ``function_call`` items; a chat stream becomes the documented event sequence with
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from ledgerlm.providers._responses_from_chat import ResponsesEventEncoder, chat_request, response_object
-from ledgerlm.providers.openai_responses import responses_usage
+from ledgerlm.providers.openai.responses import responses_usage
+from ledgerlm.providers.openai.responses_from_chat import ResponsesEventEncoder, chat_request, response_object
 from ledgerlm.types import Usage
 
 

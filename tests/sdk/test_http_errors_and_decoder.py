@@ -15,7 +15,7 @@ from ledgerlm.providers.http_errors import (
     request_id_from,
     safe_headers,
 )
-from ledgerlm.providers.openai_stream import OpenAIStreamDecoder
+from ledgerlm.providers.openai.stream import OpenAIStreamDecoder
 
 
 def test_parse_retry_after_forms() -> None:
@@ -111,7 +111,7 @@ USAGE = {
 @pytest.mark.parametrize("wants_usage", [True, False])
 def test_decoder_usage_chunk_visibility(wants_usage: bool) -> None:
     decoder = OpenAIStreamDecoder("openai", "m", caller_wants_usage=wants_usage)
-    chunks = decoder.feed(_sse(CHUNK, END, USAGE)) + decoder.close()
+    chunks = decoder.decode(_sse(CHUNK, END, USAGE)) + decoder.decode(b"")
     assert len(chunks) == (3 if wants_usage else 2)
     assert decoder.usage is not None and decoder.usage.total_tokens == 7
     assert decoder.done and decoder.finish_reasons == ["stop"] and decoder.response_id == "c1"

@@ -9,9 +9,9 @@ import pytest
 
 from ledgerlm import errors
 from ledgerlm.providers import get_provider, known_providers, split_model
-from ledgerlm.providers.azure import DEFAULT_API_VERSION
 from ledgerlm.providers.base import Deployment
 from ledgerlm.providers.openai import PRESETS
+from ledgerlm.providers.openai.azure import DEFAULT_API_VERSION
 
 
 @pytest.mark.parametrize(

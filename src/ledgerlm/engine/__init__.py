@@ -36,7 +36,7 @@ from ledgerlm.engine.stream import ChatStream, ClientDisconnectedError
 from ledgerlm.errors import APIError, APIResponseValidationError, BadRequestError
 from ledgerlm.providers import Provider, get_provider
 from ledgerlm.providers.base import Deployment, HTTPRequest
-from ledgerlm.providers.openai_endpoints import BINARY_RESPONSE
+from ledgerlm.providers.openai.endpoints import BINARY_RESPONSE
 from ledgerlm.transport import RETRIES_ATTR, SendOptions, SendResult, send_with
 from ledgerlm.usage.tier import with_requested_tier
 

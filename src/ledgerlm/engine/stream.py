@@ -8,8 +8,10 @@ exactly one terminal event on the call's ``CallLog``:
   carries an in-stream error, ends early, or when the consumer stops before the end (``aclose()``,
   cancellation or garbage collection: ``ClientDisconnectedError``).
 
-A failure carries the usage seen so far: the provider's usage when its usage chunk arrived, else an
-estimate (prompt ~ chars/4, one output token per content delta) marked ``ledgerlm_estimated`` in raw.
+A failure carries the usage seen so far, the same way for every wire format
+(``StreamDecoder.usage_so_far`` in ``ledgerlm.providers.stream``): the provider's usage when it sent
+one, else an estimate (prompt ~ chars/4; output ~ chars/4 of the deltas' text, at least one token per
+delta) marked ``ledgerlm_estimated`` in raw.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ class ChatStream:
     async def _read(self) -> None:
         try:
             data = await self._response.content.readany()
-            chunks = self._decoder.feed(data) if data else self._decoder.close()
+            chunks = self._decoder.decode(data)
         except APIError as exc:
             self._finish(exc)
             raise
@@ -121,22 +123,12 @@ class ChatStream:
         self._pending.extend(chunks)
 
     def _end_of_body(self) -> None:
-        done = getattr(self._decoder, "done", False)
-        if done or self._decoder.finish_reasons:
+        if self._decoder.done or self._decoder.finish_reasons:
             self._finish(None)
-        elif getattr(self._decoder, "chunk_count", 1) == 0:
+        elif self._decoder.chunk_count == 0:
             self._finish(APIResponseValidationError("the provider answered 200 without any stream event"))
         else:
             self._finish(APIConnectionError("the stream ended before its last chunk (no [DONE])"))
-
-    def _usage_so_far(self) -> Usage:
-        if self._decoder.usage is not None:
-            return self._decoder.usage
-        return Usage(
-            input_tokens=self._estimate_input(),
-            output_tokens=int(getattr(self._decoder, "delta_count", 0)),
-            raw={"ledgerlm_estimated": True},
-        )
 
     def _finish(self, error: APIError | None) -> None:
         """The single terminal event: build the record, release the connection, log it."""
@@ -162,7 +154,8 @@ class ChatStream:
     def _account(self) -> Call:
         """The call with what the stream saw: usage (estimated when never reported), cost, timing."""
         call, decoder = self._call, self._decoder
-        call.usage = usage = with_requested_tier(self._usage_so_far(), call.body)  # issue 18 item 6
+        usage = decoder.usage_so_far(self._estimate_input)
+        call.usage = usage = with_requested_tier(usage, call.body)  # issue 18 item 6
         try:
             call.cost = call_cost(self._deployment, usage, call.start)
         except Exception as exc:  # a pricing bug must not lose the record

@@ -9,7 +9,7 @@ output item type             fee                breakdown category
 ``file_search_call``         $2.50 / 1k calls   ``file_search``
 ============================ ================== ==========================
 
-The counts come from ``Usage.raw[TOOL_CALLS_KEY]`` (``ledgerlm.providers.openai_responses``). A web
+The counts come from ``Usage.raw[TOOL_CALLS_KEY]`` (``ledgerlm.usage.openai.responses_usage``). A web
 search already priced by the catalog (genai-prices ``web_searches_kcount``) is not charged twice.
 ``code_interpreter_call`` is billed per container session, not per call: it is counted in the raw usage
 and not priced here. An unpriced call stays unpriced: a fee never turns "unknown" into a number.
@@ -24,11 +24,10 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerlm.types import Cost, Usage
+from ledgerlm.usage.openai import TOOL_CALLS_KEY
 
 __all__ = ["TOOL_CALLS_KEY", "TOOL_FEES", "ToolFeePrice", "add_tool_fees"]
 
-TOOL_CALLS_KEY = "ledgerlm_tool_calls"
-"""Same key as ``ledgerlm.providers.openai_responses.TOOL_CALLS_KEY`` (pricing may not import providers)."""
 
 TOOL_FEES: Mapping[str, tuple[str, Decimal]] = {
     "web_search_call": ("web_search", Decimal("0.01")),

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ledgerlm.errors import APIError
+from ledgerlm.provider_specs import code_of, load
+from ledgerlm.providers.stream import StreamDecoder
 from ledgerlm.types import Usage
 
 __all__ = ["Deployment", "HTTPRequest", "Provider", "StreamDecoder"]
@@ -59,27 +61,6 @@ class HTTPRequest:
     body: bytes
 
 
-class StreamDecoder(ABC):
-    """Turns a provider's streamed body into OpenAI ``chat.completion.chunk`` dicts, incrementally.
-
-    ``feed`` takes raw bytes as they arrive (any split) and returns the chunks completed so far; ``close``
-    flushes at end of body. ``usage`` holds the canonical usage seen so far (partial on a broken
-    stream); ``finish_reasons``, ``response_id`` and ``response_model`` are filled as they appear.
-    An ``error`` event inside a 200 stream raises the mapped ``APIError`` from ``feed``.
-    """
-
-    usage: Usage | None = None
-    finish_reasons: list[str]
-    response_id: str | None = None
-    response_model: str | None = None
-
-    @abstractmethod
-    def feed(self, data: bytes) -> list[dict[str, Any]]: ...
-
-    @abstractmethod
-    def close(self) -> list[dict[str, Any]]: ...
-
-
 class Provider(ABC):
     """One wire format. Subclasses set the class attributes and implement the abstract methods.
 
@@ -105,14 +86,18 @@ class Provider(ABC):
     def parse_chat_response(self, deployment: Deployment, body: Mapping[str, Any]) -> dict[str, Any]:
         """Translate the provider's parsed JSON body into an OpenAI ``chat.completion`` dict."""
 
-    @abstractmethod
     def usage_from_body(self, body: Mapping[str, Any]) -> Usage:
-        """Canonical usage from a provider-native (non-streamed) response body. Pure."""
+        """Canonical usage from a provider-native (non-streamed) response body. Pure. The provider
+        table's mapper (``ProviderSpec.usage_mapper``); a body without usage counts zero."""
+        usage: Usage | None = load(code_of(self.name).usage_mapper)(body, provider=self.name)
+        return usage if usage is not None else Usage()
 
-    @abstractmethod
     def stream_decoder(self, deployment: Deployment, *, caller_wants_usage: bool) -> StreamDecoder:
-        """A fresh decoder for one streamed response. ``caller_wants_usage`` False: the usage-only
-        chunk that ledgerlm asked for on the caller's behalf is not returned to the caller."""
+        """A fresh decoder for one streamed response: the provider table's class
+        (``ProviderSpec.stream_decoder``) built by its ``open``. ``caller_wants_usage`` False: the
+        usage-only chunk that ledgerlm asked for on the caller's behalf is not returned to the caller."""
+        decoder: type[StreamDecoder] = load(code_of(self.name).stream_decoder)
+        return decoder.open(self.name, deployment, caller_wants_usage=caller_wants_usage)
 
     @abstractmethod
     def error_from_response(

@@ -6,7 +6,8 @@ and writes, ``output_tokens`` INCLUDES reasoning; the provider's usage is kept i
 Public functions (all counts in tokens):
 
 * ``usage_from_body(provider, body) -> Usage`` / ``usage_from_stream(provider, events) -> Usage``:
-  pick the mapping by provider; raise ``UsageNotFoundError`` when there is no usage.
+  the provider table's mapping (``ProviderSpec.usage_mapper`` / ``stream_usage``); raise
+  ``UsageNotFoundError`` when there is no usage.
 * ``stream_accumulator(provider)``: ``.feed(event_dict)`` per parsed stream event, ``.usage()`` at the
   end (``Usage | None``).
 * per provider: ``usage_from_openai(usage, *, provider="openai", service_tier=None)`` (chat

@@ -21,7 +21,12 @@ from typing import Any
 from ledgerlm.types import Usage
 from ledgerlm.usage._common import as_int, sub, to_mapping
 
-__all__ = ["AnthropicStreamUsage", "usage_from_anthropic", "usage_from_anthropic_stream"]
+__all__ = [
+    "AnthropicStreamUsage",
+    "usage_from_anthropic",
+    "usage_from_anthropic_body",
+    "usage_from_anthropic_stream",
+]
 
 
 def usage_from_anthropic(usage: Mapping[str, Any] | Any, *, provider: str = "anthropic") -> Usage:
@@ -45,6 +50,12 @@ def usage_from_anthropic(usage: Mapping[str, Any] | Any, *, provider: str = "ant
         service_tier=tier if isinstance(tier, str) else None,
         raw=dict(raw),
     )
+
+
+def usage_from_anthropic_body(body: Mapping[str, Any], *, provider: str = "anthropic") -> Usage | None:
+    """The usage of a Messages response body (its ``usage`` object), or ``None`` when it has none."""
+    raw = body.get("usage")
+    return usage_from_anthropic(raw, provider=provider) if isinstance(raw, Mapping) else None
 
 
 def _cache_writes(raw: Mapping[str, Any]) -> tuple[int, int]:

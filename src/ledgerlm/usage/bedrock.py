@@ -30,6 +30,7 @@ __all__ = [
     "BedrockStreamUsage",
     "bedrock_event_payload",
     "usage_from_bedrock",
+    "usage_from_bedrock_body",
     "usage_from_bedrock_metrics",
     "usage_from_bedrock_stream",
 ]
@@ -116,6 +117,18 @@ def _decode_chunk(chunk: Mapping[str, Any]) -> Mapping[str, Any]:
     except ValueError:
         return {}
     return out if isinstance(out, Mapping) else {}
+
+
+def usage_from_bedrock_body(body: Mapping[str, Any], *, provider: str = "bedrock") -> Usage | None:
+    """The usage of a Converse or InvokeModel body (its ``usage``, else the InvokeModel
+    ``amazon-bedrock-invocationMetrics``), or ``None`` when it has neither."""
+    raw = body.get("usage")
+    if isinstance(raw, Mapping) and raw:
+        return usage_from_bedrock(raw, provider=provider)
+    metrics = body.get("amazon-bedrock-invocationMetrics")
+    if isinstance(metrics, Mapping) and metrics:
+        return usage_from_bedrock(metrics, provider=provider)
+    return None
 
 
 class BedrockStreamUsage:

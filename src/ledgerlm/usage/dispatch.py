@@ -1,8 +1,11 @@
-"""Pick the usage mapping for a provider: ``usage_from_body`` and ``usage_from_stream``.
+"""The usage mapping of a provider: ``usage_from_body`` and ``usage_from_stream``.
 
-Provider names are ledgerlm's provider prefixes (``openai``, ``azure``, ``anthropic``, ``gemini``,
-``vertex_ai``, ``bedrock``, and OpenAI-compatible ones such as ``deepseek``, ``groq``, ``mistral``,
-``openrouter``, ``xai``); any unknown name is treated as OpenAI-compatible.
+The mapping is the provider table's (``ProviderSpec.usage_mapper`` and ``stream_usage`` in
+``ledgerlm.provider_specs``): nothing here is keyed on a provider name. Provider names are ledgerlm's
+provider prefixes and aliases (``openai``, ``azure``, ``anthropic``, ``gemini``, ``vertex_ai``,
+``bedrock``, and OpenAI-compatible ones such as ``deepseek``, ``groq``, ``mistral``, ``openrouter``,
+``xai``), plus the genai-prices / pydantic-ai ids of ``_OTHER_FAMILIES``; any other name is treated as
+OpenAI-compatible.
 """
 
 from __future__ import annotations
@@ -10,12 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from ledgerlm.provider_specs import WireFormat, spec_of
+from ledgerlm.provider_specs import WireCode, WireFormat, code_of, load, spec_of
 from ledgerlm.types import Usage
-from ledgerlm.usage.anthropic import AnthropicStreamUsage, usage_from_anthropic
-from ledgerlm.usage.bedrock import BedrockStreamUsage, usage_from_bedrock
-from ledgerlm.usage.gemini import GeminiStreamUsage, usage_from_gemini
-from ledgerlm.usage.openai import OpenAIStreamUsage, usage_from_openai_body
 
 __all__ = [
     "Family",
@@ -60,48 +59,25 @@ def provider_family(provider: str) -> Family:
     return _OTHER_FAMILIES.get(provider.lower(), "openai")
 
 
+def _code(provider: str) -> WireCode:
+    return code_of(provider, _OTHER_FAMILIES.get(provider.lower(), "openai"))
+
+
 def stream_accumulator(provider: str) -> StreamUsage:
-    """A fresh stream usage accumulator for ``provider``'s event dicts."""
-    family = provider_family(provider)
-    if family == "anthropic":
-        return AnthropicStreamUsage()
-    if family == "gemini":
-        return GeminiStreamUsage()
-    if family == "bedrock":
-        return BedrockStreamUsage()
-    return OpenAIStreamUsage()
+    """A fresh stream usage accumulator for ``provider``'s event dicts (the table's ``stream_usage``)."""
+    accumulator: StreamUsage = load(_code(provider).stream_usage)()
+    return accumulator
 
 
 def usage_from_body(provider: str, body: Mapping[str, Any]) -> Usage:
-    """Canonical usage of a non-streamed response body of ``provider``.
+    """Canonical usage of a non-streamed response body of ``provider`` (the table's ``usage_mapper``).
 
     Raises ``UsageNotFoundError`` when the body has no usage (an error body, for instance).
     """
-    family = provider_family(provider)
-    usage: Usage | None
-    if family == "anthropic":
-        raw = body.get("usage")
-        usage = usage_from_anthropic(raw, provider=provider) if isinstance(raw, Mapping) else None
-    elif family == "gemini":
-        raw = body.get("usageMetadata")
-        usage = usage_from_gemini(raw, provider=provider) if isinstance(raw, Mapping) else None
-    elif family == "bedrock":
-        usage = _bedrock_body(body, provider)
-    else:
-        usage = usage_from_openai_body(body, provider=provider)
+    usage: Usage | None = load(_code(provider).usage_mapper)(body, provider=provider)
     if usage is None:
         raise UsageNotFoundError(f"the {provider} response body carries no usage")
     return usage
-
-
-def _bedrock_body(body: Mapping[str, Any], provider: str) -> Usage | None:
-    raw = body.get("usage")
-    if isinstance(raw, Mapping) and raw:
-        return usage_from_bedrock(raw, provider=provider)
-    metrics = body.get("amazon-bedrock-invocationMetrics")
-    if isinstance(metrics, Mapping) and metrics:
-        return usage_from_bedrock(metrics, provider=provider)
-    return None
 
 
 def usage_from_stream(provider: str, events: Iterable[Mapping[str, Any]]) -> Usage:

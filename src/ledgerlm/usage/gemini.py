@@ -20,7 +20,7 @@ from typing import Any
 from ledgerlm.types import Usage
 from ledgerlm.usage._common import as_int, to_mapping
 
-__all__ = ["GeminiStreamUsage", "usage_from_gemini", "usage_from_gemini_stream"]
+__all__ = ["GeminiStreamUsage", "usage_from_gemini", "usage_from_gemini_body", "usage_from_gemini_stream"]
 
 _TRAFFIC_TIERS = {
     "ON_DEMAND": "standard",
@@ -78,6 +78,12 @@ def _service_tier(raw: Mapping[str, Any]) -> str | None:
     if isinstance(traffic, str):
         return _TRAFFIC_TIERS.get(traffic.upper(), traffic.lower())
     return None
+
+
+def usage_from_gemini_body(body: Mapping[str, Any], *, provider: str = "gemini") -> Usage | None:
+    """The usage of a ``generateContent`` body (its ``usageMetadata``), or ``None`` when it has none."""
+    raw = body.get("usageMetadata")
+    return usage_from_gemini(raw, provider=provider) if isinstance(raw, Mapping) else None
 
 
 class GeminiStreamUsage:

@@ -11,7 +11,10 @@ providers' own docs:
   except xAI, whose ``completion_tokens`` EXCLUDES reasoning (``total_tokens = prompt + completion +
   reasoning``); this is detected from the numbers and the canonical ``output_tokens`` includes it.
 * Per-call tool fees outside ``usage``: a Responses-API body's ``output`` items of type
-  ``web_search_call`` count as ``web_search_requests`` (billed per call) when the usage has none.
+  ``web_search_call`` count as ``web_search_requests`` (billed per call) when the usage has none, and
+  every billed tool-call item is counted in ``Usage.raw[TOOL_CALLS_KEY]`` (``responses_usage``; priced
+  by ``ledgerlm.pricing.tool_fees``).
+* Per-unit answers (images, audio, moderations, rerank) are read by ``ledgerlm.usage.media``.
 * Provider-reported cost: OpenRouter ``usage.cost`` (USD; for BYOK calls ``cost`` is OpenRouter's fee
   and ``cost_details.upstream_inference_cost`` is billed to the user's own key, so both are added), xAI
   ``cost_in_usd_ticks`` (1 tick = 1e-10 USD).
@@ -25,16 +28,27 @@ from typing import Any
 
 from ledgerlm.types import Usage
 from ledgerlm.usage._common import as_int, as_money, sub, to_mapping
+from ledgerlm.usage.media import media_usage
 
 __all__ = [
+    "BILLED_TOOL_ITEMS",
+    "TOOL_CALLS_KEY",
     "XAI_TICK_USD",
     "OpenAIStreamUsage",
     "provider_cost_openai",
+    "responses_usage",
+    "tool_call_counts",
     "usage_from_openai",
     "usage_from_openai_body",
     "usage_from_openai_stream",
     "web_search_calls",
 ]
+
+TOOL_CALLS_KEY = "ledgerlm_tool_calls"
+"""Key in ``Usage.raw`` holding the per-call tool counts read from a response's output items."""
+
+BILLED_TOOL_ITEMS: tuple[str, ...] = ("web_search_call", "file_search_call", "code_interpreter_call")
+"""Output item types billed per call (OpenAI pricing page, "Built-in tools")."""
 
 XAI_TICK_USD = Decimal("1e-10")
 """USD per xAI ``cost_in_usd_ticks`` tick."""
@@ -134,23 +148,60 @@ def provider_cost_openai(raw: Mapping[str, Any]) -> Decimal | None:
 
 
 def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and value else None
 
 
 def usage_from_openai_body(body: Mapping[str, Any], *, provider: str = "openai") -> Usage | None:
-    """The usage of an OpenAI-family response body (chat, embeddings, Responses API), or ``None``.
+    """The usage of an OpenAI-family response body, or ``None`` when it reports none.
 
-    Reads ``body["usage"]`` and the body's top-level ``service_tier``; a Responses-API stream event
-    (``{"type": "response.completed", "response": {...}}``) is unwrapped.
+    Per-unit answers (images, audio, moderations, rerank) by ``media_usage``; a Responses-API
+    ``response`` (also inside a stream event ``{"type": "response.completed", "response": {...}}``) by
+    ``responses_usage``; chat completions and embeddings from ``body["usage"]`` and the body's top-level
+    ``service_tier``.
     """
+    media = media_usage(body)
+    if media is not None:
+        return media
     inner = body.get("response")
     if isinstance(inner, Mapping) and "usage" not in body:
         body = inner
     usage = body.get("usage")
     if not isinstance(usage, Mapping) or not usage:
         return None
+    if body.get("object") == "response":
+        return responses_usage(body, provider=provider)
     out = usage_from_openai(usage, provider=provider, service_tier=_str_or_none(body.get("service_tier")))
     return _with_tool_calls(out, body)
+
+
+def tool_call_counts(output: Any) -> dict[str, int]:
+    """``{item type: count}`` of the billed tool-call items in a response's ``output`` list."""
+    counts: dict[str, int] = {}
+    if not isinstance(output, list):
+        return counts
+    for item in output:
+        kind = item.get("type") if isinstance(item, Mapping) else None
+        if kind in BILLED_TOOL_ITEMS:
+            counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def responses_usage(response: Mapping[str, Any], *, provider: str = "openai") -> Usage:
+    """Canonical usage of a Responses-API ``response`` object: its ``usage`` (``usage_from_openai``)
+    plus the billed tool calls of its ``output`` (web searches counted in ``web_search_requests``, every
+    billed item in ``raw[TOOL_CALLS_KEY]``)."""
+    raw_usage = response.get("usage")
+    usage = usage_from_openai(
+        raw_usage if isinstance(raw_usage, Mapping) else {},
+        provider=provider,
+        service_tier=_str_or_none(response.get("service_tier")),
+    )
+    counts = tool_call_counts(response.get("output"))
+    if not counts:
+        return usage
+    raw = {**usage.raw, TOOL_CALLS_KEY: counts}
+    searches = max(usage.web_search_requests, counts.get("web_search_call", 0))
+    return usage.replace(web_search_requests=searches, raw=raw)
 
 
 def web_search_calls(body: Mapping[str, Any]) -> int:
@@ -172,12 +223,14 @@ def _with_tool_calls(usage: Usage, body: Mapping[str, Any]) -> Usage:
 
 class OpenAIStreamUsage:
     """Keeps the last usage seen over parsed stream chunks (chat ``usage`` chunk, Responses
-    ``response.completed`` / ``response.incomplete`` / ``response.failed`` event)."""
+    ``response.completed`` / ``response.incomplete`` / ``response.failed`` event, whose ``response``
+    is read by ``responses_usage`` as the Responses stream decoder reads it)."""
 
-    __slots__ = ("_last", "_searches", "_tier")
+    __slots__ = ("_last", "_response", "_searches", "_tier")
 
     def __init__(self) -> None:
         self._last: Mapping[str, Any] | None = None
+        self._response: Mapping[str, Any] | None = None
         self._tier: str | None = None
         self._searches = 0
 
@@ -188,6 +241,7 @@ class OpenAIStreamUsage:
         usage = body.get("usage")
         if isinstance(usage, Mapping) and usage:
             self._last = usage
+            self._response = inner if isinstance(inner, Mapping) else None
         tier = body.get("service_tier")
         if isinstance(tier, str):
             self._tier = tier
@@ -197,6 +251,8 @@ class OpenAIStreamUsage:
         """The stream's ``Usage`` or ``None`` when no chunk carried usage."""
         if self._last is None:
             return None
+        if self._response is not None:
+            return responses_usage(self._response, provider=provider)
         usage = usage_from_openai(self._last, provider=provider, service_tier=self._tier)
         if self._searches and not usage.web_search_requests:
             usage = usage.replace(web_search_requests=self._searches)

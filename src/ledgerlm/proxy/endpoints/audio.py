@@ -26,7 +26,7 @@ from ledgerlm import engine
 from ledgerlm.errors import BadRequestError
 from ledgerlm.pricing.audio_worst import transcription_worst_case
 from ledgerlm.pricing.unit_prices import UnitPrice, unit_rates
-from ledgerlm.providers.openai_endpoints import BINARY_RESPONSE, UPLOAD_KEY
+from ledgerlm.providers.openai.endpoints import BINARY_RESPONSE, UPLOAD_KEY
 from ledgerlm.proxy.body_readers import read_form
 from ledgerlm.proxy.call import ProxyCall
 from ledgerlm.proxy.endpoints.upstreams import flagged, openai_compatible, unsupported

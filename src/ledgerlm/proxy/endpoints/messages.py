@@ -9,7 +9,7 @@ call type ``amessages``:
   (``NATIVE_FLAG``), the upstream body and events are returned as they are (only ``model`` is set to the
   deployment's; Bedrock gets ``anthropic_version`` and no ``model`` / ``metadata``);
 * any other deployment: translated to the OpenAI format, called, and translated back
-  (``ledgerlm.providers._anthropic_from_openai``), streamed or not.
+  (``ledgerlm.providers.anthropic.from_openai``), streamed or not.
 
 Errors use Anthropic's shape ``{"type": "error", "error": {"type", "message"}}`` (an upstream Anthropic
 error body is passed through), also as an ``error`` event inside a stream.
@@ -26,8 +26,8 @@ from starlette.responses import Response
 
 from ledgerlm import engine
 from ledgerlm.errors import APIError, BadRequestError, BudgetExceededError, LedgerLMError
-from ledgerlm.providers._anthropic_from_openai import AnthropicEventEncoder, anthropic_message, openai_request
 from ledgerlm.providers.anthropic import NATIVE_FLAG
+from ledgerlm.providers.anthropic.from_openai import AnthropicEventEncoder, anthropic_message, openai_request
 from ledgerlm.providers.base import Deployment
 from ledgerlm.proxy.call import ProxyCall
 from ledgerlm.proxy.http import dumps, json_response, status_of

@@ -29,9 +29,9 @@ from starlette.routing import Route
 from ledgerlm import engine
 from ledgerlm.errors import BadRequestError
 from ledgerlm.pricing.tool_fees import ToolFeePrice
-from ledgerlm.providers._responses_from_chat import ResponsesEventEncoder, chat_request, response_object
 from ledgerlm.providers.base import Deployment
-from ledgerlm.providers.openai_responses import RESPONSES_FLAG, TERMINAL_EVENTS
+from ledgerlm.providers.openai.responses import RESPONSES_FLAG, TERMINAL_EVENTS
+from ledgerlm.providers.openai.responses_from_chat import ResponsesEventEncoder, chat_request, response_object
 from ledgerlm.proxy.call import ProxyCall
 from ledgerlm.proxy.endpoints import stored_responses
 from ledgerlm.proxy.http import dumps, error_body, error_response

@@ -11,7 +11,7 @@ from ledgerlm.errors import BadRequestError
 from ledgerlm.providers import get_provider
 from ledgerlm.providers.base import Deployment
 from ledgerlm.providers.openai import OpenAICompatibleProvider
-from ledgerlm.providers.openai_endpoints import ENDPOINT_FLAG
+from ledgerlm.providers.openai.endpoints import ENDPOINT_FLAG
 
 __all__ = ["flagged", "openai_compatible", "unsupported"]
 

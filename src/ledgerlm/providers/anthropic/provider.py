@@ -2,8 +2,9 @@
 
 Wire format: ``POST {api_base}/v1/messages`` with headers ``x-api-key`` and
 ``anthropic-version: 2023-06-01`` (https://docs.anthropic.com/en/api/messages). Requests are translated
-from the OpenAI chat format (``_anthropic_request``), responses and stream events back to it
-(``_anthropic_response``); usage is mapped by ``ledgerlm.usage.anthropic``. A native mode
+from the OpenAI chat format (``request``), responses and stream events back to it
+(``response``, ``stream``); usage is mapped by ``ledgerlm.usage.anthropic`` (the provider table's
+``usage_mapper``). A native mode
 (``build_messages_request``) sends a body that is already in Anthropic format, for the proxy's
 ``/v1/messages`` pass-through.
 
@@ -29,12 +30,10 @@ from ledgerlm.errors import (
     ServiceUnavailableError,
     error_for_status,
 )
-from ledgerlm.providers._anthropic_request import anthropic_request_body
-from ledgerlm.providers._anthropic_response import AnthropicEventTranslator, openai_completion
-from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
-from ledgerlm.sse import SSEDecoder, SSEEvent
+from ledgerlm.providers.anthropic.request import anthropic_request_body
+from ledgerlm.providers.anthropic.response import openai_completion
+from ledgerlm.providers.base import Deployment, HTTPRequest, Provider
 from ledgerlm.types import Usage
-from ledgerlm.usage.anthropic import usage_from_anthropic
 from ledgerlm.usage.media import media_usage
 
 __all__ = [
@@ -42,7 +41,6 @@ __all__ = [
     "COUNT_TOKENS_FLAG",
     "NATIVE_FLAG",
     "AnthropicProvider",
-    "AnthropicSSEDecoder",
     "anthropic_error",
     "messages_url",
     "resolve_api_key",
@@ -64,18 +62,6 @@ body keeps only the fields that endpoint takes; the answer ``{"input_tokens": n}
 _COUNT_TOKENS_FIELDS = frozenset(
     {"model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers"}
 )
-
-_ERROR_STATUS: dict[str, int] = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "overloaded_error": 529,
-}
-"""Anthropic ``error.type`` -> HTTP status (for errors that arrive inside a 200 stream)."""
 
 
 def messages_url(api_base: str) -> str:
@@ -156,45 +142,6 @@ def _parse_error_body(body: bytes) -> Any:
         return body.decode("utf-8", "replace")
 
 
-class AnthropicSSEDecoder(StreamDecoder):
-    """Decodes an Anthropic SSE stream (bytes, any split) into OpenAI chunks."""
-
-    def __init__(self, translator: AnthropicEventTranslator) -> None:
-        self._sse = SSEDecoder()
-        self._translator = translator
-        self.finish_reasons = translator.finish_reasons
-
-    def feed(self, data: bytes) -> list[dict[str, Any]]:
-        return self._events(self._sse.feed(data))
-
-    def close(self) -> list[dict[str, Any]]:
-        return self._events(self._sse.close())
-
-    native = False
-    """True: return the Anthropic events themselves instead of the OpenAI chunks (native mode)."""
-
-    def _events(self, events: list[SSEEvent]) -> list[dict[str, Any]]:
-        chunks: list[dict[str, Any]] = []
-        try:
-            for event in events:
-                if not event.data.strip():
-                    continue
-                parsed = orjson.loads(event.data)
-                translated = self._translator.translate(parsed)
-                if self.native:
-                    chunks.append(parsed)
-                else:
-                    chunks.extend(translated)
-        finally:
-            self._refresh()
-        return chunks
-
-    def _refresh(self) -> None:
-        self.usage = self._translator.usage
-        self.response_id = self._translator.response_id
-        self.response_model = self._translator.response_model
-
-
 class AnthropicProvider(Provider):
     """The Anthropic Messages API. ``deployment.extra``: ``anthropic_beta`` (header value, optional),
     ``extra_headers`` (dict, optional)."""
@@ -253,22 +200,7 @@ class AnthropicProvider(Provider):
     def usage_from_body(self, body: Mapping[str, Any]) -> Usage:
         if set(body) == {"input_tokens"}:  # a token count (count_tokens): a free call, not billed tokens
             return media_usage(body) or Usage()
-        return usage_from_anthropic(body.get("usage") or {}, provider=self.name)
-
-    def stream_decoder(self, deployment: Deployment, *, caller_wants_usage: bool) -> StreamDecoder:
-        translator = AnthropicEventTranslator(
-            caller_wants_usage=caller_wants_usage,
-            on_error=lambda event: self._stream_error(deployment, event),
-            provider=self.name,
-        )
-        decoder = AnthropicSSEDecoder(translator)
-        decoder.native = bool(deployment.extra.get(NATIVE_FLAG))
-        return decoder
-
-    def _stream_error(self, deployment: Deployment, event: Mapping[str, Any]) -> APIError:
-        kind = str((event.get("error") or {}).get("type") or "api_error")
-        status = _ERROR_STATUS.get(kind, 500)
-        return anthropic_error(status, event, provider=self.name, model=deployment.model)
+        return super().usage_from_body(body)
 
     def error_from_response(
         self, deployment: Deployment, status: int, body: bytes, headers: Mapping[str, str]

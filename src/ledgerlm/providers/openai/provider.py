@@ -35,15 +35,11 @@ from typing import Any, ClassVar
 import orjson
 
 from ledgerlm.errors import APIError, APIResponseValidationError, BadRequestError, MissingAPIKeyError
-from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
+from ledgerlm.providers.base import Deployment, HTTPRequest, Provider
 from ledgerlm.providers.http_errors import error_from_openai_body, error_from_stream_event
-from ledgerlm.providers.openai_endpoints import ENDPOINT_FLAG, build_endpoint_request
-from ledgerlm.providers.openai_presets import MORE_PRESETS
-from ledgerlm.providers.openai_responses import RESPONSES_FLAG, ResponsesStreamDecoder, responses_usage
-from ledgerlm.providers.openai_stream import OpenAIStreamDecoder
-from ledgerlm.types import Usage
-from ledgerlm.usage import usage_from_openai
-from ledgerlm.usage.media import media_usage
+from ledgerlm.providers.openai.endpoints import ENDPOINT_FLAG, build_endpoint_request
+from ledgerlm.providers.openai.presets import MORE_PRESETS
+from ledgerlm.providers.openai.responses import RESPONSES_FLAG
 
 __all__ = ["PRESETS", "OpenAICompatibleProvider", "OpenAIProvider", "Preset", "preset_provider"]
 
@@ -248,25 +244,6 @@ class OpenAICompatibleProvider(Provider):
     def parse_embedding_response(self, deployment: Deployment, body: Mapping[str, Any]) -> dict[str, Any]:
         """The body itself (already an embeddings ``list``) after checking it has ``data``."""
         return self._check_body(deployment, body, "data")
-
-    def usage_from_body(self, body: Mapping[str, Any]) -> Usage:
-        """Canonical usage of a chat or embeddings body (``ledgerlm.usage.usage_from_openai``), or of
-        a Responses-API ``response`` (its billed tool calls included)."""
-        if body.get("object") == "response":
-            return responses_usage(body, provider=self.name)
-        media = media_usage(body)
-        if media is not None:
-            return media
-        usage = body.get("usage")
-        tier = body.get("service_tier")
-        return usage_from_openai(usage or {}, provider=self.name, service_tier=tier if tier else None)
-
-    def stream_decoder(self, deployment: Deployment, *, caller_wants_usage: bool) -> StreamDecoder:
-        """A fresh ``OpenAIStreamDecoder`` (SSE ``chat.completion.chunk`` events), or a
-        ``ResponsesStreamDecoder`` with ``extra[RESPONSES_FLAG]``."""
-        if deployment.extra.get(RESPONSES_FLAG):
-            return ResponsesStreamDecoder(self.name, deployment.model)
-        return OpenAIStreamDecoder(self.name, deployment.model, caller_wants_usage=caller_wants_usage)
 
     def error_from_response(
         self, deployment: Deployment, status: int, body: bytes, headers: Mapping[str, str]

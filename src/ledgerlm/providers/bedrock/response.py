@@ -17,25 +17,17 @@ Converse-style single-key events for Nova.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import orjson
-from botocore.eventstream import EventStreamBuffer, EventStreamMessage
-
-from ledgerlm.errors import APIError
-from ledgerlm.providers._anthropic_response import AnthropicEventTranslator
-from ledgerlm.providers.base import StreamDecoder
 from ledgerlm.types import Usage
 from ledgerlm.usage.bedrock import BedrockStreamUsage, usage_from_bedrock
 
 __all__ = [
     "FINISH_REASONS",
-    "BedrockEventStreamDecoder",
     "ConverseEventTranslator",
     "finish_reason",
     "openai_completion",
@@ -50,9 +42,6 @@ FINISH_REASONS: dict[str, str] = {
     "guardrail_intervened": "content_filter",
     "content_filtered": "content_filter",
 }
-
-StreamErrorFactory = Callable[[str, Mapping[str, Any]], APIError]
-"""Builds the mapped error from an exception frame: (exception type, parsed payload)."""
 
 
 def finish_reason(stop_reason: Any) -> str | None:
@@ -155,77 +144,3 @@ class ConverseEventTranslator:
             "model": self.model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
         }
-
-
-class BedrockEventStreamDecoder(StreamDecoder):
-    """Decodes a Bedrock binary event stream (ConverseStream or InvokeModelWithResponseStream).
-
-    ``anthropic``: the translator for Claude InvokeModel streams (``chunk`` events with Anthropic
-    events); Converse events and Nova chunks go to the Converse translator. Exception frames raise
-    what ``on_error`` builds. Frames are CRC-checked by botocore (a corrupt frame raises its
-    ``ParserError``).
-    """
-
-    def __init__(
-        self,
-        converse: ConverseEventTranslator,
-        *,
-        on_error: StreamErrorFactory,
-        anthropic: AnthropicEventTranslator | None = None,
-    ) -> None:
-        self._buffer = EventStreamBuffer()
-        self._converse = converse
-        self._anthropic = anthropic
-        self._on_error = on_error
-        self._bedrock_usage = BedrockStreamUsage()
-        self.finish_reasons: list[str] = []
-        self.response_model = converse.model
-        self.native = False
-        """True: return the Anthropic events of an invoke stream as they are (the proxy's native mode)."""
-
-    def feed(self, data: bytes) -> list[dict[str, Any]]:
-        self._buffer.add_data(data)
-        chunks: list[dict[str, Any]] = []
-        try:
-            for message in self._buffer:
-                chunks.extend(self._message(message))
-        finally:
-            self._refresh()
-        return chunks
-
-    def close(self) -> list[dict[str, Any]]:
-        self._refresh()
-        return []
-
-    def _refresh(self) -> None:
-        usage = self._converse.usage
-        self.response_id = self._converse.response_id
-        self.finish_reasons = list(self._converse.finish_reasons)
-        if self._anthropic is not None:
-            usage = self._anthropic.usage or usage
-            self.response_id = self._anthropic.response_id or self.response_id
-            self.finish_reasons += self._anthropic.finish_reasons
-        self.usage = usage or self._bedrock_usage.usage()
-
-    def _message(self, message: EventStreamMessage) -> list[dict[str, Any]]:
-        headers = message.headers
-        payload = orjson.loads(message.payload) if message.payload else {}
-        message_type = headers.get(":message-type")
-        if message_type in ("exception", "error"):
-            kind = str(headers.get(":exception-type") or headers.get(":error-code") or "error")
-            if message_type == "error" and "message" not in payload:
-                payload = {"message": headers.get(":error-message", "")}
-            raise self._on_error(kind, payload)
-        kind = str(headers.get(":event-type", ""))
-        if kind != "chunk":
-            return self._converse.translate(kind, payload)
-        inner = json.loads(base64.b64decode(payload.get("bytes", "")))
-        self._bedrock_usage.feed(inner)
-        if "type" in inner and self._anthropic is not None:
-            translated = self._anthropic.translate(inner)
-            return [inner] if self.native else translated
-        out: list[dict[str, Any]] = []
-        for name, value in inner.items():
-            if isinstance(value, Mapping):
-                out.extend(self._converse.translate(name, value))
-        return out

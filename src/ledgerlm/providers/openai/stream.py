@@ -10,15 +10,19 @@ Wire format (OpenAI API reference, "The chat completion chunk object" and ``stre
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ledgerlm.errors import APIResponseValidationError
-from ledgerlm.providers.base import StreamDecoder
 from ledgerlm.providers.http_errors import error_from_stream_event
+from ledgerlm.providers.openai.responses import RESPONSES_FLAG, ResponsesStreamDecoder
+from ledgerlm.providers.stream import StreamDecoder
 from ledgerlm.sse import SSEDecoder, SSEEvent
 from ledgerlm.usage import usage_from_openai
+
+if TYPE_CHECKING:
+    from ledgerlm.providers.base import Deployment
 
 __all__ = ["OpenAIStreamDecoder"]
 
@@ -26,9 +30,7 @@ __all__ = ["OpenAIStreamDecoder"]
 class OpenAIStreamDecoder(StreamDecoder):
     """Feed raw bytes, get ``chat.completion.chunk`` dicts (see ``StreamDecoder``).
 
-    Extra state: ``done`` (``[DONE]`` seen), ``delta_count`` (chunks that carried content, reasoning
-    or tool-call deltas: a rough token count for a stream that breaks before its usage chunk),
-    ``chunk_count`` (chunks returned).
+    ``done``: ``[DONE]`` seen (chunk and delta counts: the base's ``decode``).
     """
 
     def __init__(self, provider: str, model: str | None, *, caller_wants_usage: bool) -> None:
@@ -40,9 +42,15 @@ class OpenAIStreamDecoder(StreamDecoder):
         self.response_id: str | None = None
         self.response_model: str | None = None
         self.done = False
-        self.delta_count = 0
-        self.chunk_count = 0
         self._sse = SSEDecoder()
+
+    @classmethod
+    def open(cls, provider: str, deployment: Deployment, *, caller_wants_usage: bool) -> StreamDecoder:
+        """The decoder of one stream of ``deployment``: this one (chat-completion chunks), or a
+        ``ResponsesStreamDecoder`` (Responses-API events) with ``extra[RESPONSES_FLAG]``."""
+        if deployment.extra.get(RESPONSES_FLAG):
+            return ResponsesStreamDecoder(provider, deployment.model)
+        return cls(provider, deployment.model, caller_wants_usage=caller_wants_usage)
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
         """Chunks completed by ``data`` (bytes split anywhere); raises on an in-stream error."""
@@ -58,7 +66,6 @@ class OpenAIStreamDecoder(StreamDecoder):
             chunk = self._event(event)
             if chunk is not None:
                 out.append(chunk)
-        self.chunk_count += len(out)
         return out
 
     def _event(self, event: SSEEvent) -> dict[str, Any] | None:
@@ -98,9 +105,6 @@ class OpenAIStreamDecoder(StreamDecoder):
             reason = choice.get("finish_reason")
             if reason:
                 self.finish_reasons.append(reason)
-            delta = choice.get("delta")
-            if delta and (delta.get("content") or delta.get("reasoning_content") or delta.get("tool_calls")):
-                self.delta_count += 1
         if usage is not None and not self.caller_wants_usage and "usage" in obj:
             obj = {k: v for k, v in obj.items() if k != "usage"}
         return obj

@@ -14,7 +14,8 @@ Shapes are OpenAI's API reference ("Responses", "Streaming events"):
 Built-in tool calls are billed per call and are NOT in ``usage``: each ``web_search_call`` output item
 counts one search (``Usage.web_search_requests``); every tool call item's count is kept in
 ``Usage.raw[TOOL_CALLS_KEY]`` (``{"web_search_call": n, "file_search_call": m}``) for
-``ledgerlm.pricing.tool_fees``.
+``ledgerlm.pricing.tool_fees`` (the mapping: ``ledgerlm.usage.openai.responses_usage``, re-exported
+here).
 
 A deployment is called in this format when ``deployment.extra[RESPONSES_FLAG]`` is true (set by the
 proxy's ``/v1/responses`` for OpenAI and Azure deployments). Azure's URL is the v1 API's
@@ -23,17 +24,15 @@ proxy's ``/v1/responses`` for OpenAI and Azure deployments). Azure's URL is the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from ledgerlm.errors import APIResponseValidationError
-from ledgerlm.providers.base import StreamDecoder
 from ledgerlm.providers.http_errors import error_from_stream_event
+from ledgerlm.providers.stream import StreamDecoder
 from ledgerlm.sse import SSEDecoder, SSEEvent
-from ledgerlm.types import Usage
-from ledgerlm.usage import usage_from_openai
+from ledgerlm.usage.openai import BILLED_TOOL_ITEMS, TOOL_CALLS_KEY, responses_usage, tool_call_counts
 
 __all__ = [
     "BILLED_TOOL_ITEMS",
@@ -48,51 +47,14 @@ __all__ = [
 RESPONSES_FLAG = "openai_responses_api"
 """``deployment.extra[RESPONSES_FLAG] = True``: the call body is a Responses-API body, sent as is."""
 
-TOOL_CALLS_KEY = "ledgerlm_tool_calls"
-"""Key in ``Usage.raw`` holding the per-call tool counts read from the output items."""
-
-BILLED_TOOL_ITEMS: tuple[str, ...] = ("web_search_call", "file_search_call", "code_interpreter_call")
-"""Output item types billed per call (OpenAI pricing page, "Built-in tools")."""
-
 TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
-
-
-def tool_call_counts(output: Any) -> dict[str, int]:
-    """``{item type: count}`` of the billed tool-call items in a response's ``output`` list."""
-    counts: dict[str, int] = {}
-    if not isinstance(output, list):
-        return counts
-    for item in output:
-        kind = item.get("type") if isinstance(item, Mapping) else None
-        if kind in BILLED_TOOL_ITEMS:
-            counts[kind] = counts.get(kind, 0) + 1
-    return counts
-
-
-def responses_usage(response: Mapping[str, Any], *, provider: str = "openai") -> Usage:
-    """Canonical usage of a ``response`` object: its ``usage`` (``usage_from_openai``) plus the
-    billed tool calls of its ``output`` (web searches counted in ``web_search_requests``)."""
-    raw_usage = response.get("usage")
-    tier = response.get("service_tier")
-    usage = usage_from_openai(
-        raw_usage if isinstance(raw_usage, Mapping) else {},
-        provider=provider,
-        service_tier=tier if isinstance(tier, str) and tier else None,
-    )
-    counts = tool_call_counts(response.get("output"))
-    if not counts:
-        return usage
-    raw = {**usage.raw, TOOL_CALLS_KEY: counts}
-    searches = max(usage.web_search_requests, counts.get("web_search_call", 0))
-    return usage.replace(web_search_requests=searches, raw=raw)
 
 
 class ResponsesStreamDecoder(StreamDecoder):
     """Feed raw SSE bytes, get Responses-API event dicts (each ``{"type": ..., ...}`` unchanged).
 
     ``done`` is set by the terminal event, whose ``response`` gives ``usage``; ``finish_reasons``
-    holds its ``status``; ``delta_count`` counts text deltas (estimate of a broken stream);
-    ``chunk_count`` counts events returned.
+    holds its ``status`` (chunk and delta counts: the base's ``decode``).
     """
 
     def __init__(self, provider: str, model: str | None) -> None:
@@ -103,8 +65,6 @@ class ResponsesStreamDecoder(StreamDecoder):
         self.response_id: str | None = None
         self.response_model: str | None = None
         self.done = False
-        self.delta_count = 0
-        self.chunk_count = 0
         self._sse = SSEDecoder()
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
@@ -116,9 +76,7 @@ class ResponsesStreamDecoder(StreamDecoder):
         return self._events(self._sse.close())
 
     def _events(self, events: list[SSEEvent]) -> list[dict[str, Any]]:
-        out = [e for e in (self._event(event) for event in events) if e is not None]
-        self.chunk_count += len(out)
-        return out
+        return [e for e in (self._event(event) for event in events) if e is not None]
 
     def _event(self, event: SSEEvent) -> dict[str, Any] | None:
         data = event.data
@@ -141,8 +99,6 @@ class ResponsesStreamDecoder(StreamDecoder):
         if isinstance(response, dict):
             self.response_id = self.response_id or response.get("id")
             self.response_model = self.response_model or response.get("model")
-        if kind == "response.output_text.delta":
-            self.delta_count += 1
         if kind in TERMINAL_EVENTS and isinstance(response, dict):
             self.usage = responses_usage(response, provider=self.provider)
             self.finish_reasons.append(str(response.get("status") or kind.rsplit(".", 1)[-1]))

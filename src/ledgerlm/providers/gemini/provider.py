@@ -25,27 +25,12 @@ from urllib.parse import quote
 import orjson
 
 from ledgerlm.errors import APIError, AuthenticationError, MissingAPIKeyError, error_for_status
-from ledgerlm.providers._gemini_request import gemini_request_body
-from ledgerlm.providers._gemini_response import GeminiChunkTranslator, openai_completion
 from ledgerlm.providers.anthropic import resolve_api_key, retry_after_seconds
-from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
-from ledgerlm.sse import SSEDecoder, SSEEvent
-from ledgerlm.types import Usage
-from ledgerlm.usage.gemini import usage_from_gemini
+from ledgerlm.providers.base import Deployment, HTTPRequest, Provider
+from ledgerlm.providers.gemini.request import gemini_request_body
+from ledgerlm.providers.gemini.response import openai_completion
 
-__all__ = ["GeminiProvider", "GeminiSSEDecoder", "VertexProvider", "gemini_error"]
-
-_STATUS_BY_NAME: dict[str, int] = {
-    "INVALID_ARGUMENT": 400,
-    "FAILED_PRECONDITION": 400,
-    "UNAUTHENTICATED": 401,
-    "PERMISSION_DENIED": 403,
-    "NOT_FOUND": 404,
-    "RESOURCE_EXHAUSTED": 429,
-    "INTERNAL": 500,
-    "UNAVAILABLE": 503,
-    "DEADLINE_EXCEEDED": 504,
-}
+__all__ = ["GeminiProvider", "VertexProvider", "gemini_error"]
 
 
 def gemini_error(
@@ -68,38 +53,9 @@ def gemini_error(
     )
 
 
-class GeminiSSEDecoder(StreamDecoder):
-    """Decodes a ``streamGenerateContent?alt=sse`` body (bytes, any split) into OpenAI chunks."""
-
-    def __init__(self, translator: GeminiChunkTranslator) -> None:
-        self._sse = SSEDecoder()
-        self._translator = translator
-        self.finish_reasons = translator.finish_reasons
-
-    def feed(self, data: bytes) -> list[dict[str, Any]]:
-        return self._events(self._sse.feed(data))
-
-    def close(self) -> list[dict[str, Any]]:
-        return self._events(self._sse.close()) + self._translator.finish()
-
-    def _events(self, events: list[SSEEvent]) -> list[dict[str, Any]]:
-        chunks: list[dict[str, Any]] = []
-        try:
-            for event in events:
-                if event.data.strip():
-                    chunks.extend(self._translator.translate(orjson.loads(event.data)))
-        finally:
-            self._refresh()
-        return chunks
-
-    def _refresh(self) -> None:
-        self.usage = self._translator.usage
-        self.response_id = self._translator.response_id
-        self.response_model = self._translator.response_model
-
-
 class _GoogleProvider(Provider):
-    """What AI Studio and Vertex share: body, parsing, usage, stream, errors."""
+    """What AI Studio and Vertex share: body, parsing, errors (usage and stream decoder: the provider
+    table's, ``ledgerlm.usage.gemini`` and ``stream.GeminiSSEDecoder``)."""
 
     def base_url(self, deployment: Deployment) -> str:
         """Everything up to ``:generateContent`` (no trailing slash)."""
@@ -122,24 +78,6 @@ class _GoogleProvider(Provider):
 
     def parse_chat_response(self, deployment: Deployment, body: Mapping[str, Any]) -> dict[str, Any]:
         return openai_completion(body, model=deployment.model, provider=self.name)
-
-    def usage_from_body(self, body: Mapping[str, Any]) -> Usage:
-        return usage_from_gemini(body.get("usageMetadata") or {}, provider=self.name)
-
-    def stream_decoder(self, deployment: Deployment, *, caller_wants_usage: bool) -> StreamDecoder:
-        translator = GeminiChunkTranslator(
-            model=deployment.model,
-            caller_wants_usage=caller_wants_usage,
-            on_error=lambda chunk: self._stream_error(deployment, chunk),
-            provider=self.name,
-        )
-        return GeminiSSEDecoder(translator)
-
-    def _stream_error(self, deployment: Deployment, chunk: Mapping[str, Any]) -> APIError:
-        error = chunk.get("error") or {}
-        status = error.get("code") if isinstance(error.get("code"), int) else None
-        status = status or _STATUS_BY_NAME.get(str(error.get("status")), 500)
-        return gemini_error(status, chunk, provider=self.name, model=deployment.model)
 
     def error_from_response(
         self, deployment: Deployment, status: int, body: bytes, headers: Mapping[str, str]

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ledgerlm.errors import BadRequestError
-from ledgerlm.providers._anthropic_request import REASONING_BUDGETS, anthropic_request_body
+from ledgerlm.providers.anthropic.request import REASONING_BUDGETS, anthropic_request_body
 
 __all__ = [
     "BEDROCK_ANTHROPIC_VERSION",

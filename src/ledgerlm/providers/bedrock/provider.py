@@ -40,18 +40,11 @@ from botocore.session import Session
 from yarl import URL
 
 from ledgerlm.errors import APIError, MissingAPIKeyError, error_for_status
-from ledgerlm.providers._anthropic_response import AnthropicEventTranslator
-from ledgerlm.providers._anthropic_response import openai_completion as anthropic_completion
-from ledgerlm.providers._bedrock_request import converse_body, invoke_anthropic_body, native_invoke_body
-from ledgerlm.providers._bedrock_response import (
-    BedrockEventStreamDecoder,
-    ConverseEventTranslator,
-    openai_completion,
-)
 from ledgerlm.providers.anthropic import NATIVE_FLAG, retry_after_seconds
-from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
-from ledgerlm.types import Usage
-from ledgerlm.usage.bedrock import usage_from_bedrock
+from ledgerlm.providers.anthropic.response import openai_completion as anthropic_completion
+from ledgerlm.providers.base import Deployment, HTTPRequest, Provider
+from ledgerlm.providers.bedrock.request import converse_body, invoke_anthropic_body, native_invoke_body
+from ledgerlm.providers.bedrock.response import openai_completion
 
 __all__ = ["REGION_PREFIXES", "BedrockProvider", "base_model_id", "bedrock_error", "split_route"]
 
@@ -219,27 +212,6 @@ class BedrockProvider(Provider):
         if body.get("type") == "message":
             return anthropic_completion(body, provider=self.name)
         return openai_completion(body, model=split_route(deployment.model)[1])
-
-    def usage_from_body(self, body: Mapping[str, Any]) -> Usage:
-        return usage_from_bedrock(body.get("usage") or {}, provider=self.name)
-
-    def stream_decoder(self, deployment: Deployment, *, caller_wants_usage: bool) -> StreamDecoder:
-        route, model_id = split_route(deployment.model)
-        converse = ConverseEventTranslator(model=model_id, caller_wants_usage=caller_wants_usage)
-        anthropic = None
-        if route == "invoke":
-            anthropic = AnthropicEventTranslator(
-                caller_wants_usage=caller_wants_usage,
-                on_error=lambda event: bedrock_error(500, event.get("error") or {}, model=model_id),
-                provider=self.name,
-            )
-        decoder = BedrockEventStreamDecoder(
-            converse,
-            anthropic=anthropic,
-            on_error=lambda kind, payload: bedrock_error(500, payload, model=model_id, exception_type=kind),
-        )
-        decoder.native = route == "invoke" and bool(deployment.extra.get(NATIVE_FLAG))
-        return decoder
 
     def error_from_response(
         self, deployment: Deployment, status: int, body: bytes, headers: Mapping[str, str]
