@@ -2,9 +2,11 @@
 tokens", which Claude Code calls before every turn.
 
 * Anthropic deployments: forwarded to ``{base}/v1/messages/count_tokens`` (the fields that endpoint
-  takes), the answer ``{"input_tokens": n}`` returned unchanged; logged as call type ``acount_tokens``
-  at exactly $0 (one free ``request`` in the breakdown); never admitted against a budget or a rate
-  limit (it bills nothing);
+  takes), the answer ``{"input_tokens": n}`` returned unchanged; Bedrock (CountTokens), Gemini and
+  Vertex AI (``countTokens``; Claude on Vertex: ``count-tokens:rawPredict``) through
+  ``ledgerlm.providers.count_tokens``, answered as ``{"input_tokens": n}``; all logged as call type
+  ``acount_tokens`` at exactly $0 (one free ``request`` in the breakdown); never admitted against a
+  budget or a rate limit (it bills nothing);
 * any other deployment: answered locally with an estimate (~4 characters per token + 3 per message,
   the proxy's documented estimate), no provider call and no spend row.
 
@@ -35,6 +37,8 @@ from ledgerlm.proxy.state import ProxyState
 __all__ = ["count_tokens", "routes"]
 
 _FREE = {"request": Decimal(0)}
+COUNTING_PROVIDERS = frozenset({"anthropic", "bedrock", "gemini", "vertex_ai"})
+"""Providers with a token-count API (``ledgerlm.providers.count_tokens`` for the non-Anthropic ones)."""
 
 
 def _estimate(body: dict[str, Any]) -> int:
@@ -61,7 +65,7 @@ async def count_tokens(request: Request) -> Response:
             raise BadRequestError("'messages' must be a non-empty list", param="messages")
         deployment = call.deployment
         assert deployment is not None
-        if deployment.provider != "anthropic":
+        if deployment.provider not in COUNTING_PROVIDERS:
             return json_response({"input_tokens": _estimate(body)}, headers=call.headers())
         upstream = upstream_body(body)
         price = UnitPrice(None, _FREE, model=f"{deployment.model} (count_tokens, free)")
