@@ -114,8 +114,6 @@ NOT_SUPPORTED: Mapping[str, frozenset[str]] = {
     ),
     "litellm_params": frozenset(
         {
-            "input_cost_per_second",
-            "output_cost_per_second",
             "input_cost_per_character",
             "output_cost_per_character",
             "organization",
