@@ -115,6 +115,9 @@ class GeneralSettings(_Lenient):
     # issue 14: readiness reports a spend writer failing for longer than this (seconds)
     spend_writer_max_lag_s: float = Field(default=30.0, gt=0)
     store_model_in_db: bool = False  # LiteLLM's: /model/new|update|delete store models in the database
+    # LiteLLM's custom pass-through routes (ledgerlm.proxy.passthrough_config), validated at start
+    pass_through_endpoints: list[Any] = Field(default_factory=list)
+    pass_through_request_timeout: float | None = Field(default=None, gt=0)
 
     @field_validator("tag_policies")
     @classmethod

@@ -47,7 +47,6 @@ NOT_SUPPORTED: Mapping[str, frozenset[str]] = {
             "proxy_batch_write_at",
             "database_connection_pool_limit",
             "database_connection_timeout",
-            "pass_through_endpoints",
             "alerting",
             "alerting_threshold",
             "alert_types",
