@@ -12,10 +12,10 @@
 A route is ``Route(path, inference_route(ENDPOINT), methods=["POST"])``.
 
 Routes whose request or answer the lifecycle does not speak (it reads a JSON body and answers JSON or
-SSE) have their own small path: ``audio`` (multipart uploads, audio bytes), ``count_tokens`` (never
-admitted), ``stored_responses`` (GET/DELETE, no call), ``passthrough`` (any method, the provider's own
-bytes); ``azure_paths`` maps Azure's deployment URLs onto the endpoints above. ``routes()`` lists them
-all for the app.
+SSE) have their own small path: ``audio`` and ``media_uploads`` (multipart uploads, audio bytes),
+``count_tokens`` (never admitted), ``stored_responses`` (GET/DELETE, no call), ``passthrough`` (any
+method, the provider's own bytes); ``azure_paths`` maps Azure's deployment URLs onto the endpoints
+above. ``routes()`` lists them all for the app.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def routes() -> list[Route]:
         completions,
         count_tokens,
         media,
+        media_uploads,
         passthrough,
         responses,
     )
@@ -44,6 +45,7 @@ def routes() -> list[Route]:
         *completions.routes(),
         *media.routes(),
         *audio.routes(),
+        *media_uploads.routes(),  # images/edits, images/variations, audio/translations
         *azure_paths.routes(),  # before the /openai/* pass-through
         *passthrough.routes(),
     ]
