@@ -217,3 +217,53 @@ def test_messages_sampling_fields_checked_at_parse(cproxy: Proxy, field: str, va
     cproxy.wait_written()
     row = cproxy.row(request_id)
     assert row["status"] == "failure" and row["call_type"] == "amessages"
+
+
+WRONG: list[Any] = [5, -1, 1.5, "x", True, [], {}, [1], [{"type": 5}], {"type": "function"}]
+FIELDS = [
+    "input",
+    "instructions",
+    "max_output_tokens",
+    "temperature",
+    "top_p",
+    "top_logprobs",
+    "tools",
+    "tool_choice",
+    "text",
+    "reasoning",
+    "parallel_tool_calls",
+    "user",
+]
+ITEM_FIELDS = ["role", "content", "type"]
+PART_FIELDS = ["type", "text", "image_url", "file_id", "detail"]
+
+
+@pytest.mark.parametrize("model", ["chk-claude", "chk-nova"])
+def test_responses_fuzz_never_a_500(cproxy: Proxy, model: str) -> None:
+    """Every documented field (top level, input item, content part) with every wrong type: a 200 or a
+    400 naming a field, never a 500."""
+    bodies: list[dict[str, Any]] = []
+    for field in FIELDS:
+        bodies += [{"input": "hi", field: value} for value in WRONG]
+    for field in ITEM_FIELDS:
+        bodies += [{"input": [{"role": "user", "content": "hi", field: value}]} for value in WRONG]
+    for field in PART_FIELDS:
+        part = {"type": "input_text", "text": "hi"}
+        bodies += [{"input": [{"role": "user", "content": [{**part, field: v}]}]} for v in WRONG]
+    for field in ("call_id", "name", "arguments"):
+        call = {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}
+        bodies += [{"input": [{**call, field: v}]} for v in WRONG]
+    bodies += [{"input": [{"type": "function_call_output", "call_id": "c", "output": v}]} for v in WRONG]
+    for field in ("name", "description", "parameters", "strict"):
+        tool = {"type": "function", "name": "f", "parameters": {"type": "object"}}
+        bodies += [{"input": "hi", "tools": [{**tool, field: v}]} for v in WRONG]
+    for field in ("type", "name", "schema"):
+        fmt = {"type": "json_schema", "name": "n", "schema": {"type": "object"}}
+        bodies += [{"input": "hi", "text": {"format": {**fmt, field: v}}} for v in WRONG]
+    bodies += [{"input": "hi", "reasoning": {"effort": v}} for v in WRONG]
+    bodies += [{"input": "hi", "tool_choice": {"type": "function", "name": v}} for v in WRONG]
+    for body in bodies:
+        status, answer, _ = cproxy.request("POST", "/v1/responses", {"model": model, **body})
+        assert status in (200, 400), (body, answer)
+        if status == 400:
+            assert answer["error"]["type"] == "invalid_request_error" and answer["error"]["param"], body

@@ -74,6 +74,8 @@ def _input(value: Any) -> None:
 
 def _item(item: Mapping[str, Any], param: str) -> None:
     kind = item.get("type", "message")
+    if not isinstance(kind, str):
+        raise _bad(f"{param}.type", f"must be an input item type (a string), got {type(kind).__name__}")
     if kind == "message":
         role = item.get("role")
         if role not in _ROLES:
@@ -105,6 +107,8 @@ def _content(content: Any, param: str) -> None:
 
 def _part(part: Mapping[str, Any], param: str) -> None:
     kind = part.get("type")
+    if not isinstance(kind, str):
+        raise _bad(f"{param}.type", f"must be a content part type (a string), got {type(kind).__name__}")
     if kind in _TEXT_PARTS:
         _string(part.get(_TEXT_PARTS[kind]), f"{param}.{_TEXT_PARTS[kind]}")
     elif kind == "input_image":
