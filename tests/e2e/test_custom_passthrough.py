@@ -156,3 +156,15 @@ def test_a_path_ledgerlm_serves_is_not_mounted(ptproxy: Proxy) -> None:
     body = {"model": "nope", "query": "q", "documents": ["a"]}
     status, answer, _ = ptproxy.request("POST", "/v1/rerank", body)
     assert status == 404 and "nope" in answer["error"]["message"]  # ledgerlm's own rerank route
+
+
+def test_cost_per_request_is_reserved_under_a_budget(ptproxy: Proxy) -> None:
+    poor = ptproxy.new_key(max_budget=0.01)  # less than one call's cost_per_request
+    body = {"query": "q", "documents": ["a"]}
+    status, answer, _ = ptproxy.request("POST", "/rerank-priced", body, key=poor)
+    assert status in (422, 429) and "budget" in json.dumps(answer).lower(), answer
+    rich = ptproxy.new_key(max_budget=1)
+    status, _, headers = ptproxy.request("POST", "/rerank-priced", body, key=rich)
+    assert status == 200
+    ptproxy.wait_written()
+    assert ptproxy.row(headers["x-request-id"])["spend"] == RATE

@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Route
 
 from ledgerlm.engine.cost import call_cost
 from ledgerlm.errors import APIError, LedgerLMError, RequestTooLargeError
+from ledgerlm.pricing.unit_worst import UnitWorstCase
 from ledgerlm.providers.base import Deployment, HTTPRequest
 from ledgerlm.proxy.auth import KeyContext
 from ledgerlm.proxy.call import ProxyCall, request_id_of
@@ -129,7 +130,9 @@ async def _open(request: Request, endpoint: PassThroughEndpoint) -> tuple[_Call,
         parsed = None
     body = parsed if isinstance(parsed, dict) else {}
     model = body.get("model") if isinstance(body.get("model"), str) else None
+    rate = endpoint.cost_per_request  # known up front: admission reserves it under hard budgets
     deployment = Deployment(
+        price=None if rate is None else UnitWorstCase(rate),
         provider="pass_through",
         model=model or endpoint.path,
         api_base=endpoint.target,
