@@ -187,7 +187,10 @@ _LLM_PATHS = (  # issue 15's inference endpoints (authenticated by the call life
         for path in (
             "/completions",
             "/images/generations",
+            "/images/edits",
+            "/images/variations",
             "/audio/transcriptions",
+            "/audio/translations",
             "/audio/speech",
             "/moderations",
             "/rerank",
