@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import openai
 import pytest
-from tests.e2e.conftest import SIM_KEY, Proxy, model_list
+from tests.e2e.conftest import MASTER_KEY, SIM_KEY, Proxy, model_list
 
 from ledgerlm.engine.cost import compiled_price
 from ledgerlm.pricing.unit_prices import IMAGE_PRICES, PER_UNIT_PRICES
@@ -141,11 +142,35 @@ def test_translation_priced_per_second_in_the_format_asked(uproxy: Proxy, simula
 
 
 def test_bad_n_and_wrong_provider_are_400(uproxy: Proxy) -> None:
-    import openai
-
     with pytest.raises(openai.BadRequestError, match="'n'"):
         uproxy.client().images.create_variation(
             model="dalle2", image=("a.png", PNG, "image/png"), extra_body={"n": "many"}
         )
     with pytest.raises(openai.BadRequestError, match="anthropic"):
         uproxy.client().audio.translations.create(model="claude-x", file=("a.wav", b"RIFF", "audio/wav"))
+
+
+def test_azure_client_paths_for_edits_and_translations(uproxy: Proxy) -> None:
+    import openai
+
+    azure = openai.AzureOpenAI(
+        azure_endpoint=uproxy.url, api_key=MASTER_KEY, api_version="2024-10-21", max_retries=0, timeout=30
+    )
+    try:
+        raw = azure.audio.translations.with_raw_response.create(
+            model="whisper-tr", file=("clip.wav", b"RIFF" + b"\0" * 100, "audio/wav")
+        )
+        edited = azure.images.with_raw_response.edit(
+            model="dalle2", image=("a.png", PNG, "image/png"), prompt="x", size="1024x1024"
+        )
+    finally:
+        azure.close()
+    assert json.loads(raw.http_response.content) == {"text": "Hello in English."}
+    row = _row(uproxy, raw.headers)
+    assert row["call_type"] == "atranslation" and row["model_group"] == "whisper-tr"
+    assert row["spend"] == Decimal("7.5") * PER_UNIT_PRICES["whisper-1"]["audio_second"]
+    row = _row(uproxy, edited.headers)
+    assert (
+        row["call_type"] == "aimage_edit"
+        and row["spend"] == IMAGE_PRICES["dall-e-2"][("standard", "1024x1024")]
+    )

@@ -207,6 +207,8 @@ _LLM_PATHS = (  # issue 15's inference endpoints (authenticated by the call life
             "images/generations",
             "audio/transcriptions",
             "audio/speech",
+            "images/edits",
+            "audio/translations",
         )
     ),
 )
