@@ -70,7 +70,7 @@ CHAT_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("content is a number", {"messages": [{"role": "user", "content": 5}]}, "anthropic format"),
     ("content parts are numbers", {"messages": [{"role": "user", "content": [1]}]}, "anthropic format"),
     ("tools is a string", {"messages": USER, "tools": "x"}, "anthropic format"),
-    ("max_tokens is not a number", {"messages": USER, "max_tokens": "many"}, "anthropic format"),
+    ("max_tokens is not a number", {"messages": USER, "max_tokens": "many"}, "must be an integer"),
     ("stop is a number, streamed", {"messages": USER, "stop": 5, "stream": True}, "anthropic format"),
 ]
 

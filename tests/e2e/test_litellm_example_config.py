@@ -8,6 +8,7 @@ fields (never forwarded) and ``mock_response``."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,11 +94,12 @@ def test_starts_and_names_every_unsupported_key(example: tuple[Proxy, list[str]]
     for key in (
         "finetune_settings",
         "files_settings",
-        "general_settings.pass_through_endpoints",
         "litellm_settings.default_team_settings",
-        "model_list[5].litellm_params.input_cost_per_second",
     ):
         assert f"config: {key} is not supported, ignored" in unsupported, key
+    assert not [line for line in unsupported if "cost_per_second" in line], "per-second prices are honoured"
+    # its pass-through entry claims /v1/rerank, which ledgerlm serves itself (as LiteLLM's own route wins)
+    assert any("pass_through_endpoints path /v1/rerank is served by ledgerlm" in line for line in lines)
 
 
 @pytest.mark.parametrize("group", CHAT_GROUPS)
@@ -108,6 +110,10 @@ def test_every_chat_group_answers(example: tuple[Proxy, list[str]], group: str) 
     proxy.wait_written()
     row = proxy.row(raw.headers["x-request-id"])
     assert row["status"] == "success" and row["model_group"] == group
+    if group == "sagemaker-completion-model":  # input_cost_per_second: 0.000420 x the call's seconds
+        assert row["spend"] is not None and row["spend"] > 0
+        meta = row["metadata"] if isinstance(row["metadata"], dict) else json.loads(row["metadata"])
+        assert set(meta["cost"]["breakdown"]) == {"second"}
 
 
 def test_embedding_image_and_completion_groups_answer(example: tuple[Proxy, list[str]]) -> None:

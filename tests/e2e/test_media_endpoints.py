@@ -171,7 +171,7 @@ def test_count_tokens_is_free_and_never_admitted(xproxy: Proxy, _clients: list[A
     row = _row(xproxy, raw.headers)
     assert row["call_type"] == "acount_tokens" and row["spend"] == 0
     assert row["prompt_tokens"] == 0, "a token count is not billed input"
-    local = client.messages.count_tokens(model="gemini-count", messages=messages)  # estimated locally
+    local = client.messages.count_tokens(model="gpt-4o-mini", messages=messages)  # estimated locally
     assert local.input_tokens > 0
     with pytest.raises(anthropic.AuthenticationError):
         anthropic.Anthropic(base_url=xproxy.url, api_key="sk-bad", max_retries=0).messages.count_tokens(

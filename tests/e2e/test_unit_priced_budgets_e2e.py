@@ -99,13 +99,14 @@ def test_speech_reserves_its_characters(uproxy: Proxy) -> None:
 @pytest.mark.parametrize("limit", [-1, 0])
 def test_responses_output_limit_below_one_is_not_a_zero_reservation(uproxy: Proxy, limit: int) -> None:
     """``max_output_tokens: -1`` (read as "no limit" by llama.cpp-style servers, answered in full by
-    the simulator) used to reserve no output at all and pass a budget the call then exceeded; now it
-    reserves the model's maximum output, so a nearly empty budget refuses it."""
+    the simulator) used to reserve no output at all and pass a budget the call then exceeded; OpenAI
+    documents an integer >= 1, so it is now refused at parse (400 naming the field), before any
+    reservation or provider call (issue 15)."""
     key = uproxy.new_key(max_budget=0.0001)
     status, body, _ = uproxy.request(
         "POST", "/v1/responses", {"model": "gpt-4o-mini", "input": "hi", "max_output_tokens": limit}, key=key
     )
-    assert status == 422 and body["error"]["type"], body
+    assert status == 400 and body["error"]["param"] == "max_output_tokens", body
     rows = _rows(uproxy, key)
     assert len(rows) == 1 and rows[0]["status"] == "failure" and not rows[0]["spend"]
 

@@ -64,7 +64,7 @@ def test_unsupported_prefix_fails_at_start_with_one_line(prefix: str) -> None:
 def test_unsupported_keys_each_named_once() -> None:
     config = parse_config(
         {
-            "model_list": [_entry("openai/gpt-4o", input_cost_per_second=0.1)],
+            "model_list": [_entry("openai/gpt-4o", input_cost_per_character=0.1)],
             "litellm_settings": {"drop_params": True, "num_retries": 1},
             "general_settings": {"store_model_in_db": True, "alerting": ["slack"]},
             "files_settings": [],
@@ -74,7 +74,7 @@ def test_unsupported_keys_each_named_once() -> None:
         "config: files_settings is not supported, ignored",
         "config: general_settings.alerting is not supported, ignored",
         "config: litellm_settings.drop_params is not supported, ignored",
-        "config: model_list[0].litellm_params.input_cost_per_second is not supported, ignored",
+        "config: model_list[0].litellm_params.input_cost_per_character is not supported, ignored",
     ]
 
 

@@ -30,7 +30,7 @@ import orjson
 
 from ledgerlm.callbacks import CallLog, CallStart, start_call
 from ledgerlm.engine.call import Call, CallOptions, CallResult, Sink
-from ledgerlm.engine.cost import call_cost, compiled_price
+from ledgerlm.engine.cost import call_cost, compiled_price, with_duration
 from ledgerlm.engine.record import build_record, estimate_prompt_tokens
 from ledgerlm.engine.stream import ChatStream, ClientDisconnectedError
 from ledgerlm.errors import APIError, APIResponseValidationError, BadRequestError
@@ -170,6 +170,7 @@ async def _plain_call(call: Call, *, embedding: bool) -> CallResult:
     except BaseException as exc:
         _fail(log, call, exc)
         raise
+    call.usage = with_duration(deployment, call.usage, call.start)  # per-second prices
     call.cost = cost = call_cost(deployment, call.usage, call.start)
     call.retries = sent.retries
     call.finish_reasons = [c["finish_reason"] for c in out.get("choices", ()) if c.get("finish_reason")]

@@ -5,6 +5,7 @@ be compiled, or a pricing error, is "unpriced" with its reason, never a lost rec
 from __future__ import annotations
 
 import functools
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from ledgerlm.errors import LedgerLMError
 from ledgerlm.providers.base import Deployment
 from ledgerlm.types import Cost, Usage
 
-__all__ = ["call_cost", "compiled_price"]
+__all__ = ["call_cost", "compiled_price", "with_duration"]
 
 
 class _UnpricedPrice:
@@ -53,3 +54,13 @@ def call_cost(deployment: Deployment, usage: Usage, start: float) -> Cost:
     except Exception as exc:
         return Cost.unpriced(f"pricing failed for {deployment.provider}/{deployment.model}: {exc!r}")
     return cost
+
+
+def with_duration(deployment: Deployment, usage: Usage, start: float) -> Usage:
+    """``usage`` with the call's duration so far (seconds since ``start``, epoch) as the ``second``
+    unit when the deployment is priced per second (``ledgerlm.pricing.per_second``), else unchanged."""
+    if not getattr(compiled_price(deployment), "per_second", False):
+        return usage
+    from ledgerlm.pricing.per_second import seconds_usage
+
+    return seconds_usage(usage, time.time() - start)

@@ -25,7 +25,7 @@ from typing import Any
 
 from ledgerlm.callbacks import CallLog
 from ledgerlm.engine.call import Call
-from ledgerlm.engine.cost import call_cost
+from ledgerlm.engine.cost import call_cost, with_duration
 from ledgerlm.engine.record import build_record, failure_cost
 from ledgerlm.errors import APIConnectionError, APIError, APIResponseValidationError
 from ledgerlm.providers.base import StreamDecoder
@@ -156,6 +156,7 @@ class ChatStream:
         call, decoder = self._call, self._decoder
         usage = decoder.usage_so_far(self._estimate_input)
         call.usage = usage = with_requested_tier(usage, call.body)  # issue 18 item 6
+        call.usage = usage = with_duration(self._deployment, usage, call.start)  # per-second prices
         try:
             call.cost = call_cost(self._deployment, usage, call.start)
         except Exception as exc:  # a pricing bug must not lose the record

@@ -4,8 +4,9 @@ The budget layer reserves ``price.max_cost(input_tokens, output_tokens)`` (``led
 A per-unit call has no token price (``dall-e-3``, ``omni-moderation-latest``, ``cohere/rerank-v3.5``), so
 without this it was refused as "unpriced" under every hard budget although its cost is known up front:
 
-* images (``aimage_generation``): ``n`` (default 1) x the per-image rate at the body's ``size`` and
-  ``quality`` (``unit_prices.image_rate``); an ``n`` that is not a positive integer is a 400;
+* images (``aimage_generation``, ``aimage_edit``, ``aimage_variation``): ``n`` (default 1) x the
+  per-image rate at the body's ``size`` and ``quality`` (``unit_prices.image_rate``); an ``n`` that
+  is not a positive integer is a 400;
 * moderations (``amoderation``): free, $0;
 * speech (``aspeech``): the characters of ``input`` x the per-character rate (known before the call;
   it used to reserve $0, so a 4,000-character call was served on a $0.001 budget and spent $0.06);
@@ -57,7 +58,7 @@ def unit_worst_case(
     extra = body.get("extra_body")
     if isinstance(extra, Mapping):
         body = {**body, **extra}
-    if call_type == "aimage_generation":
+    if call_type in ("aimage_generation", "aimage_edit", "aimage_variation"):
         rate, _ = image_rate(model, body.get("size"), body.get("quality"))
         return None if rate is None else UnitWorstCase(rate * _image_count(body))
     if call_type == "amoderation":

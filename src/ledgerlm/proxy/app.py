@@ -44,6 +44,7 @@ from ledgerlm.proxy import (
     ui,
 )
 from ledgerlm.proxy.config import load_config
+from ledgerlm.proxy.endpoints import custom_passthrough
 from ledgerlm.proxy.hooks import close_callbacks
 from ledgerlm.proxy.http import http_exception_response, json_response
 from ledgerlm.proxy.metrics import metrics_routes
@@ -132,8 +133,10 @@ def build_app(state: ProxyState) -> Starlette:
             await _start_services(state, stack, reconcile, checker)
             yield
 
+    builtin = [*routes(), *metrics_routes(state)]
+    custom = custom_passthrough.routes(state.config.general_settings.model_dump(), builtin)
     app = Starlette(
-        routes=[*routes(), *metrics_routes(state)],
+        routes=[*builtin, *custom],  # general_settings.pass_through_endpoints after ledgerlm's own
         lifespan=lifespan,
         exception_handlers={HTTPException: http_exception_response},
     )

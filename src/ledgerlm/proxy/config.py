@@ -121,6 +121,9 @@ class GeneralSettings(_Lenient):
     model_db_poll_interval_s: float = Field(default=10.0, gt=0)  # store_model_in_db: re-read models (s)
     background_health_checks: bool = False  # LiteLLM's: GET /health serves the last background check
     health_check_interval: float = Field(default=300.0, gt=0)  # seconds between background checks
+    # LiteLLM's custom pass-through routes (ledgerlm.proxy.passthrough_config), validated at start
+    pass_through_endpoints: list[Any] = Field(default_factory=list)
+    pass_through_request_timeout: float | None = Field(default=None, gt=0)
 
     @field_validator("tag_policies")
     @classmethod

@@ -48,7 +48,6 @@ NOT_SUPPORTED: Mapping[str, frozenset[str]] = {
             "proxy_batch_write_at",
             "database_connection_pool_limit",
             "database_connection_timeout",
-            "pass_through_endpoints",
             "alerting",
             "alerting_threshold",
             "alert_types",
@@ -105,8 +104,6 @@ NOT_SUPPORTED: Mapping[str, frozenset[str]] = {
     ),
     "litellm_params": frozenset(
         {
-            "input_cost_per_second",
-            "output_cost_per_second",
             "input_cost_per_character",
             "output_cost_per_character",
             "organization",

@@ -71,6 +71,7 @@ __all__ = [
     "Reply",
     "StreamEncoder",
     "Upstream",
+    "fail_call",
     "identity_upstream",
     "inference_route",
     "stream_flag",
@@ -303,13 +304,18 @@ async def _cancelled(call: ProxyCall) -> None:
 
 
 async def _fail(call: ProxyCall, endpoint: Endpoint, exc: BaseException) -> Response:
-    """One failure row (unless the engine wrote one), admission released, failure hooks, the error."""
+    return await fail_call(call, exc, endpoint.error)
+
+
+async def fail_call(call: ProxyCall, exc: BaseException, error: ErrorEncoder) -> Response:
+    """One failure row (unless the engine wrote one), admission released, failure hooks, the error
+    (``error(exc, headers)``). Also the failure step of the custom pass-through routes."""
     if call.sink.record is None:
         call.write_failure(exc)
     await call.settle(call.sink.record)
     if call.state.hooks.failure:
         await call.state.hooks.post_failure(call.body, exc, call.hook_key())
-    return endpoint.error(operator_error(exc, call.deployment, call.model), call.headers())
+    return error(operator_error(exc, call.deployment, call.model), call.headers())
 
 
 async def _respond(call: ProxyCall, endpoint: Endpoint, upstream: Upstream, result: Any) -> Response:

@@ -98,6 +98,17 @@ def _custom_prices(entry: ModelEntry, path: str) -> dict[str, Any] | None:
     return prices or None
 
 
+def _per_second(entry: ModelEntry, path: str, provider: str, model: str) -> Any:
+    """A ``PerSecondPrice`` when the entry sets ``cost_per_second`` (or its legacy aliases) and no
+    per-token price (``ledgerlm.pricing.per_second``), else ``None``."""
+    from ledgerlm.pricing.per_second import PerSecondPrice, per_second_rate
+
+    params = entry.litellm_params.model_dump(exclude_none=True)
+    info = entry.model_info.model_dump(exclude_none=True)
+    rate = per_second_rate(params, info, path)
+    return None if rate is None else PerSecondPrice(rate, provider=provider, model=model)
+
+
 def _deployment_id(entry: ModelEntry, index: int) -> str:
     if entry.model_info.id:
         return entry.model_info.id
@@ -130,6 +141,7 @@ def _build_deployment(entry: ModelEntry, index: int) -> Deployment:
         price = compile_price(provider, model, custom=custom, base_model=entry.model_info.base_model)
     except ConfigError as exc:
         raise ConfigError(exc.message, path=(exc.path and f"{path}.{exc.path}") or path) from None
+    price = _per_second(entry, path, provider, model) or price
     return Deployment(
         provider=provider,
         model=model,

@@ -188,7 +188,10 @@ _LLM_PATHS = (  # issue 15's inference endpoints (authenticated by the call life
         for path in (
             "/completions",
             "/images/generations",
+            "/images/edits",
+            "/images/variations",
             "/audio/transcriptions",
+            "/audio/translations",
             "/audio/speech",
             "/moderations",
             "/rerank",
@@ -205,6 +208,8 @@ _LLM_PATHS = (  # issue 15's inference endpoints (authenticated by the call life
             "images/generations",
             "audio/transcriptions",
             "audio/speech",
+            "images/edits",
+            "audio/translations",
         )
     ),
 )

@@ -30,6 +30,7 @@ from botocore.credentials import Credentials
 from ledgerlm.simulator import anthropic as sim_anthropic
 from ledgerlm.simulator._bedrock_eventstream import chunk_frame, event_frame, exception_frame
 from ledgerlm.simulator._native_common import Tokens, prepare_native, tokens_for, write_events
+from ledgerlm.simulator.count_tokens import bedrock_count
 from ledgerlm.simulator.knobs import Knobs
 from ledgerlm.simulator.openai import reply_text
 from ledgerlm.simulator.state import SimState, split_words
@@ -192,7 +193,7 @@ STREAM_ERROR = exception_frame("modelStreamErrorException", "The model stream fa
 
 async def _handle(request: web.Request, state: SimState) -> web.StreamResponse:
     model, action = unquote(request.match_info["model"]), request.match_info["action"]
-    if action not in ("converse", "converse-stream", "invoke", "invoke-with-response-stream"):
+    if action not in ("converse", "converse-stream", "invoke", "invoke-with-response-stream", "count-tokens"):
         return bedrock_error(404, f"unknown action {action!r}")
     raw = await request.read()
     prepared = await prepare_native(
@@ -201,6 +202,9 @@ async def _handle(request: web.Request, state: SimState) -> web.StreamResponse:
     if isinstance(prepared, web.StreamResponse):
         return prepared
     knobs, body = prepared
+    if action == "count-tokens":
+        status, counted = bedrock_count(knobs, body)
+        return web.Response(status=status, body=orjson.dumps(counted), content_type="application/json")
     if action == "converse":
         return web.Response(body=orjson.dumps(converse_body(knobs, body)), content_type="application/json")
     if action == "invoke":

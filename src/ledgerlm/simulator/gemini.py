@@ -20,6 +20,7 @@ import orjson
 from aiohttp import web
 
 from ledgerlm.simulator._native_common import Tokens, prepare_native, tokens_for, write_events
+from ledgerlm.simulator.count_tokens import gemini_count, vertex_claude_count
 from ledgerlm.simulator.knobs import Knobs, count_text_tokens
 from ledgerlm.simulator.openai import reply_text
 from ledgerlm.simulator.state import SimState, split_words
@@ -172,13 +173,17 @@ def _vertex_auth(request: web.Request) -> bool:
 
 async def _generate(request: web.Request, state: SimState, *, vertex: bool) -> web.StreamResponse:
     model, _, method = request.match_info["tail"].partition(":")
-    if method not in ("generateContent", "streamGenerateContent"):
+    if method not in ("generateContent", "streamGenerateContent", "countTokens", "rawPredict"):
         return gemini_error(404, f"unknown method {method!r}")
     auth = _vertex_auth if vertex else _studio_auth
     prepared = await prepare_native(request, state, model=model, authorized=auth, error=gemini_error)
     if isinstance(prepared, web.StreamResponse):
         return prepared
     knobs, body = prepared
+    if method in ("countTokens", "rawPredict"):
+        counter = vertex_claude_count if method == "rawPredict" else gemini_count
+        status, counted = counter(knobs, body)
+        return web.Response(status=status, body=orjson.dumps(counted), content_type="application/json")
     if method == "streamGenerateContent":
         if request.query.get("alt") != "sse":
             return gemini_error(400, "the simulator streams only with alt=sse")
@@ -200,7 +205,9 @@ def routes(state: SimState) -> list[web.RouteDef]:
         return await _generate(request, state, vertex=True)
 
     vertex_path = "/{version}/projects/{project}/locations/{location}/publishers/google/models/{tail}"
+    claude_path = "/{version}/projects/{project}/locations/{location}/publishers/anthropic/models/{tail}"
     return [
+        web.post(claude_path, vertex),
         web.post("/v1beta/models/{tail}", studio),
         web.post("/v1/models/{tail}", studio),
         web.post(vertex_path, vertex),

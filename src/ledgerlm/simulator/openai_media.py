@@ -7,6 +7,10 @@
   Azure's ``/openai/deployments/{d}/images/generations``;
 * ``POST /v1/audio/transcriptions`` (multipart; ``{"text", "usage": {"type": "duration", "seconds"}}``,
   ``verbose_json`` with ``duration``, ``text`` as plain text) and ``POST /v1/audio/speech`` (bytes);
+* ``POST /v1/images/edits`` and ``/v1/images/variations`` (multipart ``image``/``image[]``, ``mask``;
+  answers as generations, gpt-image-* edits with image input tokens);
+* ``POST /v1/audio/translations`` (multipart; ``json`` is ``{"text"}``, ``verbose_json`` adds
+  ``duration``, ``text`` plain);
 * ``POST /v1/moderations`` (``modr-`` id, one result per input);
 * ``POST /v1/rerank`` and ``/v2/rerank`` (Cohere: ``results`` + ``meta.billed_units.search_units``).
 """
@@ -66,7 +70,9 @@ def _completion_events(knobs: Knobs, body: dict[str, Any]) -> list[bytes]:
     return [b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
 
 
-def _images(knobs: Knobs, body: dict[str, Any]) -> dict[str, Any]:
+def _images(knobs: Knobs, body: dict[str, Any], *, edited: bool = False) -> dict[str, Any]:
+    """An images answer; for gpt-image-* with token ``usage`` (an edit also bills its input images:
+    ``input_tokens_details.image_tokens``, 323 per uploaded image in the simulator)."""
     n = int(body.get("n") or 1)
     data = [
         {"url": f"https://sim.invalid/image/{i}.png", "revised_prompt": body.get("prompt")} for i in range(n)
@@ -75,11 +81,12 @@ def _images(knobs: Knobs, body: dict[str, Any]) -> dict[str, Any]:
     if str(body.get("model", "")).startswith("gpt-image"):
         prompt = count_text_tokens(str(body.get("prompt") or ""))
         output = knobs.completion_tokens if knobs.completion_tokens is not None else 1056 * n
-        details = {"text_tokens": prompt, "image_tokens": 0}
+        images = 323 * sum(1 for f in body.get("files") or () if f.startswith("image")) if edited else 0
+        details = {"text_tokens": prompt, "image_tokens": images}
         out["usage"] = {
-            "input_tokens": prompt,
+            "input_tokens": prompt + images,
             "output_tokens": output,
-            "total_tokens": prompt + output,
+            "total_tokens": prompt + images + output,
             "input_tokens_details": details,
         }
     return out
@@ -98,6 +105,20 @@ def _transcription(knobs: Knobs, fields: dict[str, Any], size: int) -> web.Respo
     return _json({"text": text, "usage": {"type": "duration", "seconds": seconds}})
 
 
+def _translation(knobs: Knobs, fields: dict[str, Any], size: int) -> web.Response:
+    """OpenAI's translation answers: ``json`` is ``{"text"}`` only; ``verbose_json`` adds ``duration``."""
+    seconds = knobs.audio_seconds if knobs.audio_seconds is not None else round(size / 32000, 2)
+    text = knobs.content if knobs.content is not None else "Simulated translation."
+    fmt = fields.get("response_format", "json")
+    if fmt in ("text", "srt", "vtt"):
+        return web.Response(text=text, content_type="text/plain")
+    if fmt == "verbose_json":
+        return _json(
+            {"task": "translate", "language": "english", "duration": seconds, "text": text, "segments": []}
+        )
+    return _json({"text": text})
+
+
 def _rerank(body: dict[str, Any]) -> dict[str, Any]:
     documents = body.get("documents") or []
     scored = sorted(((1.0 / (i + 1), i) for i in range(len(documents))), reverse=True)
@@ -111,14 +132,16 @@ def _rerank(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _form_request(
-    request: web.Request, state: SimState
+    request: web.Request, state: SimState, part: str = "file"
 ) -> tuple[Knobs, dict[str, Any], int] | web.Response:
     form = await request.post()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    upload = form.get("file")
+    fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+    files = {k: v for k, v in form.items() if isinstance(v, web.FileField)}
+    fields["files"] = [k for k, v in form.items() if isinstance(v, web.FileField)]  # every part
+    upload = files.get(part) or files.get(f"{part}[]")
     state.log(request, fields)
-    if not isinstance(upload, web.FileField):
-        return error_response(400, "Missing required parameter: 'file'.")
+    if upload is None:
+        return error_response(400, f"Missing required parameter: '{part}'.")
     try:
         knobs = merge_knobs(state.models.get(fields.get("model", "")), _header_knobs(request.headers))
     except (ValueError, TypeError) as exc:
@@ -167,8 +190,30 @@ def routes(state: SimState) -> list[web.RouteDef]:
         knobs, fields, size = prepared
         return _transcription(knobs, fields, size)
 
+    async def translations(request: web.Request) -> web.StreamResponse:
+        prepared = await _form_request(request, state)
+        if isinstance(prepared, web.StreamResponse):
+            return prepared
+        knobs, fields, size = prepared
+        return _translation(knobs, fields, size)
+
+    def image_upload(edit: bool) -> Any:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            prepared = await _form_request(request, state, "image")
+            if isinstance(prepared, web.StreamResponse):
+                return prepared
+            knobs, fields, _ = prepared
+            if edit and not fields.get("prompt"):
+                return error_response(400, "Missing required parameter: 'prompt'.")
+            return _json(_images(knobs, fields, edited=edit))
+
+        return handle
+
     azure = "/openai/deployments/{deployment}"
     return [
+        web.post("/v1/audio/translations", translations),
+        web.post("/v1/images/edits", image_upload(True)),
+        web.post("/v1/images/variations", image_upload(False)),
         web.post("/v1/completions", handler("completions", False)),
         web.post(f"{azure}/completions", handler("completions", True)),
         web.post("/v1/images/generations", handler("images", False)),

@@ -45,6 +45,8 @@ from ledgerlm.providers.anthropic.response import openai_completion as anthropic
 from ledgerlm.providers.base import Deployment, HTTPRequest, Provider
 from ledgerlm.providers.bedrock.request import converse_body, invoke_anthropic_body, native_invoke_body
 from ledgerlm.providers.bedrock.response import openai_completion
+from ledgerlm.providers.count_tokens import bedrock_count_body, count_answer, count_usage, is_count
+from ledgerlm.types import Usage
 
 __all__ = ["REGION_PREFIXES", "BedrockProvider", "base_model_id", "bedrock_error", "split_route"]
 
@@ -140,10 +142,13 @@ class BedrockProvider(Provider):
         return next((r for p, r in REGION_PREFIXES.items() if model_id.startswith(p)), "us-east-1")
 
     def url(self, deployment: Deployment, *, stream: bool) -> str:
-        """``{host}/model/{model id}/{converse|converse-stream|invoke|invoke-with-response-stream}``."""
+        """``{host}/model/{model id}/{converse|converse-stream|invoke|invoke-with-response-stream}``
+        (``count-tokens`` for a token count)."""
         route, model_id = split_route(deployment.model)
         host = deployment.api_base or f"https://bedrock-runtime.{self.region(deployment)}.amazonaws.com"
-        if route == "invoke":
+        if is_count(deployment.extra):
+            action = "count-tokens"
+        elif route == "invoke":
             action = "invoke-with-response-stream" if stream else "invoke"
         else:
             action = "converse-stream" if stream else "converse"
@@ -156,7 +161,9 @@ class BedrockProvider(Provider):
     ) -> HTTPRequest:
         """Converse / InvokeModel request, signed (SigV4) or with a Bedrock API key."""
         route, _ = split_route(deployment.model)
-        if route == "invoke" and deployment.extra.get(NATIVE_FLAG):
+        if is_count(deployment.extra):
+            body = bedrock_count_body(route, params)
+        elif route == "invoke" and deployment.extra.get(NATIVE_FLAG):
             body = native_invoke_body(params)
         else:
             body = invoke_anthropic_body(params) if route == "invoke" else converse_body(params)
@@ -206,12 +213,19 @@ class BedrockProvider(Provider):
     # -- response -------------------------------------------------------------------------------
     def parse_chat_response(self, deployment: Deployment, body: Mapping[str, Any]) -> dict[str, Any]:
         """Converse body -> OpenAI; an InvokeModel (Anthropic) body is recognised by its ``type``
-        (returned unchanged in native mode)."""
+        (returned unchanged in native mode); a token count answers ``{"input_tokens": n}``."""
+        if is_count(deployment.extra):
+            return count_answer(body)
         if deployment.extra.get(NATIVE_FLAG) and body.get("type") == "message":
             return dict(body)
         if body.get("type") == "message":
             return anthropic_completion(body, provider=self.name)
         return openai_completion(body, model=split_route(deployment.model)[1])
+
+    def usage_from_body(self, body: Mapping[str, Any]) -> Usage:
+        if set(body) == {"inputTokens"}:  # CountTokens: a free call
+            return count_usage(body)
+        return super().usage_from_body(body)
 
     def error_from_response(
         self, deployment: Deployment, status: int, body: bytes, headers: Mapping[str, str]

@@ -11,9 +11,15 @@ region from ``aws_region_name``, ``AWS_REGION``, else ``us-east-1``. The prompt 
 
 Answer: ``[{"generated_text", "details": {"generated_tokens", "prefill": [...]}}]``; usage is
 ``len(prefill)`` input and ``generated_tokens`` output tokens; without ``details`` it is estimated
-(~4 characters per token) and marked ``{"ledgerlm_estimated": true}``. Streaming (the
-``invocations-response-stream`` event stream) is not implemented: a streamed call is a 400 naming it.
-Errors: Bedrock's error mapping (``{"message"}``, ``x-amzn-errortype``).
+(~4 characters per token) and marked ``{"ledgerlm_estimated": true}``.
+
+Streaming: ``POST {host}/endpoints/{endpoint}/invocations-response-stream``
+(InvokeEndpointWithResponseStream) with ``"stream": true`` in the body (TGI's streaming switch; no
+``decoder_input_details``, which TGI refuses on a stream); the answer is decoded by
+``bedrock.sagemaker_stream.SageMakerStreamDecoder`` (input tokens estimated, output from ``details``).
+Errors: Bedrock's error mapping (``{"message"}``, ``x-amzn-errortype``; stream exception frames).
+Pricing per second of call (``cost_per_second``/``input_cost_per_second``) is the pricing module's
+(``ledgerlm.pricing.per_second``).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from ledgerlm.errors import APIError
 from ledgerlm.providers import get_provider
 from ledgerlm.providers.base import Deployment, HTTPRequest, Provider, StreamDecoder
 from ledgerlm.providers.bedrock import bedrock_error
+from ledgerlm.providers.bedrock.sagemaker_stream import SageMakerStreamDecoder
 from ledgerlm.types import Usage
 
 __all__ = ["SageMakerProvider"]
@@ -67,10 +74,11 @@ class SageMakerProvider(Provider):
     def build_chat_request(
         self, deployment: Deployment, params: Mapping[str, Any], *, stream: bool
     ) -> HTTPRequest:
-        """The signed ``invocations`` request for an OpenAI chat body."""
-        if stream:
-            raise NotImplementedError("streaming from sagemaker endpoints is not implemented")
-        parameters: dict[str, Any] = {"details": True, "decoder_input_details": True}
+        """The signed ``invocations`` (or ``invocations-response-stream``) request for an OpenAI chat
+        body."""
+        parameters: dict[str, Any] = {"details": True}
+        if not stream:
+            parameters["decoder_input_details"] = True
         names = {
             "max_tokens": "max_new_tokens",
             "temperature": "temperature",
@@ -80,10 +88,15 @@ class SageMakerProvider(Provider):
         for given, sent in names.items():
             if params.get(given) is not None:
                 parameters[sent] = params[given]
-        body = orjson.dumps({"inputs": _prompt(params.get("messages")), "parameters": parameters})
+        payload: dict[str, Any] = {"inputs": _prompt(params.get("messages")), "parameters": parameters}
+        if stream:
+            payload["stream"] = True
+        body = orjson.dumps(payload)
         host = deployment.api_base or f"https://runtime.sagemaker.{self.region(deployment)}.amazonaws.com"
-        url = f"{host.rstrip('/')}/endpoints/{quote(deployment.model, safe='')}/invocations"
-        headers = {"content-type": "application/json", "accept": "application/json"}
+        action = "invocations-response-stream" if stream else "invocations"
+        url = f"{host.rstrip('/')}/endpoints/{quote(deployment.model, safe='')}/{action}"
+        accept = "application/vnd.amazon.eventstream" if stream else "application/json"
+        headers = {"content-type": "application/json", "accept": accept}
         request = AWSRequest(method="POST", url=url, data=body, headers=headers)
         credentials = get_provider("bedrock").credentials(deployment)  # type: ignore[attr-defined]
         SigV4Auth(credentials, "sagemaker", self.region(deployment)).add_auth(request)
@@ -122,7 +135,14 @@ class SageMakerProvider(Provider):
         return Usage(output_tokens=math.ceil(len(text) / 4), raw={"ledgerlm_estimated": True})
 
     def stream_decoder(self, deployment: Deployment, *, caller_wants_usage: bool) -> StreamDecoder:
-        raise NotImplementedError("streaming from sagemaker endpoints is not implemented")
+        """The event-stream decoder (see the module docstring)."""
+
+        def on_error(kind: str, payload: Any) -> APIError:
+            error = bedrock_error(500, payload, model=deployment.model, exception_type=kind)
+            error.provider = self.name
+            return error
+
+        return SageMakerStreamDecoder(deployment.model, on_error)
 
     def error_from_response(
         self, deployment: Deployment, status: int, body: bytes, headers: Mapping[str, str]

@@ -27,8 +27,16 @@ import orjson
 from ledgerlm.errors import APIError, AuthenticationError, MissingAPIKeyError, error_for_status
 from ledgerlm.providers.anthropic import resolve_api_key, retry_after_seconds
 from ledgerlm.providers.base import Deployment, HTTPRequest, Provider
+from ledgerlm.providers.count_tokens import (
+    count_answer,
+    count_usage,
+    gemini_count_body,
+    is_count,
+    vertex_claude_count_body,
+)
 from ledgerlm.providers.gemini.request import gemini_request_body
 from ledgerlm.providers.gemini.response import openai_completion
+from ledgerlm.types import Usage
 
 __all__ = ["GeminiProvider", "VertexProvider", "gemini_error"]
 
@@ -68,16 +76,34 @@ class _GoogleProvider(Provider):
     def build_chat_request(
         self, deployment: Deployment, params: Mapping[str, Any], *, stream: bool
     ) -> HTTPRequest:
-        """POST ``:generateContent`` (or ``:streamGenerateContent?alt=sse``) with the translated body."""
-        body = gemini_request_body(params)
-        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-        url = f"{self.base_url(deployment)}:{method}"
+        """POST ``:generateContent`` (or ``:streamGenerateContent?alt=sse``) with the translated body;
+        ``:countTokens`` for a token count (``ledgerlm.providers.count_tokens``)."""
+        if is_count(deployment.extra):
+            url, body = self.count_request(deployment, params)
+        else:
+            body = gemini_request_body(params)
+            method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+            url = f"{self.base_url(deployment)}:{method}"
         headers = {"content-type": "application/json", **self.auth_headers(deployment)}
         headers.update({str(k): str(v) for k, v in (params.get("extra_headers") or {}).items()})
         return HTTPRequest("POST", url, headers, orjson.dumps(body))
 
+    def count_request(self, deployment: Deployment, body: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """``(url, body)`` of ``models.countTokens`` for an Anthropic Messages ``body``."""
+        vertex = isinstance(self, VertexProvider)
+        return f"{self.base_url(deployment)}:countTokens", gemini_count_body(
+            deployment.model, body, vertex=vertex
+        )
+
     def parse_chat_response(self, deployment: Deployment, body: Mapping[str, Any]) -> dict[str, Any]:
+        if is_count(deployment.extra):
+            return count_answer(body)
         return openai_completion(body, model=deployment.model, provider=self.name)
+
+    def usage_from_body(self, body: Mapping[str, Any]) -> Usage:
+        if "totalTokens" in body or set(body) == {"input_tokens"}:  # countTokens: a free call
+            return count_usage(body)
+        return super().usage_from_body(body)
 
     def error_from_response(
         self, deployment: Deployment, status: int, body: bytes, headers: Mapping[str, str]
@@ -145,6 +171,16 @@ class VertexProvider(_GoogleProvider):
         version = deployment.api_version or "v1"
         model = quote(deployment.model, safe="")
         return f"{base}/{version}/projects/{project}/locations/{location}/publishers/google/models/{model}"
+
+    def count_request(self, deployment: Deployment, body: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Claude models: ``publishers/anthropic/models/count-tokens:rawPredict``; Gemini:
+        ``:countTokens``."""
+        if not deployment.model.startswith("claude"):
+            return super().count_request(deployment, body)
+        google = self.base_url(deployment)
+        prefix = google[: google.rindex("/publishers/google/models/")]
+        url = f"{prefix}/publishers/anthropic/models/count-tokens:rawPredict"
+        return url, vertex_claude_count_body(deployment.model, body)
 
     def auth_headers(self, deployment: Deployment) -> dict[str, str]:
         token = self._setting(deployment, "vertex_token", self.token_env) or deployment.api_key

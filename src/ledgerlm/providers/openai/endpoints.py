@@ -1,14 +1,15 @@
 """The OpenAI endpoints beside chat and embeddings, for OpenAI-compatible providers (Azure included):
-legacy ``completions``, ``images/generations``, ``audio/transcriptions`` (multipart upload),
+legacy ``completions``, ``images/generations``, ``images/edits`` and ``images/variations``
+(multipart), ``audio/transcriptions`` and ``audio/translations`` (multipart upload),
 ``audio/speech`` (audio bytes answer), ``moderations`` and ``rerank`` (Cohere format).
 
 A call is made in one of these formats when ``deployment.extra[ENDPOINT_FLAG]`` names the endpoint
 (set by the proxy on a per-call copy of the deployment). The body is sent as JSON with ``model`` set to
 the deployment's model, except:
 
-* ``audio/transcriptions``: ``multipart/form-data`` of the body's fields plus the file in
-  ``deployment.extra[UPLOAD_KEY]`` (``(filename, bytes, content type)``; kept out of the body so no
-  log or callback ever sees the audio);
+* ``audio/transcriptions``, ``audio/translations``, ``images/edits``, ``images/variations``:
+  ``multipart/form-data`` of the body's fields plus the files in ``deployment.extra[UPLOAD_KEY]``
+  (``Upload``; kept out of the body so no log or callback ever sees the audio or the images);
 * ``rerank`` on Cohere: ``POST {root}/v2/rerank`` where ``root`` is the base URL without its
   ``/compatibility/v1`` or ``/v1`` suffix (Cohere API reference "Rerank V2").
 
@@ -29,7 +30,15 @@ from ledgerlm.providers.base import Deployment, HTTPRequest
 if TYPE_CHECKING:
     from ledgerlm.providers.openai import OpenAICompatibleProvider
 
-__all__ = ["BINARY_RESPONSE", "ENDPOINTS", "ENDPOINT_FLAG", "UPLOAD_KEY", "build_endpoint_request"]
+__all__ = [
+    "BINARY_RESPONSE",
+    "ENDPOINTS",
+    "ENDPOINT_FLAG",
+    "MULTIPART",
+    "UPLOAD_KEY",
+    "Upload",
+    "build_endpoint_request",
+]
 
 ENDPOINT_FLAG = "openai_endpoint"
 UPLOAD_KEY = "ledgerlm_upload"
@@ -38,8 +47,23 @@ BINARY_RESPONSE = "ledgerlm_binary_response"
 the engine uses it as the parsed body and hands the bytes on as ``raw``."""
 
 ENDPOINTS = frozenset(
-    {"completions", "images/generations", "audio/transcriptions", "audio/speech", "moderations", "rerank"}
+    {
+        "completions",
+        "images/generations",
+        "images/edits",
+        "images/variations",
+        "audio/transcriptions",
+        "audio/translations",
+        "audio/speech",
+        "moderations",
+        "rerank",
+    }
 )
+MULTIPART = frozenset({"audio/transcriptions", "audio/translations", "images/edits", "images/variations"})
+"""Endpoints sent as ``multipart/form-data`` with the files of ``extra[UPLOAD_KEY]``."""
+Upload = tuple[str, bytes, str] | list[tuple[str, str, bytes, str]]
+"""``(filename, bytes, content type)`` sent as the ``file`` part, or ``(part name, filename, bytes,
+content type)`` for each file part (image edits: ``image`` / ``image[]`` and ``mask``)."""
 _COHERE_SUFFIXES = ("/compatibility/v1", "/v1", "/v2")
 
 
@@ -54,7 +78,7 @@ def _url(provider: OpenAICompatibleProvider, deployment: Deployment, endpoint: s
     return provider.url(deployment, endpoint)
 
 
-def _multipart(fields: Mapping[str, Any], upload: tuple[str, bytes, str]) -> tuple[bytes, str]:
+def _multipart(fields: Mapping[str, Any], upload: Upload) -> tuple[bytes, str]:
     """``(body, content type)`` of a ``multipart/form-data`` request (RFC 7578)."""
     boundary = f"ledgerlm{uuid.uuid4().hex}"
     parts: list[bytes] = []
@@ -65,12 +89,13 @@ def _multipart(fields: Mapping[str, Any], upload: tuple[str, bytes, str]) -> tup
             parts.append(
                 f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{text}\r\n'.encode()
             )
-    filename, data, content_type = upload
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        f"Content-Type: {content_type}\r\n\r\n"
-    )
-    parts.append(head.encode() + data + b"\r\n")
+    files = [("file", *upload)] if isinstance(upload, tuple) else upload
+    for part, filename, data, content_type in files:
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{part}"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        )
+        parts.append(head.encode() + data + b"\r\n")
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
@@ -92,7 +117,7 @@ def build_endpoint_request(
     elif endpoint != "completions":
         body.pop("stream", None)
     url = _url(provider, deployment, endpoint)
-    if endpoint == "audio/transcriptions":
+    if endpoint in MULTIPART:
         data, content_type = _multipart(body, deployment.extra[UPLOAD_KEY])
         headers["Content-Type"] = content_type
         return HTTPRequest("POST", url, headers, data)

@@ -36,6 +36,7 @@ def routes() -> list[Route]:
         completions,
         count_tokens,
         media,
+        media_uploads,
         passthrough,
         responses,
     )
@@ -46,6 +47,7 @@ def routes() -> list[Route]:
         *completions.routes(),
         *media.routes(),
         *audio.routes(),
+        *media_uploads.routes(),  # images/edits, images/variations, audio/translations
         *azure_paths.routes(),  # before the /openai/* pass-through
         *passthrough.routes(),
     ]

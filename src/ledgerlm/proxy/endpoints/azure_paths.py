@@ -1,7 +1,8 @@
 """Azure OpenAI paths on the proxy, so Azure SDK clients (``openai.AzureOpenAI``) point at it unchanged:
 
 ``POST /openai/deployments/{deployment}/chat/completions``, ``/embeddings``, ``/completions``,
-``/images/generations``, ``/audio/transcriptions``, ``/audio/speech`` with ``?api-version=...``
+``/images/generations``, ``/images/edits``, ``/audio/transcriptions``, ``/audio/translations``,
+``/audio/speech`` with ``?api-version=...``
 (Azure OpenAI data-plane reference). ``{deployment}`` is the proxy's public model name (model group);
 it replaces the body's ``model``. The key may come as ``api-key`` (Azure's header) or ``Authorization``.
 ``api-version`` is accepted and not forwarded (each deployment has its own).
@@ -20,7 +21,7 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from ledgerlm.proxy import llm_routes
-from ledgerlm.proxy.endpoints import audio, completions, media
+from ledgerlm.proxy.endpoints import audio, completions, media, media_uploads
 
 __all__ = ["AZURE_BASE", "AZURE_PATHS", "routes", "with_model_from_path"]
 
@@ -73,6 +74,8 @@ AZURE_PATHS = (
     "images/generations",
     "audio/transcriptions",
     "audio/speech",
+    "images/edits",
+    "audio/translations",
 )
 
 
@@ -86,6 +89,8 @@ def routes() -> list[Route]:
         "images/generations": media.image_generations,
         "audio/transcriptions": audio.transcriptions,
         "audio/speech": audio.speech,
+        "images/edits": media_uploads.image_edits,
+        "audio/translations": media_uploads.translations,
     }
     return [
         Route(f"{base}/{path}", with_model_from_path(handler), methods=["POST"])

@@ -12,6 +12,7 @@ from typing import Any
 from ledgerlm.errors import BadRequestError
 from ledgerlm.proxy.call import ProxyCall
 from ledgerlm.proxy.endpoints import mock
+from ledgerlm.proxy.endpoints.field_types import CHAT_FIELDS, check_fields
 from ledgerlm.proxy.http import dumps, error_body, error_response
 from ledgerlm.proxy.lifecycle import Endpoint, Upstream
 
@@ -23,6 +24,7 @@ DONE = b"data: [DONE]\n\n"
 def _parse(call: ProxyCall, body: dict[str, Any]) -> None:
     if not isinstance(body["messages"], list) or not body["messages"]:
         raise BadRequestError("'messages' must be a non-empty list", param="messages")
+    check_fields(body, CHAT_FIELDS)
 
 
 def _encode(call: ProxyCall, upstream: Upstream, result: Any) -> dict[str, Any]:

@@ -3,7 +3,9 @@ tokens", which Claude Code calls before every turn. A lifecycle ``Endpoint`` (ro
 fallbacks and cooldowns, hooks, one spend row), never admitted: ``admit=False``.
 
 * Anthropic deployments: forwarded to ``{base}/v1/messages/count_tokens`` (the fields that endpoint
-  takes), the answer ``{"input_tokens": n}`` returned unchanged;
+  takes), the answer ``{"input_tokens": n}`` returned unchanged; Bedrock (CountTokens), Gemini and
+  Vertex AI (``countTokens``; Claude on Vertex: ``count-tokens:rawPredict``) through
+  ``ledgerlm.providers.count_tokens``, answered as ``{"input_tokens": n}``;
 * any other deployment: answered locally with an estimate (~4 characters per token + 3 per message,
   the proxy's documented estimate), no provider call.
 
@@ -36,6 +38,8 @@ from ledgerlm.types import Cost, Usage
 __all__ = ["COUNT_TOKENS", "count_tokens", "routes"]
 
 _FREE = {"request": Decimal(0)}
+COUNTING_PROVIDERS = frozenset({"anthropic", "bedrock", "gemini", "vertex_ai"})
+"""Providers with a token-count API (``ledgerlm.providers.count_tokens`` for the non-Anthropic ones)."""
 
 
 def _estimate(body: dict[str, Any]) -> int:
@@ -52,10 +56,10 @@ def _checks(call: ProxyCall, body: dict[str, Any]) -> None:
 
 
 def _prepare(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:
-    """Anthropic: a native copy flagged for the count endpoint, priced free; else the deployment."""
+    """A provider with a count API: a native copy flagged for it, priced free; else the deployment."""
     deployment = call.deployment
     assert deployment is not None
-    if deployment.provider != "anthropic":
+    if deployment.provider not in COUNTING_PROVIDERS:  # answered by the local estimate
         return Upstream(deployment, admitted)
     price = UnitPrice(None, _FREE, model=f"{deployment.model} (count_tokens, free)")
     flags = {NATIVE_FLAG: True, COUNT_TOKENS_FLAG: True}

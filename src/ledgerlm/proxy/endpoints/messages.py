@@ -30,6 +30,7 @@ from ledgerlm.providers.anthropic import NATIVE_FLAG
 from ledgerlm.providers.anthropic.from_openai import AnthropicEventEncoder, anthropic_message, openai_request
 from ledgerlm.providers.base import Deployment
 from ledgerlm.proxy.call import ProxyCall
+from ledgerlm.proxy.endpoints.field_types import ANTHROPIC_FIELDS, check_fields
 from ledgerlm.proxy.http import dumps, json_response, status_of
 from ledgerlm.proxy.lifecycle import Endpoint, Upstream
 
@@ -96,6 +97,7 @@ def _parse(call: ProxyCall, body: dict[str, Any]) -> None:
         call.ctx.end_user = str(user_id)
     if not isinstance(body["messages"], list) or not body["messages"]:
         raise BadRequestError("'messages' must be a non-empty list", param="messages")
+    check_fields(body, ANTHROPIC_FIELDS)
 
 
 def _prepare(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:

@@ -34,6 +34,8 @@ from ledgerlm.providers.openai.responses import RESPONSES_FLAG, TERMINAL_EVENTS
 from ledgerlm.providers.openai.responses_from_chat import ResponsesEventEncoder, chat_request, response_object
 from ledgerlm.proxy.call import ProxyCall
 from ledgerlm.proxy.endpoints import stored_responses
+from ledgerlm.proxy.endpoints.field_types import RESPONSES_FIELDS, check_fields
+from ledgerlm.proxy.endpoints.responses_checks import check_translated_request
 from ledgerlm.proxy.http import dumps, error_body, error_response
 from ledgerlm.proxy.lifecycle import Endpoint, StreamEncoder, Upstream, inference_route
 
@@ -56,6 +58,9 @@ def _parse(call: ProxyCall, body: dict[str, Any]) -> None:
     given = body.get("input")
     if not isinstance(given, (str, list)) or not given:
         raise BadRequestError("'input' must be a non-empty string or list", param="input")
+    check_fields(body, RESPONSES_FIELDS)
+    if call.deployment is not None and call.deployment.provider not in NATIVE_PROVIDERS:
+        check_translated_request(body)
 
 
 def _prepare(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:

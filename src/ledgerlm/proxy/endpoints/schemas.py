@@ -59,6 +59,13 @@ _FORM = {
 }
 
 
+_IMAGE_FORM = {
+    "type": "object",
+    "required": ["model", "image"],
+    "properties": {"model": {"type": "string"}, "image": {"type": "string", "format": "binary"}},
+}
+
+
 def _other_endpoints() -> dict[str, Any]:
     """Completions, images, audio, moderations, rerank, count_tokens (with and without ``/v1``)."""
     ops: dict[str, tuple[str, dict[str, Any]]] = {
@@ -77,6 +84,15 @@ def _other_endpoints() -> dict[str, Any]:
     form = _op("Audio transcription (multipart), priced per second", OBJECT, errors=_LLM_ERRORS)
     form["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": _FORM}}}
     out["/v1/audio/transcriptions"] = out["/audio/transcriptions"] = {"post": form}
+    uploads = {
+        "/audio/translations": ("Audio translation (multipart), priced per second", _FORM),
+        "/images/edits": ("Image edit (multipart), priced by tokens or per image", _IMAGE_FORM),
+        "/images/variations": ("Image variation (multipart), priced per image", _IMAGE_FORM),
+    }
+    for path, (summary, schema) in uploads.items():
+        op = _op(summary, OBJECT, errors=_LLM_ERRORS)
+        op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+        out[f"/v1{path}"] = out[path] = {"post": op}
     return out
 
 
