@@ -32,6 +32,7 @@ WIDE_SIGNATURES = {
     # typer CLI commands: each parameter is one command-line option
     "ledgerlm.commands.reconcile:register.reconcile",
     "ledgerlm.commands.reprice:register.reprice_command",
+    "ledgerlm.commands.tags:drift_command",
     # the public exception constructor users raise from hooks (ledgerlm.RateLimitError(..., retry_after=)).
     # Its provider-answer fields (body, headers, request_id, retry_after) are set by the provider
     # modules that issue 13's provider folders move: fold them into a value once that move is merged.

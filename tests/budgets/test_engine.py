@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from ledgerlm.budgets.estimate import estimate_request
+from ledgerlm.budgets.estimate import RequestBounds, estimate_request
 from ledgerlm.budgets.redis_backend import RedisBudgets
 from ledgerlm.budgets.reservations import Budgets, BudgetSettings, Reservation
 from ledgerlm.budgets.types import EntityLimits, EntityRef
@@ -23,6 +23,7 @@ from ledgerlm.errors import (
 from .conftest import Pair
 from .prices import LinearPrice
 
+BOUNDS = RequestBounds(model_max_output=16384)
 PRICE = LinearPrice(Decimal("0.000001"), Decimal("0.000004"))
 BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 100}
 RESET = datetime(2026, 12, 1, tzinfo=UTC)
@@ -161,20 +162,18 @@ async def test_reservation_estimate_expected_holds_recent_output_sizes(pair: Pai
     body = {"model": "gpt-exp", "messages": [{"role": "user", "content": "hello"}]}
     key = EntityLimits(EntityRef("key", "k-exp"), max_budget=Decimal("0.01"))
     with pytest.raises(BudgetExceededError):
-        await Budgets(pair.first).reserve(
-            [key], price=PRICE, body=body, request_id="w", model_max_output=16384
-        )
+        await Budgets(pair.first).reserve([key], price=PRICE, body=body, request_id="w", bounds=BOUNDS)
     settings = BudgetSettings(reservation_estimate="expected", expected_default_tokens=200)
     budgets = Budgets(pair.first, settings)
-    first = await budgets.reserve([key], price=PRICE, body=body, request_id="e1", model_max_output=16384)
+    first = await budgets.reserve([key], price=PRICE, body=body, request_id="e1", bounds=BOUNDS)
     input_tokens = first.estimate.input_tokens
     assert first.amount == PRICE.max_cost(input_tokens, 200)
     budgets.observe_output(first, 40)
     await budgets.settle(first, Decimal("0.0001"))
     for size in [10] * 18 + [30]:
         budgets.history.observe("gpt-exp", size)
-    second = await budgets.reserve([key], price=PRICE, body=body, request_id="e2", model_max_output=16384)
+    second = await budgets.reserve([key], price=PRICE, body=body, request_id="e2", bounds=BOUNDS)
     assert second.amount == PRICE.max_cost(input_tokens, 30)  # p95 (nearest rank) of 20 sizes: the 19th
     capped = {**body, "max_tokens": 5}
-    third = await budgets.reserve([key], price=PRICE, body=capped, request_id="e3", model_max_output=16384)
+    third = await budgets.reserve([key], price=PRICE, body=capped, request_id="e3", bounds=BOUNDS)
     assert third.amount is not None and third.amount <= PRICE.max_cost(third.estimate.input_tokens, 5)

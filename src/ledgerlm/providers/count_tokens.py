@@ -1,6 +1,7 @@
 """Token counting on Bedrock and Vertex AI / Gemini for the proxy's ``POST /v1/messages/count_tokens``
 (an Anthropic Messages body in, Anthropic's ``{"input_tokens": n}`` out). Pure: the request bodies,
-URL suffixes and the answer mapping; the providers (``bedrock.py``, ``gemini.py``) sign and send when
+URL suffixes and the answer mapping (the request bodies built from a format's own request code live
+beside it: ``bedrock/count.py``, ``gemini/count.py``); the providers sign and send when
 ``deployment.extra[COUNT_TOKENS_FLAG]`` is set. Counting is free on every provider: the usage is one
 free ``request`` unit, never billed tokens.
 
@@ -20,15 +21,9 @@ Formats:
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
-from ledgerlm.providers._anthropic_from_openai import openai_request
-from ledgerlm.providers._bedrock_request import converse_body, native_invoke_body
-from ledgerlm.providers._gemini_request import gemini_request_body
 from ledgerlm.providers.anthropic import COUNT_TOKENS_FLAG
 from ledgerlm.types import Usage
 from ledgerlm.usage.media import UNITS_KEY
@@ -36,10 +31,9 @@ from ledgerlm.usage.media import UNITS_KEY
 __all__ = [
     "COUNT_TOKENS_FIELDS",
     "COUNT_TOKENS_FLAG",
-    "bedrock_count_body",
     "count_answer",
+    "count_fields",
     "count_usage",
-    "gemini_count_body",
     "is_count",
     "vertex_claude_count_body",
 ]
@@ -53,35 +47,14 @@ def is_count(extra: Mapping[str, Any]) -> bool:
     return bool(extra.get(COUNT_TOKENS_FLAG))
 
 
-def _fields(body: Mapping[str, Any]) -> dict[str, Any]:
+def count_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a Messages ``body`` a token count takes (``COUNT_TOKENS_FIELDS``)."""
     return {k: v for k, v in body.items() if k in COUNT_TOKENS_FIELDS}
-
-
-def bedrock_count_body(route: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """The CountTokens body for a Messages ``body``: ``invokeModel`` for ``route == "invoke"`` (the
-    Claude InvokeModel body, ``max_tokens`` defaulted to 1 as InvokeModel requires it), else
-    ``converse`` (messages, system, tool config of the translated Converse body)."""
-    if route == "invoke":
-        invoke = native_invoke_body({"max_tokens": 1, **_fields(body)})
-        blob = base64.b64encode(orjson.dumps(invoke)).decode("ascii")
-        return {"input": {"invokeModel": {"body": blob}}}
-    converse = converse_body(openai_request(body))
-    kept = {k: v for k, v in converse.items() if k in ("messages", "system", "toolConfig")}
-    return {"input": {"converse": kept}}
-
-
-def gemini_count_body(model: str, body: Mapping[str, Any], *, vertex: bool) -> dict[str, Any]:
-    """The ``countTokens`` body for a Messages ``body`` (see the module docstring)."""
-    generate = gemini_request_body(openai_request(body))
-    kept = {k: v for k, v in generate.items() if k in ("contents", "systemInstruction", "tools")}
-    if vertex:
-        return kept
-    return {"generateContentRequest": {"model": f"models/{model}", **kept}}
 
 
 def vertex_claude_count_body(model: str, body: Mapping[str, Any]) -> dict[str, Any]:
     """The ``count-tokens:rawPredict`` body for Claude on Vertex AI."""
-    return {**_fields(body), "model": model}
+    return {**count_fields(body), "model": model}
 
 
 def count_answer(body: Mapping[str, Any]) -> dict[str, Any]:

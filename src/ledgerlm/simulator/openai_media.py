@@ -156,6 +156,39 @@ async def _form_request(
     return knobs, fields, len(upload.file.read())
 
 
+async def _answer(
+    kind: str, request: web.Request, state: SimState, knobs: Any, body: Any
+) -> web.StreamResponse:
+    """The JSON-body endpoints' answer for ``kind``."""
+    if kind == "completions":
+        if body.get("stream"):
+            return await _write_stream(request, state, knobs, _completion_events(knobs, body))
+        return _json(completion_body(knobs, body))
+    if kind == "images":
+        return _json(_images(knobs, body))
+    if kind == "speech":
+        audio = hashlib.sha256(str(body.get("input")).encode()).digest() * 8
+        return web.Response(body=b"ID3" + audio, content_type="audio/mpeg")
+    if kind == "moderations":
+        given = body.get("input")
+        inputs = given if isinstance(given, list) else [given]
+        results = [{"flagged": False, "categories": {}, "category_scores": {}} for _ in inputs]
+        return _json({"id": "modr-sim", "model": body.get("model"), "results": results})
+    return _json(_rerank(body))
+
+
+def _form_answer(kind: str, knobs: Any, fields: dict[str, Any], size: int) -> web.StreamResponse:
+    """The multipart endpoints' answer for ``kind``."""
+    if kind == "transcriptions":
+        return _transcription(knobs, fields, size)
+    if kind == "translations":
+        return _translation(knobs, fields, size)
+    edit = kind == "edits"
+    if edit and not fields.get("prompt"):
+        return error_response(400, "Missing required parameter: 'prompt'.")
+    return _json(_images(knobs, fields, edited=edit))
+
+
 def routes(state: SimState) -> list[web.RouteDef]:
     """The routes bound to ``state``."""
 
@@ -165,61 +198,31 @@ def routes(state: SimState) -> list[web.RouteDef]:
             if isinstance(prepared, web.StreamResponse):
                 return prepared
             knobs, body = prepared
-            if kind == "completions":
-                if body.get("stream"):
-                    return await _write_stream(request, state, knobs, _completion_events(knobs, body))
-                return _json(completion_body(knobs, body))
-            if kind == "images":
-                return _json(_images(knobs, body))
-            if kind == "speech":
-                audio = hashlib.sha256(str(body.get("input")).encode()).digest() * 8
-                return web.Response(body=b"ID3" + audio, content_type="audio/mpeg")
-            if kind == "moderations":
-                given = body.get("input")
-                inputs = given if isinstance(given, list) else [given]
-                results = [{"flagged": False, "categories": {}, "category_scores": {}} for _ in inputs]
-                return _json({"id": "modr-sim", "model": body.get("model"), "results": results})
-            return _json(_rerank(body))
+            return await _answer(kind, request, state, knobs, body)
 
         return handle
 
-    async def transcriptions(request: web.Request) -> web.StreamResponse:
-        prepared = await _form_request(request, state)
-        if isinstance(prepared, web.StreamResponse):
-            return prepared
-        knobs, fields, size = prepared
-        return _transcription(knobs, fields, size)
-
-    async def translations(request: web.Request) -> web.StreamResponse:
-        prepared = await _form_request(request, state)
-        if isinstance(prepared, web.StreamResponse):
-            return prepared
-        knobs, fields, size = prepared
-        return _translation(knobs, fields, size)
-
-    def image_upload(edit: bool) -> Any:
+    def form(kind: str, *file_part: str) -> Any:
         async def handle(request: web.Request) -> web.StreamResponse:
-            prepared = await _form_request(request, state, "image")
+            prepared = await _form_request(request, state, *file_part)
             if isinstance(prepared, web.StreamResponse):
                 return prepared
-            knobs, fields, _ = prepared
-            if edit and not fields.get("prompt"):
-                return error_response(400, "Missing required parameter: 'prompt'.")
-            return _json(_images(knobs, fields, edited=edit))
+            knobs, fields, size = prepared
+            return _form_answer(kind, knobs, fields, size)
 
         return handle
 
     azure = "/openai/deployments/{deployment}"
     return [
-        web.post("/v1/audio/translations", translations),
-        web.post("/v1/images/edits", image_upload(True)),
-        web.post("/v1/images/variations", image_upload(False)),
+        web.post("/v1/audio/translations", form("translations")),
+        web.post("/v1/images/edits", form("edits", "image")),
+        web.post("/v1/images/variations", form("variations", "image")),
         web.post("/v1/completions", handler("completions", False)),
         web.post(f"{azure}/completions", handler("completions", True)),
         web.post("/v1/images/generations", handler("images", False)),
         web.post(f"{azure}/images/generations", handler("images", True)),
         web.post("/v1/audio/speech", handler("speech", False)),
-        web.post("/v1/audio/transcriptions", transcriptions),
+        web.post("/v1/audio/transcriptions", form("transcriptions")),
         web.post("/v1/moderations", handler("moderations", False)),
         web.post("/v1/rerank", handler("rerank", False)),
         web.post("/v2/rerank", handler("rerank", False)),

@@ -43,9 +43,10 @@ from ledgerlm.errors import APIError, MissingAPIKeyError, error_for_status
 from ledgerlm.providers.anthropic import NATIVE_FLAG, retry_after_seconds
 from ledgerlm.providers.anthropic.response import openai_completion as anthropic_completion
 from ledgerlm.providers.base import Deployment, HTTPRequest, Provider
+from ledgerlm.providers.bedrock.count import bedrock_count_body
 from ledgerlm.providers.bedrock.request import converse_body, invoke_anthropic_body, native_invoke_body
 from ledgerlm.providers.bedrock.response import openai_completion
-from ledgerlm.providers.count_tokens import bedrock_count_body, count_answer, count_usage, is_count
+from ledgerlm.providers.count_tokens import count_answer, count_usage, is_count
 from ledgerlm.types import Usage
 
 __all__ = ["REGION_PREFIXES", "BedrockProvider", "base_model_id", "bedrock_error", "split_route"]

@@ -10,7 +10,7 @@ per token; the last event carries ``details``. Each non-special token becomes an
 ``stop_sequence`` -> ``stop``, ``length`` -> ``length``).
 
 Usage: TGI does not report prompt tokens on a stream, so ``usage`` stays ``None`` and the engine
-estimates the input from the request (marked ``ledgerlm_estimated``); ``delta_count`` is the output
+estimates the input from the request (marked ``ledgerlm_estimated``); ``output_estimate()`` is the output
 token count (``details.generated_tokens`` when sent, else the tokens seen). Exception frames
 (``ModelStreamError``, ``InternalStreamFailure``) raise what ``on_error(kind, payload)`` builds.
 """
@@ -46,7 +46,8 @@ class SageMakerStreamDecoder(StreamDecoder):
         self.finish_reasons: list[str] = []
         self.response_id = f"sagemaker-{model}-{self._created}"
         self.response_model = model
-        self.delta_count = 0
+        self._tokens = 0  # TGI token events seen (one token each)
+        self._generated: int | None = None  # details.generated_tokens, when the stream finished
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
         self._buffer.add_data(data)
@@ -77,16 +78,22 @@ class SageMakerStreamDecoder(StreamDecoder):
                 continue
             token = item.get("token") or {}
             if isinstance(token, dict) and token.get("text") and not token.get("special"):
-                self.delta_count += 1
+                self._tokens += 1
                 chunks.append(self._chunk({"content": str(token["text"])}, None))
             details = item.get("details")
             if isinstance(details, dict):
                 if isinstance(details.get("generated_tokens"), int):
-                    self.delta_count = int(details["generated_tokens"])
+                    self._generated = int(details["generated_tokens"])
+                self.done = True
                 finish = _FINISH.get(str(details.get("finish_reason")), "stop")
                 self.finish_reasons.append(finish)
                 chunks.append(self._chunk({}, finish))
         return chunks
+
+    def output_estimate(self) -> int:
+        """TGI streams one token per event: ``details.generated_tokens`` when the stream finished, else
+        the token events seen (exact, unlike the base's characters-per-token estimate)."""
+        return self._generated if self._generated is not None else self._tokens
 
     def _chunk(self, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
         return {

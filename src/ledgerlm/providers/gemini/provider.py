@@ -30,10 +30,10 @@ from ledgerlm.providers.base import Deployment, HTTPRequest, Provider
 from ledgerlm.providers.count_tokens import (
     count_answer,
     count_usage,
-    gemini_count_body,
     is_count,
     vertex_claude_count_body,
 )
+from ledgerlm.providers.gemini.count import gemini_count_body
 from ledgerlm.providers.gemini.request import gemini_request_body
 from ledgerlm.providers.gemini.response import openai_completion
 from ledgerlm.types import Usage

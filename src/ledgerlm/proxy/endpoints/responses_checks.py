@@ -1,5 +1,5 @@
 """Checks of a Responses-API request bound for a chat-only deployment (translated by
-``ledgerlm.providers._responses_from_chat``): every field the translator reads must have the type
+``ledgerlm.providers.openai.responses_from_chat``): every field the translator reads must have the type
 OpenAI documents, else a 400 ``invalid_request_error`` whose ``param`` names the field (for example
 ``input[0].content[1].image_url``), never a 500 from inside the translator.
 
