@@ -1,0 +1,58 @@
+"""A caller attacking the ledger through the request body: redirecting the call to another upstream or
+credential (LiteLLM's client-side credentials, refused: this proxy has no opt-in), and end-user ids
+PostgreSQL cannot store. Each is a 400 in the route's error format, and the proxy keeps serving. Real
+proxy (uvicorn) on the machine's PostgreSQL, real simulator upstream."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from tests.e2e.conftest import Proxy
+
+CHAT = "/v1/chat/completions"
+HI = [{"role": "user", "content": "hi"}]
+ROUTES: list[tuple[str, dict[str, Any]]] = [
+    (CHAT, {"model": "priced", "messages": HI}),
+    ("/v1/messages", {"model": "priced", "max_tokens": 10, "messages": HI}),
+    ("/v1/responses", {"model": "priced", "input": "hi"}),
+    ("/v1/embeddings", {"model": "embed", "input": "hi"}),
+]
+
+
+@pytest.fixture(scope="module")
+def proxy(pg_database: str, proxy_factory: Any) -> Proxy:
+    proxy: Proxy = proxy_factory(pg_database)
+    return proxy
+
+
+def error_of(path: str, body: Any) -> tuple[str, str]:
+    """(error type, message) of an OpenAI-format error, or of an Anthropic one on ``/v1/messages``."""
+    if path == "/v1/messages":
+        assert body["type"] == "error", body
+    error = body["error"]
+    return str(error["type"]), str(error["message"])
+
+
+@pytest.mark.parametrize(
+    ("user_id", "word"),
+    [("end\u0000user", "nul"), ("u" * 300, "too long"), (["list"], "string")],
+    ids=["nul", "too-long", "not-a-string"],
+)
+def test_messages_metadata_user_id_is_validated(proxy: Proxy, user_id: Any, word: str) -> None:
+    """Anthropic's ``metadata.user_id`` names the end user like ``user`` does on chat: a NUL (PostgreSQL
+    cannot store it: the budget lookup failed and the caller got 529 "database unreachable"), over 255
+    characters or not a string is a 400 in Anthropic's format naming the field."""
+    good = {"model": "priced", "max_tokens": 10, "messages": HI}
+    status, body, _ = proxy.request("POST", "/v1/messages", {**good, "metadata": {"user_id": user_id}})
+    assert status == 400, (status, body)
+    kind, message = error_of("/v1/messages", body)
+    assert kind == "invalid_request_error" and "user_id" in message and word in message.lower(), body
+    rid = f"uid-{uuid.uuid4().hex}"
+    status, body, _ = proxy.request(
+        "POST", "/v1/messages", {**good, "metadata": {"user_id": "customer-7"}}, headers={"x-request-id": rid}
+    )
+    assert status == 200, (status, body)
+    proxy.wait_written()
+    assert proxy.row(rid)["end_user"] == "customer-7"
