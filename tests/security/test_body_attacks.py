@@ -35,6 +35,25 @@ def error_of(path: str, body: Any) -> tuple[str, str]:
     return str(error["type"]), str(error["message"])
 
 
+@pytest.mark.parametrize("field", ["api_base", "base_url", "api_key", "aws_secret_access_key"])
+@pytest.mark.parametrize(("path", "good"), ROUTES, ids=[r[0] for r in ROUTES])
+def test_client_side_credentials_are_refused(
+    proxy: Proxy, path: str, good: dict[str, Any], field: str
+) -> None:
+    """LiteLLM refuses ``api_base`` / ``base_url`` in the body unless allowed by the operator; this proxy
+    has no such opt-in, so any endpoint or credential field is a 400 naming it, before any upstream call,
+    and never forwarded to the provider. The same body without it is served."""
+    rid = f"cred-{uuid.uuid4().hex}"
+    status, body, _ = proxy.request(
+        "POST", path, {**good, field: "http://127.0.0.1:9/v1"}, headers={"x-request-id": rid}
+    )
+    assert status == 400, (status, body)
+    kind, message = error_of(path, body)
+    assert kind == "invalid_request_error" and field in message, body
+    status, body, _ = proxy.request("POST", path, good)
+    assert status == 200, (status, body)
+
+
 @pytest.mark.parametrize(
     ("user_id", "word"),
     [("end\u0000user", "nul"), ("u" * 300, "too long"), (["list"], "string")],
