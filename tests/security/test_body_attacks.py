@@ -5,6 +5,7 @@ proxy (uvicorn) on the machine's PostgreSQL, real simulator upstream."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -75,3 +76,23 @@ def test_messages_metadata_user_id_is_validated(proxy: Proxy, user_id: Any, word
     assert status == 200, (status, body)
     proxy.wait_written()
     assert proxy.row(rid)["end_user"] == "customer-7"
+
+
+def test_nul_in_metadata_cannot_break_the_spend_log_lookup(proxy: Proxy) -> None:
+    """A NUL in ``metadata`` (a value or a key) is served and logged, but PostgreSQL's ``json`` column kept
+    it as ``\\u0000``, and every later ``/spend/logs?request_id=<provider id>`` (which reads
+    ``metadata->>'response_id'`` of every row) failed with 500 for everyone. The row is stored with U+FFFD
+    instead, flagged as an anomaly, and the lookup works."""
+    rid = f"nulmeta-{uuid.uuid4().hex}"
+    unique = [{"role": "user", "content": rid}]  # the simulator's response id depends on the content
+    body = {"model": "priced", "messages": unique, "metadata": {"note": "a\u0000b", "k\u0000": 1}}
+    status, answer, _ = proxy.request("POST", CHAT, body, headers={"x-request-id": rid})
+    assert status == 200, (status, answer)
+    proxy.wait_written()
+    row = proxy.row(rid)
+    assert "\x00" not in json.dumps(row["metadata"], ensure_ascii=False)
+    assert any(a["field"] == "metadata" for a in row["metadata"]["anomalies"])
+    status, found, _ = proxy.request("GET", f"/spend/logs?request_id={answer['id']}")
+    assert status == 200 and [r["request_id"] for r in found] == [rid], (status, found)
+    status, found, _ = proxy.request("GET", "/spend/logs?request_id=%27%20OR%201%3D1%20--")
+    assert (status, found) == (200, []), (status, found)
