@@ -6,11 +6,14 @@ proxy (uvicorn) on the machine's PostgreSQL, real simulator upstream."""
 from __future__ import annotations
 
 import json
+import socket
+import time
 import uuid
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
-from tests.e2e.conftest import Proxy
+from tests.e2e.conftest import MASTER_KEY, Proxy
 
 CHAT = "/v1/chat/completions"
 HI = [{"role": "user", "content": "hi"}]
@@ -96,3 +99,27 @@ def test_nul_in_metadata_cannot_break_the_spend_log_lookup(proxy: Proxy) -> None
     assert status == 200 and [r["request_id"] for r in found] == [rid], (status, found)
     status, found, _ = proxy.request("GET", "/spend/logs?request_id=%27%20OR%201%3D1%20--")
     assert (status, found) == (200, []), (status, found)
+
+
+def test_abandoned_responses_stream_is_charged_its_input(proxy: Proxy) -> None:
+    """A client that starts a streamed ``/v1/responses`` call on an OpenAI deployment (passed through:
+    the body has ``input``, not ``messages``) and hangs up before the usage event got a failure row with 0
+    tokens and $0, while the provider was already billing the prompt: its input is now estimated
+    (marked ``ledgerlm_estimated``) and priced like an abandoned chat stream's (here unpriced)."""
+    rid = f"gone-{uuid.uuid4().hex}"
+    body = json.dumps({"model": "slow-stream", "stream": True, "input": "x" * 400}).encode()
+    url = urlparse(proxy.url)
+    with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=30) as sock:
+        head = (
+            f"POST /v1/responses HTTP/1.1\r\nHost: proxy\r\nAuthorization: Bearer {MASTER_KEY}\r\n"
+            f"x-request-id: {rid}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + body)
+        assert sock.recv(64).startswith(b"HTTP/1.1 200")
+    deadline = time.monotonic() + 20
+    while not proxy.rows(request_id=rid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    row = proxy.row(rid)
+    assert row["status"] == "failure", row
+    # sim-slow-stream has no price: unpriced (NULL), never $0 for a call that consumed its prompt
+    assert row["prompt_tokens"] >= 100 and row["spend"] != 0, row
