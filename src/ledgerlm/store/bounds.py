@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from ledgerlm.store.tables import TOKEN_COLUMNS, spend_log_tags, spend_logs
@@ -143,10 +144,22 @@ def _bound_json(params: dict[str, Any], anomalies: list[dict[str, Any]]) -> None
         value = params.get(name)
         if value is None or isinstance(value, str | int | float | bool):
             continue
+        if not _may_hold_nul(value):
+            continue
         cleaned = _without_nul(value)
         if cleaned != value:
             anomalies.append(_anomaly(name, "holds NUL", "\\u0000"))
             params[name] = cleaned
+
+
+def _may_hold_nul(value: Any) -> bool:
+    """False when ``value`` surely holds no NUL: one C-level encode and scan (orjson writes NUL as
+    ``\\u0000``) instead of a Python walk of every row's JSON (issue 22: the spend row's hot path)."""
+    try:
+        encoded = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        return True  # not encodable as is: walk it
+    return b"\\u0000" in encoded
 
 
 def _bound_tags(params: dict[str, Any], anomalies: list[dict[str, Any]]) -> None:
