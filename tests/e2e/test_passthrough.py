@@ -158,3 +158,19 @@ def test_pass_through_auth_and_provider_errors(pproxy: Proxy, simulator: Simulat
     assert status == 429 and answer["type"] == "error"  # the provider's own error body
     pproxy.wait_written()
     assert pproxy.row(headers["x-request-id"])["status"] == "failure"
+
+
+def test_a_key_limited_to_models_passes_through_only_those(pproxy: Proxy, clients: list[Any]) -> None:
+    """A key limited to ``pt-gpt`` reaches its model through ``/openai`` but not another model, nor
+    ``/anthropic`` (found by the QA pass: pass-through ignored the key's ``models``); 403 in the
+    provider SDK's error, nothing sent upstream for the refused calls."""
+    key = pproxy.new_key(models=["pt-gpt"])
+    client = openai.OpenAI(base_url=f"{pproxy.url}/openai/v1", api_key=key, max_retries=0, timeout=30)
+    clients.append(client)
+    assert client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES).choices
+    with pytest.raises(openai.PermissionDeniedError, match="model_not_allowed|may not use model"):
+        client.chat.completions.create(model="llama-3-70b", messages=MESSAGES)
+    other = anthropic.Anthropic(base_url=f"{pproxy.url}/anthropic", api_key=key, max_retries=0, timeout=30)
+    clients.append(other)
+    with pytest.raises(anthropic.PermissionDeniedError):
+        other.messages.create(model=CLAUDE, max_tokens=50, messages=MESSAGES)

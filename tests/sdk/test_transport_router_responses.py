@@ -160,7 +160,13 @@ def test_estimate_prompt_tokens() -> None:
     assert estimate_prompt_tokens({"messages": [{"role": "user", "content": "abcdefgh"}]}) == 5
     parts = {"messages": [{"role": "user", "content": [{"type": "text", "text": "abcd"}]}]}
     assert estimate_prompt_tokens(parts) == 4
-    assert estimate_prompt_tokens({"input": "x"}) == 0
+    # a Responses API body: its input (a string is one message) and instructions (issue-qa: an abandoned
+    # /v1/responses stream on an OpenAI deployment was logged with 0 tokens and $0)
+    assert estimate_prompt_tokens({"input": "abcdefgh"}) == 5
+    assert (
+        estimate_prompt_tokens({"input": [{"role": "user", "content": "abcd"}], "instructions": "abcd"}) == 8
+    )
+    assert estimate_prompt_tokens({"input": 5}) == 0
     odd = {
         "messages": [
             {"role": "user", "content": [{"type": "text", "text": 5}, "raw", {"type": "image_url"}]},

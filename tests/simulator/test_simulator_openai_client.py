@@ -53,3 +53,17 @@ def test_azure_client(sim: Simulator) -> None:
         resp = client.chat.completions.create(model="my-deployment", messages=MSGS)  # type: ignore[arg-type]
     assert resp.choices[0].finish_reason == "stop"
     assert sim.requests[-1].path == "/openai/deployments/my-deployment/chat/completions"
+
+
+@pytest.mark.parametrize("dimensions", [{"a": 1}, "abc", 0, True, 100_000])
+def test_embeddings_bad_dimensions_are_a_400(sim: Simulator, dimensions: object) -> None:
+    """``dimensions`` must be an integer in 1..65,536: a dict was a 500, and ``1e308`` made the simulator
+    build a vector of that length until the kernel killed it (found by fuzzing the proxy)."""
+    with openai.OpenAI(base_url=f"{sim.url}/v1", api_key="sk-test", max_retries=0) as client:
+        with pytest.raises(openai.BadRequestError, match="dimensions"):
+            client.embeddings.create(
+                model="text-embedding-3-small",
+                input="a",
+                extra_body={"dimensions": dimensions},
+            )
+        assert client.embeddings.create(model="text-embedding-3-small", input="a", dimensions=3).data

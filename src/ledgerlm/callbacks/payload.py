@@ -119,9 +119,10 @@ def terminal_kwargs(
     kwargs = pre_call_kwargs(info, "successful_api_call" if exc is None else "failed_api_call")
     kwargs["model"] = info.model or record.requested_model
     kwargs["litellm_call_id"] = record.id
-    kwargs["litellm_params"]["metadata"] = {
+    given = redaction.scrub(record.metadata or info.metadata)
+    kwargs["litellm_params"]["metadata"] = {  # identity from the key only: never the caller's metadata
+        **{k: v for k, v in given.items() if k not in _IDENTITY_NAMES},
         **_litellm_identity(record),
-        **redaction.scrub(record.metadata or info.metadata),
     }
     kwargs["litellm_params"]["api_base"] = record.api_base
     kwargs.update(
@@ -150,6 +151,7 @@ _IDENTITY_FIELDS: tuple[tuple[str, str], ...] = (
     ("requester_ip_address", "requester_ip"),
 )
 """LiteLLM's ``StandardLoggingMetadata`` names -> ``CallRecord`` fields (proxy callers)."""
+_IDENTITY_NAMES = frozenset(name for name, _ in _IDENTITY_FIELDS) | {"user_api_key"}
 
 
 def _litellm_identity(record: CallRecord) -> dict[str, Any]:

@@ -98,8 +98,15 @@ def _public_base(api_base: str | None) -> str | None:
 
 def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
     """A rough prompt size in tokens: ~4 characters per token + 3 per message (for broken streams
-    that never reported usage; marked ``{"ledgerlm_estimated": true}`` in the usage's raw)."""
+    that never reported usage; marked ``{"ledgerlm_estimated": true}`` in the usage's raw). A Responses
+    API body (no ``messages``) counts its ``input`` (a string is one message) and ``instructions``."""
     messages = body.get("messages")
+    if messages is None and "input" in body:
+        given = body.get("input")
+        messages = [{"content": given}] if isinstance(given, str) else given
+        instructions = body.get("instructions")
+        if isinstance(messages, list) and isinstance(instructions, str):
+            messages = [{"content": instructions}, *messages]
     if not isinstance(messages, list):
         return 0
     chars = 0

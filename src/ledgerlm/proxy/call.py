@@ -52,6 +52,20 @@ _PROXY_ONLY_FIELDS = frozenset(
     | set(ROUTING_FIELDS)  # read by ledgerlm.proxy.routing_call
 )
 _PROXY_ONLY_PREFIX = "mock_testing_"
+# LiteLLM's client-side credentials (endpoint, key, cloud credentials in the request body): LiteLLM refuses
+# api_base / base_url unless allow_client_side_credentials; this proxy has no such opt-in, so all are 400
+CLIENT_CREDENTIAL_FIELDS = (
+    "api_base",
+    "base_url",
+    "api_key",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_profile_name",
+    "aws_bearer_token",
+    "vertex_credentials",
+    "vertex_token",
+)
 
 
 def upstream_body(body: dict[str, Any]) -> dict[str, Any]:
@@ -80,6 +94,20 @@ def request_id_of(request: Request) -> str:
     if given and len(given) <= MAX_REQUEST_ID_CHARS and given.isascii() and given.isprintable():
         return given
     return str(uuid.uuid4())
+
+
+def refuse_client_credentials(body: dict[str, Any]) -> None:
+    """400 ``invalid_request_error`` (code ``client_side_credentials``) naming the first of
+    ``CLIENT_CREDENTIAL_FIELDS`` present in ``body``: a caller may not redirect its call to another
+    upstream or credential (LiteLLM docs "Clientside LLM Credentials"; no opt-in here)."""
+    for name in CLIENT_CREDENTIAL_FIELDS:
+        if name in body:
+            raise BadRequestError(
+                f"Rejected Request: {name} is not allowed in the request body; the upstream endpoint and "
+                "credentials come from the proxy config",
+                param=name,
+                code="client_side_credentials",
+            )
 
 
 def _check_length(value: str, limit: int, name: str) -> None:
@@ -176,6 +204,7 @@ class ProxyCall:
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise BadRequestError("'model' is required (a string)", param="model", code="missing_model")
+        refuse_client_credentials(body)
         self.model = model
         self.ctx.model_group = model
         self.body = body

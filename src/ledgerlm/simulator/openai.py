@@ -140,6 +140,9 @@ def stream_events(knobs: Knobs, body: dict[str, Any], *, azure: bool = False) ->
     return events
 
 
+MAX_EMBEDDING_DIMENSIONS = 65_536  # far above any real model's (3,072); bounds the vector the sim builds
+
+
 def _vector(text: str, dim: int) -> list[float]:
     digest = hashlib.sha256(text.encode()).digest()
     values = [(digest[i % len(digest)] - 127.5) / 127.5 for i in range(dim)]
@@ -236,6 +239,11 @@ async def _embeddings(request: web.Request, state: SimState, *, azure: bool) -> 
     knobs, body = prepared
     if not body.get("input"):
         return error_response(400, "'input' is required and must not be empty")
+    dimensions = body.get("dimensions")
+    if dimensions is not None and not (
+        type(dimensions) is int and 1 <= dimensions <= MAX_EMBEDDING_DIMENSIONS
+    ):
+        return error_response(400, f"'dimensions' must be an integer from 1 to {MAX_EMBEDDING_DIMENSIONS}")
     answer = embeddings_body(knobs, body)
     if not azure:
         tokens = {"input": int(answer["usage"]["prompt_tokens"])}

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from ledgerlm.store.tables import TOKEN_COLUMNS, spend_log_tags, spend_logs
@@ -105,6 +106,7 @@ def bound_row(params: dict[str, Any]) -> dict[str, Any]:
             if bounded != value:
                 anomalies.append(_anomaly(name, f"longer than {limit} characters or holds NUL", value))
                 params[name] = bounded
+    _bound_json(params, anomalies)
     _bound_tags(params, anomalies)
     _bound_tokens(params, anomalies)
     _bound_spend(params, anomalies)
@@ -119,6 +121,45 @@ def _anomaly(field: str, reason: str, reported: Any) -> dict[str, Any]:
     text = str(reported)
     shown = text if len(text) <= _REPORTED_CHARS else text[:_REPORTED_CHARS] + TRUNCATION_MARKER
     return {"field": field, "reason": reason, "reported": shown.replace("\x00", "\ufffd")}
+
+
+_JSON_COLUMNS = ("metadata", "messages", "response")
+
+
+def _without_nul(value: Any) -> Any:
+    """``value`` (a JSON value) with every NUL in its strings and keys replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_without_nul(v) for v in value)
+    return value
+
+
+def _bound_json(params: dict[str, Any], anomalies: list[dict[str, Any]]) -> None:
+    """NULs in the JSON columns become U+FFFD: PostgreSQL's ``json`` keeps ``\\u0000`` as sent, and any
+    ``->>`` over such a row (``/spend/logs?request_id=<provider id>``) then fails for every query."""
+    for name in _JSON_COLUMNS:
+        value = params.get(name)
+        if value is None or isinstance(value, str | int | float | bool):
+            continue
+        if not _may_hold_nul(value):
+            continue
+        cleaned = _without_nul(value)
+        if cleaned != value:
+            anomalies.append(_anomaly(name, "holds NUL", "\\u0000"))
+            params[name] = cleaned
+
+
+def _may_hold_nul(value: Any) -> bool:
+    """False when ``value`` surely holds no NUL: one C-level encode and scan (orjson writes NUL as
+    ``\\u0000``) instead of a Python walk of every row's JSON (issue 22: the spend row's hot path)."""
+    try:
+        encoded = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        return True  # not encodable as is: walk it
+    return b"\\u0000" in encoded
 
 
 def _bound_tags(params: dict[str, Any], anomalies: list[dict[str, Any]]) -> None:

@@ -29,7 +29,7 @@ from ledgerlm.errors import APIError, BadRequestError, BudgetExceededError, Ledg
 from ledgerlm.providers.anthropic import NATIVE_FLAG
 from ledgerlm.providers.anthropic.from_openai import AnthropicEventEncoder, anthropic_message, openai_request
 from ledgerlm.providers.base import Deployment
-from ledgerlm.proxy.call import ProxyCall
+from ledgerlm.proxy.call import MAX_END_USER_CHARS, ProxyCall
 from ledgerlm.proxy.endpoints.field_types import ANTHROPIC_FIELDS, check_fields
 from ledgerlm.proxy.http import dumps, json_response, status_of
 from ledgerlm.proxy.lifecycle import Endpoint, Upstream
@@ -89,15 +89,31 @@ def _sse(event: dict[str, Any]) -> bytes:
 
 
 def _parse(call: ProxyCall, body: dict[str, Any]) -> None:
-    """Anthropic's ``metadata.user_id`` names the end user (unless ``user`` or the header did);
-    ``messages`` must be a non-empty list."""
+    """Anthropic's ``metadata.user_id`` names the end user (unless ``user`` or the header did): a string
+    of at most 255 characters (``spend_logs.end_user``) without NUL (PostgreSQL cannot store it), else
+    400; ``messages`` must be a non-empty list."""
     metadata = body.get("metadata")
     user_id = metadata.get("user_id") if isinstance(metadata, dict) else None
+    if user_id is not None:
+        _check_user_id(user_id)
     if user_id and not call.ctx.end_user:
-        call.ctx.end_user = str(user_id)
+        call.ctx.end_user = user_id
     if not isinstance(body["messages"], list) or not body["messages"]:
         raise BadRequestError("'messages' must be a non-empty list", param="messages")
     check_fields(body, ANTHROPIC_FIELDS)
+
+
+def _check_user_id(user_id: Any) -> None:
+    """400 ``invalid_request_error`` naming ``metadata.user_id`` unless it is a storable end-user id."""
+    problem = None
+    if not isinstance(user_id, str):
+        problem = "must be a string"
+    elif "\x00" in user_id:
+        problem = "may not contain a NUL character (\\u0000)"
+    elif len(user_id) > MAX_END_USER_CHARS:
+        problem = f"is too long: {len(user_id)} characters, at most {MAX_END_USER_CHARS}"
+    if problem:
+        raise BadRequestError(f"metadata.user_id {problem}", param="metadata.user_id")
 
 
 def _prepare(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:

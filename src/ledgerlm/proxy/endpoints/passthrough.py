@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from ledgerlm.engine.call import CallOptions
 from ledgerlm.engine.cost import call_cost
-from ledgerlm.errors import APIError
+from ledgerlm.errors import APIError, PermissionDeniedError
 from ledgerlm.providers import get_provider
 from ledgerlm.providers.base import Deployment, HTTPRequest
 from ledgerlm.proxy.body_readers import read_raw
@@ -97,6 +97,7 @@ async def _resolve(call: ProxyCall, body: dict[str, Any]) -> None:
     model = model_of(provider, request.path_params["path"], body or None)
     groups = state.registry.groups.values()
     deployment = upstream_deployment(provider, model, (d for g in groups for d in g.deployments))
+    _check_access(call, model, deployment)
     call.deployment, call.model = deployment, model or provider
     call.ctx.model_group = deployment.model_group
     request_tags = state.tags.from_request(body, request.headers)
@@ -105,6 +106,31 @@ async def _resolve(call: ProxyCall, body: dict[str, Any]) -> None:
         request_tags, key.tags, key.team_tags, deployment.tags, request.headers
     )
     call.attachments["parsed"] = body
+
+
+def _check_access(call: ProxyCall, model: str | None, deployment: Deployment) -> None:
+    """A key (or team) limited to some models passes through only calls to those models: the model the
+    call names, or a configured model group serving it, must be on the list; a call that names no
+    model (a file upload, a listing) is refused to a limited key. 403 ``model_not_allowed``."""
+    key = call.key
+    if key.is_admin:
+        return
+    groups = call.state.router.groups
+    served = (  # every configured group with a deployment of this provider serving the model
+        d.model_group
+        for g in call.state.registry.groups.values()
+        for d in g.deployments
+        if model and d.provider == deployment.provider and d.model.split("/")[-1] == model
+    )
+    names = [n for n in (model, deployment.model_group, *served) if n]
+    for models in (key.models, key.team_models):
+        if models and not any(groups.allowed(models, name) for name in names):
+            shown = model or "(no model named)"
+            raise PermissionDeniedError(
+                f"this key may not use model {shown!r} through a pass-through route",
+                code="model_not_allowed",
+                param="model",
+            )
 
 
 def _prepare(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:

@@ -12,8 +12,8 @@ type ``aresponses``):
   ``GET``/``DELETE /v1/responses/{id}`` and ``/input_items`` reach the same deployment
   (``ledgerlm.proxy.endpoints.stored_responses``). A streamed answer's terminal event is held back
   until the spend row is written;
-* any other deployment: translated to chat completions and back (``_responses_from_chat``), streamed
-  as Responses events.
+* any other deployment: translated to chat completions and back
+  (``providers.openai.responses_from_chat``), streamed as Responses events.
 
 ``metadata`` and ``tags`` are consumed by the proxy (never forwarded). Errors use the OpenAI error shape.
 """
