@@ -58,6 +58,7 @@ class MemoryBudgets:
         self._open: dict[str, _Open] = {}
         self._marks: dict[str, float] = {}
         self._period: dict[EntityRef, str] = {}
+        self._next_reclaim = 0.0  # no open reservation's lease or late-settle window ends before this
 
     async def start(self) -> None:
         """Nothing to prepare: counters load lazily from the database."""
@@ -96,6 +97,7 @@ class MemoryBudgets:
             rates=tuple(r.ref for r in plan.rates),
             deadline=now_s + plan.lease_s,
         )
+        self._next_reclaim = min(self._next_reclaim, now_s + plan.lease_s)
         return AdmitResult("ok", rates=self._snapshots(plan.rates, now_s))
 
     def _first_failure(self, plan: AdmitPlan, now_s: float) -> AdmitResult | None:
@@ -106,11 +108,17 @@ class MemoryBudgets:
                     "budget", check.ref, check.limit_nano, spend_nano=spend, reserved_nano=reserved
                 )
         window, _ = window_of(now_s)
+        snaps: tuple[RateSnapshot, ...] = ()
         for rate in plan.rates:
             requests = self._c.requests[(rate.ref, window)]
             tokens = self._c.tokens[(rate.ref, window)]
             parallel = self._c.parallel[rate.ref]
-            snaps = self._snapshots(plan.rates, now_s)
+            over_rpm = rate.rpm is not None and requests + 1 > rate.rpm
+            over_tpm = rate.tpm is not None and tokens >= rate.tpm
+            over_parallel = rate.parallel is not None and parallel + 1 > rate.parallel
+            if not (over_rpm or over_tpm or over_parallel):
+                continue
+            snaps = snaps or self._snapshots(plan.rates, now_s)
             if rate.rpm is not None and requests + 1 > rate.rpm:
                 return AdmitResult("rpm", rate.ref, rate.rpm, count=requests, rates=snaps)
             if rate.tpm is not None and tokens >= rate.tpm:
@@ -134,13 +142,20 @@ class MemoryBudgets:
         )
 
     def _reclaim(self, now_s: float) -> None:
-        """Free reservations whose lease ended (their settle may still come and add spend)."""
+        """Free reservations whose lease ended (their settle may still come and add spend). A pass over
+        the open reservations runs only once the earliest lease (or late-settle window) has ended."""
+        if now_s < self._next_reclaim:
+            return
+        upcoming = now_s + _LATE_SETTLE_S
         for rid, entry in list(self._open.items()):
             if not entry.expired and entry.deadline <= now_s:
                 self._free(entry)
                 entry.expired = True
             elif entry.expired and entry.deadline + _LATE_SETTLE_S <= now_s:
                 del self._open[rid]  # as in Redis: a settle later than a day after the lease is dropped
+                continue
+            upcoming = min(upcoming, entry.deadline + _LATE_SETTLE_S if entry.expired else entry.deadline)
+        self._next_reclaim = upcoming
 
     def _free(self, entry: _Open) -> None:
         for ref in entry.budgets:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = [
     "AdmitOutcome",
@@ -44,9 +44,11 @@ _LABELS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class EntityRef:
-    """One budgeted entity: ``kind`` and its id (key: the key's SHA-256 hash or alias-free token id)."""
+class EntityRef(NamedTuple):
+    """One budgeted entity: ``kind`` and its id (key: the key's SHA-256 hash or alias-free token id).
+
+    A named tuple, not a dataclass: it keys every budget and rate counter, and a tuple hashes and
+    compares in C (a frozen dataclass runs a Python ``__hash__`` per look-up; issue 22)."""
 
     kind: EntityKind
     id: str
