@@ -63,14 +63,32 @@ def _with_settings(deployment: Deployment, params: dict[str, Any]) -> Deployment
         deployment = dataclasses.replace(deployment, extra={**deployment.extra, **settings})
     try:
         prices = validate_custom_prices(params)
+        per_second = _per_second_price(deployment, params)
     except ConfigError as exc:
         raise BadRequestError(exc.message, param=exc.path) from None
     if not prices:
-        return deployment
+        return deployment if per_second is None else dataclasses.replace(deployment, price=per_second)
     for name in prices:
         params.pop(name)
     price = compile_price(deployment.provider, deployment.model, custom=prices)
     return dataclasses.replace(deployment, price=price)
+
+
+def _per_second_price(deployment: Deployment, params: dict[str, Any]) -> Any:
+    """LiteLLM's per-call ``cost_per_second`` / ``input_cost_per_second`` / ``output_cost_per_second``
+    (USD per second of call, ``ledgerlm.pricing.per_second``), removed from ``params`` (never sent): a
+    ``PerSecondPrice``, or ``None`` when none is given or per-token prices are given too (LiteLLM
+    ignores the rate then). ``ConfigError`` for a bad value."""
+    from ledgerlm.pricing.per_second import PER_SECOND_KEYS, PerSecondPrice, per_second_rate
+
+    if not any(params.get(key) is not None for key in PER_SECOND_KEYS):
+        return None
+    rate = per_second_rate(params, {}, "completion")
+    for key in PER_SECOND_KEYS:
+        params.pop(key, None)
+    return (
+        None if rate is None else PerSecondPrice(rate, provider=deployment.provider, model=deployment.model)
+    )
 
 
 def _context(metadata: Mapping[str, Any] | None, no_log: bool, params: Mapping[str, Any]) -> CallContext:

@@ -116,3 +116,24 @@ def test_per_call_custom_prices_price_that_call() -> None:
     want = Decimal("0.001") * usage.input_tokens + Decimal("0.002") * usage.output_tokens
     assert priced.ledger.response_cost == want
     assert plain.ledger.response_cost != want
+
+
+def test_per_call_price_per_second_prices_by_duration() -> None:
+    """LiteLLM's per-call ``input_cost_per_second`` prices the call by its duration (the ``second``
+    category), is never sent upstream, and a bad value is a 400 naming it."""
+    with Simulator(models={"gpt-4o-mini": {"latency_ms": 200}}) as sim:
+        base = f"{sim.url}/v1"
+        priced = ledgerlm.completion(
+            "openai/gpt-4o-mini", HI, api_base=base, api_key="sk-sim", input_cost_per_second=0.5
+        )
+        sent = sim.requests[-1].json
+        with pytest.raises(BadRequestError, match="cost_per_second"):
+            ledgerlm.completion(
+                "openai/gpt-4o-mini", HI, api_base=base, api_key="sk-sim", input_cost_per_second="lots"
+            )
+    assert "input_cost_per_second" not in sent
+    cost = priced.ledger.cost
+    seconds = Decimal(str(priced.ledger.usage.raw["ledgerlm_units"]["second"]))
+    assert seconds >= Decimal("0.2")  # the simulator waited 200 ms before answering
+    assert cost.breakdown == {"second": Decimal("0.5") * seconds}
+    assert priced.ledger.response_cost == Decimal("0.5") * seconds
