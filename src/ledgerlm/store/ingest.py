@@ -37,8 +37,8 @@ from ledgerlm.record import ATTEMPT_MARK
 from ledgerlm.store import pg_copy, sqlite_fast
 from ledgerlm.store.spend_log import SpendLog
 from ledgerlm.store.tables import (
+    ALL_DAILY_TABLES,
     COUNTER_COLUMNS,
-    DAILY_TABLES,
     TOKEN_COLUMNS,
     end_users,
     organizations,
@@ -104,9 +104,10 @@ def _by_signature(rows: Iterable[Mapping[str, Any]]) -> dict[_Signature, list[An
 
 
 def daily_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[tuple[date, str, str], dict[str, Any]]]:
-    """Per daily-table kind, ``(date, entity, model) -> counters`` summed over ``rows`` (DB form).
+    """Per daily-table kind (``ALL_DAILY_TABLES``), ``(date, entity, model) -> counters`` summed over
+    ``rows`` (DB form).
 
-    Empty entities count nowhere; the ``model`` kind's third key part is ``""``.
+    Empty entities count nowhere; the third key part is ``""`` for the tables without a model split.
     """
     sums: dict[str, dict[tuple[date, str, str], list[Any]]] = defaultdict(dict)
     for (day, model, key, user, team, end_user, labels, provider), vector in _by_signature(rows).items():
@@ -120,6 +121,8 @@ def daily_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[tuple[date
         for kind, entity in [*targets, *(("tag", tag) for tag in labels)]:
             if entity:
                 _add(sums[kind], (day, entity, model), vector)
+                if kind != "provider":  # the day x entity rollups without the model split
+                    _add(sums[f"{kind}_totals"], (day, entity, ""), vector)
         _add(sums["model"], (day, model, ""), vector)
     names = ("spend", *COUNTER_COLUMNS)
     return {
@@ -173,13 +176,13 @@ async def _update_totals(conn: AsyncConnection, deltas: Mapping[str, Mapping[str
 async def _upsert_daily(
     conn: AsyncConnection, kind: str, deltas: Mapping[tuple[date, str, str], Any]
 ) -> None:
-    table = DAILY_TABLES[kind]
+    table = ALL_DAILY_TABLES[kind]
     key_names = [column.name for column in table.primary_key.columns]
     values = []
     for key in sorted(deltas):
         day, entity, model = key
         row = {"date": day, key_names[1]: entity, **deltas[key]}
-        if kind != "model":
+        if "model" in key_names[2:]:
             row["model"] = model
         values.append(row)
     insert = _insert(conn, table)

@@ -1,9 +1,12 @@
 """PostgreSQL fast path for ``ingest.write_rows``: one binary ``COPY`` and one SQL statement per batch.
 
+0. The partitions of the batch's UTC days are created if missing (``store.partitions``).
 1. The batch is copied (binary ``COPY``) into a per-connection temporary staging table
    (``ON COMMIT DELETE ROWS``).
 2. One statement with data-modifying CTEs then does everything ``ingest`` does in Python on SQLite:
-   ``INSERT INTO spend_logs ... SELECT ... ON CONFLICT (request_id) DO NOTHING RETURNING ...``, and from
+   ``INSERT INTO spend_log_ids ... ON CONFLICT (request_id) DO NOTHING RETURNING request_id`` (a request
+   id unique across the daily partitions), ``INSERT INTO spend_logs ... SELECT`` the rows whose id was
+   new (``ON CONFLICT (request_id, "startTime") DO NOTHING``) ``RETURNING ...``, and from
    the RETURNED (newly inserted) rows only: the ``spend_log_tags`` rows, the daily aggregate upserts and
    the entity ``spend`` totals, with the same attribution rules (``ingest.total_deltas``).
 
@@ -16,13 +19,15 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping, Sequence
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledgerlm.record import ATTEMPT_MARK
 from ledgerlm.store.engine import json_dumps
-from ledgerlm.store.tables import DAILY_TABLES, TOKEN_COLUMNS, spend_logs
+from ledgerlm.store import partitions
+from ledgerlm.store.tables import ALL_DAILY_TABLES, TOKEN_COLUMNS, spend_logs
 
 COLUMNS: tuple[str, ...] = tuple(column.name for column in spend_logs.c)
 # named after the column list: a connection's temporary table made before a migration added a column
@@ -66,6 +71,7 @@ _DAILY_SOURCES = {
     "model": ("r", "m"),
     "provider": ("r", "custom_llm_provider"),
 }
+_DAILY_SOURCES.update({f"{kind}_totals": _DAILY_SOURCES[kind] for kind in ("key", "user", "team", "end_user", "tag")})
 # totals table, its key column, the source entity expression, extra condition
 _TOTALS = (
     ("verification_tokens", "token", "r", "api_key", ""),
@@ -77,10 +83,10 @@ _TOTALS = (
 
 
 def _daily_cte(kind: str) -> str:
-    table = DAILY_TABLES[kind]
+    table = ALL_DAILY_TABLES[kind]
     keys = [column.name for column in table.primary_key.columns]
     source, entity = _DAILY_SOURCES[kind]
-    group = ["day", entity] if kind == "model" else ["day", entity, "m"]
+    group = ["day", entity, "m"] if "model" in keys and kind != "model" else ["day", entity]
     updates = ", ".join(f"{name} = {table.name}.{name} + EXCLUDED.{name}" for name in _COUNTERS)
     return (
         f"d_{kind} AS (INSERT INTO {table.name} ({', '.join(keys)}, {', '.join(_COUNTERS)}) "
@@ -99,12 +105,16 @@ def _total_cte(table: str, key: str, source: str, entity: str, extra: str) -> st
     )
 
 
-def build_statement(daily_kinds: tuple[str, ...] = tuple(DAILY_TABLES)) -> str:
+def build_statement(daily_kinds: tuple[str, ...] = tuple(ALL_DAILY_TABLES)) -> str:
     """The ingest statement, maintaining the daily rollups of ``daily_kinds`` (all by default; the
     dashboard benchmark measures the writer with none)."""
     ctes = [
+        # a request id is unique across the daily partitions through spend_log_ids (migration 0017)
+        f'ids AS (INSERT INTO spend_log_ids (request_id, "startTime") SELECT request_id, "startTime" '
+        f"FROM {STAGING} ON CONFLICT (request_id) DO NOTHING RETURNING request_id)",
         f"ins AS (INSERT INTO spend_logs ({_QUOTED}) SELECT {_QUOTED} FROM {STAGING} "
-        f"ON CONFLICT (request_id) DO NOTHING RETURNING {_RETURNED})",
+        "WHERE request_id IN (SELECT request_id FROM ids) "
+        f'ON CONFLICT (request_id, "startTime") DO NOTHING RETURNING {_RETURNED})',
         "r AS (SELECT ins.*, (\"startTime\" AT TIME ZONE 'UTC')::date AS day, "
         "COALESCE(NULLIF(model_group, ''), model) AS m FROM ins)",
         "t AS (SELECT r.*, tag FROM r CROSS JOIN LATERAL jsonb_array_elements_text(r.request_tags) AS tag)",
@@ -123,6 +133,7 @@ def build_statement(daily_kinds: tuple[str, ...] = tuple(DAILY_TABLES)) -> str:
 INGEST_SQL = build_statement()
 
 
+_START = COLUMNS.index("startTime")
 _JSON_POSITIONS = tuple(index for index, name in enumerate(COLUMNS) if name in _JSON)
 
 
@@ -152,6 +163,7 @@ async def ingest(
         f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} "
         "(LIKE spend_logs INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
+    await partitions.ensure_days(conn, {record[_START].astimezone(UTC).date() for record in copy_records})
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection  # asyncpg.Connection
     await driver.copy_records_to_table(STAGING, records=list(copy_records), columns=list(COLUMNS))

@@ -178,6 +178,40 @@ DAILY_TABLES: dict[str, sa.Table] = {
     "provider": daily_provider_spend,
 }
 
+# migration 0017 (issue 21): the same rollups WITHOUT the model split (one row per UTC day x entity), so
+# the dashboard overview and the spend reports sum ~models-times fewer rows; kept by the same writer
+daily_key_totals = _daily("daily_key_totals", "api_key", with_model=False)
+daily_user_totals = _daily("daily_user_totals", "user_id", with_model=False)
+daily_team_totals = _daily("daily_team_totals", "team_id", with_model=False)
+daily_end_user_totals = _daily("daily_end_user_totals", "end_user", with_model=False)
+daily_tag_totals = _daily("daily_tag_totals", "tag", with_model=False)
+
+DAILY_TOTAL_TABLES: dict[str, sa.Table] = {
+    "key": daily_key_totals,
+    "user": daily_user_totals,
+    "team": daily_team_totals,
+    "end_user": daily_end_user_totals,
+    "tag": daily_tag_totals,
+    "model": daily_model_spend,  # already one row per day x model
+}
+"""Per kind, the NARROWEST rollup (day x entity): what totals and per-entity groups read."""
+
+ALL_DAILY_TABLES: dict[str, sa.Table] = {
+    **DAILY_TABLES,
+    **{f"{kind}_totals": table for kind, table in DAILY_TOTAL_TABLES.items() if kind != "model"},
+}
+"""Every rollup the spend writer keeps, by kind (``key``, ..., ``key_totals``, ...)."""
+
+# migration 0017: PostgreSQL partitions ``spend_logs`` by UTC day, so its primary key becomes
+# (request_id, startTime); this un-partitioned table keeps a request id unique ACROSS days (the
+# writer's exactly-once check and the reused-request-id rename, ``store.ingest``). PostgreSQL only.
+spend_log_ids = sa.Table(
+    "spend_log_ids",
+    metadata,
+    sa.Column("request_id", sa.String(255), primary_key=True),
+    sa.Column("startTime", UTCDateTime, nullable=False),
+)
+
 verification_tokens = sa.Table(
     "verification_tokens",
     metadata,

@@ -1,0 +1,154 @@
+"""Issue 21 (dashboard at scale): narrow daily rollups, and on PostgreSQL ``spend_logs`` /
+``spend_log_tags`` range-partitioned by UTC day.
+
+Every database:
+
+* ``daily_key_totals``, ``daily_team_totals``, ``daily_user_totals``, ``daily_end_user_totals``,
+  ``daily_tag_totals``: one row per UTC day x entity (the existing ``daily_*_spend`` tables split each
+  entity by model too); back-filled from those tables, then kept by the spend writer.
+* ``spend_log_ids`` (``request_id`` primary key, ``startTime``): used on PostgreSQL only (see below).
+
+PostgreSQL only:
+
+* ``spend_logs`` and ``spend_log_tags`` become ``PARTITION BY RANGE ("startTime")`` tables with one
+  partition per UTC day (``spend_logs_p20261206``: ``[2026-12-06 00:00+00, 2026-12-07 00:00+00)``);
+  their primary keys gain the partition key: ``(request_id, "startTime")`` and
+  ``(request_id, tag, "startTime")``. A request id stays unique across days through ``spend_log_ids``
+  (the writer inserts there first, ``ON CONFLICT (request_id) DO NOTHING``).
+* The conversion renames the old table, creates the partitioned one (same columns and defaults), one
+  partition per day present plus the next days, copies every row with ``INSERT ... SELECT``, drops the
+  old table and recreates the same indexes (their definitions are read from ``pg_indexes``). It runs in
+  the migration's transaction: the tables are locked for the whole copy (see docs/dashboard.md,
+  "Partitioning an existing database": the proxy's spool keeps every call while it runs).
+* The rollup tables get ``fillfactor = 70`` so the writer's upserts are HOT updates (no index writes).
+
+Revision ID: 0017
+Revises: 0013
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+from alembic import op
+
+from ledgerlm.store.coltypes import Money, UTCDateTime
+
+revision = "0017"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+# frozen here so that later changes to ledgerlm.store never change this revision
+_COUNTS = (
+    "api_requests",
+    "successful_requests",
+    "failed_requests",
+    "unpriced_requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "reasoning_tokens",
+)
+_NARROW = {  # new table -> (source table, entity column)
+    "daily_key_totals": ("daily_key_spend", "api_key"),
+    "daily_user_totals": ("daily_user_spend", "user_id"),
+    "daily_team_totals": ("daily_team_spend", "team_id"),
+    "daily_end_user_totals": ("daily_end_user_spend", "end_user"),
+    "daily_tag_totals": ("daily_tag_spend", "tag"),
+}
+_ROLLUPS = (*_NARROW, *(source for source, _ in _NARROW.values()), "daily_model_spend", "daily_provider_spend")
+_PARTITIONED = {"spend_logs": ("request_id",), "spend_log_tags": ("request_id", "tag")}
+_AHEAD_DAYS = 7
+
+
+def _create_narrow() -> None:
+    sums = ", ".join(["SUM(spend)", *(f"SUM({name})" for name in _COUNTS)])
+    for table, (source, entity) in _NARROW.items():
+        op.create_table(
+            table,
+            sa.Column("date", sa.Date, nullable=False),
+            sa.Column(entity, sa.String(255), nullable=False),
+            sa.Column("spend", Money, nullable=False, server_default="0"),
+            *(sa.Column(name, sa.BigInteger, nullable=False, server_default="0") for name in _COUNTS),
+            sa.PrimaryKeyConstraint("date", entity, name=op.f(f"pk_{table}")),
+        )
+        op.execute(
+            f"INSERT INTO {table} (date, {entity}, spend, {', '.join(_COUNTS)}) "
+            f"SELECT date, {entity}, {sums} FROM {source} GROUP BY date, {entity}"
+        )
+
+
+def _partition_sql(table: str, day: date) -> str:
+    low, high = day.isoformat(), (day + timedelta(days=1)).isoformat()
+    return (
+        f'CREATE TABLE IF NOT EXISTS "{table}_p{day:%Y%m%d}" PARTITION OF {table} '
+        f"FOR VALUES FROM ('{low} 00:00:00+00') TO ('{high} 00:00:00+00')"
+    )
+
+
+def _days(bind: sa.Connection, table: str) -> list[date]:
+    """The UTC days present in ``table`` plus yesterday, today and ``_AHEAD_DAYS`` days ahead."""
+    present = bind.exec_driver_sql(f"SELECT DISTINCT (\"startTime\" AT TIME ZONE 'UTC')::date FROM {table}")
+    today = datetime.now(UTC).date()
+    ahead = {today + timedelta(days=offset) for offset in range(-1, _AHEAD_DAYS + 1)}
+    return sorted({*(row[0] for row in present), *ahead})
+
+
+def _convert(bind: sa.Connection, table: str, key: tuple[str, ...], partitioned: bool) -> None:
+    """Rebuild ``table`` as a partitioned (or again a plain) table with the same rows and indexes."""
+    indexes = bind.execute(
+        sa.text(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = :t "
+            "AND indexname <> :pk"
+        ),
+        {"t": table, "pk": f"pk_{table}"},
+    ).scalars()
+    # a partitioned table's index reads "ON ONLY <table>": recreated on the whole (new) table
+    definitions = [str(definition).replace(" ON ONLY ", " ON ") for definition in indexes]
+    old = f"{table}_before_0017"
+    op.execute(f"ALTER TABLE {table} RENAME TO {old}")
+    how = ' PARTITION BY RANGE ("startTime")' if partitioned else ""
+    op.execute(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS){how}")
+    if partitioned:
+        for day in _days(bind, old):
+            op.execute(_partition_sql(table, day))
+    op.execute(f"INSERT INTO {table} SELECT * FROM {old}")
+    op.execute(f"DROP TABLE {old}")
+    columns = ", ".join(f'"{name}"' for name in (*key, *(("startTime",) if partitioned else ())))
+    op.execute(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY ({columns})")
+    for definition in definitions:
+        op.execute(definition)
+
+
+def upgrade() -> None:
+    _create_narrow()
+    op.create_table(
+        "spend_log_ids",
+        sa.Column("request_id", sa.String(255), nullable=False),
+        sa.Column("startTime", UTCDateTime, nullable=False),
+        sa.PrimaryKeyConstraint("request_id", name=op.f("pk_spend_log_ids")),
+    )
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    for table in _ROLLUPS:
+        op.execute(f"ALTER TABLE {table} SET (fillfactor = 70)")
+    op.execute('INSERT INTO spend_log_ids (request_id, "startTime") SELECT request_id, "startTime" FROM spend_logs')
+    for table, key in _PARTITIONED.items():
+        _convert(bind, table, key, partitioned=True)
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        for table, key in _PARTITIONED.items():
+            _convert(bind, table, key, partitioned=False)
+        for table in _ROLLUPS:
+            op.execute(f"ALTER TABLE {table} RESET (fillfactor)")
+    op.drop_table("spend_log_ids")
+    for table in _NARROW:
+        op.drop_table(table)
