@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledgerlm.record import ATTEMPT_MARK
-from ledgerlm.store.engine import json_dumps
 from ledgerlm.store import partitions
+from ledgerlm.store.engine import json_dumps
 from ledgerlm.store.tables import ALL_DAILY_TABLES, TOKEN_COLUMNS, spend_logs
 
 COLUMNS: tuple[str, ...] = tuple(column.name for column in spend_logs.c)
@@ -71,7 +71,9 @@ _DAILY_SOURCES = {
     "model": ("r", "m"),
     "provider": ("r", "custom_llm_provider"),
 }
-_DAILY_SOURCES.update({f"{kind}_totals": _DAILY_SOURCES[kind] for kind in ("key", "user", "team", "end_user", "tag")})
+_DAILY_SOURCES.update(
+    {f"{kind}_totals": _DAILY_SOURCES[kind] for kind in ("key", "user", "team", "end_user", "tag")}
+)
 # totals table, its key column, the source entity expression, extra condition
 _TOTALS = (
     ("verification_tokens", "token", "r", "api_key", ""),

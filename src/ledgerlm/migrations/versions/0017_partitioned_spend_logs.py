@@ -60,7 +60,12 @@ _NARROW = {  # new table -> (source table, entity column)
     "daily_end_user_totals": ("daily_end_user_spend", "end_user"),
     "daily_tag_totals": ("daily_tag_spend", "tag"),
 }
-_ROLLUPS = (*_NARROW, *(source for source, _ in _NARROW.values()), "daily_model_spend", "daily_provider_spend")
+_ROLLUPS = (
+    *_NARROW,
+    *(source for source, _ in _NARROW.values()),
+    "daily_model_spend",
+    "daily_provider_spend",
+)
 _PARTITIONED = {"spend_logs": ("request_id",), "spend_log_tags": ("request_id", "tag")}
 _AHEAD_DAYS = 7
 
@@ -137,7 +142,9 @@ def upgrade() -> None:
         return
     for table in _ROLLUPS:
         op.execute(f"ALTER TABLE {table} SET (fillfactor = 70)")
-    op.execute('INSERT INTO spend_log_ids (request_id, "startTime") SELECT request_id, "startTime" FROM spend_logs')
+    op.execute(
+        'INSERT INTO spend_log_ids (request_id, "startTime") SELECT request_id, "startTime" FROM spend_logs'
+    )
     for table, key in _PARTITIONED.items():
         _convert(bind, table, key, partitioned=True)
 
