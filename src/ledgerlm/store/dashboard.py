@@ -1,9 +1,10 @@
 """Queries behind the dashboard (``/ui``): overview totals from the daily rollups, keyset-paginated logs.
 
 * ``overview(engine, OverviewQuery(...))``: totals, a per-day series and the top groups of one
-  dimension for ``[start, end]`` (inclusive UTC dates), read ONLY from the daily rollup tables
-  (``DAILY_TABLES``, kept by the spend writer in the same transaction as the rows), so its cost grows
-  with days x entities, never with the number of calls.
+  dimension for ``[start, end]`` (inclusive UTC dates), read ONLY from the daily rollup tables (kept
+  by the spend writer in the same transaction as the rows), each time the narrowest one: day x entity
+  (``DAILY_TOTAL_TABLES``) for totals and groups, the per-model split (``DAILY_TABLES``) only for a
+  restricted caller's "model" groups; so its cost grows with days x entities, never with calls.
 * ``log_page(engine, LogFilter, Visible, limit, cursor)``: spend log rows newest first
   (``startTime`` desc, ``request_id`` asc) after an opaque ``cursor`` (keyset pagination on the
   ``startTime`` and ``(entity, startTime)`` indexes; never ``OFFSET``), and the next cursor.
@@ -28,7 +29,9 @@ from ledgerlm.store.spend_queries import LogFilter
 from ledgerlm.store.tables import (
     COUNTER_COLUMNS,
     DAILY_TABLES,
+    DAILY_TOTAL_TABLES,
     spend_adjustments,
+    spend_log_ids,
     spend_logs,
     verification_tokens,
 )
@@ -105,24 +108,26 @@ def _restricted(query: OverviewQuery, table: sa.Table, kind: str) -> list[sa.Col
     return [*out, _entity(table).in_(sa.select(verification_tokens.c.token).where(owner.in_(ids)))]
 
 
-def dimension_source(dimension: str, visible: Visible) -> tuple[sa.Table, str] | None:
-    """The rollup table and group column for ``dimension`` under ``visible``; ``None`` when the
-    rollups cannot answer it for a restricted caller (e.g. tags of one team's calls)."""
-    kind = dimension
+def dimension_source(dimension: str, visible: Visible) -> tuple[sa.Table, str, str] | None:
+    """The NARROWEST rollup table for ``dimension`` under ``visible``: ``(table, group column, kind
+    of the table's entity)``; ``None`` when the rollups cannot answer it for a restricted caller (e.g.
+    tags of one team's calls). Per-entity groups read the day x entity tables (``DAILY_TOTAL_TABLES``,
+    no model split); only "model" for a restricted caller needs its entity's per-model split."""
     base = visible.base()
     if base is None:
-        table = DAILY_TABLES[kind]
-        return table, "model" if kind == "model" else _ENTITY[kind]
+        if dimension == "provider":
+            return DAILY_TABLES["provider"], _ENTITY["provider"], "provider"
+        return DAILY_TOTAL_TABLES[dimension], _ENTITY[dimension], dimension
     if dimension == "model":
-        return DAILY_TABLES[base[0]], "model"
+        return DAILY_TABLES[base[0]], "model", base[0]
     if dimension in (base[0], "key"):
-        return DAILY_TABLES[dimension], _ENTITY[dimension]
+        return DAILY_TOTAL_TABLES[dimension], _ENTITY[dimension], dimension
     return None
 
 
 def _totals_table(visible: Visible) -> tuple[sa.Table, str]:
     base = visible.base()
-    return (DAILY_TABLES["model"], "model") if base is None else (DAILY_TABLES[base[0]], base[0])
+    return (DAILY_TOTAL_TABLES["model"], "model") if base is None else (DAILY_TOTAL_TABLES[base[0]], base[0])
 
 
 def _clean(row: Row) -> Row:
@@ -155,8 +160,7 @@ async def _groups(conn: Any, query: OverviewQuery) -> list[Row] | None:
     source = dimension_source(query.dimension, query.visible)
     if source is None:
         return None
-    table, column = source
-    kind = next(k for k, t in DAILY_TABLES.items() if t is table)
+    table, column, kind = source
     group = table.c[column]
     statement = (
         sa.select(group.label("group"), *_sums(table))
@@ -232,6 +236,9 @@ async def log_page(
 async def log_row(engine: AsyncEngine, request_id: str, visible: Visible) -> Row | None:
     """The full spend log row ``request_id`` when ``visible`` may read it, else ``None``."""
     statement = sa.select(spend_logs).where(spend_logs.c.request_id == request_id, *visible.log_conditions())
+    if engine.dialect.name == "postgresql":  # its day from spend_log_ids: only that partition is read
+        day = sa.select(spend_log_ids.c.startTime).where(spend_log_ids.c.request_id == request_id)
+        statement = statement.where(spend_logs.c.startTime == day.scalar_subquery())
     async with engine.connect() as conn:
         found = (await conn.execute(statement)).mappings().first()
     return None if found is None else dict(found)

@@ -26,7 +26,7 @@ from ledgerlm.record import ATTEMPT_MARK
 from ledgerlm.store.coltypes import to_decimal
 from ledgerlm.store.tables import (
     COUNTER_COLUMNS,
-    DAILY_TABLES,
+    DAILY_TOTAL_TABLES,
     TOKEN_COLUMNS,
     end_users,
     spend_log_tags,
@@ -132,7 +132,7 @@ def _sums(source: Any) -> list[sa.ColumnElement[Any]]:
 
 
 def _daily_statement(group_by: str, start: date | None, end: date | None) -> sa.Select[Any]:
-    table = DAILY_TABLES[_DAILY_KIND.get(group_by, "model")]
+    table = DAILY_TOTAL_TABLES[_DAILY_KIND.get(group_by, "model")]  # the day x entity rollups (narrowest)
     if group_by == "day":
         group = table.c.date
     elif group_by == "model":
