@@ -115,6 +115,20 @@ class GeneralSettings(_Lenient):
     # issue 14: readiness reports a spend writer failing for longer than this (seconds)
     spend_writer_max_lag_s: float = Field(default=30.0, gt=0)
     store_model_in_db: bool = False  # LiteLLM's: /model/new|update|delete store models in the database
+    # issue 21, spend log retention (store.retention; docs/dashboard.md): days, or LiteLLM's durations
+    spend_log_retention_days: int | None = Field(default=None, ge=1)
+    maximum_spend_logs_retention_period: str | int | None = None  # LiteLLM's spelling ("7d", "24h")
+    spend_log_prompt_retention_days: int | None = Field(default=None, ge=1)
+    spend_log_retention_interval_s: float | None = Field(default=None, ge=60)
+    maximum_spend_logs_retention_interval: str | int | None = None  # LiteLLM's spelling ("1d")
+
+    @field_validator("maximum_spend_logs_retention_period", "maximum_spend_logs_retention_interval")
+    @classmethod
+    def _duration(cls, value: str | int | None) -> str | int | None:
+        from ledgerlm.store.retention import duration_days
+
+        duration_days(value)  # ValueError naming the format
+        return value
 
     @field_validator("tag_policies")
     @classmethod

@@ -68,6 +68,7 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
     Raises ``ConfigError`` for a bad model list or callback.
     """
     from ledgerlm.proxy.store_link import StoreLink
+    from ledgerlm.store.retention import RetentionPolicy
 
     general = config.general_settings
     settings = config.litellm_settings
@@ -88,6 +89,7 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
         migrate=migrate,
     )
     store.writer_max_lag_s = general.spend_writer_max_lag_s
+    store.retention = RetentionPolicy.from_settings(general.model_dump())  # partitions + retention loop
     cache = KeyCache(ttl_s=general.key_cache_ttl_s)
     redis_url = general.redis_url or os.environ.get("REDIS_URL") or None
     if general.master_key is None:
