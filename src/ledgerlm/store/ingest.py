@@ -282,7 +282,9 @@ async def _insert_unique(
     if records is None:
         records = _driver_records(params, dialect)
     if dialect == "postgresql":
-        return await pg_copy.ingest(conn, records)
+        return await pg_copy.ingest(
+            conn, records, pg_copy.INGEST_SQL if _rollups[0] else pg_copy.NO_ROLLUPS_SQL
+        )
     inserted = await sqlite_fast.insert_rows(conn, records)
     fresh = [row for row in params if row["request_id"] in inserted]
     if not fresh:
@@ -291,9 +293,19 @@ async def _insert_unique(
         conn, ((row["request_id"], tag, row["startTime"]) for row in fresh for tag in row["request_tags"])
     )
     await _update_totals(conn, total_deltas(fresh))
-    for kind, deltas in sorted(daily_deltas(fresh).items()):
+    for kind, deltas in sorted(daily_deltas(fresh).items()) if _rollups[0] else ():
         await _upsert_daily(conn, kind, deltas)
     return [row["request_id"] for row in fresh]
+
+
+_rollups = [True]
+
+
+def measure_without_rollups(off: bool) -> None:
+    """BENCHMARKS ONLY (``benchmarks/spend_writer.py --rollups off``): ``True`` stops maintaining the
+    daily rollups, to measure what they cost the writer. Never set in a running proxy: the rollups
+    would stop matching the rows."""
+    _rollups[0] = not off
 
 
 async def write_rows(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[str]:

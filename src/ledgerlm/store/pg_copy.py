@@ -133,6 +133,7 @@ def build_statement(daily_kinds: tuple[str, ...] = tuple(ALL_DAILY_TABLES)) -> s
 
 
 INGEST_SQL = build_statement()
+NO_ROLLUPS_SQL = build_statement(())  # benchmarks only: the writer's cost without the daily rollups
 
 
 _START = COLUMNS.index("startTime")
