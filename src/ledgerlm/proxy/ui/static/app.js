@@ -481,6 +481,8 @@ function showLogin() {
   document.getElementById("login").hidden = false;
   document.getElementById("page").hidden = true;
   document.getElementById("nav").hidden = true;
+  document.getElementById("nav").replaceChildren();  // a session that ended shows no page links
+  document.getElementById("page").replaceChildren();
   document.getElementById("logout").hidden = true;
   document.getElementById("who").textContent = "";
 }
