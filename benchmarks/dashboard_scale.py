@@ -106,8 +106,8 @@ _ROLLUP_SOURCES = {  # table -> (its key columns, their expressions over spend_l
     "daily_key_spend": ("date, api_key, model", f"{_DAY}, api_key, model_group"),
     "daily_user_spend": ("date, user_id, model", f'{_DAY}, "user", model_group'),
     "daily_team_spend": ("date, team_id, model", f"{_DAY}, team_id, model_group"),
-    "daily_end_user_spend": ("date, end_user, model", f"{_DAY}, end_user, model_group"),
-    "daily_tag_spend": ("date, tag, model", f"{_DAY}, request_tags ->> 0, model_group"),  # one tag a row
+    "daily_end_user_totals": ("date, end_user", f"{_DAY}, end_user"),
+    "daily_tag_totals": ("date, tag", f"{_DAY}, request_tags ->> 0"),  # one tag a generated row
     "daily_model_spend": ("date, model", f"{_DAY}, model_group"),
     "daily_provider_spend": ("date, custom_llm_provider, model", f"{_DAY}, custom_llm_provider, model_group"),
 }
@@ -115,8 +115,6 @@ _NARROW = {  # narrow rollup -> (its source rollup, entity column)
     "daily_key_totals": ("daily_key_spend", "api_key"),
     "daily_user_totals": ("daily_user_spend", "user_id"),
     "daily_team_totals": ("daily_team_spend", "team_id"),
-    "daily_end_user_totals": ("daily_end_user_spend", "end_user"),
-    "daily_tag_totals": ("daily_tag_spend", "tag"),
 }
 
 

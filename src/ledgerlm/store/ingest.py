@@ -120,7 +120,8 @@ def daily_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[tuple[date
         ]
         for kind, entity in [*targets, *(("tag", tag) for tag in labels)]:
             if entity:
-                _add(sums[kind], (day, entity, model), vector)
+                if kind in ALL_DAILY_TABLES:  # the per-model splits (end users and tags have none)
+                    _add(sums[kind], (day, entity, model), vector)
                 if kind != "provider":  # the day x entity rollups without the model split
                     _add(sums[f"{kind}_totals"], (day, entity, ""), vector)
         _add(sums["model"], (day, model, ""), vector)

@@ -66,14 +66,14 @@ _DAILY_SOURCES = {
     "key": ("r", "api_key"),
     "user": ("r", '"user"'),
     "team": ("r", "team_id"),
-    "end_user": ("r", "end_user"),
-    "tag": ("t", "tag"),
     "model": ("r", "m"),
     "provider": ("r", "custom_llm_provider"),
+    "key_totals": ("r", "api_key"),
+    "user_totals": ("r", '"user"'),
+    "team_totals": ("r", "team_id"),
+    "end_user_totals": ("r", "end_user"),
+    "tag_totals": ("t", "tag"),
 }
-_DAILY_SOURCES.update(
-    {f"{kind}_totals": _DAILY_SOURCES[kind] for kind in ("key", "user", "team", "end_user", "tag")}
-)
 # totals table, its key column, the source entity expression, extra condition
 _TOTALS = (
     ("verification_tokens", "token", "r", "api_key", ""),

@@ -163,8 +163,6 @@ def _daily(name: str, entity: str, *, with_model: bool = True) -> sa.Table:
 daily_key_spend = _daily("daily_key_spend", "api_key")
 daily_user_spend = _daily("daily_user_spend", "user_id")
 daily_team_spend = _daily("daily_team_spend", "team_id")
-daily_end_user_spend = _daily("daily_end_user_spend", "end_user")
-daily_tag_spend = _daily("daily_tag_spend", "tag")
 daily_model_spend = _daily("daily_model_spend", "model", with_model=False)
 daily_provider_spend = _daily("daily_provider_spend", "custom_llm_provider")  # migration 0011 (dashboard)
 
@@ -172,14 +170,15 @@ DAILY_TABLES: dict[str, sa.Table] = {
     "key": daily_key_spend,
     "user": daily_user_spend,
     "team": daily_team_spend,
-    "end_user": daily_end_user_spend,
-    "tag": daily_tag_spend,
     "model": daily_model_spend,
     "provider": daily_provider_spend,
 }
+"""The per-model splits (day x entity x model) a restricted caller's "by model" view needs, and the
+model / provider rollups. Migration 0017 replaced ``daily_end_user_spend`` and ``daily_tag_spend``
+(nothing read their model split) by the day x entity tables below."""
 
-# migration 0017 (issue 21): the same rollups WITHOUT the model split (one row per UTC day x entity), so
-# the dashboard overview and the spend reports sum ~models-times fewer rows; kept by the same writer
+# migration 0017 (issue 21): rollups WITHOUT the model split (one row per UTC day x entity), so the
+# dashboard overview and the spend reports sum ~models-times fewer rows; kept by the same writer
 daily_key_totals = _daily("daily_key_totals", "api_key", with_model=False)
 daily_user_totals = _daily("daily_user_totals", "user_id", with_model=False)
 daily_team_totals = _daily("daily_team_totals", "team_id", with_model=False)

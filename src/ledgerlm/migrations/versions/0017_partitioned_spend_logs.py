@@ -6,6 +6,9 @@ Every database:
 * ``daily_key_totals``, ``daily_team_totals``, ``daily_user_totals``, ``daily_end_user_totals``,
   ``daily_tag_totals``: one row per UTC day x entity (the existing ``daily_*_spend`` tables split each
   entity by model too); back-filled from those tables, then kept by the spend writer.
+* ``daily_end_user_spend`` and ``daily_tag_spend`` (the per-model split of end users and tags: nothing
+  reads it, and every rollup costs the writer) are dropped once their day x entity tables are filled;
+  a downgrade rebuilds them from the spend rows still kept.
 * ``spend_log_ids`` (``request_id`` primary key, ``startTime``): used on PostgreSQL only (see below).
 
 PostgreSQL only:
@@ -60,9 +63,12 @@ _NARROW = {  # new table -> (source table, entity column)
     "daily_end_user_totals": ("daily_end_user_spend", "end_user"),
     "daily_tag_totals": ("daily_tag_spend", "tag"),
 }
+_REPLACED = ("daily_end_user_spend", "daily_tag_spend")
 _ROLLUPS = (
     *_NARROW,
-    *(source for source, _ in _NARROW.values()),
+    "daily_key_spend",
+    "daily_user_spend",
+    "daily_team_spend",
     "daily_model_spend",
     "daily_provider_spend",
 )
@@ -129,8 +135,54 @@ def _convert(bind: sa.Connection, table: str, key: tuple[str, ...], partitioned:
         op.execute(definition)
 
 
+def _split_table(name: str, entity: str) -> None:
+    op.create_table(
+        name,
+        sa.Column("date", sa.Date, nullable=False),
+        sa.Column(entity, sa.String(255), nullable=False),
+        sa.Column("model", sa.String(255), nullable=False),
+        sa.Column("spend", Money, nullable=False, server_default="0"),
+        *(sa.Column(column, sa.BigInteger, nullable=False, server_default="0") for column in _COUNTS),
+        sa.PrimaryKeyConstraint("date", entity, "model", name=op.f(f"pk_{name}")),
+    )
+
+
+def _rebuild_replaced(bind: sa.Connection) -> None:
+    """Downgrade: the per-model split of end users and tags again, from the spend rows still kept."""
+    day = (
+        "(\"startTime\" AT TIME ZONE 'UTC')::date"
+        if bind.dialect.name == "postgresql"
+        else 'date("startTime")'
+    )
+    request = "strpos(s.request_id, '~attempt-') = 0"  # an earlier attempt counts spend, not a request
+    if bind.dialect.name != "postgresql":
+        request = "instr(s.request_id, '~attempt-') = 0"
+    sums = (
+        f"COALESCE(SUM(spend), 0), SUM(CASE WHEN {request} THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {request} AND status = 'success' THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {request} AND status = 'failure' THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {request} AND spend IS NULL THEN 1 ELSE 0 END), "
+        + ", ".join(f"SUM({name})" for name in _COUNTS[4:])
+    )
+    model = "COALESCE(NULLIF(model_group, ''), model)"
+    _split_table("daily_end_user_spend", "end_user")
+    op.execute(
+        f"INSERT INTO daily_end_user_spend (date, end_user, model, spend, {', '.join(_COUNTS)}) "
+        f"SELECT {day}, end_user, {model}, {sums} FROM spend_logs s WHERE COALESCE(end_user, '') <> '' "
+        f"GROUP BY {day}, end_user, {model}"
+    )
+    _split_table("daily_tag_spend", "tag")
+    op.execute(
+        f"INSERT INTO daily_tag_spend (date, tag, model, spend, {', '.join(_COUNTS)}) "
+        f"SELECT {day}, t.tag, {model}, {sums} FROM spend_logs s JOIN spend_log_tags t "
+        f"ON t.request_id = s.request_id GROUP BY {day}, t.tag, {model}"
+    )
+
+
 def upgrade() -> None:
     _create_narrow()
+    for table in _REPLACED:
+        op.drop_table(table)
     op.create_table(
         "spend_log_ids",
         sa.Column("request_id", sa.String(255), nullable=False),
@@ -157,5 +209,6 @@ def downgrade() -> None:
         for table in _ROLLUPS:
             op.execute(f"ALTER TABLE {table} RESET (fillfactor)")
     op.drop_table("spend_log_ids")
+    _rebuild_replaced(bind)
     for table in _NARROW:
         op.drop_table(table)
