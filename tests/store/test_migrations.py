@@ -151,3 +151,43 @@ async def test_money_columns_of_an_older_database_become_exact(fresh_database: D
             assert expected <= set(found) and all(found[k] is None for k in expected)
     finally:
         await engine.dispose()
+
+
+def _downgrade(sync_connection: Any, revision: str) -> None:
+    from alembic import command
+
+    from ledgerlm.store.migrate import alembic_config
+
+    config = alembic_config()
+    config.attributes["connection"] = sync_connection
+    command.downgrade(config, revision)
+
+
+async def test_partitioning_revision_downgrades_and_upgrades_with_the_rows(fresh_database: Database) -> None:
+    """Revision 0017 down and up again keeps every spend row; the per-model split of end users is
+    rebuilt from the rows on the way down; PostgreSQL's spend_logs is plain, then partitioned again."""
+    from .helpers import ingest
+
+    engine = fresh_database.engine()
+    postgres = fresh_database.kind == "postgresql"
+    kind = "SELECT relkind::text FROM pg_class WHERE oid = to_regclass('spend_logs')"
+    try:
+        await migrate_async(engine)
+        written = await ingest(engine, rows(3, end_user="eu-down"))
+        async with engine.begin() as conn:
+            await conn.run_sync(_downgrade, "0013")
+        async with engine.connect() as conn:
+            if postgres:
+                assert (await conn.exec_driver_sql(kind)).scalar() == "r"
+            split = await conn.exec_driver_sql(
+                "SELECT SUM(api_requests) FROM daily_end_user_spend WHERE end_user = 'eu-down'"
+            )
+            assert split.scalar() == 3
+        await migrate_async(engine)
+        async with engine.connect() as conn:
+            if postgres:
+                assert (await conn.exec_driver_sql(kind)).scalar() == "p"
+        assert await count_rows(engine, spend_logs.c.request_id.in_(written)) == 3
+        assert await ingest(engine, rows(1)) != []  # the writer works on the rebuilt tables
+    finally:
+        await engine.dispose()

@@ -149,14 +149,10 @@ def _split_table(name: str, entity: str) -> None:
 
 def _rebuild_replaced(bind: sa.Connection) -> None:
     """Downgrade: the per-model split of end users and tags again, from the spend rows still kept."""
-    day = (
-        "(\"startTime\" AT TIME ZONE 'UTC')::date"
-        if bind.dialect.name == "postgresql"
-        else 'date("startTime")'
-    )
+    day = "(s.\"startTime\" AT TIME ZONE 'UTC')::date"
     request = "strpos(s.request_id, '~attempt-') = 0"  # an earlier attempt counts spend, not a request
     if bind.dialect.name != "postgresql":
-        request = "instr(s.request_id, '~attempt-') = 0"
+        day, request = 'date(s."startTime")', "instr(s.request_id, '~attempt-') = 0"
     sums = (
         f"COALESCE(SUM(spend), 0), SUM(CASE WHEN {request} THEN 1 ELSE 0 END), "
         f"SUM(CASE WHEN {request} AND status = 'success' THEN 1 ELSE 0 END), "
