@@ -33,7 +33,7 @@ from ledgerlm.store import dashboard, partitions, pg_copy
 from ledgerlm.store.migrate import migrate_async
 from ledgerlm.store.spend_log import SpendLog
 from ledgerlm.store.spend_queries import LogFilter
-from ledgerlm.store.tables import COUNTER_COLUMNS, TOKEN_COLUMNS
+from ledgerlm.store.tables import COUNTER_COLUMNS, DAILY_TOTAL_TABLES, TOKEN_COLUMNS, WEEKLY_TOTAL_TABLES
 
 BASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 LOAD_BATCH = 1_000_000
@@ -140,6 +140,21 @@ async def _drop_indexes(engine: AsyncEngine) -> list[str]:
     return definitions
 
 
+async def weekly_rollups(engine: AsyncEngine) -> None:
+    """The ISO week x entity rollups from the day x entity ones (``INSERT ... SELECT ... GROUP BY``)."""
+    sums = ", ".join(f"SUM({name})" for name in ("spend", *COUNTER_COLUMNS))
+    week = "date_trunc('week', date)::date"
+    for kind, weekly in WEEKLY_TOTAL_TABLES.items():
+        daily = DAILY_TOTAL_TABLES[kind]
+        entity = list(daily.primary_key.columns)[1].name
+        await _sql(
+            engine,
+            weekly.name,
+            f"INSERT INTO {weekly.name} (date, {entity}, {_COUNTS}) SELECT {week}, {entity}, {sums} "
+            f"FROM {daily.name} GROUP BY {week}, {entity}",
+        )
+
+
 async def load(engine: AsyncEngine, rows: int, days: int) -> float:
     """Generate ``rows`` spend rows in SQL (``generate_series``, no row-by-row client work): rows,
     tag rows, request ids, then every rollup with ``INSERT ... SELECT ... GROUP BY``; rows per second."""
@@ -187,6 +202,7 @@ async def load(engine: AsyncEngine, rows: int, days: int) -> float:
             f"INSERT INTO {table} (date, {entity}, {_COUNTS}) SELECT date, {entity}, {sums} FROM {source} "
             f"GROUP BY date, {entity}",
         )
+    await weekly_rollups(engine)
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.exec_driver_sql("VACUUM ANALYZE")

@@ -3,8 +3,10 @@
 * ``overview(engine, OverviewQuery(...))``: totals, a per-day series and the top groups of one
   dimension for ``[start, end]`` (inclusive UTC dates), read ONLY from the daily rollup tables (kept
   by the spend writer in the same transaction as the rows), each time the narrowest one: day x entity
-  (``DAILY_TOTAL_TABLES``) for totals and groups, the per-model split (``DAILY_TABLES``) only for a
-  restricted caller's "model" groups; so its cost grows with days x entities, never with calls.
+  (``DAILY_TOTAL_TABLES``) for totals and the daily chart; groups by entity read the FULL ISO weeks of
+  the range from the week x entity tables (``WEEKLY_TOTAL_TABLES``) and only the edge days from the
+  daily ones (``week_tiers``); the per-model split (``DAILY_TABLES``) only for a restricted caller's
+  "model" groups. So its cost grows with weeks x entities, never with calls.
 * ``log_page(engine, LogFilter, Visible, limit, cursor)``: spend log rows newest first
   (``startTime`` desc, ``request_id`` asc) after an opaque ``cursor`` (keyset pagination on the
   ``startTime`` and ``(entity, startTime)`` indexes; never ``OFFSET``), and the next cursor.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -30,6 +32,7 @@ from ledgerlm.store.tables import (
     COUNTER_COLUMNS,
     DAILY_TABLES,
     DAILY_TOTAL_TABLES,
+    WEEKLY_TOTAL_TABLES,
     spend_adjustments,
     spend_log_ids,
     spend_logs,
@@ -85,7 +88,7 @@ class OverviewQuery:
     top: int = 50
 
 
-def _sums(table: sa.Table) -> list[sa.ColumnElement[Any]]:
+def _sums(table: Any) -> list[sa.ColumnElement[Any]]:
     return [
         sa.func.coalesce(sa.func.sum(table.c.spend), 0).label("spend"),
         *(sa.func.coalesce(sa.func.sum(table.c[name]), 0).label(name) for name in COUNTER_COLUMNS),
@@ -96,9 +99,13 @@ def _entity(table: sa.Table) -> sa.ColumnElement[Any]:
     return table.c[list(table.primary_key.columns)[1].name]
 
 
-def _restricted(query: OverviewQuery, table: sa.Table, kind: str) -> list[sa.ColumnElement[bool]]:
-    """Date range and visibility conditions on rollup ``table`` (of kind ``kind``)."""
-    out = [table.c.date >= query.start, table.c.date <= query.end]
+def _restricted(
+    query: OverviewQuery, table: sa.Table, kind: str, period: tuple[date, date] | None = None
+) -> list[sa.ColumnElement[bool]]:
+    """Date range (``period``, default the query's) and visibility conditions on rollup ``table``
+    (of kind ``kind``)."""
+    low, high = period or (query.start, query.end)
+    out = [table.c.date >= low, table.c.date <= high]
     base = query.visible.base()
     if base is None or base[0] == kind:
         ids = () if base is None else sorted(base[1])
@@ -156,17 +163,50 @@ async def overview(engine: AsyncEngine, query: OverviewQuery) -> Row:
     return {"totals": total_row, "daily": days, "groups": groups}
 
 
+def week_tiers(start: date, end: date) -> tuple[list[tuple[date, date]], tuple[date, date] | None]:
+    """Split inclusive ``[start, end]`` into the edge days read from the daily rollups and the FULL ISO
+    weeks inside it, read from the weekly ones: ``([(first day, last day), ...], (first Monday, last
+    Monday) | None)``."""
+    monday = start + timedelta(days=-start.weekday() % 7)
+    last = end - timedelta(days=(end.weekday() + 1) % 7)  # the last Sunday on or before end
+    if monday + timedelta(days=6) > last:
+        return [(start, end)], None
+    edges = [(start, monday - timedelta(days=1))] if start < monday else []
+    edges += [(last + timedelta(days=1), end)] if last < end else []
+    return edges, (monday, last - timedelta(days=6))
+
+
+def _group_parts(query: OverviewQuery, table: sa.Table, column: str, kind: str) -> list[sa.Select[Any]]:
+    """The rows to group: the daily rollup for the edge days, the weekly one for the full weeks
+    (when ``kind`` has one), each restricted to what the caller may read."""
+    weekly = WEEKLY_TOTAL_TABLES.get(kind) if table is DAILY_TOTAL_TABLES.get(kind) else None
+    edges, weeks = week_tiers(query.start, query.end) if weekly is not None else ([], None)
+    if weekly is None or weeks is None:
+        edges = [(query.start, query.end)]
+    parts = []
+    for source, periods in ((table, edges), (weekly, [weeks] if weeks else [])):
+        for period in periods:
+            assert source is not None
+            columns = [
+                source.c[column].label("group"),
+                source.c.spend,
+                *(source.c[n] for n in COUNTER_COLUMNS),
+            ]
+            parts.append(sa.select(*columns).where(*_restricted(query, source, kind, period)))
+    return parts
+
+
 async def _groups(conn: Any, query: OverviewQuery) -> list[Row] | None:
     source = dimension_source(query.dimension, query.visible)
     if source is None:
         return None
     table, column, kind = source
-    group = table.c[column]
+    parts = _group_parts(query, table, column, kind)
+    rows = (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery()
     statement = (
-        sa.select(group.label("group"), *_sums(table))
-        .where(*_restricted(query, table, kind))
-        .group_by(group)
-        .order_by(sa.desc("spend"), group)
+        sa.select(rows.c.group, *_sums(rows))
+        .group_by(rows.c.group)
+        .order_by(sa.desc("spend"), rows.c.group)
         .limit(query.top)
     )
     return [_clean(dict(r)) for r in (await conn.execute(statement)).mappings()]

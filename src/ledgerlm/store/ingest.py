@@ -25,7 +25,7 @@ import decimal
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -122,8 +122,9 @@ def daily_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[tuple[date
             if entity:
                 if kind in ALL_DAILY_TABLES:  # the per-model splits (end users and tags have none)
                     _add(sums[kind], (day, entity, model), vector)
-                if kind != "provider":  # the day x entity rollups without the model split
+                if kind != "provider":  # the day x entity and ISO week x entity rollups
                     _add(sums[f"{kind}_totals"], (day, entity, ""), vector)
+                    _add(sums[f"{kind}_weekly"], (day - timedelta(days=day.weekday()), entity, ""), vector)
         _add(sums["model"], (day, model, ""), vector)
     names = ("spend", *COUNTER_COLUMNS)
     return {

@@ -73,6 +73,11 @@ _DAILY_SOURCES = {
     "team_totals": ("r", "team_id"),
     "end_user_totals": ("r", "end_user"),
     "tag_totals": ("t", "tag"),
+    "key_weekly": ("r", "api_key"),
+    "user_weekly": ("r", '"user"'),
+    "team_weekly": ("r", "team_id"),
+    "end_user_weekly": ("r", "end_user"),
+    "tag_weekly": ("t", "tag"),
 }
 # totals table, its key column, the source entity expression, extra condition
 _TOTALS = (
@@ -88,7 +93,8 @@ def _daily_cte(kind: str) -> str:
     table = ALL_DAILY_TABLES[kind]
     keys = [column.name for column in table.primary_key.columns]
     source, entity = _DAILY_SOURCES[kind]
-    group = ["day", entity, "m"] if "model" in keys and kind != "model" else ["day", entity]
+    period = "week" if kind.endswith("_weekly") else "day"
+    group = [period, entity, "m"] if "model" in keys and kind != "model" else [period, entity]
     updates = ", ".join(f"{name} = {table.name}.{name} + EXCLUDED.{name}" for name in _COUNTERS)
     return (
         f"d_{kind} AS (INSERT INTO {table.name} ({', '.join(keys)}, {', '.join(_COUNTERS)}) "
@@ -118,6 +124,7 @@ def build_statement(daily_kinds: tuple[str, ...] = tuple(ALL_DAILY_TABLES)) -> s
         "WHERE request_id IN (SELECT request_id FROM ids) "
         f'ON CONFLICT (request_id, "startTime") DO NOTHING RETURNING {_RETURNED})',
         "r AS (SELECT ins.*, (\"startTime\" AT TIME ZONE 'UTC')::date AS day, "
+        "date_trunc('week', \"startTime\" AT TIME ZONE 'UTC')::date AS week, "
         "COALESCE(NULLIF(model_group, ''), model) AS m FROM ins)",
         "t AS (SELECT r.*, tag FROM r CROSS JOIN LATERAL jsonb_array_elements_text(r.request_tags) AS tag)",
         'tag_rows AS (INSERT INTO spend_log_tags (request_id, tag, "startTime") '

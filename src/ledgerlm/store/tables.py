@@ -184,6 +184,7 @@ daily_user_totals = _daily("daily_user_totals", "user_id", with_model=False)
 daily_team_totals = _daily("daily_team_totals", "team_id", with_model=False)
 daily_end_user_totals = _daily("daily_end_user_totals", "end_user", with_model=False)
 daily_tag_totals = _daily("daily_tag_totals", "tag", with_model=False)
+sa.Index("ix_daily_key_totals_api_key_date", daily_key_totals.c.api_key, daily_key_totals.c.date)
 
 DAILY_TOTAL_TABLES: dict[str, sa.Table] = {
     "key": daily_key_totals,
@@ -195,11 +196,29 @@ DAILY_TOTAL_TABLES: dict[str, sa.Table] = {
 }
 """Per kind, the NARROWEST rollup (day x entity): what totals and per-entity groups read."""
 
+# migration 0017: the same per ISO week (``date`` is the week's Monday, UTC): a 30-day overview of 5,000
+# end users sums ~4 weekly rows and the edge days per entity instead of 30 daily rows
+weekly_key_totals = _daily("weekly_key_totals", "api_key", with_model=False)
+weekly_user_totals = _daily("weekly_user_totals", "user_id", with_model=False)
+weekly_team_totals = _daily("weekly_team_totals", "team_id", with_model=False)
+weekly_end_user_totals = _daily("weekly_end_user_totals", "end_user", with_model=False)
+weekly_tag_totals = _daily("weekly_tag_totals", "tag", with_model=False)
+
+WEEKLY_TOTAL_TABLES: dict[str, sa.Table] = {
+    "key": weekly_key_totals,
+    "user": weekly_user_totals,
+    "team": weekly_team_totals,
+    "end_user": weekly_end_user_totals,
+    "tag": weekly_tag_totals,
+}
+"""Per kind, the ISO-week x entity rollup (``date``: the Monday): full weeks of a range read it."""
+
 ALL_DAILY_TABLES: dict[str, sa.Table] = {
     **DAILY_TABLES,
     **{f"{kind}_totals": table for kind, table in DAILY_TOTAL_TABLES.items() if kind != "model"},
+    **{f"{kind}_weekly": table for kind, table in WEEKLY_TOTAL_TABLES.items()},
 }
-"""Every rollup the spend writer keeps, by kind (``key``, ..., ``key_totals``, ...)."""
+"""Every rollup the spend writer keeps, by kind (``key``, ..., ``key_totals``, ..., ``key_weekly``)."""
 
 # migration 0017: PostgreSQL partitions ``spend_logs`` by UTC day, so its primary key becomes
 # (request_id, startTime); this un-partitioned table keeps a request id unique ACROSS days (the

@@ -6,6 +6,9 @@ Every database:
 * ``daily_key_totals``, ``daily_team_totals``, ``daily_user_totals``, ``daily_end_user_totals``,
   ``daily_tag_totals``: one row per UTC day x entity (the existing ``daily_*_spend`` tables split each
   entity by model too); back-filled from those tables, then kept by the spend writer.
+* ``weekly_key_totals``, ``weekly_team_totals``, ``weekly_user_totals``, ``weekly_end_user_totals``,
+  ``weekly_tag_totals``: the same per ISO week (``date`` = its Monday), back-filled from the day x
+  entity tables; an index ``(api_key, date)`` on ``daily_key_totals`` (a team admin's keys).
 * ``daily_end_user_spend`` and ``daily_tag_spend`` (the per-model split of end users and tags: nothing
   reads it, and every rollup costs the writer) are dropped once their day x entity tables are filled;
   a downgrade rebuilds them from the spend rows still kept.
@@ -66,6 +69,7 @@ _NARROW = {  # new table -> (source table, entity column)
 _REPLACED = ("daily_end_user_spend", "daily_tag_spend")
 _ROLLUPS = (
     *_NARROW,
+    *(table.replace("daily_", "weekly_") for table in _NARROW),
     "daily_key_spend",
     "daily_user_spend",
     "daily_team_spend",
@@ -91,6 +95,30 @@ def _create_narrow() -> None:
             f"INSERT INTO {table} (date, {entity}, spend, {', '.join(_COUNTS)}) "
             f"SELECT date, {entity}, {sums} FROM {source} GROUP BY date, {entity}"
         )
+
+
+def _create_weekly(bind: sa.Connection) -> None:
+    sums = ", ".join(["SUM(spend)", *(f"SUM({name})" for name in _COUNTS)])
+    week = (
+        "date_trunc('week', date)::date"
+        if bind.dialect.name == "postgresql"
+        else "date(date, 'weekday 0', '-6 days')"
+    )
+    for daily, (_, entity) in _NARROW.items():
+        table = daily.replace("daily_", "weekly_")
+        op.create_table(
+            table,
+            sa.Column("date", sa.Date, nullable=False),
+            sa.Column(entity, sa.String(255), nullable=False),
+            sa.Column("spend", Money, nullable=False, server_default="0"),
+            *(sa.Column(name, sa.BigInteger, nullable=False, server_default="0") for name in _COUNTS),
+            sa.PrimaryKeyConstraint("date", entity, name=op.f(f"pk_{table}")),
+        )
+        op.execute(
+            f"INSERT INTO {table} (date, {entity}, spend, {', '.join(_COUNTS)}) "
+            f"SELECT {week}, {entity}, {sums} FROM {daily} GROUP BY {week}, {entity}"
+        )
+    op.create_index("ix_daily_key_totals_api_key_date", "daily_key_totals", ["api_key", "date"])
 
 
 def _partition_sql(table: str, day: date) -> str:
@@ -177,6 +205,7 @@ def _rebuild_replaced(bind: sa.Connection) -> None:
 
 def upgrade() -> None:
     _create_narrow()
+    _create_weekly(op.get_bind())
     for table in _REPLACED:
         op.drop_table(table)
     op.create_table(
@@ -207,4 +236,5 @@ def downgrade() -> None:
     op.drop_table("spend_log_ids")
     _rebuild_replaced(bind)
     for table in _NARROW:
+        op.drop_table(table.replace("daily_", "weekly_"))
         op.drop_table(table)
