@@ -176,40 +176,48 @@ def week_tiers(start: date, end: date) -> tuple[list[tuple[date, date]], tuple[d
     return edges, (monday, last - timedelta(days=6))
 
 
-def _group_parts(query: OverviewQuery, table: sa.Table, column: str, kind: str) -> list[sa.Select[Any]]:
+def _group_parts(
+    query: OverviewQuery, source: tuple[sa.Table, str, str], only: list[Any] | None = None
+) -> list[sa.Select[Any]]:
     """The rows to group: the daily rollup for the edge days, the weekly one for the full weeks
-    (when ``kind`` has one), each restricted to what the caller may read."""
+    (when the kind has one), each restricted to what the caller may read (and to ``only`` groups)."""
+    table, column, kind = source
     weekly = WEEKLY_TOTAL_TABLES.get(kind) if table is DAILY_TOTAL_TABLES.get(kind) else None
     edges, weeks = week_tiers(query.start, query.end) if weekly is not None else ([], None)
     if weekly is None or weeks is None:
         edges = [(query.start, query.end)]
     parts = []
-    for source, periods in ((table, edges), (weekly, [weeks] if weeks else [])):
+    for rollup, periods in ((table, edges), (weekly, [weeks] if weeks else [])):
         for period in periods:
-            assert source is not None
-            columns = [
-                source.c[column].label("group"),
-                source.c.spend,
-                *(source.c[n] for n in COUNTER_COLUMNS),
-            ]
-            parts.append(sa.select(*columns).where(*_restricted(query, source, kind, period)))
+            assert rollup is not None
+            counters = [rollup.c.spend, *(rollup.c[name] for name in COUNTER_COLUMNS)]
+            where = _restricted(query, rollup, kind, period)
+            if only is not None:
+                where.append(rollup.c[column].in_(only))
+            parts.append(sa.select(rollup.c[column].label("group"), *counters).where(*where))
     return parts
 
 
+def _union(parts: list[sa.Select[Any]]) -> Any:
+    return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery()
+
+
 async def _groups(conn: Any, query: OverviewQuery) -> list[Row] | None:
+    """The top ``query.top`` groups by spend: first the ranking (one sum per group), then every sum
+    of those groups only (a second, small query)."""
     source = dimension_source(query.dimension, query.visible)
     if source is None:
         return None
-    table, column, kind = source
-    parts = _group_parts(query, table, column, kind)
-    rows = (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery()
-    statement = (
-        sa.select(rows.c.group, *_sums(rows))
-        .group_by(rows.c.group)
-        .order_by(sa.desc("spend"), rows.c.group)
-        .limit(query.top)
-    )
-    return [_clean(dict(r)) for r in (await conn.execute(statement)).mappings()]
+    ranked = _union(_group_parts(query, source))
+    spend = sa.func.coalesce(sa.func.sum(ranked.c.spend), 0)
+    ranking = sa.select(ranked.c.group).group_by(ranked.c.group).order_by(spend.desc(), ranked.c.group)
+    top = [row[0] for row in await conn.execute(ranking.limit(query.top))]
+    if not top:
+        return []
+    rows = _union(_group_parts(query, source, top))
+    statement = sa.select(rows.c.group, *_sums(rows)).group_by(rows.c.group)
+    found = {row["group"]: _clean(dict(row)) for row in (await conn.execute(statement)).mappings()}
+    return [found[group] for group in top]
 
 
 # -- logs ------------------------------------------------------------------------------------------
