@@ -124,7 +124,9 @@ def daily_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[tuple[date
                     _add(sums[kind], (day, entity, model), vector)
                 if kind != "provider":  # the day x entity and ISO week x entity rollups
                     _add(sums[f"{kind}_totals"], (day, entity, ""), vector)
-                    _add(sums[f"{kind}_weekly"], (day - timedelta(days=day.weekday()), entity, ""), vector)
+                    if f"{kind}_weekly" in ALL_DAILY_TABLES:
+                        monday = day - timedelta(days=day.weekday())
+                        _add(sums[f"{kind}_weekly"], (monday, entity, ""), vector)
         _add(sums["model"], (day, model, ""), vector)
     names = ("spend", *COUNTER_COLUMNS)
     return {

@@ -75,9 +75,7 @@ _DAILY_SOURCES = {
     "tag_totals": ("t", "tag"),
     "key_weekly": ("r", "api_key"),
     "user_weekly": ("r", '"user"'),
-    "team_weekly": ("r", "team_id"),
     "end_user_weekly": ("r", "end_user"),
-    "tag_weekly": ("t", "tag"),
 }
 # totals table, its key column, the source entity expression, extra condition
 _TOTALS = (

@@ -6,9 +6,9 @@ Every database:
 * ``daily_key_totals``, ``daily_team_totals``, ``daily_user_totals``, ``daily_end_user_totals``,
   ``daily_tag_totals``: one row per UTC day x entity (the existing ``daily_*_spend`` tables split each
   entity by model too); back-filled from those tables, then kept by the spend writer.
-* ``weekly_key_totals``, ``weekly_team_totals``, ``weekly_user_totals``, ``weekly_end_user_totals``,
-  ``weekly_tag_totals``: the same per ISO week (``date`` = its Monday), back-filled from the day x
-  entity tables; an index ``(api_key, date)`` on ``daily_key_totals`` (a team admin's keys).
+* ``weekly_key_totals``, ``weekly_user_totals``, ``weekly_end_user_totals``: the same per ISO week
+  (``date`` = its Monday), back-filled from the day x entity tables; an index ``(api_key, date)`` on
+  ``daily_key_totals`` (a team admin's keys).
 * ``daily_end_user_spend`` and ``daily_tag_spend`` (the per-model split of end users and tags: nothing
   reads it, and every rollup costs the writer) are dropped once their day x entity tables are filled;
   a downgrade rebuilds them from the spend rows still kept.
@@ -66,10 +66,11 @@ _NARROW = {  # new table -> (source table, entity column)
     "daily_end_user_totals": ("daily_end_user_spend", "end_user"),
     "daily_tag_totals": ("daily_tag_spend", "tag"),
 }
+_WEEKLY = ("daily_key_totals", "daily_user_totals", "daily_end_user_totals")  # entities by thousands
 _REPLACED = ("daily_end_user_spend", "daily_tag_spend")
 _ROLLUPS = (
     *_NARROW,
-    *(table.replace("daily_", "weekly_") for table in _NARROW),
+    *(table.replace("daily_", "weekly_") for table in _WEEKLY),
     "daily_key_spend",
     "daily_user_spend",
     "daily_team_spend",
@@ -105,6 +106,8 @@ def _create_weekly(bind: sa.Connection) -> None:
         else "date(date, 'weekday 0', '-6 days')"
     )
     for daily, (_, entity) in _NARROW.items():
+        if daily not in _WEEKLY:
+            continue
         table = daily.replace("daily_", "weekly_")
         op.create_table(
             table,
@@ -235,6 +238,7 @@ def downgrade() -> None:
             op.execute(f"ALTER TABLE {table} RESET (fillfactor)")
     op.drop_table("spend_log_ids")
     _rebuild_replaced(bind)
-    for table in _NARROW:
+    for table in _WEEKLY:
         op.drop_table(table.replace("daily_", "weekly_"))
+    for table in _NARROW:
         op.drop_table(table)
