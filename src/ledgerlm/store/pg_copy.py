@@ -41,14 +41,15 @@ _RETURNED = ", ".join(
     if name not in ("metadata", "messages", "response", "api_base", "requester_ip_address", "call_uid")
 )
 # an earlier attempt of a routed request (ledgerlm.record.ATTEMPT_MARK) counts spend, not a request
+# (computed once per row in the ``r`` CTE as ``is_req``, then read by every rollup)
 _REQUEST = f"strpos(request_id, '{ATTEMPT_MARK}') = 0"
 _SUMS = ", ".join(
     [
         "COALESCE(SUM(spend), 0)",
-        f"COUNT(*) FILTER (WHERE {_REQUEST})",
-        f"COUNT(*) FILTER (WHERE {_REQUEST} AND status = 'success')",
-        f"COUNT(*) FILTER (WHERE {_REQUEST} AND status = 'failure')",
-        f"COUNT(*) FILTER (WHERE {_REQUEST} AND spend IS NULL)",
+        "COUNT(*) FILTER (WHERE is_req)",
+        "COUNT(*) FILTER (WHERE is_req AND status = 'success')",
+        "COUNT(*) FILTER (WHERE is_req AND status = 'failure')",
+        "COUNT(*) FILTER (WHERE is_req AND spend IS NULL)",
         *(f"COALESCE(SUM({name}), 0)" for name in TOKEN_COLUMNS),
     ]
 )
@@ -123,7 +124,7 @@ def build_statement(daily_kinds: tuple[str, ...] = tuple(ALL_DAILY_TABLES)) -> s
         f'ON CONFLICT (request_id, "startTime") DO NOTHING RETURNING {_RETURNED})',
         "r AS (SELECT ins.*, (\"startTime\" AT TIME ZONE 'UTC')::date AS day, "
         "date_trunc('week', \"startTime\" AT TIME ZONE 'UTC')::date AS week, "
-        "COALESCE(NULLIF(model_group, ''), model) AS m FROM ins)",
+        f"COALESCE(NULLIF(model_group, ''), model) AS m, {_REQUEST} AS is_req FROM ins)",
         "t AS (SELECT r.*, tag FROM r CROSS JOIN LATERAL jsonb_array_elements_text(r.request_tags) AS tag)",
         'tag_rows AS (INSERT INTO spend_log_tags (request_id, tag, "startTime") '
         'SELECT request_id, tag, "startTime" FROM t)',
