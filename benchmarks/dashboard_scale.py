@@ -26,20 +26,22 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ledgerlm.store import dashboard, pg_copy
+from ledgerlm.store import dashboard, partitions, pg_copy
 from ledgerlm.store.migrate import migrate_async
 from ledgerlm.store.spend_log import SpendLog
 from ledgerlm.store.spend_queries import LogFilter
+from ledgerlm.store.tables import COUNTER_COLUMNS, DAILY_TOTAL_TABLES, TOKEN_COLUMNS, WEEKLY_TOTAL_TABLES
 
 BASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
-LOAD_BATCH = 200_000
+LOAD_BATCH = 1_000_000
 KEYS, TEAMS, USERS, END_USERS, MODELS, TAGS = 2000, 100, 1000, 5000, 12, 20
 PROVIDERS = ("openai", "anthropic", "gemini")
 
 _ROWS_SQL = """
-INSERT INTO {staging} (request_id, call_type, api_key, spend, prompt_tokens, completion_tokens, total_tokens,
+INSERT INTO spend_logs (request_id, call_type, api_key, spend, prompt_tokens, completion_tokens, total_tokens,
   cache_read_input_tokens, cache_creation_input_tokens, reasoning_tokens, "startTime", "endTime", model,
   model_group, custom_llm_provider, "user", team_id, end_user, request_tags, metadata, cache_hit, status,
   call_uid)
@@ -90,39 +92,126 @@ async def _entities(engine: AsyncEngine) -> None:
         )
 
 
+_INDEXES = (
+    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = '{}'"
+)
+_SUMS = (
+    "COALESCE(SUM(spend), 0), COUNT(*), COUNT(*) FILTER (WHERE status = 'success'), "
+    "COUNT(*) FILTER (WHERE status = 'failure'), COUNT(*) FILTER (WHERE spend IS NULL), "
+    + ", ".join(f"SUM({name})" for name in TOKEN_COLUMNS)
+)
+_COUNTS = ", ".join(["spend", *COUNTER_COLUMNS])
+_DAY = "(\"startTime\" AT TIME ZONE 'UTC')::date"
+_ROLLUP_SOURCES = {  # table -> (its key columns, their expressions over spend_logs ``s`` / tags ``t``)
+    "daily_key_spend": ("date, api_key, model", f"{_DAY}, api_key, model_group"),
+    "daily_user_spend": ("date, user_id, model", f'{_DAY}, "user", model_group'),
+    "daily_team_spend": ("date, team_id, model", f"{_DAY}, team_id, model_group"),
+    "daily_end_user_totals": ("date, end_user", f"{_DAY}, end_user"),
+    "daily_tag_totals": ("date, tag", f"{_DAY}, request_tags ->> 0"),  # one tag a generated row
+    "daily_model_spend": ("date, model", f"{_DAY}, model_group"),
+    "daily_provider_spend": ("date, custom_llm_provider, model", f"{_DAY}, custom_llm_provider, model_group"),
+}
+_NARROW = {  # narrow rollup -> (its source rollup, entity column)
+    "daily_key_totals": ("daily_key_spend", "api_key"),
+    "daily_user_totals": ("daily_user_spend", "user_id"),
+    "daily_team_totals": ("daily_team_spend", "team_id"),
+}
+
+
+async def _sql(engine: AsyncEngine, label: str, *statements: str) -> None:
+    started = time.perf_counter()
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+        await conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+        for statement in statements:
+            await conn.exec_driver_sql(statement)
+    print(f"  {label}: {time.perf_counter() - started:.1f} s", flush=True)
+
+
+async def _drop_indexes(engine: AsyncEngine) -> list[str]:
+    """Drop the secondary indexes of the raw tables (rebuilt after the load: faster than keeping them)."""
+    definitions = []
+    async with engine.begin() as conn:
+        for table in ("spend_logs", "spend_log_tags"):
+            for name, definition in (await conn.exec_driver_sql(_INDEXES.format(table))).all():
+                if not name.startswith("pk_"):
+                    definitions.append(definition.replace(" ON ONLY ", " ON "))
+                    await conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    return definitions
+
+
+async def weekly_rollups(engine: AsyncEngine) -> None:
+    """The ISO week x entity rollups from the day x entity ones (``INSERT ... SELECT ... GROUP BY``)."""
+    sums = ", ".join(f"SUM({name})" for name in ("spend", *COUNTER_COLUMNS))
+    week = "date_trunc('week', date)::date"
+    for kind, weekly in WEEKLY_TOTAL_TABLES.items():
+        daily = DAILY_TOTAL_TABLES[kind]
+        entity = list(daily.primary_key.columns)[1].name
+        await _sql(
+            engine,
+            weekly.name,
+            f"INSERT INTO {weekly.name} (date, {entity}, {_COUNTS}) SELECT {week}, {entity}, {sums} "
+            f"FROM {daily.name} GROUP BY {week}, {entity}",
+        )
+
+
 async def load(engine: AsyncEngine, rows: int, days: int) -> float:
-    """Insert ``rows`` spend rows through the writer's ingest statement; rows per second."""
+    """Generate ``rows`` spend rows in SQL (``generate_series``, no row-by-row client work): rows,
+    tag rows, request ids, then every rollup with ``INSERT ... SELECT ... GROUP BY``; rows per second."""
     end = datetime.now(UTC).replace(microsecond=0)
     started = time.perf_counter()
+    day = (end - timedelta(days=days + 1)).date()
+    async with engine.begin() as conn:
+        while day <= end.date() + timedelta(days=3):
+            for table in partitions.PARTITIONED:
+                await conn.exec_driver_sql(partitions.create_sql(table, day))
+            day += timedelta(days=1)
+    definitions = await _drop_indexes(engine)
     for lo in range(0, rows, LOAD_BATCH):
         hi = min(rows, lo + LOAD_BATCH) - 1
-        sql = _ROWS_SQL.format(
-            staging=pg_copy.STAGING,
-            keys=KEYS,
-            models=MODELS,
-            users=USERS,
-            teams=TEAMS,
-            end_users=END_USERS,
-            tags=TAGS,
-            end=end.isoformat(),
-            span=days * 86400,
-            rows=rows,
-            lo=lo,
-            hi=hi,
-        )
-        async with engine.begin() as conn:
-            await conn.exec_driver_sql(
-                f"CREATE TEMP TABLE IF NOT EXISTS {pg_copy.STAGING} "
-                "(LIKE spend_logs INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-            )
-            await conn.exec_driver_sql(sql)
-            await conn.exec_driver_sql(pg_copy.INGEST_SQL)
-        print(
-            f"  loaded {hi + 1:,} rows ({(hi + 1) / (time.perf_counter() - started):,.0f} rows/s)", flush=True
-        )
-    async with engine.begin() as conn:
-        await conn.exec_driver_sql("ANALYZE")
+        values = {"keys": KEYS, "models": MODELS, "users": USERS, "teams": TEAMS, "end_users": END_USERS}
+        values |= {
+            "tags": TAGS,
+            "end": end.isoformat(),
+            "span": days * 86400,
+            "rows": rows,
+            "lo": lo,
+            "hi": hi,
+        }
+        await _sql(engine, f"rows {lo:,}..{hi:,}", _ROWS_SQL.format(**values))
+    await _sql(
+        engine,
+        "tag rows and request ids",
+        'INSERT INTO spend_log_tags (request_id, tag, "startTime") SELECT request_id, t.tag, "startTime" '
+        "FROM spend_logs CROSS JOIN LATERAL jsonb_array_elements_text(request_tags) AS t(tag)",
+        'INSERT INTO spend_log_ids (request_id, "startTime") SELECT request_id, "startTime" FROM spend_logs',
+    )
+    await _sql(engine, "indexes", *definitions)
+    await _rollups(engine)
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.exec_driver_sql("VACUUM ANALYZE")
     return rows / (time.perf_counter() - started)
+
+
+async def _rollups(engine: AsyncEngine) -> None:
+    """Every rollup from the generated rows (the narrow and weekly ones from the daily ones)."""
+    for table, (keys, expressions) in _ROLLUP_SOURCES.items():
+        await _sql(
+            engine,
+            table,
+            f"INSERT INTO {table} ({keys}, {_COUNTS}) SELECT {expressions}, {_SUMS} "
+            f"FROM spend_logs GROUP BY {expressions}",
+        )
+    sums = ", ".join(f"SUM({name})" for name in ("spend", *COUNTER_COLUMNS))
+    for table, (source, entity) in _NARROW.items():
+        await _sql(
+            engine,
+            table,
+            f"INSERT INTO {table} (date, {entity}, {_COUNTS}) SELECT date, {entity}, {sums} FROM {source} "
+            f"GROUP BY date, {entity}",
+        )
+    await weekly_rollups(engine)
 
 
 async def _p95(fn: Callable[[], Awaitable[Any]], samples: int) -> tuple[float, float]:
@@ -170,6 +259,29 @@ def _calls(engine: AsyncEngine) -> dict[str, Callable[[], Awaitable[Any]]]:
     calls["logs next page (2 queries)"] = second_page
     calls["log row detail"] = lambda: dashboard.log_row(engine, "bench-12345", admin)
     return calls
+
+
+async def explain(engine: AsyncEngine, calls: dict[str, Callable[[], Awaitable[Any]]]) -> None:
+    """Print ``EXPLAIN (ANALYZE, BUFFERS)`` of every statement each call runs (plans do not depend on
+    the machine's load; the timings in them do)."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    for name, fn in calls.items():
+        seen.clear()
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+        try:
+            await fn()
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", record)
+        print(f"\n### {name}", flush=True)
+        async with engine.connect() as conn:
+            for statement, parameters in list(seen):
+                result = await conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", parameters)
+                print("\n".join(str(line) for line in result.scalars()), flush=True)
 
 
 def _md5(text: str) -> str:
@@ -222,30 +334,43 @@ async def writer_throughput(engine: AsyncEngine, rows: int, rollups: bool, offse
     return rows / (time.perf_counter() - started)
 
 
+async def _queries(engine: AsyncEngine, args: argparse.Namespace) -> None:
+    print(f"{'dashboard call':40s} {'median ms':>10s} {'p95 ms':>8s}")
+    worst = 0.0
+    for name, fn in _calls(engine).items():
+        median, p95 = await _p95(fn, args.samples)
+        worst = max(worst, p95)
+        print(f"{name:40s} {median:10.1f} {p95:8.1f}", flush=True)
+    print(f"\nworst p95: {worst:.1f} ms (target < 200 ms)\n")
+    if args.explain:
+        await explain(engine, _calls(engine))
+
+
+async def _writer(engine: AsyncEngine, args: argparse.Namespace) -> None:
+    on, off = [], []
+    for round_no in range(args.writer_rounds):
+        base = 10_000_000 + round_no * 4 * args.writer_rows + int(time.time()) * 1000
+        off.append(await writer_throughput(engine, args.writer_rows, False, base))
+        on.append(await writer_throughput(engine, args.writer_rows, True, base + 2 * args.writer_rows))
+    best_on, best_off = max(on), max(off)
+    print(f"writer rollups off: {best_off:,.0f} rows/s  (runs: {', '.join(f'{v:,.0f}' for v in off)})")
+    print(f"writer rollups on:  {best_on:,.0f} rows/s  (runs: {', '.join(f'{v:,.0f}' for v in on)})")
+    print(f"ratio on/off: {best_on / best_off:.2f} (target >= 0.80)")
+
+
 async def run(args: argparse.Namespace, url: str) -> None:
     engine = create_async_engine(_async_url(url), pool_size=2)
     try:
-        await migrate_async(engine)
-        await _entities(engine)
-        print(f"loading {args.rows:,} rows over {args.days} days ...", flush=True)
-        rate = await load(engine, args.rows, args.days)
-        print(f"load: {rate:,.0f} rows/s (writer SQL with rollups, generate_series source)\n")
-        print(f"{'dashboard call':40s} {'median ms':>10s} {'p95 ms':>8s}")
-        worst = 0.0
-        for name, fn in _calls(engine).items():
-            median, p95 = await _p95(fn, args.samples)
-            worst = max(worst, p95)
-            print(f"{name:40s} {median:10.1f} {p95:8.1f}", flush=True)
-        print(f"\nworst p95: {worst:.1f} ms (target < 200 ms)\n")
-        on, off = [], []
-        for round_no in range(2):
-            base = 10_000_000 + round_no * 4 * args.writer_rows
-            off.append(await writer_throughput(engine, args.writer_rows, False, base))
-            on.append(await writer_throughput(engine, args.writer_rows, True, base + 2 * args.writer_rows))
-        best_on, best_off = max(on), max(off)
-        print(f"writer rollups off: {best_off:,.0f} rows/s  (runs: {', '.join(f'{v:,.0f}' for v in off)})")
-        print(f"writer rollups on:  {best_on:,.0f} rows/s  (runs: {', '.join(f'{v:,.0f}' for v in on)})")
-        print(f"ratio on/off: {best_on / best_off:.2f} (target >= 0.80)")
+        if not args.reuse:
+            await migrate_async(engine)
+            await _entities(engine)
+            print(f"loading {args.rows:,} rows over {args.days} days ...", flush=True)
+            rate = await load(engine, args.rows, args.days)
+            print(f"load: {rate:,.0f} rows/s (generate_series, then indexes and rollups in SQL)\n")
+        if "queries" in args.phases:
+            await _queries(engine, args)
+        if "writer" in args.phases:
+            await _writer(engine, args)
     finally:
         await engine.dispose()
 
@@ -258,10 +383,17 @@ def main() -> None:
     parser.add_argument("--writer-rows", type=int, default=20_000)
     parser.add_argument("--database-url", default=BASE_URL)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of every query")
+    parser.add_argument("--reuse", help="an already loaded database URL (no load, not dropped)")
+    parser.add_argument("--writer-rounds", type=int, default=2)
+    parser.add_argument("--phases", default="queries,writer", help="queries, writer or both")
     parser.add_argument("--quick", action="store_true", help="100,000 rows, 5,000 writer rows")
     args = parser.parse_args()
     if args.quick:
         args.rows, args.writer_rows, args.samples = 100_000, 5_000, 20
+    if args.reuse:
+        asyncio.run(run(args, args.reuse))
+        return
     url, name = _fresh_database(args.database_url)
     print(f"scratch database {name}")
     try:

@@ -23,7 +23,7 @@ import resource
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -32,7 +32,7 @@ from ledgerlm.ledger.focus_export import ExportScope, focus_batches
 from ledgerlm.ledger.focus_io import write_focus
 from ledgerlm.ledger.reprice import RepriceScope, reprice
 from ledgerlm.pricing import compile_price
-from ledgerlm.store import create_engine, migrate_async
+from ledgerlm.store import create_engine, migrate_async, partitions
 from ledgerlm.store.price_book import load_book, record_prices
 
 PRICE_A = {
@@ -88,6 +88,11 @@ async def run(url: str, rows: int, batch: int) -> None:
                 "step": step,
                 "rows": rows,
             }
+            day = START.date()
+            while day <= END.date():  # the daily partitions (migration 0017) of the generated days
+                for table in partitions.PARTITIONED:
+                    conn.execute(partitions.create_sql(table, day))
+                day += timedelta(days=1)
             conn.execute(_INSERT, params)
             conn.execute("ANALYZE spend_logs")
         print(f"loaded {rows:,} rows in {time.perf_counter() - began:.1f} s (server-side generate_series)")

@@ -5,6 +5,8 @@ Each run appends realistic spend rows (key, team, end user, two tags) to a fresh
 ``SpendWriter`` draining it: inserts, tag index, totals and daily aggregates, all in the same
 transactions. PostgreSQL runs in a temporary schema that is dropped afterwards; SQLite in a temp file.
 Also prints the cost of ``Spool.append`` (microseconds per row, the part on the response path).
+``--rollups compare`` (PostgreSQL): alternating drains with the daily rollups on and off (issue 21: the
+rollups must keep at least 80 % of the throughput), best of ``--rounds`` each.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledgerlm.record import CallRecord, CostRecord, UsageRecord
-from ledgerlm.store import SpendLog, SpendWriter, Spool, create_engine, migrate_async
+from ledgerlm.store import SpendLog, SpendWriter, Spool, create_engine, ingest, migrate_async
 from ledgerlm.store.keys import hash_key
 
 KEYS = [hash_key(f"sk-bench-{i}") for i in range(20)]
@@ -150,13 +152,44 @@ async def run_sqlite(count: int, batch: int) -> Result:
         return await drain(f"sqlite:///{tmp}/bench.db", None, spool_dir, batch)
 
 
+def _rollups_compare(args: argparse.Namespace) -> None:
+    """PostgreSQL only: alternate drains with the daily rollups on and off; best wall rate and best
+    rate per CPU-second (client + server; far less sensitive to other load on the machine) of each."""
+    results: dict[str, list[Result]] = {"on": [], "off": []}
+    for _ in range(args.rounds):
+        for mode in ("off", "on"):
+            ingest.measure_without_rollups(mode == "off")
+            try:
+                results[mode].append(asyncio.run(run_postgres(args.postgres_url, args.rows, args.batch)))
+            finally:
+                ingest.measure_without_rollups(False)
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall rates fall with load)")
+    best: dict[str, tuple[float, float]] = {}
+    for mode, runs in results.items():
+        best[mode] = (max(r.rate for r in runs), max(r.cpu_rate for r in runs))
+        walls = ", ".join(f"{r.rate:,.0f}" for r in runs)
+        print(
+            f"rollups {mode:<4} best {best[mode][0]:>8,.0f} rows/s (runs: {walls}); "
+            f"best {best[mode][1]:>8,.0f} rows per CPU-second"
+        )
+    wall, cpu = best["on"][0] / best["off"][0], best["on"][1] / best["off"][1]
+    print(f"ratio on/off: wall {wall:.2f}, per CPU-second {cpu:.2f} (target >= 0.80)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=500)
     default_pg = os.environ.get("LEDGERLM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--postgres-url", default=default_pg)
+    parser.add_argument(
+        "--rollups", choices=("on", "compare"), default="on", help="compare: PostgreSQL rollups on vs off"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="on/off pairs for --rollups compare")
     args = parser.parse_args()
+    if args.rollups == "compare":
+        _rollups_compare(args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         print(f"Spool.append: {fill_spool(Path(tmp), min(args.rows, 20_000)):.1f} us/row")
     results = {"postgresql": asyncio.run(run_postgres(args.postgres_url, args.rows, args.batch))}

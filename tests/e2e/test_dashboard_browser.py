@@ -263,3 +263,62 @@ def test_wrong_password_is_refused_in_the_page(browser: Any, proxy: Proxy, world
     page.click("#login-submit")
     page.wait_for_selector("#login-error:has-text('invalid username or password')")
     assert page.locator("#nav a").count() == 0
+
+
+def test_models_page_shows_health_and_cooldowns(browser: Any, proxy: Proxy, shots: Path) -> None:
+    """Issue 21: each deployment's health and cooldown from the router, as ``/model/info`` reports them."""
+    page = _login(browser, proxy, MASTER_KEY, "admin")
+    _open(page, "models")
+    info = proxy.ok("GET", "/model/info")["data"]
+    cooling = sum(1 for row in info if row["model_info"]["health"] == "cooldown")
+    summary = page.inner_text("#models-summary")
+    assert summary == f"{len(info) - cooling} healthy, {cooling} cooling down", summary
+    headers = page.locator("#models-table th").all_inner_texts()
+    assert {"health", "cooldown s", "in flight", "rpm", "tpm"} <= set(headers), headers
+    healths = page.locator("#models-table tbody tr td:nth-child(7)").all_inner_texts()
+    assert len(healths) == len(info) and all(h == "healthy" or h.startswith("cooldown") for h in healths)
+    page.screenshot(path=str(shots / "models-health.png"), full_page=True)
+
+
+def test_budget_forecast_shown_on_teams_and_keys(
+    browser: Any, proxy: Proxy, world: dict[str, Any], shots: Path
+) -> None:
+    """Issue 21: the ``budget_forecast`` of ``/team/info`` (burn rate per hour) in the teams table."""
+    page = _login(browser, proxy, MASTER_KEY, "admin")
+    _open(page, "teams")
+    row = page.wait_for_selector(f"#teams-table tr[data-id='{world['team_id']}']")
+    info = proxy.ok("GET", f"/team/info?team_id={world['team_id']}")
+    forecast = info.get("budget_forecast") or info["team_info"].get("budget_forecast")
+    assert forecast is not None
+    text = row.inner_text()
+    assert "/h, runs out " + forecast["runs_out_at"][:16].replace("T", " ") in text, text
+    page.screenshot(path=str(shots / "teams-forecast.png"), full_page=True)
+    _open(page, "keys")
+    assert "forecast" in page.locator("#keys-table th").all_inner_texts()
+
+
+def test_session_ends_when_its_key_is_blocked(browser: Any, proxy: Proxy, shots: Path) -> None:
+    """Issue 21: a session is re-checked at every request; blocking its key sends the page to log-in."""
+    key = proxy.new_key(key_alias="browser-session")
+    page = _login(browser, proxy, key)
+    proxy.ok("POST", "/key/block", {"key": key})
+    page.evaluate("document.getElementById('page').dataset.loaded = 'false'")
+    page.goto(page.url.split("#")[0] + "#logs")
+    page.wait_for_selector("#login:not([hidden])")
+    assert page.locator("#nav a").count() == 0
+    page.screenshot(path=str(shots / "session-ended.png"), full_page=True)
+
+
+def test_login_attempt_limit_in_the_page(browser: Any, proxy: Proxy, shots: Path) -> None:
+    """Issue 21: the 6th log-in of one username within 5 minutes is refused (429), even when right."""
+    proxy.ok("POST", "/user/new", {"user_id": "gina", "password": "gina-pw-1", "auto_create_key": False})
+    page = browser.new_page()
+    page.goto(f"{proxy.url}/ui/")
+    for attempt in range(6):
+        page.fill("#login-username", "gina")
+        page.fill("#login-password", "gina-pw-1" if attempt == 5 else "wrong")
+        page.click("#login-submit")
+        expected = "too many failed log-ins" if attempt == 5 else "invalid username or password"
+        page.wait_for_selector(f"#login-error:has-text('{expected}')")
+    assert page.locator("#nav a").count() == 0
+    page.screenshot(path=str(shots / "login-limited.png"), full_page=True)

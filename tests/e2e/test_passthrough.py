@@ -168,7 +168,7 @@ def test_a_key_limited_to_models_passes_through_only_those(pproxy: Proxy, client
     client = openai.OpenAI(base_url=f"{pproxy.url}/openai/v1", api_key=key, max_retries=0, timeout=30)
     clients.append(client)
     assert client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES).choices
-    with pytest.raises(openai.PermissionDeniedError, match="model_not_allowed|may not use model"):
+    with pytest.raises(openai.PermissionDeniedError, match=r"model_not_allowed|may not use model"):
         client.chat.completions.create(model="llama-3-70b", messages=MESSAGES)
     other = anthropic.Anthropic(base_url=f"{pproxy.url}/anthropic", api_key=key, max_retries=0, timeout=30)
     clients.append(other)

@@ -23,7 +23,7 @@ from tests.budgets.receiver import threaded_receiver
 from typer.testing import CliRunner
 
 from ledgerlm.cli import build_app
-from ledgerlm.store import tables
+from ledgerlm.store import partitions, tables
 
 ENV = {"required": True, "allowed": ["production", "staging"], "aliases": {"prod": "production"}}
 MESSAGES = [{"role": "user", "content": "drift"}]
@@ -53,7 +53,10 @@ def drifted(proxy_factory: Any, database_url: str) -> dict[str, Any]:
     proxy.wait_written()
     old = datetime.now(UTC) - timedelta(days=10)
     with proxy._db.begin() as conn:
-        for table in (tables.spend_logs, tables.spend_log_tags):
+        if conn.dialect.name == "postgresql":  # daily partitions (migration 0017): the old day's first
+            for name in partitions.PARTITIONED:
+                conn.exec_driver_sql(partitions.create_sql(name, old.date()))
+        for table in (tables.spend_logs, tables.spend_log_tags, tables.spend_log_ids):
             conn.execute(sa.update(table).where(table.c.request_id == ids["old"]).values(startTime=old))
     return {"proxy": proxy, "ids": ids, "teams": {"a": team_a, "b": team_b}, "general": general}
 

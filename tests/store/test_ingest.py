@@ -10,12 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ledgerlm.record import CostRecord, ErrorRecord
 from ledgerlm.store import SpendLog, customers, keys, organizations, tags, teams, users
 from ledgerlm.store.tables import (
-    daily_end_user_spend,
+    daily_end_user_totals,
     daily_key_spend,
+    daily_key_totals,
     daily_model_spend,
-    daily_tag_spend,
+    daily_tag_totals,
     daily_team_spend,
+    daily_team_totals,
     daily_user_spend,
+    daily_user_totals,
     spend_log_tags,
     spend_logs,
 )
@@ -140,7 +143,10 @@ async def test_daily_tables_match_rows(engine: AsyncEngine) -> None:
         (daily_key_spend, daily_key_spend.c.api_key, spend_logs.c.api_key, ids["team_key"]),
         (daily_user_spend, daily_user_spend.c.user_id, spend_logs.c.user, ids["user"]),
         (daily_team_spend, daily_team_spend.c.team_id, spend_logs.c.team_id, ids["team"]),
-        (daily_end_user_spend, daily_end_user_spend.c.end_user, spend_logs.c.end_user, ids["end_user"]),
+        (daily_key_totals, daily_key_totals.c.api_key, spend_logs.c.api_key, ids["team_key"]),
+        (daily_user_totals, daily_user_totals.c.user_id, spend_logs.c.user, ids["user"]),
+        (daily_team_totals, daily_team_totals.c.team_id, spend_logs.c.team_id, ids["team"]),
+        (daily_end_user_totals, daily_end_user_totals.c.end_user, spend_logs.c.end_user, ids["end_user"]),
     ]
     for table, entity, column, value in checks:
         spend = await scalar(engine, sa.select(sa.func.sum(table.c.spend)).where(entity == value))
@@ -151,12 +157,12 @@ async def test_daily_tables_match_rows(engine: AsyncEngine) -> None:
         assert failed == await count_rows(engine, column == value, spend_logs.c.status == "failure")
     tagged = sa.select(spend_log_tags.c.request_id).where(spend_log_tags.c.tag == ids["tag"])
     tag_spend = await scalar(
-        engine, sa.select(sa.func.sum(daily_tag_spend.c.spend)).where(daily_tag_spend.c.tag == ids["tag"])
+        engine, sa.select(sa.func.sum(daily_tag_totals.c.spend)).where(daily_tag_totals.c.tag == ids["tag"])
     )
     assert tag_spend == await sum_spend(engine, spend_logs.c.request_id.in_(tagged))
     tokens = await scalar(
         engine,
-        sa.select(sa.func.sum(daily_tag_spend.c.prompt_tokens)).where(daily_tag_spend.c.tag == ids["tag"]),
+        sa.select(sa.func.sum(daily_tag_totals.c.prompt_tokens)).where(daily_tag_totals.c.tag == ids["tag"]),
     )
     assert tokens == 12 * 1000  # 7 team-key rows + 5 own-key rows carry the tag
 

@@ -124,6 +124,20 @@ class GeneralSettings(_Lenient):
     # LiteLLM's custom pass-through routes (ledgerlm.proxy.passthrough_config), validated at start
     pass_through_endpoints: list[Any] = Field(default_factory=list)
     pass_through_request_timeout: float | None = Field(default=None, gt=0)
+    # issue 21, spend log retention (store.retention; docs/dashboard.md): days, or LiteLLM's durations
+    spend_log_retention_days: int | None = Field(default=None, ge=1)
+    maximum_spend_logs_retention_period: str | int | None = None  # LiteLLM's spelling ("7d", "24h")
+    spend_log_prompt_retention_days: int | None = Field(default=None, ge=1)
+    spend_log_retention_interval_s: float | None = Field(default=None, ge=60)
+    maximum_spend_logs_retention_interval: str | int | None = None  # LiteLLM's spelling ("1d")
+
+    @field_validator("maximum_spend_logs_retention_period", "maximum_spend_logs_retention_interval")
+    @classmethod
+    def _duration(cls, value: str | int | None) -> str | int | None:
+        from ledgerlm.store.retention import duration_days
+
+        duration_days(value)  # ValueError naming the format
+        return value
 
     @field_validator("tag_policies")
     @classmethod

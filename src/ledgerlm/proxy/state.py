@@ -116,6 +116,7 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
 def _store_link(config: ProxyConfig, migrate: bool) -> StoreLink:
     """The store link of ``config`` (not connected yet)."""
     from ledgerlm.proxy.store_link import StoreLink
+    from ledgerlm.store.retention import RetentionPolicy
 
     general, settings = config.general_settings, config.litellm_settings
     store = StoreLink(
@@ -126,6 +127,7 @@ def _store_link(config: ProxyConfig, migrate: bool) -> StoreLink:
         migrate=migrate,
     )
     store.writer_max_lag_s = general.spend_writer_max_lag_s
+    store.retention = RetentionPolicy.from_settings(general.model_dump())  # partitions + retention loop
     return store
 
 

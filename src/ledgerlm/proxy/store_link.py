@@ -1,7 +1,8 @@
 """The proxy's link to the store: database engine, spend spool + writer, key lookups.
 
 * ``start()``: create the async engine, run migrations (unless disabled), claim a spool slot, start the
-  spend writer (which replays whatever the spool holds from before a crash).
+  spend writer (which replays whatever the spool holds from before a crash) and the maintenance loop
+  (``store.retention``: daily partitions ahead on PostgreSQL, spend log retention when configured).
 * ``append(record)``: the spend row into the spool (sync, one append); called by the per-request sink.
 * ``ready()``: ``(ok, reason)`` for ``/health/readiness``: database reachable AND spool healthy.
 * ``lookup_key(token)``: a ``KeyContext`` for a SHA-256 key hash (with its team's models and tags).
@@ -132,6 +133,8 @@ class StoreLink:
         self._watch: asyncio.Task[None] | None = None
         self.writer_max_lag_s = 30.0  # general_settings.spend_writer_max_lag_s
         self.on_anomaly: Any = None  # the writer's hook for flagged rows (proxy.ops_alerts)
+        self.retention: Any = None  # store.retention.RetentionPolicy (general_settings), None: defaults
+        self.maintenance: Any = None  # store.retention.MaintenanceLoop: partitions ahead + retention
 
     @property
     def engine(self) -> AsyncEngine:
@@ -158,6 +161,17 @@ class StoreLink:
         self.writer.on_anomaly = self.on_anomaly
         await self.writer.start()
         self._watch = asyncio.create_task(self._watch_spool(), name="ledgerlm-spool-health")
+        self._start_maintenance()
+
+    def _start_maintenance(self) -> None:
+        """Partitions ahead (PostgreSQL) and spend log retention, when either applies."""
+        from ledgerlm.store.retention import MaintenanceLoop, RetentionPolicy
+
+        policy = self.retention or RetentionPolicy()
+        postgres = self.engine.dialect.name == "postgresql"
+        if postgres or policy.keep_days is not None or policy.prompt_days is not None:
+            self.maintenance = MaintenanceLoop(lambda: self.engine, policy)
+            self.maintenance.start()
 
     async def stop(self) -> None:
         """Drain the writer (best effort), close the spool and the engine, release the slot."""
@@ -166,6 +180,9 @@ class StoreLink:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
             self._watch = None
+        if self.maintenance is not None:
+            await self.maintenance.stop()
+            self.maintenance = None
         if self.writer is not None:
             await self.writer.stop()
         if self.spool is not None and hasattr(self.spool, "close"):

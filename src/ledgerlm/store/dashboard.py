@@ -1,9 +1,12 @@
 """Queries behind the dashboard (``/ui``): overview totals from the daily rollups, keyset-paginated logs.
 
 * ``overview(engine, OverviewQuery(...))``: totals, a per-day series and the top groups of one
-  dimension for ``[start, end]`` (inclusive UTC dates), read ONLY from the daily rollup tables
-  (``DAILY_TABLES``, kept by the spend writer in the same transaction as the rows), so its cost grows
-  with days x entities, never with the number of calls.
+  dimension for ``[start, end]`` (inclusive UTC dates), read ONLY from the daily rollup tables (kept
+  by the spend writer in the same transaction as the rows), each time the narrowest one: day x entity
+  (``DAILY_TOTAL_TABLES``) for totals and the daily chart; groups by entity read the FULL ISO weeks of
+  the range from the week x entity tables (``WEEKLY_TOTAL_TABLES``) and only the edge days from the
+  daily ones (``week_tiers``); the per-model split (``DAILY_TABLES``) only for a restricted caller's
+  "model" groups. So its cost grows with weeks x entities, never with calls.
 * ``log_page(engine, LogFilter, Visible, limit, cursor)``: spend log rows newest first
   (``startTime`` desc, ``request_id`` asc) after an opaque ``cursor`` (keyset pagination on the
   ``startTime`` and ``(entity, startTime)`` indexes; never ``OFFSET``), and the next cursor.
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -28,7 +31,10 @@ from ledgerlm.store.spend_queries import LogFilter
 from ledgerlm.store.tables import (
     COUNTER_COLUMNS,
     DAILY_TABLES,
+    DAILY_TOTAL_TABLES,
+    WEEKLY_TOTAL_TABLES,
     spend_adjustments,
+    spend_log_ids,
     spend_logs,
     verification_tokens,
 )
@@ -82,7 +88,7 @@ class OverviewQuery:
     top: int = 50
 
 
-def _sums(table: sa.Table) -> list[sa.ColumnElement[Any]]:
+def _sums(table: Any) -> list[sa.ColumnElement[Any]]:
     return [
         sa.func.coalesce(sa.func.sum(table.c.spend), 0).label("spend"),
         *(sa.func.coalesce(sa.func.sum(table.c[name]), 0).label(name) for name in COUNTER_COLUMNS),
@@ -93,9 +99,13 @@ def _entity(table: sa.Table) -> sa.ColumnElement[Any]:
     return table.c[list(table.primary_key.columns)[1].name]
 
 
-def _restricted(query: OverviewQuery, table: sa.Table, kind: str) -> list[sa.ColumnElement[bool]]:
-    """Date range and visibility conditions on rollup ``table`` (of kind ``kind``)."""
-    out = [table.c.date >= query.start, table.c.date <= query.end]
+def _restricted(
+    query: OverviewQuery, table: sa.Table, kind: str, period: tuple[date, date] | None = None
+) -> list[sa.ColumnElement[bool]]:
+    """Date range (``period``, default the query's) and visibility conditions on rollup ``table``
+    (of kind ``kind``)."""
+    low, high = period or (query.start, query.end)
+    out = [table.c.date >= low, table.c.date <= high]
     base = query.visible.base()
     if base is None or base[0] == kind:
         ids = () if base is None else sorted(base[1])
@@ -105,24 +115,26 @@ def _restricted(query: OverviewQuery, table: sa.Table, kind: str) -> list[sa.Col
     return [*out, _entity(table).in_(sa.select(verification_tokens.c.token).where(owner.in_(ids)))]
 
 
-def dimension_source(dimension: str, visible: Visible) -> tuple[sa.Table, str] | None:
-    """The rollup table and group column for ``dimension`` under ``visible``; ``None`` when the
-    rollups cannot answer it for a restricted caller (e.g. tags of one team's calls)."""
-    kind = dimension
+def dimension_source(dimension: str, visible: Visible) -> tuple[sa.Table, str, str] | None:
+    """The NARROWEST rollup table for ``dimension`` under ``visible``: ``(table, group column, kind
+    of the table's entity)``; ``None`` when the rollups cannot answer it for a restricted caller (e.g.
+    tags of one team's calls). Per-entity groups read the day x entity tables (``DAILY_TOTAL_TABLES``,
+    no model split); only "model" for a restricted caller needs its entity's per-model split."""
     base = visible.base()
     if base is None:
-        table = DAILY_TABLES[kind]
-        return table, "model" if kind == "model" else _ENTITY[kind]
+        if dimension == "provider":
+            return DAILY_TABLES["provider"], _ENTITY["provider"], "provider"
+        return DAILY_TOTAL_TABLES[dimension], _ENTITY[dimension], dimension
     if dimension == "model":
-        return DAILY_TABLES[base[0]], "model"
+        return DAILY_TABLES[base[0]], "model", base[0]
     if dimension in (base[0], "key"):
-        return DAILY_TABLES[dimension], _ENTITY[dimension]
+        return DAILY_TOTAL_TABLES[dimension], _ENTITY[dimension], dimension
     return None
 
 
 def _totals_table(visible: Visible) -> tuple[sa.Table, str]:
     base = visible.base()
-    return (DAILY_TABLES["model"], "model") if base is None else (DAILY_TABLES[base[0]], base[0])
+    return (DAILY_TOTAL_TABLES["model"], "model") if base is None else (DAILY_TOTAL_TABLES[base[0]], base[0])
 
 
 def _clean(row: Row) -> Row:
@@ -151,21 +163,61 @@ async def overview(engine: AsyncEngine, query: OverviewQuery) -> Row:
     return {"totals": total_row, "daily": days, "groups": groups}
 
 
+def week_tiers(start: date, end: date) -> tuple[list[tuple[date, date]], tuple[date, date] | None]:
+    """Split inclusive ``[start, end]`` into the edge days read from the daily rollups and the FULL ISO
+    weeks inside it, read from the weekly ones: ``([(first day, last day), ...], (first Monday, last
+    Monday) | None)``."""
+    monday = start + timedelta(days=-start.weekday() % 7)
+    last = end - timedelta(days=(end.weekday() + 1) % 7)  # the last Sunday on or before end
+    if monday + timedelta(days=6) > last:
+        return [(start, end)], None
+    edges = [(start, monday - timedelta(days=1))] if start < monday else []
+    edges += [(last + timedelta(days=1), end)] if last < end else []
+    return edges, (monday, last - timedelta(days=6))
+
+
+def _group_parts(
+    query: OverviewQuery, source: tuple[sa.Table, str, str], only: list[Any] | None = None
+) -> list[sa.Select[Any]]:
+    """The rows to group: the daily rollup for the edge days, the weekly one for the full weeks
+    (when the kind has one), each restricted to what the caller may read (and to ``only`` groups)."""
+    table, column, kind = source
+    weekly = WEEKLY_TOTAL_TABLES.get(kind) if table is DAILY_TOTAL_TABLES.get(kind) else None
+    edges, weeks = week_tiers(query.start, query.end) if weekly is not None else ([], None)
+    if weekly is None or weeks is None:
+        edges = [(query.start, query.end)]
+    parts = []
+    for rollup, periods in ((table, edges), (weekly, [weeks] if weeks else [])):
+        for period in periods:
+            assert rollup is not None
+            counters = [rollup.c.spend, *(rollup.c[name] for name in COUNTER_COLUMNS)]
+            where = _restricted(query, rollup, kind, period)
+            if only is not None:
+                where.append(rollup.c[column].in_(only))
+            parts.append(sa.select(rollup.c[column].label("group"), *counters).where(*where))
+    return parts
+
+
+def _union(parts: list[sa.Select[Any]]) -> Any:
+    return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery()
+
+
 async def _groups(conn: Any, query: OverviewQuery) -> list[Row] | None:
+    """The top ``query.top`` groups by spend: first the ranking (one sum per group), then every sum
+    of those groups only (a second, small query)."""
     source = dimension_source(query.dimension, query.visible)
     if source is None:
         return None
-    table, column = source
-    kind = next(k for k, t in DAILY_TABLES.items() if t is table)
-    group = table.c[column]
-    statement = (
-        sa.select(group.label("group"), *_sums(table))
-        .where(*_restricted(query, table, kind))
-        .group_by(group)
-        .order_by(sa.desc("spend"), group)
-        .limit(query.top)
-    )
-    return [_clean(dict(r)) for r in (await conn.execute(statement)).mappings()]
+    ranked = _union(_group_parts(query, source))
+    spend = sa.func.coalesce(sa.func.sum(ranked.c.spend), 0)
+    ranking = sa.select(ranked.c.group).group_by(ranked.c.group).order_by(spend.desc(), ranked.c.group)
+    top = [row[0] for row in await conn.execute(ranking.limit(query.top))]
+    if not top:
+        return []
+    rows = _union(_group_parts(query, source, top))
+    statement = sa.select(rows.c.group, *_sums(rows)).group_by(rows.c.group)
+    found = {row["group"]: _clean(dict(row)) for row in (await conn.execute(statement)).mappings()}
+    return [found[group] for group in top]
 
 
 # -- logs ------------------------------------------------------------------------------------------
@@ -232,6 +284,9 @@ async def log_page(
 async def log_row(engine: AsyncEngine, request_id: str, visible: Visible) -> Row | None:
     """The full spend log row ``request_id`` when ``visible`` may read it, else ``None``."""
     statement = sa.select(spend_logs).where(spend_logs.c.request_id == request_id, *visible.log_conditions())
+    if engine.dialect.name == "postgresql":  # its day from spend_log_ids: only that partition is read
+        day = sa.select(spend_log_ids.c.startTime).where(spend_log_ids.c.request_id == request_id)
+        statement = statement.where(spend_logs.c.startTime == day.scalar_subquery())
     async with engine.connect() as conn:
         found = (await conn.execute(statement)).mappings().first()
     return None if found is None else dict(found)

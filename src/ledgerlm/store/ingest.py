@@ -25,7 +25,7 @@ import decimal
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -37,8 +37,8 @@ from ledgerlm.record import ATTEMPT_MARK
 from ledgerlm.store import pg_copy, sqlite_fast
 from ledgerlm.store.spend_log import SpendLog
 from ledgerlm.store.tables import (
+    ALL_DAILY_TABLES,
     COUNTER_COLUMNS,
-    DAILY_TABLES,
     TOKEN_COLUMNS,
     end_users,
     organizations,
@@ -104,9 +104,10 @@ def _by_signature(rows: Iterable[Mapping[str, Any]]) -> dict[_Signature, list[An
 
 
 def daily_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[tuple[date, str, str], dict[str, Any]]]:
-    """Per daily-table kind, ``(date, entity, model) -> counters`` summed over ``rows`` (DB form).
+    """Per daily-table kind (``ALL_DAILY_TABLES``), ``(date, entity, model) -> counters`` summed over
+    ``rows`` (DB form).
 
-    Empty entities count nowhere; the ``model`` kind's third key part is ``""``.
+    Empty entities count nowhere; the third key part is ``""`` for the tables without a model split.
     """
     sums: dict[str, dict[tuple[date, str, str], list[Any]]] = defaultdict(dict)
     for (day, model, key, user, team, end_user, labels, provider), vector in _by_signature(rows).items():
@@ -119,7 +120,13 @@ def daily_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[tuple[date
         ]
         for kind, entity in [*targets, *(("tag", tag) for tag in labels)]:
             if entity:
-                _add(sums[kind], (day, entity, model), vector)
+                if kind in ALL_DAILY_TABLES:  # the per-model splits (end users and tags have none)
+                    _add(sums[kind], (day, entity, model), vector)
+                if kind != "provider":  # the day x entity and ISO week x entity rollups
+                    _add(sums[f"{kind}_totals"], (day, entity, ""), vector)
+                    if f"{kind}_weekly" in ALL_DAILY_TABLES:
+                        monday = day - timedelta(days=day.weekday())
+                        _add(sums[f"{kind}_weekly"], (monday, entity, ""), vector)
         _add(sums["model"], (day, model, ""), vector)
     names = ("spend", *COUNTER_COLUMNS)
     return {
@@ -173,13 +180,13 @@ async def _update_totals(conn: AsyncConnection, deltas: Mapping[str, Mapping[str
 async def _upsert_daily(
     conn: AsyncConnection, kind: str, deltas: Mapping[tuple[date, str, str], Any]
 ) -> None:
-    table = DAILY_TABLES[kind]
+    table = ALL_DAILY_TABLES[kind]
     key_names = [column.name for column in table.primary_key.columns]
     values = []
     for key in sorted(deltas):
         day, entity, model = key
         row = {"date": day, key_names[1]: entity, **deltas[key]}
-        if kind != "model":
+        if "model" in key_names[2:]:
             row["model"] = model
         values.append(row)
     insert = _insert(conn, table)
@@ -279,7 +286,9 @@ async def _insert_unique(
     if records is None:
         records = _driver_records(params, dialect)
     if dialect == "postgresql":
-        return await pg_copy.ingest(conn, records)
+        return await pg_copy.ingest(
+            conn, records, pg_copy.INGEST_SQL if _rollups[0] else pg_copy.NO_ROLLUPS_SQL
+        )
     inserted = await sqlite_fast.insert_rows(conn, records)
     fresh = [row for row in params if row["request_id"] in inserted]
     if not fresh:
@@ -288,9 +297,19 @@ async def _insert_unique(
         conn, ((row["request_id"], tag, row["startTime"]) for row in fresh for tag in row["request_tags"])
     )
     await _update_totals(conn, total_deltas(fresh))
-    for kind, deltas in sorted(daily_deltas(fresh).items()):
+    for kind, deltas in sorted(daily_deltas(fresh).items()) if _rollups[0] else ():
         await _upsert_daily(conn, kind, deltas)
     return [row["request_id"] for row in fresh]
+
+
+_rollups = [True]
+
+
+def measure_without_rollups(off: bool) -> None:
+    """BENCHMARKS ONLY (``benchmarks/spend_writer.py --rollups off``): ``True`` stops maintaining the
+    daily rollups, to measure what they cost the writer. Never set in a running proxy: the rollups
+    would stop matching the rows."""
+    _rollups[0] = not off
 
 
 async def write_rows(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[str]:

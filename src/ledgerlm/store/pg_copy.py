@@ -1,9 +1,12 @@
 """PostgreSQL fast path for ``ingest.write_rows``: one binary ``COPY`` and one SQL statement per batch.
 
+0. The partitions of the batch's UTC days are created if missing (``store.partitions``).
 1. The batch is copied (binary ``COPY``) into a per-connection temporary staging table
    (``ON COMMIT DELETE ROWS``).
 2. One statement with data-modifying CTEs then does everything ``ingest`` does in Python on SQLite:
-   ``INSERT INTO spend_logs ... SELECT ... ON CONFLICT (request_id) DO NOTHING RETURNING ...``, and from
+   ``INSERT INTO spend_log_ids ... ON CONFLICT (request_id) DO NOTHING RETURNING request_id`` (a request
+   id unique across the daily partitions), ``INSERT INTO spend_logs ... SELECT`` the rows whose id was
+   new (``ON CONFLICT (request_id, "startTime") DO NOTHING``) ``RETURNING ...``, and from
    the RETURNED (newly inserted) rows only: the ``spend_log_tags`` rows, the daily aggregate upserts and
    the entity ``spend`` totals, with the same attribution rules (``ingest.total_deltas``).
 
@@ -16,13 +19,15 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping, Sequence
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledgerlm.record import ATTEMPT_MARK
+from ledgerlm.store import partitions
 from ledgerlm.store.engine import json_dumps
-from ledgerlm.store.tables import DAILY_TABLES, TOKEN_COLUMNS, spend_logs
+from ledgerlm.store.tables import ALL_DAILY_TABLES, TOKEN_COLUMNS, spend_logs
 
 COLUMNS: tuple[str, ...] = tuple(column.name for column in spend_logs.c)
 # named after the column list: a connection's temporary table made before a migration added a column
@@ -36,14 +41,15 @@ _RETURNED = ", ".join(
     if name not in ("metadata", "messages", "response", "api_base", "requester_ip_address", "call_uid")
 )
 # an earlier attempt of a routed request (ledgerlm.record.ATTEMPT_MARK) counts spend, not a request
+# (computed once per row in the ``r`` CTE as ``is_req``, then read by every rollup)
 _REQUEST = f"strpos(request_id, '{ATTEMPT_MARK}') = 0"
 _SUMS = ", ".join(
     [
         "COALESCE(SUM(spend), 0)",
-        f"COUNT(*) FILTER (WHERE {_REQUEST})",
-        f"COUNT(*) FILTER (WHERE {_REQUEST} AND status = 'success')",
-        f"COUNT(*) FILTER (WHERE {_REQUEST} AND status = 'failure')",
-        f"COUNT(*) FILTER (WHERE {_REQUEST} AND spend IS NULL)",
+        "COUNT(*) FILTER (WHERE is_req)",
+        "COUNT(*) FILTER (WHERE is_req AND status = 'success')",
+        "COUNT(*) FILTER (WHERE is_req AND status = 'failure')",
+        "COUNT(*) FILTER (WHERE is_req AND spend IS NULL)",
         *(f"COALESCE(SUM({name}), 0)" for name in TOKEN_COLUMNS),
     ]
 )
@@ -61,10 +67,16 @@ _DAILY_SOURCES = {
     "key": ("r", "api_key"),
     "user": ("r", '"user"'),
     "team": ("r", "team_id"),
-    "end_user": ("r", "end_user"),
-    "tag": ("t", "tag"),
     "model": ("r", "m"),
     "provider": ("r", "custom_llm_provider"),
+    "key_totals": ("r", "api_key"),
+    "user_totals": ("r", '"user"'),
+    "team_totals": ("r", "team_id"),
+    "end_user_totals": ("r", "end_user"),
+    "tag_totals": ("t", "tag"),
+    "key_weekly": ("r", "api_key"),
+    "user_weekly": ("r", '"user"'),
+    "end_user_weekly": ("r", "end_user"),
 }
 # totals table, its key column, the source entity expression, extra condition
 _TOTALS = (
@@ -77,10 +89,11 @@ _TOTALS = (
 
 
 def _daily_cte(kind: str) -> str:
-    table = DAILY_TABLES[kind]
+    table = ALL_DAILY_TABLES[kind]
     keys = [column.name for column in table.primary_key.columns]
     source, entity = _DAILY_SOURCES[kind]
-    group = ["day", entity] if kind == "model" else ["day", entity, "m"]
+    period = "week" if kind.endswith("_weekly") else "day"
+    group = [period, entity, "m"] if "model" in keys and kind != "model" else [period, entity]
     updates = ", ".join(f"{name} = {table.name}.{name} + EXCLUDED.{name}" for name in _COUNTERS)
     return (
         f"d_{kind} AS (INSERT INTO {table.name} ({', '.join(keys)}, {', '.join(_COUNTERS)}) "
@@ -99,14 +112,19 @@ def _total_cte(table: str, key: str, source: str, entity: str, extra: str) -> st
     )
 
 
-def build_statement(daily_kinds: tuple[str, ...] = tuple(DAILY_TABLES)) -> str:
+def build_statement(daily_kinds: tuple[str, ...] = tuple(ALL_DAILY_TABLES)) -> str:
     """The ingest statement, maintaining the daily rollups of ``daily_kinds`` (all by default; the
     dashboard benchmark measures the writer with none)."""
     ctes = [
+        # a request id is unique across the daily partitions through spend_log_ids (migration 0017)
+        f'ids AS (INSERT INTO spend_log_ids (request_id, "startTime") SELECT request_id, "startTime" '
+        f"FROM {STAGING} ON CONFLICT (request_id) DO NOTHING RETURNING request_id)",
         f"ins AS (INSERT INTO spend_logs ({_QUOTED}) SELECT {_QUOTED} FROM {STAGING} "
-        f"ON CONFLICT (request_id) DO NOTHING RETURNING {_RETURNED})",
+        "WHERE request_id IN (SELECT request_id FROM ids) "
+        f'ON CONFLICT (request_id, "startTime") DO NOTHING RETURNING {_RETURNED})',
         "r AS (SELECT ins.*, (\"startTime\" AT TIME ZONE 'UTC')::date AS day, "
-        "COALESCE(NULLIF(model_group, ''), model) AS m FROM ins)",
+        "date_trunc('week', \"startTime\" AT TIME ZONE 'UTC')::date AS week, "
+        f"COALESCE(NULLIF(model_group, ''), model) AS m, {_REQUEST} AS is_req FROM ins)",
         "t AS (SELECT r.*, tag FROM r CROSS JOIN LATERAL jsonb_array_elements_text(r.request_tags) AS tag)",
         'tag_rows AS (INSERT INTO spend_log_tags (request_id, tag, "startTime") '
         'SELECT request_id, tag, "startTime" FROM t)',
@@ -121,8 +139,10 @@ def build_statement(daily_kinds: tuple[str, ...] = tuple(DAILY_TABLES)) -> str:
 
 
 INGEST_SQL = build_statement()
+NO_ROLLUPS_SQL = build_statement(())  # benchmarks only: the writer's cost without the daily rollups
 
 
+_START = COLUMNS.index("startTime")
 _JSON_POSITIONS = tuple(index for index, name in enumerate(COLUMNS) if name in _JSON)
 
 
@@ -152,6 +172,7 @@ async def ingest(
         f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} "
         "(LIKE spend_logs INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
+    await partitions.ensure_days(conn, {record[_START].astimezone(UTC).date() for record in copy_records})
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection  # asyncpg.Connection
     await driver.copy_records_to_table(STAGING, records=list(copy_records), columns=list(COLUMNS))

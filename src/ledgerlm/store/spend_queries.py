@@ -26,7 +26,7 @@ from ledgerlm.record import ATTEMPT_MARK
 from ledgerlm.store.coltypes import to_decimal
 from ledgerlm.store.tables import (
     COUNTER_COLUMNS,
-    DAILY_TABLES,
+    DAILY_TOTAL_TABLES,
     TOKEN_COLUMNS,
     end_users,
     spend_log_tags,
@@ -90,10 +90,20 @@ class LogFilter:
             out.append(c.api_key == self.restrict_api_key)
         if self.model is not None:
             out.append(sa.or_(c.model_group == self.model, c.model == self.model))
-        if self.tags:
-            tagged = sa.select(spend_log_tags.c.request_id).where(spend_log_tags.c.tag.in_(list(self.tags)))
-            out.append(c.request_id.in_(tagged))
         low, high = day_bounds(self.start, self.end)
+        if self.tags:
+            # correlated on (request_id, startTime): the newest-first scan of spend_logs probes the tag
+            # table's primary key, in the ONE partition of the row's day (PostgreSQL, migration 0017)
+            t = spend_log_tags.c
+            bounds = [*([t.startTime >= low] if low else []), *([t.startTime < high] if high else [])]
+            out.append(
+                sa.exists().where(
+                    t.request_id == c.request_id,
+                    t.startTime == c.startTime,
+                    t.tag.in_(list(self.tags)),
+                    *bounds,
+                )
+            )
         if low is not None:
             out.append(c.startTime >= low)
         if high is not None:
@@ -132,7 +142,7 @@ def _sums(source: Any) -> list[sa.ColumnElement[Any]]:
 
 
 def _daily_statement(group_by: str, start: date | None, end: date | None) -> sa.Select[Any]:
-    table = DAILY_TABLES[_DAILY_KIND.get(group_by, "model")]
+    table = DAILY_TOTAL_TABLES[_DAILY_KIND.get(group_by, "model")]  # the day x entity rollups (narrowest)
     if group_by == "day":
         group = table.c.date
     elif group_by == "model":

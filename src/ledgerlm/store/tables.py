@@ -163,8 +163,6 @@ def _daily(name: str, entity: str, *, with_model: bool = True) -> sa.Table:
 daily_key_spend = _daily("daily_key_spend", "api_key")
 daily_user_spend = _daily("daily_user_spend", "user_id")
 daily_team_spend = _daily("daily_team_spend", "team_id")
-daily_end_user_spend = _daily("daily_end_user_spend", "end_user")
-daily_tag_spend = _daily("daily_tag_spend", "tag")
 daily_model_spend = _daily("daily_model_spend", "model", with_model=False)
 daily_provider_spend = _daily("daily_provider_spend", "custom_llm_provider")  # migration 0011 (dashboard)
 
@@ -172,11 +170,62 @@ DAILY_TABLES: dict[str, sa.Table] = {
     "key": daily_key_spend,
     "user": daily_user_spend,
     "team": daily_team_spend,
-    "end_user": daily_end_user_spend,
-    "tag": daily_tag_spend,
     "model": daily_model_spend,
     "provider": daily_provider_spend,
 }
+"""The per-model splits (day x entity x model) a restricted caller's "by model" view needs, and the
+model / provider rollups. Migration 0017 replaced ``daily_end_user_spend`` and ``daily_tag_spend``
+(nothing read their model split) by the day x entity tables below."""
+
+# migration 0017 (issue 21): rollups WITHOUT the model split (one row per UTC day x entity), so the
+# dashboard overview and the spend reports sum ~models-times fewer rows; kept by the same writer
+daily_key_totals = _daily("daily_key_totals", "api_key", with_model=False)
+daily_user_totals = _daily("daily_user_totals", "user_id", with_model=False)
+daily_team_totals = _daily("daily_team_totals", "team_id", with_model=False)
+daily_end_user_totals = _daily("daily_end_user_totals", "end_user", with_model=False)
+daily_tag_totals = _daily("daily_tag_totals", "tag", with_model=False)
+sa.Index("ix_daily_key_totals_api_key_date", daily_key_totals.c.api_key, daily_key_totals.c.date)
+
+DAILY_TOTAL_TABLES: dict[str, sa.Table] = {
+    "key": daily_key_totals,
+    "user": daily_user_totals,
+    "team": daily_team_totals,
+    "end_user": daily_end_user_totals,
+    "tag": daily_tag_totals,
+    "model": daily_model_spend,  # already one row per day x model
+}
+"""Per kind, the NARROWEST rollup (day x entity): what totals and per-entity groups read."""
+
+# migration 0017: the same per ISO week (``date`` is the week's Monday, UTC) for the entities that come
+# by thousands: a 30-day overview of 5,000 end users sums ~4 weekly rows and the edge days per entity
+# instead of 30 daily rows (teams and tags are few: their daily rows are cheap to sum)
+weekly_key_totals = _daily("weekly_key_totals", "api_key", with_model=False)
+weekly_user_totals = _daily("weekly_user_totals", "user_id", with_model=False)
+weekly_end_user_totals = _daily("weekly_end_user_totals", "end_user", with_model=False)
+
+WEEKLY_TOTAL_TABLES: dict[str, sa.Table] = {
+    "key": weekly_key_totals,
+    "user": weekly_user_totals,
+    "end_user": weekly_end_user_totals,
+}
+"""Per kind, the ISO-week x entity rollup (``date``: the Monday): full weeks of a range read it."""
+
+ALL_DAILY_TABLES: dict[str, sa.Table] = {
+    **DAILY_TABLES,
+    **{f"{kind}_totals": table for kind, table in DAILY_TOTAL_TABLES.items() if kind != "model"},
+    **{f"{kind}_weekly": table for kind, table in WEEKLY_TOTAL_TABLES.items()},
+}
+"""Every rollup the spend writer keeps, by kind (``key``, ..., ``key_totals``, ..., ``key_weekly``)."""
+
+# migration 0017: PostgreSQL partitions ``spend_logs`` by UTC day, so its primary key becomes
+# (request_id, startTime); this un-partitioned table keeps a request id unique ACROSS days (the
+# writer's exactly-once check and the reused-request-id rename, ``store.ingest``). PostgreSQL only.
+spend_log_ids = sa.Table(
+    "spend_log_ids",
+    metadata,
+    sa.Column("request_id", sa.String(255), primary_key=True),
+    sa.Column("startTime", UTCDateTime, nullable=False),
+)
 
 verification_tokens = sa.Table(
     "verification_tokens",

@@ -1,7 +1,7 @@
 """Registered request tags (``tags``, LiteLLM ``/tag/new``): ``description``, ``models``,
 ``max_budget``/``soft_budget`` (USD), ``budget_duration``, ``budget_reset_at``, rate limits, ``metadata``.
 ``spend`` (USD) counts every call carrying the tag, from the moment the tag is registered; per-tag spend
-of any tag, registered or not, is in ``daily_tag_spend`` (see ``spend_queries``).
+of any tag, registered or not, is in ``daily_tag_totals`` (see ``spend_queries``).
 """
 
 from __future__ import annotations

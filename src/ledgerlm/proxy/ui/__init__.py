@@ -1,11 +1,14 @@
 """The admin dashboard served by the proxy at ``/ui`` (issue 21; docs/dashboard.md).
 
 * ``assets``: the single page and its static files (vanilla JS, uPlot vendored; no CDN);
-* ``login``: ``POST /login`` (master key, a user's key, or username/password), ``POST /logout``,
-  ``GET /ui/api/me``; ``session``: the signed ``HttpOnly; SameSite=Strict`` cookie;
+* ``login``: ``POST /login`` (master key, a user's key, or username/password; ``login_limit``: 5
+  failures per username or IP in 5 minutes, then 429), ``POST /logout``; ``session``: the signed
+  ``HttpOnly; SameSite=Strict`` cookie; ``session_check``: every request re-checks it against the
+  store (blocked key, deleted user, changed role), ``GET /ui/api/me``;
 * ``roles``: what each role may read and change (the one place that decides);
 * ``api``: overview (rollups only) and logs (keyset pages) with a row's detail;
-* ``entities``: keys, teams, users, end users, budgets, models, other features' pages;
+* ``entities``: keys and teams (with budget forecasts), users, end users, budgets, other features'
+  pages; ``models_page``: deployments with the router's health and cooldowns;
 * ``writes``: create / edit / block / regenerate through the management routes.
 """
 
@@ -50,14 +53,15 @@ person's role themselves (``ledgerlm.proxy.ui.roles``), so the management table 
 
 def routes() -> list[Route]:
     """Every dashboard route."""
-    from ledgerlm.proxy.ui import api, assets, entities, login, writes
+    from ledgerlm.proxy.ui import api, assets, entities, login, models_page, session_check, writes
 
     return [
         *assets.routes(),
         Route("/login", login.login, methods=["POST"]),
         Route("/logout", login.logout, methods=["POST"]),
-        Route("/ui/api/me", login.me, methods=["GET"]),
+        Route("/ui/api/me", session_check.me, methods=["GET"]),
         *api.routes(),
         *entities.routes(),
+        *models_page.routes(),
         *writes.routes(),
     ]

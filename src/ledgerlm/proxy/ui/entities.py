@@ -2,8 +2,8 @@
 
 Reads (``GET``): ``/ui/api/keys``, ``/ui/api/teams``, ``/ui/api/users``, ``/ui/api/end_users``,
 ``/ui/api/budgets`` (every visible key, team, user and end user with a ``max_budget``: used vs limit,
-the reset date, and ``forecast``: the forecast loop's last burn-rate forecast or ``null``),
-``/ui/api/models`` (model groups and deployments, never credentials),
+the reset date, and ``forecast``: the forecast loop's last burn-rate forecast or ``null``; model groups
+are in ``models_page``),
 ``/ui/api/feature?name=reconcile_runs|reconcile_run&run_id=|tag_drift`` (``GET /reconcile/runs``,
 ``GET /reconcile/runs/{id}`` and ``GET /tags/drift`` when this proxy has them, else
 ``{"available": false}``). Each returns ``{"data": [...]}``, narrowed
@@ -12,6 +12,7 @@ to what the role may read (``roles.visible``); admin-only pages answer 403 to ot
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from starlette.requests import Request
@@ -26,6 +27,8 @@ from ledgerlm.proxy.ui.session import Principal
 __all__ = ["FEATURES", "routes", "visible_keys", "visible_teams"]
 
 LIMIT = 1000
+FORECAST_LIMIT = 200  # budget forecasts per page (one small query each)
+logger = logging.getLogger(__name__)
 FEATURES = {
     "reconcile_runs": "/reconcile/runs",
     "reconcile_run": "/reconcile/runs/{run_id}",
@@ -93,14 +96,29 @@ async def visible_teams(state: ProxyState, principal: Principal) -> list[dict[st
 
 @ui_handler("keys")
 async def list_keys(request: Request, state: ProxyState, principal: Principal) -> Any:
-    """``GET /ui/api/keys``."""
-    return {"data": await visible_keys(state, principal)}
+    """``GET /ui/api/keys`` (budgeted keys carry ``budget_forecast``, see ``_with_forecasts``)."""
+    return {"data": await _with_forecasts(state, "key", await visible_keys(state, principal))}
 
 
 @ui_handler("teams")
 async def list_teams(request: Request, state: ProxyState, principal: Principal) -> Any:
-    """``GET /ui/api/teams``."""
-    return {"data": await visible_teams(state, principal)}
+    """``GET /ui/api/teams`` (budgeted teams carry ``budget_forecast``)."""
+    return {"data": await _with_forecasts(state, "team", await visible_teams(state, principal))}
+
+
+async def _with_forecasts(state: ProxyState, kind: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Set ``budget_forecast`` (the field ``/key/info`` and ``/team/info`` answer: burn rate per hour
+    over the forecast window, when the budget runs out, whether before its reset) on the first
+    ``FORECAST_LIMIT`` rows with a ``max_budget``; ``null`` where none could be made."""
+    from ledgerlm.proxy.spend_alert_routes import budget_forecast
+
+    for row in [row for row in rows if row.get("max_budget") is not None][:FORECAST_LIMIT]:
+        try:
+            row["budget_forecast"] = await budget_forecast(state, kind, row)
+        except Exception:  # a forecast is a hint: the table is shown without it
+            logger.warning("dashboard: no budget forecast for %s", kind, exc_info=True)
+            row["budget_forecast"] = None
+    return rows
 
 
 @ui_handler("users")
@@ -158,28 +176,6 @@ async def list_budgets(request: Request, state: ProxyState, principal: Principal
     return {"data": out}
 
 
-@ui_handler("models")
-async def list_models(request: Request, state: ProxyState, principal: Principal) -> Any:
-    """``GET /ui/api/models``: one row per deployment (no credentials)."""
-    rows = []
-    for name, group in state.registry.groups.items():
-        for deployment in group.deployments:
-            rows.append(
-                {
-                    "model_group": name,
-                    "deployment_id": deployment.deployment_id,
-                    "provider": deployment.provider,
-                    "model": deployment.model,
-                    "api_base": deployment.api_base,
-                    "priced": "custom" if deployment.price is not None else "catalog",
-                    "health": state.extra.get("deployment_health", {}).get(
-                        deployment.deployment_id, "not tracked"
-                    ),
-                }
-            )
-    return {"data": rows}
-
-
 @ui_handler("reconciliation")
 async def feature(request: Request, state: ProxyState, principal: Principal) -> Any:
     """``GET /ui/api/feature?name=``: another feature's read route, or ``{"available": false}``."""
@@ -205,6 +201,5 @@ def routes() -> list[Route]:
         Route("/ui/api/users", list_users, methods=["GET"]),
         Route("/ui/api/end_users", list_end_users, methods=["GET"]),
         Route("/ui/api/budgets", list_budgets, methods=["GET"]),
-        Route("/ui/api/models", list_models, methods=["GET"]),
         Route("/ui/api/feature", feature, methods=["GET"]),
     ]

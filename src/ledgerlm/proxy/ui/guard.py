@@ -1,4 +1,5 @@
-"""``ui_handler(page)``: the wrapper of every ``/ui/api/*`` route: a session (401), the page's read
+"""``ui_handler(page)``: the wrapper of every ``/ui/api/*`` route: a session still valid in the store
+(401; ``session_check``), the page's read
 permission (403, ``roles.may``), query values without NUL, errors in the API's error format."""
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from starlette.responses import Response
 from ledgerlm.errors import AuthenticationError, BadRequestError, PermissionDeniedError
 from ledgerlm.proxy.http import error_response, json_response, reject_nul
 from ledgerlm.proxy.state import ProxyState
-from ledgerlm.proxy.ui.login import principal_of
 from ledgerlm.proxy.ui.roles import may
 from ledgerlm.proxy.ui.session import Principal
+from ledgerlm.proxy.ui.session_check import current_principal
 
 __all__ = ["UiHandler", "ui_handler"]
 
@@ -29,7 +30,7 @@ def ui_handler(page: str) -> Callable[[UiHandler], Callable[[Request], Awaitable
         @functools.wraps(fn)
         async def handler(request: Request) -> Response:
             try:
-                principal = principal_of(request)
+                principal = await current_principal(request)
                 if principal is None:
                     raise AuthenticationError("not logged in: POST /login first", code="no_session")
                 if not may(principal, f"read:{page}"):

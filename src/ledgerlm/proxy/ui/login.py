@@ -1,4 +1,5 @@
-"""LiteLLM-style ``/login`` for the dashboard, ``/logout``, ``GET /ui/api/me``, and ``principal_of``.
+"""LiteLLM-style ``/login`` for the dashboard, ``/logout``, and ``principal_of`` (the cookie's principal;
+``session_check.current_principal`` re-checks it against the store).
 
 ``POST /login`` takes ``username`` and ``password`` (JSON or a form). The password may be:
 
@@ -9,6 +10,8 @@
 
 Success: 200 ``{"role", "user_id", "redirect": "/ui/"}`` (303 to ``/ui/`` for a form post) with the
 session cookie; anything else: 401 in the API's error format, the same for every wrong credential.
+After 5 failures of one username from one client IP (or 30 from one IP) in 5 minutes: 429
+``too_many_login_attempts`` with ``Retry-After`` (``login_limit``).
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from ledgerlm.proxy.auth import KeyContext, hash_key
 from ledgerlm.proxy.http import error_response, json_response, read_json_body
 from ledgerlm.proxy.passwords import verify_password
 from ledgerlm.proxy.state import ProxyState
+from ledgerlm.proxy.ui.login_limit import limiter
 from ledgerlm.proxy.ui.roles import PAGES, WRITABLE, may, role_for_user, team_admin_of
 from ledgerlm.proxy.ui.session import COOKIE, SESSION_TTL_S, Principal, SessionSigner
 
-__all__ = ["login", "logout", "me", "principal_of", "signer"]
+__all__ = ["describe", "login", "logout", "principal_of", "signer"]
 
 MAX_LOGIN_BODY = 16 * 1024
 _REFUSED = "invalid username or password"
@@ -100,7 +104,7 @@ async def authenticate_login(state: ProxyState, username: str, password: str) ->
     return await _user_principal(state, row["user_id"], "password", None)
 
 
-def _describe(principal: Principal) -> dict[str, Any]:
+def describe(principal: Principal) -> dict[str, Any]:
     return {
         "role": principal.role,
         "user_id": principal.user_id,
@@ -124,14 +128,23 @@ async def login(request: Request) -> Response:
     """``POST /login`` (see module docstring)."""
     state: ProxyState = request.app.state.proxy
     form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    attempts = limiter(state)
+    ip = request.client.host if request.client else ""
+    username = ""
     try:
-        principal = await authenticate_login(state, *await _credentials(request))
+        username, password = await _credentials(request)
+        attempts.check(username, ip)
+        principal = await authenticate_login(state, username, password)
+    except AuthenticationError as exc:
+        attempts.failed(username, ip)
+        return error_response(exc)
     except Exception as exc:
         return error_response(exc)
+    attempts.succeeded(username, ip)
     response: Response = (
         RedirectResponse("/ui/", status_code=303)
         if form
-        else json_response({**_describe(principal), "redirect": "/ui/"})
+        else json_response({**describe(principal), "redirect": "/ui/"})
     )
     secure = request.url.scheme == "https"
     response.set_cookie(
@@ -151,11 +164,3 @@ async def logout(request: Request) -> Response:
     response = json_response({"status": "logged out"})
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response
-
-
-async def me(request: Request) -> Response:
-    """``GET /ui/api/me``: the logged-in principal (401 when none)."""
-    principal = principal_of(request)
-    if principal is None:
-        return error_response(AuthenticationError("not logged in", code="no_session"))
-    return json_response(_describe(principal))

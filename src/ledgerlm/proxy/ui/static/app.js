@@ -255,6 +255,15 @@ async function showDetail(target, requestId) {
       : el("p", { class: "muted" }, "not stored (store_prompts is off)")));
 }
 
+// budget_forecast (as /key/info and /team/info answer it): burn rate and when the budget runs out
+function forecastCell(value) {
+  if (!value) return "-";
+  const rate = "$" + plain(value.burn_rate_per_hour) + "/h";
+  if (!value.runs_out_at) return rate + ", not running out";
+  return rate + ", runs out " + value.runs_out_at.slice(0, 16).replace("T", " ") +
+    (value.runs_out_before_reset ? " (before reset)" : "");
+}
+
 function budgetCell(value, row) {
   if (row.max_budget === null || row.max_budget === undefined) return usd(row.spend);
   return usd(row.spend) + " of " + usd(row.max_budget) + (row.budget_reset_at ? " (resets " + row.budget_reset_at.slice(0, 10) + ")" : "");
@@ -292,6 +301,7 @@ async function renderKeys(list) {
   list.replaceChildren(table([
     { key: "key_alias", label: "alias" }, { key: "key_name", label: "key" }, { key: "team_id", label: "team" },
     { key: "user_id", label: "user" }, { key: "spend", label: "budget used", format: budgetCell },
+    { key: "budget_forecast", label: "forecast", format: forecastCell },
     { key: "blocked", label: "blocked" }, { key: "expires", label: "expires" },
   ], data.data, { name: "keys", id: "keys-table", idKey: "token", actions }));
 }
@@ -322,7 +332,8 @@ async function renderTeams(list) {
     row.blocked ? "Unblock" : "Block") : null;
   list.replaceChildren(table([
     { key: "team_id", label: "team id" }, { key: "team_alias", label: "alias" },
-    { key: "spend", label: "budget used", format: budgetCell }, { key: "models", label: "models" },
+    { key: "spend", label: "budget used", format: budgetCell },
+    { key: "budget_forecast", label: "forecast", format: forecastCell }, { key: "models", label: "models" },
     { key: "blocked", label: "blocked" },
   ], data.data, { name: "teams", id: "teams-table", idKey: "team_id", actions }));
 }
@@ -387,15 +398,22 @@ async function budgetsPage(page) {
   ]);
 }
 
+function healthCell(value, row) {
+  if (value === "cooldown") return "cooldown (" + Math.ceil(row.cooldown_remaining_s) + " s left)";
+  return value;
+}
+
 async function modelsPage(page) {
   page.append(el("h1", {}, "Model groups and deployments"));
-  const list = el("div", {});
-  page.append(list);
-  await renderSimple(list, "/ui/api/models", "models", [
+  const data = await api("/ui/api/models");
+  page.append(el("p", { id: "models-summary" }, data.healthy + " healthy, " + data.cooling_down + " cooling down"));
+  page.append(table([
     { key: "model_group", label: "model group" }, { key: "deployment_id", label: "deployment" },
     { key: "provider", label: "provider" }, { key: "model", label: "model" }, { key: "api_base", label: "api base" },
-    { key: "priced", label: "prices" }, { key: "health", label: "health / cooldown" },
-  ]);
+    { key: "priced", label: "prices" }, { key: "health", label: "health", format: healthCell },
+    { key: "cooldown_remaining_s", label: "cooldown s", num: true }, { key: "in_flight", label: "in flight", num: true },
+    { key: "current_rpm", label: "rpm", num: true }, { key: "current_tpm", label: "tpm", num: true },
+  ], data.data, { name: "models", id: "models-table" }));
 }
 
 async function featurePage(page, name, title, render) {
@@ -464,6 +482,8 @@ function showLogin() {
   document.getElementById("login").hidden = false;
   document.getElementById("page").hidden = true;
   document.getElementById("nav").hidden = true;
+  document.getElementById("nav").replaceChildren();  // a session that ended shows no page links
+  document.getElementById("page").replaceChildren();
   document.getElementById("logout").hidden = true;
   document.getElementById("who").textContent = "";
 }
