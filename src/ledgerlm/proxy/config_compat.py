@@ -63,7 +63,6 @@ NOT_SUPPORTED: Mapping[str, frozenset[str]] = {
             "use_redis_transaction_buffer",
             "max_parallel_requests",
             "global_max_parallel_requests",
-            "maximum_spend_logs_retention_period",
             "enforce_user_param",
             "allow_requests_on_db_unavailable",
             "forward_client_headers_to_llm_api",
