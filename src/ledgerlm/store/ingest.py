@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import decimal
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,6 +62,19 @@ _TOTAL_TARGETS: tuple[tuple[sa.Table, str], ...] = (
 def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
     """The dialect's ``INSERT`` construct (it has ``on_conflict_do_nothing/update``)."""
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+"""Upsert and update statements by ``(dialect, name)``, built once: a new construct per batch costs
+its columns' proxies and a fresh cache key every time (issue 22: the writer's CPU per row)."""
+
+
+def _statement(conn: AsyncConnection, name: str, build: Callable[[], Any]) -> Any:
+    key = (conn.dialect.name, name)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = build()
+    return statement
 
 
 def _model(row: Mapping[str, Any]) -> str:
@@ -162,19 +176,24 @@ async def _update_totals(conn: AsyncConnection, deltas: Mapping[str, Mapping[str
         amounts = deltas.get(kind, {})
         if not amounts:
             continue
-        statement = (
-            table.update()
-            .where(pk == sa.bindparam("b_id"))
-            .values(spend=table.c.spend + sa.bindparam("b_amount", type_=table.c.spend.type))
-        )
+        statement = _statement(conn, f"total:{table.name}", partial(_total_update, table, pk))
         await conn.execute(statement, [{"b_id": i, "b_amount": amounts[i]} for i in sorted(amounts)])
     customers = deltas.get("end_user", {})
     if customers:
-        insert = _insert(conn, end_users)
-        statement = insert.on_conflict_do_update(
-            index_elements=["user_id"], set_={"spend": end_users.c.spend + insert.excluded.spend}
-        )
+        statement = _statement(conn, "total:end_users", partial(_end_user_upsert, conn))
         await conn.execute(statement, [{"user_id": i, "spend": customers[i]} for i in sorted(customers)])
+
+
+def _total_update(table: sa.Table, pk: Any) -> Any:
+    amount = sa.bindparam("b_amount", type_=table.c.spend.type)
+    return table.update().where(pk == sa.bindparam("b_id")).values(spend=table.c.spend + amount)
+
+
+def _end_user_upsert(conn: AsyncConnection) -> Any:
+    insert = _insert(conn, end_users)
+    return insert.on_conflict_do_update(
+        index_elements=["user_id"], set_={"spend": end_users.c.spend + insert.excluded.spend}
+    )
 
 
 async def _upsert_daily(
@@ -189,9 +208,14 @@ async def _upsert_daily(
         if "model" in key_names[2:]:
             row["model"] = model
         values.append(row)
+    statement = _statement(conn, f"daily:{kind}", partial(_daily_upsert, conn, table, key_names))
+    await conn.execute(statement, values)
+
+
+def _daily_upsert(conn: AsyncConnection, table: sa.Table, key_names: list[str]) -> Any:
     insert = _insert(conn, table)
     changes = {name: table.c[name] + insert.excluded[name] for name in ("spend", *COUNTER_COLUMNS)}
-    await conn.execute(insert.on_conflict_do_update(index_elements=key_names, set_=changes), values)
+    return insert.on_conflict_do_update(index_elements=key_names, set_=changes)
 
 
 @dataclass
