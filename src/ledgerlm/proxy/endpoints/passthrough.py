@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, Mapping
+from functools import partial
 from typing import Any
 
 import orjson
@@ -48,7 +49,7 @@ from ledgerlm.proxy.endpoints.passthrough_targets import (
 from ledgerlm.proxy.http import error_response
 from ledgerlm.proxy.lifecycle import Endpoint, Reply, Upstream, inference_route
 from ledgerlm.proxy.sse_response import SSEResponse
-from ledgerlm.transport import send
+from ledgerlm.transport import SendOptions, send_with
 from ledgerlm.types import Usage
 
 __all__ = ["PASS_THROUGH", "pass_through", "routes"]
@@ -153,15 +154,10 @@ async def _send(
     """Send once; an error answer is logged as the call's failure and raised (relayed by ``_error``)."""
     impl, start = get_provider(deployment.provider), time.time()
     try:
-        return await send(
-            http,
-            map_error=lambda s, b, h: impl.error_from_response(deployment, s, b, h),
-            provider=deployment.provider,
-            model=deployment.model,
-            timeout=deployment.timeout or options.timeout,
-            num_retries=0,
-            stream=stream,
-        )
+        mapper = partial(impl.error_from_response, deployment)
+        timeout = deployment.timeout or options.timeout
+        sending = SendOptions(mapper, deployment.provider, deployment.model, timeout, 0, stream)
+        return await send_with(options.in_runtime().transport, http, sending)
     except APIError as exc:
         cost = call_cost(deployment, Usage(), start)
         log_call(deployment, body, options, Outcome(Usage(), cost, error=exc), stream=stream, start=start)

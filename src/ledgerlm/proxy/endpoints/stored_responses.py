@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -33,7 +34,7 @@ from ledgerlm.proxy.endpoints.logged import Outcome, RawResult, log_call
 from ledgerlm.proxy.http import error_response
 from ledgerlm.proxy.lifecycle import Endpoint, Reply, Upstream, inference_route
 from ledgerlm.record import CallType
-from ledgerlm.transport import send
+from ledgerlm.transport import SendOptions, send_with
 from ledgerlm.types import Cost, Usage
 
 __all__ = ["MAX_REMEMBERED", "StoredResponses", "routes", "store_of"]
@@ -111,14 +112,10 @@ async def _fetch(
     """Send the lookup; one $0 row (a failure row when the provider refuses)."""
     provider = get_provider(deployment.provider)
     try:
-        sent = await send(
-            http,
-            map_error=lambda s, b, h: provider.error_from_response(deployment, s, b, h),
-            provider=provider.name,
-            model=deployment.model,
-            timeout=deployment.timeout or options.timeout,
-            num_retries=0,
-        )
+        mapper = partial(provider.error_from_response, deployment)
+        timeout = deployment.timeout or options.timeout
+        sending = SendOptions(mapper, provider.name, deployment.model, timeout, num_retries=0)
+        sent = await send_with(options.in_runtime().transport, http, sending)
     except APIError as exc:
         log_call(deployment, body, options, Outcome(Usage(), _FREE, error=exc))
         raise
