@@ -2,7 +2,8 @@
 lifecycle (``ledgerlm.proxy.lifecycle``), on the real proxy against the simulator, SQLite and
 PostgreSQL: a pre-call hook refusing the call answers 400 with one failure row and nothing reaches the
 target (on an ``auth`` route and on an open one); a client that disconnects mid-stream leaves one
-failure row and its admission released (a key with ``max_parallel_requests: 1`` is served again)."""
+failure row and its admission released (a key with ``max_parallel_requests: 1`` is served again); an
+unreachable target is a 502 in OpenAI's error format with one failure row."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ def _endpoints(sim_url: str) -> list[dict[str, Any]]:
             "headers": auth,
         },
         {"path": "/pt-open", "target": f"{sim_url}/v1", "include_subpath": True, "headers": auth},
+        {"path": "/pt-down", "target": "http://127.0.0.1:9/v1", "auth": True},  # nothing listens
         {
             "path": "/pt-slow",
             "target": f"{sim_url}/v1",
@@ -134,3 +136,11 @@ def test_disconnect_mid_custom_stream_releases_the_reservation(hproxy: Proxy) ->
             break
         assert status == 429 and time.monotonic() < deadline, ("the reservation was not released", answer)
         time.sleep(0.1)
+
+
+def test_an_unreachable_target_is_a_502_with_a_failure_row(hproxy: Proxy) -> None:
+    status, answer, headers = hproxy.request("POST", "/pt-down", {"model": "gpt-4o-mini"})
+    assert status == 502 and answer["error"]["message"] and answer["error"]["type"], answer
+    row = _one_row(hproxy, headers["x-request-id"])
+    assert row["status"] == "failure" and row["call_type"] == "pass_through_endpoint"
+    assert row["model_group"] == "/pt-down" and row["api_base"] == "http://127.0.0.1:9/v1"
