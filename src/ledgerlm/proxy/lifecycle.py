@@ -3,10 +3,12 @@ module is the call path around it, written once.
 
 ::
 
-    t0 (overhead timer) -> authenticate (``endpoint.credentials``; 401, no row)
+    t0 (overhead timer) -> authenticate (``endpoint.credentials``; 401, no row; an ``anonymous``
+         endpoint takes no key: ``KeyContext(token=None)``, the authenticator is not called)
       -> endpoint.read (JSON, multipart form, raw bytes, nothing: 400/413) -> endpoint.stream_of
       -> route: ProxyCall.route (model group -> deployment, tags, 404/403/400), or endpoint.resolve
-         (a target the endpoint finds itself: pass-through, stored responses; one attempt, no router)
+         (a target the endpoint finds itself: provider and custom pass-through, stored responses; one
+         attempt, no router)
       -> endpoint.parse (format checks) -> pre-call hooks -> endpoint.prepare (body sent upstream)
       -> ProxyCall.reserve (admission on that body as the provider sends it, or on
          ``Upstream.worst_case``: 429; skipped when ``endpoint.admit`` is False)
@@ -27,6 +29,9 @@ module is the call path around it, written once.
 Adding an endpoint means writing an ``Endpoint`` (see ``ledgerlm.proxy.endpoints``) and one
 ``Route(path, inference_route(ENDPOINT))``: nothing here changes. The pieces an endpoint may bring:
 
+* ``anonymous=True`` for a route open to callers without a proxy key (a custom pass-through entry
+  with ``auth: false``): the call runs with ``KeyContext(token=None)`` (no key's tags, budgets or
+  limits; rows with no key); pair it with ``admit=False``;
 * its reader ``read(call) -> body dict``: ``read_json`` (default), ``read_form`` (multipart; files are
   kept in ``call.attachments``), ``read_raw`` (bytes kept as ``call.attachments["raw"]``, the body is
   their JSON object or ``{}``), ``read_nothing`` (GET lookups);
@@ -56,6 +61,7 @@ from ledgerlm.engine.call import CallOptions
 from ledgerlm.engine.stream import ClientDisconnectedError
 from ledgerlm.errors import BadRequestError, LedgerLMError
 from ledgerlm.providers.base import Deployment
+from ledgerlm.proxy.auth import KeyContext
 from ledgerlm.proxy.body_readers import BodyReader, read_json
 from ledgerlm.proxy.cache_call import cache_lookup, cache_replay, cache_store, cache_store_stream
 from ledgerlm.proxy.call import ProxyCall, operator_error, request_id_of
@@ -71,7 +77,6 @@ __all__ = [
     "Reply",
     "StreamEncoder",
     "Upstream",
-    "fail_call",
     "identity_upstream",
     "inference_route",
     "stream_flag",
@@ -169,7 +174,8 @@ class Endpoint:
     must be a bool); ``resolve(call, body)``: an endpoint that finds its target itself sets
     ``call.deployment`` / ``call.model`` (and the context) instead of the router (one attempt, no
     retries; ``need`` unused); ``admit``: False for calls that bill nothing (never reserved against
-    budgets or rate limits); ``stream_response(call, opened, frames) -> Response`` (default SSE).
+    budgets or rate limits); ``stream_response(call, opened, frames) -> Response`` (default SSE);
+    ``anonymous``: no proxy key is read (``KeyContext(token=None)``; ``credentials`` unused).
     """
 
     call_type: CallType
@@ -190,6 +196,7 @@ class Endpoint:
     resolve: Callable[[ProxyCall, dict[str, Any]], Awaitable[None]] | None = None
     admit: bool = True
     stream_response: Callable[[ProxyCall, Any, AsyncGenerator[bytes, None]], Response] = _sse
+    anonymous: bool = False
 
 
 def inference_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
@@ -206,12 +213,16 @@ def inference_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Respons
 
 
 async def _authenticate(request: Request, endpoint: Endpoint) -> ProxyCall | Response:
-    """Start the overhead timer, authenticate (an error answers with no spend row), open the call."""
+    """Start the overhead timer, authenticate (an error answers with no spend row; an ``anonymous``
+    endpoint takes no key), open the call."""
     t0 = time.perf_counter()
     state: ProxyState = request.app.state.proxy
     request_id = request_id_of(request)
     try:
-        key = await state.auth.authenticate(endpoint.credentials(request))
+        if endpoint.anonymous:
+            key = KeyContext(token=None)
+        else:
+            key = await state.auth.authenticate(endpoint.credentials(request))
     except LedgerLMError as exc:
         return endpoint.error(exc, {"x-request-id": request_id, "x-litellm-call-id": request_id})
     return ProxyCall(state, request, key, request_id, endpoint.call_type, t0=t0)
@@ -304,18 +315,14 @@ async def _cancelled(call: ProxyCall) -> None:
 
 
 async def _fail(call: ProxyCall, endpoint: Endpoint, exc: BaseException) -> Response:
-    return await fail_call(call, exc, endpoint.error)
-
-
-async def fail_call(call: ProxyCall, exc: BaseException, error: ErrorEncoder) -> Response:
     """One failure row (unless the engine wrote one), admission released, failure hooks, the error
-    (``error(exc, headers)``). Also the failure step of the custom pass-through routes."""
+    (``endpoint.error(exc, headers)``)."""
     if call.sink.record is None:
         call.write_failure(exc)
     await call.settle(call.sink.record)
     if call.state.hooks.failure:
         await call.state.hooks.post_failure(call.body, exc, call.hook_key())
-    return error(operator_error(exc, call.deployment, call.model), call.headers())
+    return endpoint.error(operator_error(exc, call.deployment, call.model), call.headers())
 
 
 async def _respond(call: ProxyCall, endpoint: Endpoint, upstream: Upstream, result: Any) -> Response:

@@ -8,10 +8,20 @@ model group = the route's path, ``api_base`` = the target:
   Anthropic Messages, Gemini ``usageMetadata``; SSE streams of those too) priced from the catalog by
   the body's ``model``; else unpriced with the reason, never ``$0``;
 * ``auth: true``: a proxy key is required (401 in OpenAI's format, no row); the key's tags, budgets
-  and limits apply (admission reserves on the body, settles on the cost). Open routes log rows with
-  no key;
+  and limits apply (admission reserves on the body, or ``cost_per_request`` up front; settles on the
+  cost). Open routes (``Endpoint.anonymous``) log rows with no key and are never admitted;
 * an error answer of the target is relayed as it came (status, body) with a failure row; an
   unreachable target is a 502/504 in OpenAI's error format, with a failure row.
+
+Each entry is one lifecycle ``Endpoint`` (``custom_endpoint``; ``ledgerlm.proxy.lifecycle``), as the
+provider pass-through routes (``passthrough``)::
+
+    credentials (auth routes: Authorization / x-api-key / api-key / x-litellm-api-key; open: none)
+      -> read_raw (the bytes as sent) -> resolve (the target as the deployment, tags)
+      -> pre-call hooks (may refuse; a body they change is sent re-encoded) -> admission (auth routes)
+      -> send once to the target (``custom_passthrough_call``: the row) -> the answer relayed
+         (``Reply`` with the target's status and headers, or a ``CustomRelay`` stream)
+      any error / client gone: the lifecycle's failure path (one failure row, reservation released)
 
 A path that one of ledgerlm's own routes serves is not mounted (a warning at start), as in LiteLLM,
 whose built-in routes come first.
@@ -20,189 +30,132 @@ whose built-in routes come first.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from functools import partial
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ledgerlm.engine.cost import call_cost
-from ledgerlm.errors import APIError, LedgerLMError, RequestTooLargeError
+from ledgerlm.errors import APIError
 from ledgerlm.pricing.unit_worst import UnitWorstCase
 from ledgerlm.providers.base import Deployment, HTTPRequest
-from ledgerlm.proxy.auth import KeyContext
-from ledgerlm.proxy.call import ProxyCall, request_id_of
-from ledgerlm.proxy.endpoints.passthrough_usage import answer_usage, log_passthrough, stream_usage
+from ledgerlm.proxy.body_readers import read_raw
+from ledgerlm.proxy.call import ProxyCall
+from ledgerlm.proxy.endpoints.custom_passthrough_call import custom_open, custom_plain
+from ledgerlm.proxy.endpoints.passthrough_stream import RawEncoder
 from ledgerlm.proxy.http import error_response
-from ledgerlm.proxy.lifecycle import fail_call
+from ledgerlm.proxy.lifecycle import Endpoint, Reply, Upstream, inference_route
 from ledgerlm.proxy.passthrough_config import PassThroughEndpoint, parse_pass_through_endpoints, target_url
-from ledgerlm.proxy.state import ProxyState
-from ledgerlm.sse import SSEDecoder
-from ledgerlm.transport import TransportResponse, send
-from ledgerlm.types import Cost, Usage
+from ledgerlm.proxy.sse_response import SSEResponse
 
-__all__ = ["routes"]
+__all__ = ["custom_endpoint", "routes"]
 
 log = logging.getLogger("ledgerlm.proxy")
 
 _HOP = {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding"}
 _PROXY_KEYS = {"authorization", "x-api-key", "api-key", "x-litellm-api-key"}
-_RELAY_DROP = _HOP | {"date", "server"}
 
 
-def _upstream_headers(endpoint: PassThroughEndpoint, request: Request) -> dict[str, str]:
+def _upstream_headers(entry: PassThroughEndpoint, request: Request) -> dict[str, str]:
     """The caller's headers when ``forward_headers`` (never hop-by-hop ones, never the proxy key of an
     ``auth`` route), then the entry's ``headers`` over them."""
     out: dict[str, str] = {}
-    if endpoint.forward_headers:
-        dropped = _HOP | (_PROXY_KEYS if endpoint.auth else set())
+    if entry.forward_headers:
+        dropped = _HOP | (_PROXY_KEYS if entry.auth else set())
         out = {k: v for k, v in request.headers.items() if k.lower() not in dropped}
     elif "content-type" in request.headers:
         out["content-type"] = request.headers["content-type"]
-    out.update(endpoint.headers)
+    out.update(entry.headers)
     return out
 
 
-async def _key(request: Request, endpoint: PassThroughEndpoint, state: ProxyState) -> KeyContext:
-    if not endpoint.auth:
-        return KeyContext(token=None)
-    h = request.headers
-    given = h.get("x-litellm-api-key")
-    headers = {"authorization": f"Bearer {given}"} if given else dict(h)
-    return await state.auth.authenticate(headers)
+def _credentials(request: Request) -> Mapping[str, str]:
+    """The proxy key of an ``auth`` route: ``x-litellm-api-key``, else the usual headers."""
+    given = request.headers.get("x-litellm-api-key")
+    return {"authorization": f"Bearer {given}"} if given else request.headers
 
 
-class _Call:
-    """One call on a custom route: the ``ProxyCall``, the record's deployment, the pricing."""
-
-    def __init__(self, call: ProxyCall, endpoint: PassThroughEndpoint, deployment: Deployment) -> None:
-        self.call, self.endpoint, self.deployment = call, endpoint, deployment
-
-    def finish(
-        self, usage: Usage | None, family: str | None, error: APIError | None, answer: Any = None
-    ) -> None:
-        rate = self.endpoint.cost_per_request
-        if rate is not None:
-            cost = Cost(
-                total=rate, breakdown={"request": rate}, source="custom", model_ref=self.endpoint.path
-            )
-        elif usage is None or family is None:
-            reason = "the answer carries no usage in a known format (OpenAI, Anthropic, Gemini); "
-            cost = Cost.unpriced(reason + "set cost_per_request on the pass-through endpoint to price it")
-        else:
-            priced = Deployment(provider=family, model=self.deployment.model)
-            cost = call_cost(priced, usage, self.call.start_time)
-        log_passthrough(self.call, self.deployment, usage or Usage(), cost, error=error, response=answer)
+def _streams(call: ProxyCall, body: dict[str, Any]) -> bool:
+    """A streamed answer is relayed as it comes: ``stream`` in the body, or an SSE ``accept``."""
+    return bool(body.get("stream")) or "text/event-stream" in call.request.headers.get("accept", "")
 
 
-async def _relay(c: _Call, response: TransportResponse) -> AsyncGenerator[bytes, None]:
-    decoder, usage = SSEDecoder(), stream_usage()
-    error: APIError | None = None
-    try:
-        async for data in response.content.iter_any():
-            for event in decoder.feed(data):
-                usage.feed(event.data)
-            yield data
-    except BaseException as exc:
-        error = APIError(f"the pass-through stream broke: {exc!r}")
-        raise
-    finally:
-        response.release()
-        c.finish(usage.usage(), usage.family, error)
-        await c.call.settle(c.call.sink.record)
-
-
-async def _open(request: Request, endpoint: PassThroughEndpoint) -> tuple[_Call, bytes]:
-    """The call, routed to the target, admitted (``auth`` routes), with the request body."""
-    state: ProxyState = request.app.state.proxy
-    raw = await request.body()
-    if len(raw) > state.max_body_bytes:
-        raise RequestTooLargeError(
-            f"request body over {state.max_body_bytes} bytes", code="request_too_large"
-        )
-    try:
-        parsed: Any = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError:
-        parsed = None
-    body = parsed if isinstance(parsed, dict) else {}
+async def _resolve(entry: PassThroughEndpoint, call: ProxyCall, body: dict[str, Any]) -> None:
+    """The target as the call's deployment (model: the body's ``model``, else the path; priced up
+    front by ``cost_per_request`` for admission), the model group (the path) and the tags."""
+    state, request = call.state, call.request
     model = body.get("model") if isinstance(body.get("model"), str) else None
-    rate = endpoint.cost_per_request  # known up front: admission reserves it under hard budgets
-    deployment = Deployment(
+    rate = entry.cost_per_request
+    call.deployment = Deployment(
         price=None if rate is None else UnitWorstCase(rate),
         provider="pass_through",
-        model=model or endpoint.path,
-        api_base=endpoint.target,
-        model_group=endpoint.path,
+        model=model or entry.path,
+        api_base=entry.target,
+        model_group=entry.path,
     )
-    call: ProxyCall = request.state.ledgerlm_call
-    call.body, call.stream = body, bool(body.get("stream"))
-    call.deployment, call.model = deployment, model or endpoint.path
-    call.ctx.model_group = endpoint.path
+    call.model = model or entry.path
+    call.ctx.model_group = entry.path
     tags = state.tags.from_request(body, request.headers)
     call.ctx.request_tags = state.tags.resolve(tags, call.key.tags, call.key.team_tags, [], request.headers)
-    if endpoint.auth:
-        call.reservation = await state.admission.reserve(call.ctx, deployment, body)
-    return _Call(call, endpoint, deployment), raw
+    call.attachments["parsed"] = body
 
 
-def _target_error(status: int, body: bytes, headers: Any) -> APIError:
-    return APIError(
-        f"the pass-through target answered HTTP {status}",
-        status_code=status,
-        body=body,
-        headers=dict(headers),
+def _prepare(entry: PassThroughEndpoint, call: ProxyCall, admitted: dict[str, Any]) -> Upstream:
+    """The outgoing request: the bytes as sent (re-encoded only when a pre-call hook changed the
+    body) to ``target_url`` with ``_upstream_headers``."""
+    deployment, request = call.deployment, call.request
+    assert deployment is not None
+    raw: bytes = call.attachments["raw"]
+    if call.body is not call.attachments["parsed"]:
+        raw = orjson.dumps(call.body)
+    url = target_url(entry, request.path_params.get("subpath", ""), request.url.query)
+    http = HTTPRequest(request.method, url, _upstream_headers(entry, request), raw)
+    kwargs = {"http": http, "entry": entry}
+    return Upstream(deployment, admitted, native=True, kwargs=kwargs, worst_case=deployment.price)
+
+
+def _encode(call: ProxyCall, upstream: Upstream, result: Any) -> Reply:
+    return Reply(result.raw, media_type=None, status=result.status, headers=result.headers)
+
+
+def _relayed(call: ProxyCall, opened: Any, frames: AsyncGenerator[bytes, None]) -> Response:
+    headers = {k: v for k, v in opened.headers.items() if k not in ("content-type", "cache-control")}
+    media = opened.headers.get("content-type", "text/event-stream")
+    return SSEResponse(frames, {**headers, **call.headers()}, status=opened.status, media_type=media)
+
+
+def _error(exc: BaseException, headers: dict[str, str]) -> Response:
+    """The target's error answer as it came (status and body); the proxy's errors (an unreachable
+    target: 502/504) in OpenAI's format."""
+    if isinstance(exc, APIError) and exc.status_code and isinstance(exc.body, bytes):
+        return Response(exc.body, status_code=exc.status_code, media_type="application/json", headers=headers)
+    return error_response(exc, headers)
+
+
+def custom_endpoint(entry: PassThroughEndpoint) -> Endpoint:
+    """The lifecycle ``Endpoint`` of one entry (module docstring)."""
+    return Endpoint(
+        call_type="pass_through_endpoint",
+        need="",
+        call=custom_plain,
+        encode=_encode,
+        error=_error,
+        open_stream=custom_open,
+        stream_encoder=lambda call, upstream: RawEncoder(),
+        prepare=partial(_prepare, entry),
+        chunk_hooks=False,
+        name="custom_pass_through",
+        read=read_raw,
+        credentials=_credentials,
+        stream_of=_streams,
+        resolve=partial(_resolve, entry),
+        admit=entry.auth,
+        stream_response=_relayed,
+        anonymous=not entry.auth,
     )
-
-
-async def _handle(endpoint: PassThroughEndpoint, request: Request) -> Response:
-    state: ProxyState = request.app.state.proxy
-    request_id = request_id_of(request)
-    try:
-        key = await _key(request, endpoint, state)
-    except LedgerLMError as exc:
-        return error_response(exc, {"x-request-id": request_id})
-    call = ProxyCall(state, request, key, request_id, "pass_through_endpoint")
-    request.state.ledgerlm_call = call
-    try:
-        c, raw = await _open(request, endpoint)
-        subpath = request.path_params.get("subpath", "")
-        url = target_url(endpoint, subpath, request.url.query)
-        http = HTTPRequest(request.method, url, _upstream_headers(endpoint, request), raw)
-        stream = call.stream or "text/event-stream" in request.headers.get("accept", "")
-        sent = await send(
-            http,
-            map_error=_target_error,
-            provider="pass_through",
-            model=call.model,
-            timeout=endpoint.timeout,
-            num_retries=0,
-            stream=stream,
-        )
-    except APIError as exc:
-        if exc.status_code and isinstance(exc.body, bytes) and call.deployment is not None:
-            c = _Call(call, endpoint, call.deployment)
-            c.finish(None, None, exc)
-            await call.settle(call.sink.record)
-            return Response(
-                exc.body, status_code=exc.status_code, media_type="application/json", headers=call.headers()
-            )
-        return await fail_call(call, exc, error_response)
-    except Exception as exc:
-        return await fail_call(call, exc, error_response)
-    out = {k.lower(): v for k, v in sent.headers.items() if k.lower() not in _RELAY_DROP}
-    out.update(call.headers())
-    if sent.response is not None:
-        return StreamingResponse(_relay(c, sent.response), status_code=sent.status, headers=out)
-    body = sent.body or b""
-    family, usage, answer = answer_usage(body)
-    c.finish(usage, family, None, answer)
-    record = call.sink.record
-    out.update(call.headers(record, record.response_cost if record else None))
-    await call.settle(record)
-    return Response(body, status_code=sent.status, headers=out)
 
 
 def _served(path: str, builtin: Iterable[BaseRoute]) -> bool:
@@ -226,7 +179,7 @@ def routes(general_settings: dict[str, Any], builtin: list[BaseRoute]) -> list[R
                 endpoint.target,
             )
             continue
-        handler: Callable[[Request], Any] = partial(_handle, endpoint)
+        handler = inference_route(custom_endpoint(endpoint))
         methods = list(endpoint.methods)
         out.append(Route(endpoint.path, handler, methods=methods))
         if endpoint.include_subpath:

@@ -58,14 +58,17 @@ def log_call(
     *,
     stream: bool = False,
     start: float | None = None,
+    api_base: str | None = None,
 ) -> CallRecord:
     """Record ``outcome`` as the call's success or failure event (callbacks notified, sinks fed);
-    the ``CallRecord`` built. ``start``: epoch seconds the call started (default: now)."""
+    the ``CallRecord`` built. ``start``: epoch seconds the call started (default: now). ``api_base``:
+    the row's ``api_base`` when the deployment names none (default: the provider's; a custom
+    pass-through target is no provider of ledgerlm's)."""
     one = Call(options, deployment, body, stream=stream)
     if start is not None:
         one.start = start
     one.usage, one.cost = outcome.usage, outcome.cost
-    one.default_api_base = get_provider(deployment.provider).default_api_base
+    one.default_api_base = api_base or get_provider(deployment.provider).default_api_base
     log = engine._open_log(one)
     answer = outcome.response if isinstance(outcome.response, dict) else None
     if outcome.error is None:

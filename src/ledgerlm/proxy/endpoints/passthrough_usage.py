@@ -1,5 +1,5 @@
 """Usage of a custom pass-through answer whose format is not configured, recognised by its shape, and
-the row of such a call (``ledgerlm.proxy.endpoints.custom_passthrough``).
+its cost (``ledgerlm.proxy.endpoints.custom_passthrough``).
 
 Known shapes: OpenAI (``usage`` with ``prompt_tokens``/``input_tokens`` beside ``choices``, ``data``
 or ``output``), Anthropic Messages (``"type": "message"`` with ``usage``), Gemini (``usageMetadata``);
@@ -13,17 +13,14 @@ from typing import Any
 
 import orjson
 
-from ledgerlm import engine
-from ledgerlm.engine.call import Call, CallOptions
-from ledgerlm.engine.record import build_record
-from ledgerlm.errors import APIError
+from ledgerlm.engine.cost import call_cost
 from ledgerlm.providers.base import Deployment
-from ledgerlm.proxy.call import ProxyCall
+from ledgerlm.proxy.passthrough_config import PassThroughEndpoint
 from ledgerlm.types import Cost, Usage
 from ledgerlm.usage import stream_accumulator
 from ledgerlm.usage.dispatch import usage_from_body
 
-__all__ = ["answer_usage", "family_of", "log_passthrough", "stream_usage"]
+__all__ = ["answer_usage", "custom_cost", "family_of", "stream_usage"]
 
 
 def family_of(item: Any) -> str | None:
@@ -86,26 +83,17 @@ def stream_usage() -> _StreamUsage:
     return _StreamUsage()
 
 
-def log_passthrough(
-    call: ProxyCall,
-    deployment: Deployment,
-    usage: Usage,
-    cost: Cost,
-    *,
-    error: APIError | None = None,
-    response: Any = None,
-) -> None:
-    """The call's single terminal event through the engine's record builder (``api_base`` = the
-    target; no provider lookup: the target is not one of ledgerlm's providers)."""
-    options = CallOptions(
-        call.ctx, call.call_type, 0, None, tuple(call.state.callbacks.per_call or ()), (call.sink,)
-    )
-    one = Call(options, deployment, call.body, stream=call.stream, start=call.start_time)
-    one.usage, one.cost = usage, cost
-    one.default_api_base = deployment.api_base
-    log = engine._open_log(one)
-    answer = response if isinstance(response, dict) else None
-    if error is None:
-        log.success(build_record(one, response=answer), response)
-    else:
-        log.failure(build_record(one, error=error, response=answer), error)
+def custom_cost(
+    entry: PassThroughEndpoint, model: str, usage: Usage | None, family: str | None, start: float
+) -> Cost:
+    """The cost of a custom pass-through call: the entry's ``cost_per_request`` (USD, shown as
+    ``request`` in the breakdown, ``model_ref`` the route's path) when set; else ``usage`` priced
+    from the catalog as ``family``'s ``model``; else unpriced with the reason (never $0). ``start``:
+    epoch seconds (dated prices)."""
+    rate = entry.cost_per_request
+    if rate is not None:
+        return Cost(total=rate, breakdown={"request": rate}, source="custom", model_ref=entry.path)
+    if usage is None or family is None:
+        reason = "the answer carries no usage in a known format (OpenAI, Anthropic, Gemini); "
+        return Cost.unpriced(reason + "set cost_per_request on the pass-through endpoint to price it")
+    return call_cost(Deployment(provider=family, model=model), usage, start)
