@@ -28,6 +28,7 @@ LAYERS: list[list[str]] = [
         "custom_logger",
         "exit_order",
         "provider_specs",
+        "ticker",
     ],
     ["redaction", "usage"],
     ["store", "providers", "pricing"],

@@ -13,8 +13,6 @@ loop: a failed check is logged.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledgerlm.budgets.alert_channels import AlertChannel
 from ledgerlm.budgets.forecast import KINDS, BudgetForecast, forecast_row
+from ledgerlm.ticker import Ticker
 
 __all__ = ["ForecastWatcher"]
 
@@ -77,7 +76,7 @@ class ForecastWatcher:
         self.latest: dict[tuple[str, str], BudgetForecast] = {}  # (kind, id) -> the last forecast
         self.checks = 0  # completed checks
         self._sent: OrderedDict[str, None] = OrderedDict()
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Ticker("budget-forecast", interval_s, self.check_once, logger=log)
 
     async def check_once(self, now: datetime | None = None) -> list[BudgetForecast]:
         """Forecast every budgeted team, key, user and end user; returns the forecasts that alerted now."""
@@ -148,23 +147,10 @@ class ForecastWatcher:
             except Exception:
                 log.exception("budget forecast channel %s failed", type(channel).__name__)
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.check_once()
-            except Exception:
-                log.exception("budget forecast check failed")
-            await asyncio.sleep(self.interval_s)
-
     async def start(self) -> None:
         """Start the loop (idempotent)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="ledgerlm-budget-forecast")
+        self._ticker.start()
 
     async def stop(self) -> None:
         """Stop the loop."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._ticker.stop()

@@ -18,8 +18,6 @@ fails, the copy is kept and the cap is counted in the process (logged).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
 import threading
@@ -35,6 +33,7 @@ from ledgerlm.budgets.contract import Admission, Reservation
 from ledgerlm.budgets.throttle_redis import RedisThrottleStore
 from ledgerlm.errors import RateLimitError
 from ledgerlm.providers.base import Deployment
+from ledgerlm.ticker import Ticker
 from ledgerlm.types import CallContext
 
 __all__ = ["Throttle", "ThrottledAdmission", "Throttles"]
@@ -84,7 +83,7 @@ class Throttles:
         self.shared = shared
         self.sync_s = sync_s
         self._generation = 0  # bumped by every local set / clear (a refresh read before it is stale)
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Ticker("throttle-sync", sync_s, self.refresh, logger=log, quiet=True)
 
     def set(self, key: SeriesKey, rpm: int, *, rule: str, reason: str) -> bool:
         """Throttle ``key`` to ``rpm`` (here, and in Redis when shared); False when it already was (the
@@ -179,27 +178,15 @@ class Throttles:
             for throttle in hit:
                 throttle.hits.append(now)
 
-    async def _sync_loop(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except Exception as exc:
-                log.warning("shared throttles not refreshed (%s); keeping the last copy", exc)
-            await asyncio.sleep(self.sync_s)
-
     async def start(self) -> None:
         """Shared: connect on the running loop and refresh every ``sync_s`` (idempotent)."""
-        if self.shared is not None and self._task is None:
+        if self.shared is not None and not self._ticker.running:
             await self.shared.start()
-            self._task = asyncio.create_task(self._sync_loop(), name="ledgerlm-throttle-sync")
+            self._ticker.start()
 
     async def stop(self) -> None:
         """Stop refreshing and close the shared store's connections."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._ticker.stop()
         if self.shared is not None:
             await self.shared.close()
 

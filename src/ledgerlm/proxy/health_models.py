@@ -28,7 +28,6 @@ any provider; before the first run ends it runs one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import uuid
@@ -44,6 +43,7 @@ from ledgerlm.proxy.auth import KeyContext
 from ledgerlm.proxy.model_info_routes import public_params
 from ledgerlm.proxy.state import ProxyState
 from ledgerlm.routing import Entry
+from ledgerlm.ticker import Ticker
 from ledgerlm.types import CallContext
 
 __all__ = ["HealthChecker", "health"]
@@ -130,25 +130,16 @@ class HealthChecker:
         self.state = state
         self.interval_s = interval_s
         self.latest: dict[str, Any] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Ticker("health-checks", interval_s, self._check, logger=log)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="ledgerlm-health-checks")
+        self._ticker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._ticker.stop()
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                self.latest = await run_checks(self.state, self.state.router.groups.all_entries())
-            except Exception:
-                log.exception("background health check failed")
-            await asyncio.sleep(self.interval_s)
+    async def _check(self) -> None:
+        self.latest = await run_checks(self.state, self.state.router.groups.all_entries())
 
 
 def _filter(result: dict[str, Any], model: str | None, model_id: str | None) -> dict[str, Any]:

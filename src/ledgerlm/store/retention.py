@@ -23,8 +23,6 @@ every interval; errors are logged and retried at the next tick, never raised.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
 import re
@@ -38,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledgerlm.store import partitions
 from ledgerlm.store.tables import spend_log_tags, spend_logs
+from ledgerlm.ticker import Ticker
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +201,7 @@ class MaintenanceLoop:
         self.ahead_days = ahead_days
         self.last: RetentionResult | None = None
         self._cleared: set[date] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Ticker("spend-maintenance", self.policy.interval_s, self.run_once, logger=logger)
 
     async def run_once(self) -> RetentionResult:
         """One pass (errors propagate)."""
@@ -218,20 +217,7 @@ class MaintenanceLoop:
         return self.last
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="ledgerlm-spend-maintenance")
+        self._ticker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # database down or a bug: the next tick retries
-                logger.exception("spend log maintenance failed (retried next interval)")
-            await asyncio.sleep(self.policy.interval_s)
+        await self._ticker.stop()

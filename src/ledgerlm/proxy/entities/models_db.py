@@ -13,8 +13,6 @@ secret is ever written anywhere).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import logging
 import uuid
@@ -33,6 +31,7 @@ from ledgerlm.proxy.models import build_registry
 from ledgerlm.proxy.routing_setup import model_groups
 from ledgerlm.proxy.state import ProxyState
 from ledgerlm.store import _crud, tables
+from ledgerlm.ticker import Ticker
 
 __all__ = ["ModelSync", "load_db_models", "routes"]
 
@@ -124,18 +123,14 @@ class ModelSync:
         self.state = state
         self.interval_s = interval_s
         self.digest: str | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Ticker("model-sync", interval_s, self.tick, logger=log, first_delay_s=interval_s)
 
     async def start(self) -> None:
         self.digest = _fingerprint(await _stored_rows(self.state))
-        self._task = asyncio.create_task(self._loop(), name="ledgerlm-model-sync")
+        self._ticker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._ticker.stop()
 
     async def tick(self) -> bool:
         """One check; True when the models were reloaded."""
@@ -147,14 +142,6 @@ class ModelSync:
         self.digest = digest
         log.info("stored models changed: model list reloaded (%d stored)", len(rows))
         return True
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("re-reading stored models failed")
 
 
 def _row_entry(row: dict[str, Any]) -> ModelEntry:
