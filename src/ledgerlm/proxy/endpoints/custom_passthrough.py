@@ -30,26 +30,23 @@ whose built-in routes come first.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ledgerlm.errors import APIError
 from ledgerlm.pricing.unit_worst import UnitWorstCase
 from ledgerlm.providers.base import Deployment, HTTPRequest
 from ledgerlm.proxy.body_readers import read_raw
 from ledgerlm.proxy.call import ProxyCall
 from ledgerlm.proxy.endpoints.custom_passthrough_call import custom_open, custom_plain
+from ledgerlm.proxy.endpoints.passthrough import relay_encode, relayed_error, relayed_stream
 from ledgerlm.proxy.endpoints.passthrough_stream import RawEncoder
-from ledgerlm.proxy.http import error_response
-from ledgerlm.proxy.lifecycle import Endpoint, Reply, Upstream, inference_route
+from ledgerlm.proxy.lifecycle import Endpoint, Upstream, inference_route
 from ledgerlm.proxy.passthrough_config import PassThroughEndpoint, parse_pass_through_endpoints, target_url
-from ledgerlm.proxy.sse_response import SSEResponse
 
 __all__ = ["custom_endpoint", "routes"]
 
@@ -117,32 +114,14 @@ def _prepare(entry: PassThroughEndpoint, call: ProxyCall, admitted: dict[str, An
     return Upstream(deployment, admitted, native=True, kwargs=kwargs, worst_case=deployment.price)
 
 
-def _encode(call: ProxyCall, upstream: Upstream, result: Any) -> Reply:
-    return Reply(result.raw, media_type=None, status=result.status, headers=result.headers)
-
-
-def _relayed(call: ProxyCall, opened: Any, frames: AsyncGenerator[bytes, None]) -> Response:
-    headers = {k: v for k, v in opened.headers.items() if k not in ("content-type", "cache-control")}
-    media = opened.headers.get("content-type", "text/event-stream")
-    return SSEResponse(frames, {**headers, **call.headers()}, status=opened.status, media_type=media)
-
-
-def _error(exc: BaseException, headers: dict[str, str]) -> Response:
-    """The target's error answer as it came (status and body); the proxy's errors (an unreachable
-    target: 502/504) in OpenAI's format."""
-    if isinstance(exc, APIError) and exc.status_code and isinstance(exc.body, bytes):
-        return Response(exc.body, status_code=exc.status_code, media_type="application/json", headers=headers)
-    return error_response(exc, headers)
-
-
 def custom_endpoint(entry: PassThroughEndpoint) -> Endpoint:
     """The lifecycle ``Endpoint`` of one entry (module docstring)."""
     return Endpoint(
         call_type="pass_through_endpoint",
         need="",
         call=custom_plain,
-        encode=_encode,
-        error=_error,
+        encode=relay_encode,
+        error=relayed_error,
         open_stream=custom_open,
         stream_encoder=lambda call, upstream: RawEncoder(),
         prepare=partial(_prepare, entry),
@@ -153,7 +132,7 @@ def custom_endpoint(entry: PassThroughEndpoint) -> Endpoint:
         stream_of=_streams,
         resolve=partial(_resolve, entry),
         admit=entry.auth,
-        stream_response=_relayed,
+        stream_response=relayed_stream,
         anonymous=not entry.auth,
     )
 

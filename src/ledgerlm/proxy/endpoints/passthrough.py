@@ -151,7 +151,7 @@ def _prepare(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:
 async def _send(
     deployment: Deployment, body: dict[str, Any], http: HTTPRequest, options: CallOptions, stream: bool
 ) -> Any:
-    """Send once; an error answer is logged as the call's failure and raised (relayed by ``_error``)."""
+    """Send once; an error answer is logged as the call's failure and raised (relayed by ``relayed_error``)."""
     impl, start = get_provider(deployment.provider), time.time()
     try:
         mapper = partial(impl.error_from_response, deployment)
@@ -198,18 +198,21 @@ async def _open(
     return RelayStream(sent.response, _kept(sent.headers), deployment, body, options)
 
 
-def _encode(call: ProxyCall, upstream: Upstream, result: Any) -> Reply:
+def relay_encode(call: ProxyCall, upstream: Upstream, result: Any) -> Reply:
+    """A relayed answer as it came: its bytes, status and headers (no media type of ours)."""
     return Reply(result.raw, media_type=None, status=result.status, headers=result.headers)
 
 
-def _relayed(call: ProxyCall, opened: Any, frames: AsyncGenerator[bytes, None]) -> Response:
+def relayed_stream(call: ProxyCall, opened: Any, frames: AsyncGenerator[bytes, None]) -> Response:
+    """A relayed stream: the upstream's status and headers (ours over them), its content type."""
     headers = {k: v for k, v in opened.headers.items() if k not in ("content-type", "cache-control")}
     media = opened.headers.get("content-type", "text/event-stream")
     return SSEResponse(frames, {**headers, **call.headers()}, status=opened.status, media_type=media)
 
 
-def _error(exc: BaseException, headers: dict[str, str]) -> Response:
-    """The provider's own error as it came (status and body); the proxy's errors in OpenAI's format."""
+def relayed_error(exc: BaseException, headers: dict[str, str]) -> Response:
+    """The provider's (or target's) own error as it came (status and body); the proxy's errors (an
+    unreachable target: 502/504) in OpenAI's format."""
     if isinstance(exc, APIError) and exc.status_code and exc.body is not None:
         body = exc.body if isinstance(exc.body, (bytes, str)) else orjson.dumps(exc.body)
         return Response(body, status_code=exc.status_code, media_type="application/json", headers=headers)
@@ -220,8 +223,8 @@ PASS_THROUGH = Endpoint(
     call_type="pass_through_endpoint",
     need="",
     call=_plain,
-    encode=_encode,
-    error=_error,
+    encode=relay_encode,
+    error=relayed_error,
     open_stream=_open,
     stream_encoder=lambda call, upstream: RawEncoder(),
     prepare=_prepare,
@@ -231,7 +234,7 @@ PASS_THROUGH = Endpoint(
     credentials=_caller_headers,
     stream_of=_streams,
     resolve=_resolve,
-    stream_response=_relayed,
+    stream_response=relayed_stream,
 )
 
 pass_through = inference_route(PASS_THROUGH)
