@@ -161,7 +161,7 @@ def _app_with_hooks(database: str, spool: Path, delay: float) -> tuple[ProxyStat
 async def test_two_apps_deliver_events_on_their_own_workers(database: str, tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    state_a, hooks_a, stage_a, app_a = _app_with_hooks(database, tmp_path / "a", delay=0.2)
+    state_a, hooks_a, stage_a, app_a = _app_with_hooks(database, tmp_path / "a", delay=0.5)
     state_b, hooks_b, stage_b, app_b = _app_with_hooks(database, tmp_path / "b", delay=0.0)
     workers_a, workers_b = state_a.runtime.workers, state_b.runtime.workers
     assert isinstance(workers_a, CallbackWorkers) and isinstance(workers_b, CallbackWorkers)

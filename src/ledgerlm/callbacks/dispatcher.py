@@ -178,9 +178,8 @@ class Dispatcher:
             self._stage_threads.remove(thread)
 
     def close(self, timeout: float | None = 5.0) -> bool:
-        """Flush (up to ``timeout`` seconds), then stop the pool threads and the loop thread; True when
-        drained. A later :meth:`submit` starts them afresh. For a runtime's own dispatcher (a proxy app's
-        shutdown); the process-wide one lives until interpreter exit."""
+        """Flush (``timeout`` seconds), then stop the pool and loop threads (a runtime's own dispatcher, at
+        its app's shutdown); True when drained. A later :meth:`submit` starts them afresh."""
         drained = self.flush(timeout)
         with _START_LOCK:
             pool, loop, thread = self._pool, self._loop, self._loop_thread
@@ -188,11 +187,25 @@ class Dispatcher:
         if pool is not None:
             pool.shutdown()
         if loop is not None and thread is not None:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(1.0)
-            if not thread.is_alive():
-                loop.close()
+            self._stop_loop(loop, thread)
         return drained
+
+    def _stop_loop(self, loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+        """Let the async lanes retire (their linger; 1 s at most: a hung hook is left), stop the loop."""
+        settle = asyncio.run_coroutine_threadsafe(self._settle(), loop)
+        try:
+            settle.result(1.0)
+        except TimeoutError:  # concurrent.futures.TimeoutError is TimeoutError (Python 3.11)
+            settle.cancel()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(1.0)
+        if not thread.is_alive():
+            loop.close()
+
+    async def _settle(self) -> None:
+        """Wait for the loop's lane and job tasks to end (on the dispatcher loop)."""
+        while self._tasks:
+            await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
 
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to the counter ``name`` (e.g. ``duplicate_terminal``, ``abandoned``)."""
@@ -436,8 +449,7 @@ def get_dispatcher() -> Dispatcher:
 
 
 def own_dispatcher(config: DispatcherConfig | None = None) -> Dispatcher:
-    """A new dispatcher for one runtime (default limits: a copy of the process-wide dispatcher's, as set
-    by ``ledgerlm.callbacks.configure``); flushed at interpreter exit while it is alive."""
+    """A runtime's own dispatcher (limits: ``config``, else a copy of the process-wide one's)."""
     if config is None:
         config = dataclasses.replace(get_dispatcher().config)
     dispatcher = Dispatcher(config)
