@@ -86,14 +86,17 @@ def pytest_configure(config: pytest.Config) -> None:
 def _callback_errors_fail_the_test(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail a test when a callback hook or sink raised during it (``ledgerlm.callbacks`` counts and logs
     such errors without propagating them). Opt out with ``@pytest.mark.callback_errors_expected``."""
-    from ledgerlm.callbacks.dispatcher import get_dispatcher
+    from ledgerlm.callbacks.dispatcher import all_dispatchers, get_dispatcher
 
-    dispatcher = get_dispatcher()
-    before = dispatcher.stats()["errors"]
+    get_dispatcher()
+    # the process-wide dispatcher and every live runtime's (a proxy app's own)
+    before = {dispatcher: dispatcher.stats()["errors"] for dispatcher in all_dispatchers()}
     yield
-    if dispatcher.started and dispatcher.stats()["pending"]:
-        dispatcher.flush(timeout=2.0)
-    errors = dispatcher.errors_since(before)
+    errors = []
+    for dispatcher in all_dispatchers():
+        if dispatcher.started and dispatcher.stats()["pending"]:
+            dispatcher.flush(timeout=2.0)
+        errors += dispatcher.errors_since(before.get(dispatcher, 0))
     if errors and request.node.get_closest_marker(CALLBACK_ERRORS_MARKER) is None:
         details = "\n".join(f"{e.label}: {e.error}\n{e.traceback}" for e in errors)
         pytest.fail(

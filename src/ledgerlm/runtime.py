@@ -6,12 +6,17 @@ A runtime owns:
   ``AiohttpTransport`` with its own aiohttp sessions, or ``InMemoryTransport`` in tests);
 * ``callbacks``: the callback lists its calls use (``CallbackLists``), or ``None`` for the ``ledgerlm``
   package's lists (``ledgerlm.callbacks``, ``ledgerlm.success_callback`` ...: LiteLLM's module
-  attributes, read at each call start so both ``append`` and assignment keep working).
+  attributes, read at each call start so both ``append`` and assignment keep working);
+* ``workers``: the callback dispatcher and record pipeline its calls' events go through
+  (``CallbackWorkers``), or ``None`` for the process-wide ones (flushed at interpreter exit, reset in a
+  forked child).
 
 The SDK (``ledgerlm.completion`` ...) uses the lazy ``default_runtime()`` (the default aiohttp
-transport, the package's lists). Each proxy app builds its own (``ProxyState.runtime``) and closes it
-when the app shuts down (``await runtime.aclose()``), so two apps in one process never share or close
-each other's sessions. The engine takes the runtime from ``CallOptions.runtime`` (``None``: the
+transport, the package's lists, the process-wide workers). Each proxy app builds its own
+(``ProxyState.runtime``, with ``CallbackWorkers.own()``) and closes it when the app shuts down
+(``await runtime.aclose()``: its sessions closed, its pending callback events drained, its worker
+threads stopped), so two apps in one process never share or close each other's sessions or workers.
+The engine takes the runtime from ``CallOptions.runtime`` (``None``: the
 default). What stays process-wide, and why, is listed in ``docs/architecture.md``.
 """
 
@@ -21,6 +26,7 @@ import threading
 from dataclasses import dataclass, field
 
 from ledgerlm.callbacks.registry import Callback, CallbackLists, current_lists
+from ledgerlm.callbacks.workers import CallbackWorkers
 from ledgerlm.transport import AiohttpTransport, Transport, default_transport
 
 __all__ = ["Runtime", "default_runtime", "set_default_runtime"]
@@ -28,18 +34,24 @@ __all__ = ["Runtime", "default_runtime", "set_default_runtime"]
 
 @dataclass(eq=False, slots=True)
 class Runtime:
-    """The transport and callback lists of a set of calls (see the module docstring)."""
+    """The transport, callback lists and callback workers of a set of calls (see the module docstring)."""
 
     transport: Transport = field(default_factory=AiohttpTransport)
     callbacks: CallbackLists | None = None
+    workers: CallbackWorkers | None = None
 
     def callback_lists(self) -> dict[str, list[Callback]]:
         """The four lists in effect for a call starting now (by LiteLLM name)."""
         return current_lists() if self.callbacks is None else self.callbacks.as_dict()
 
     async def aclose(self) -> None:
-        """Close what the runtime holds (the running loop's transport session); reusable after."""
-        await self.transport.aclose()
+        """Close what the runtime holds (the running loop's transport session; its own callback workers,
+        after draining their pending events for up to 10 s); reusable after."""
+        try:
+            await self.transport.aclose()
+        finally:
+            if self.workers is not None:
+                await self.workers.aclose()
 
 
 _default: Runtime | None = None

@@ -32,7 +32,8 @@ from typing import Any, SupportsIndex
 from ledgerlm.callbacks import registry
 from ledgerlm.callbacks.call_log import CallLog, CallStart, Sink, start_call
 from ledgerlm.callbacks.custom_logger import CustomLogger
-from ledgerlm.callbacks.dispatcher import CallbackError, DispatcherConfig, get_dispatcher
+from ledgerlm.callbacks.dispatcher import CallbackError, DispatcherConfig, all_dispatchers, get_dispatcher
+from ledgerlm.callbacks.workers import CallbackWorkers
 from ledgerlm.redaction import add_redactor, clear_redactors, remove_redactor
 
 __all__ = [
@@ -61,15 +62,21 @@ __all__ = [
 ]
 
 
-def flush(timeout: float | None = 5.0) -> bool:
-    """Drain everything: wait until every queued callback hook has run, then call ``flush(seconds)``
-    of each registered logger that has one (exporters with their own queues). True when all drained
-    within ``timeout`` seconds (``None``: hooks without limit, exporters 30 s each)."""
+def flush(timeout: float | None = 5.0, *, workers: CallbackWorkers | None = None) -> bool:
+    """Drain everything: wait until every queued callback hook has run (the process-wide dispatcher's
+    and every live runtime's, e.g. a proxy app's; only ``workers``' when given), then call
+    ``flush(seconds)`` of each registered logger that has one (exporters with their own queues). True
+    when all drained within ``timeout`` seconds (``None``: hooks without limit, exporters 30 s each)."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    dispatcher = get_dispatcher()
-    drained = dispatcher.flush(timeout)
-    if dispatcher.on_own_thread():
+    everyone = [get_dispatcher(), *all_dispatchers()]
+    dispatchers = [workers.dispatcher] if workers is not None else everyone
+    if any(d.on_own_thread() for d in dispatchers):
         return False
+    drained = True
+    for one in dict.fromkeys(dispatchers):
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        drained = one.flush(remaining) and drained
+    dispatcher = dispatchers[0]
     for logger in _flushable_loggers():
         remaining = 30.0 if deadline is None else max(0.0, deadline - time.monotonic())
         try:
@@ -90,9 +97,9 @@ def _flushable_loggers() -> list[Any]:
     return list(seen.values())
 
 
-async def aflush(timeout: float | None = 5.0) -> bool:
+async def aflush(timeout: float | None = 5.0, *, workers: CallbackWorkers | None = None) -> bool:
     """:func:`flush` for async code: waits in a worker thread, never blocking the caller's loop."""
-    return await asyncio.to_thread(flush, timeout)
+    return await asyncio.to_thread(lambda: flush(timeout, workers=workers))
 
 
 def stats() -> dict[str, Any]:

@@ -10,7 +10,9 @@ The engine calls, in order::
                                                                # counted (duplicate_terminal), ignored
 
 The terminal call runs the sinks added with :meth:`CallLog.add_sink` synchronously (the proxy's spend
-spool: non-lossy), then enqueues one job per hook. Nothing else runs on the caller's path; the payload
+spool: non-lossy), then enqueues one job per hook on the call's runtime's workers (``start_call(...,
+workers=runtime.workers)``: a proxy app's own dispatcher and record pipeline; ``None``: the process-wide
+ones). Nothing else runs on the caller's path; the payload
 (``kwargs``, ``standard_logging_object``) is built by the first worker that needs it, once.
 """
 
@@ -27,9 +29,10 @@ from typing import Any
 from ledgerlm.callbacks import payload
 from ledgerlm.callbacks.assemble import assemble_chat_completion
 from ledgerlm.callbacks.custom_logger import CustomLogger, is_async_hook, overrides
-from ledgerlm.callbacks.dispatcher import get_dispatcher
-from ledgerlm.callbacks.pipeline import get_pipeline, is_record_consumer
+from ledgerlm.callbacks.dispatcher import Dispatcher, get_dispatcher
+from ledgerlm.callbacks.pipeline import RecordPipeline, get_pipeline, is_record_consumer
 from ledgerlm.callbacks.registry import Callback, current_lists, targets_for
+from ledgerlm.callbacks.workers import CallbackWorkers
 from ledgerlm.record import CallRecord, RecordEvent
 from ledgerlm.types import CallContext
 
@@ -79,9 +82,16 @@ class CallLog:
     """Handle for one call's events; guarantees exactly one terminal event (thread-safe)."""
 
     def __init__(
-        self, info: payload.CallInfo, per_call: Sequence[Callback] | None, lists: Mapping[str, list[Callback]]
+        self,
+        info: payload.CallInfo,
+        per_call: Sequence[Callback] | None,
+        lists: Mapping[str, list[Callback]],
+        workers: CallbackWorkers | None = None,
     ) -> None:
         self.info = info
+        # the runtime's workers; None: the process-wide ones (the pipeline looked up only when needed)
+        self._dispatcher: Dispatcher = get_dispatcher() if workers is None else workers.dispatcher
+        self._pipeline: RecordPipeline | None = None if workers is None else workers.pipeline
         self._input = targets_for("input", per_call, lists)
         self._success = targets_for("success", per_call, lists)
         self._failure = targets_for("failure", per_call, lists)
@@ -100,14 +110,14 @@ class CallLog:
     def pre_api_call(self) -> None:
         """Dispatch the input event: ``log_pre_api_call`` of loggers, ``input_callback`` functions."""
         if self._input:
-            _guarded(self._dispatch_input)
+            self._guarded(self._dispatch_input)
 
     def _dispatch_input(self) -> None:
         info = self.info
         event = _Event(
             lambda: (payload.pre_call_kwargs(info), None, payload.to_datetime(info.start_time), None)
         )
-        dispatcher = get_dispatcher()
+        dispatcher = self._dispatcher
         for target in self._input:
             if isinstance(target, CustomLogger):
                 if overrides(target, "log_pre_api_call"):
@@ -115,14 +125,14 @@ class CallLog:
                     is_async = is_async_hook(target, "log_pre_api_call")
                     dispatcher.submit(target, label, _pre_job(target, event), is_async=is_async)
             else:
-                _submit_function(target, event)
+                _submit_function(dispatcher, target, event)
 
     def stream_chunk(self, chunk: Any) -> None:
         """Dispatch one chunk to loggers overriding ``log_stream_event`` / ``async_log_stream_event``."""
         if self._chunks is not None:
             self._chunks.append(chunk)
         if self._stream and not self.done:
-            _guarded(self._dispatch_chunk, chunk)
+            self._guarded(self._dispatch_chunk, chunk)
 
     def _dispatch_chunk(self, chunk: Any) -> None:
         info = self.info
@@ -137,18 +147,23 @@ class CallLog:
         )
         for target in self._stream:
             _submit_hook(
-                target, event, "log_stream_event", "async_log_stream_event", info.is_async, bulk=True
+                self._dispatcher,
+                target,
+                event,
+                ("log_stream_event", "async_log_stream_event"),
+                info.is_async,
+                bulk=True,
             )
 
     def success(self, record: CallRecord, response_obj: Any) -> None:
         """The call succeeded: sinks, then ``log_success_event`` hooks / success functions. Never raises."""
         if self._claim():
-            _guarded(self._terminal, record, response_obj, None)
+            self._guarded(self._terminal, record, response_obj, None)
 
     def failure(self, record: CallRecord, exception: BaseException) -> None:
         """The call failed: sinks, then ``log_failure_event`` hooks / failure functions. Never raises."""
         if self._claim():
-            _guarded(self._terminal, record, None, exception)
+            self._guarded(self._terminal, record, None, exception)
 
     # -- steps ----------------------------------------------------------------------------------
     def _claim(self) -> bool:
@@ -159,7 +174,7 @@ class CallLog:
                 duplicate = False
                 self.done = True
         if duplicate:
-            get_dispatcher().count("duplicate_terminal")
+            self._dispatcher.count("duplicate_terminal")
         return not duplicate
 
     def _terminal(self, record: CallRecord, response_obj: Any, exc: BaseException | None) -> None:
@@ -174,7 +189,8 @@ class CallLog:
         stages = tuple(t for t in targets if is_record_consumer(t))
         if stages:
             targets = tuple(t for t in targets if not is_record_consumer(t))
-            get_pipeline().submit(self._record_event(record, response_obj, chunks, exc), stages)
+            pipeline = self._pipeline or get_pipeline()
+            pipeline.submit(self._record_event(record, response_obj, chunks, exc), stages)
             if not targets:
                 return
 
@@ -186,12 +202,14 @@ class CallLog:
 
         event = _Event(build)
         kind = "success" if exc is None else "failure"
+        hooks = (f"log_{kind}_event", f"async_log_{kind}_event")
+        dispatcher = self._dispatcher
         for target in targets:
             if isinstance(target, CustomLogger):
-                _submit_post_call(target, event)
-                _submit_hook(target, event, f"log_{kind}_event", f"async_log_{kind}_event", info.is_async)
+                _submit_post_call(dispatcher, target, event)
+                _submit_hook(dispatcher, target, event, hooks, info.is_async)
             else:
-                _submit_function(target, event)
+                _submit_function(dispatcher, target, event)
 
     def _record_event(
         self, record: CallRecord, response_obj: Any, chunks: list[Any] | None, exc: BaseException | None
@@ -222,22 +240,21 @@ class CallLog:
             try:
                 sink(record)
             except Exception as exc:
-                get_dispatcher().record_error(f"sink {_name(sink)}", exc)
+                self._dispatcher.record_error(f"sink {_name(sink)}", exc)
+
+    def _guarded(self, step: Callable[..., None], *args: Any) -> None:
+        """Run a dispatch step; a bug in it is counted and logged, never raised into the caller's call."""
+        try:
+            step(*args)
+        except Exception as exc:
+            self._dispatcher.record_error(f"ledgerlm.callbacks.{step.__name__}", exc)
 
     def __del__(self) -> None:
         try:
             if not self.done and (self._success or self._failure or self._sinks):
-                get_dispatcher().count("abandoned")
-        except Exception:  # interpreter shutdown: module globals may be gone
+                self._dispatcher.count("abandoned")
+        except Exception:  # interpreter shutdown, or a handle whose __init__ failed
             return
-
-
-def _guarded(step: Callable[..., None], *args: Any) -> None:
-    """Run a dispatch step; a bug in it is counted and logged, never raised into the caller's call."""
-    try:
-        step(*args)
-    except Exception as exc:
-        get_dispatcher().record_error(f"ledgerlm.callbacks.{step.__name__}", exc)
 
 
 def _wants_chunks(target: CustomLogger) -> bool:
@@ -258,38 +275,39 @@ def _pre_job(target: CustomLogger, event: _Event) -> Callable[[], object]:
     return job
 
 
-def _submit_post_call(target: CustomLogger, event: _Event) -> None:
+def _submit_post_call(dispatcher: Dispatcher, target: CustomLogger, event: _Event) -> None:
     if not overrides(target, "log_post_api_call"):
         return
     hook = target.log_post_api_call
     is_async = is_async_hook(target, "log_post_api_call")
-    get_dispatcher().submit(
+    dispatcher.submit(
         target, f"{_name(target)}.log_post_api_call", lambda: hook(*event.args()), is_async=is_async
     )
 
 
 def _submit_hook(
+    dispatcher: Dispatcher,
     target: CustomLogger,
     event: _Event,
-    sync_name: str,
-    async_name: str,
+    names: tuple[str, str],
     is_async: bool,
     *,
     bulk: bool = False,
 ) -> None:
-    picked = _pick_hook(target, sync_name, async_name, is_async)
+    """Queue the hook of ``names`` (sync name, async name) that receives the event (see ``_pick_hook``)."""
+    picked = _pick_hook(target, names[0], names[1], is_async)
     if picked is None:
         return
     name, hook_is_async = picked
     hook = getattr(target, name)
-    get_dispatcher().submit(
+    dispatcher.submit(
         target, f"{_name(target)}.{name}", lambda: hook(*event.args()), is_async=hook_is_async, bulk=bulk
     )
 
 
-def _submit_function(fn: Callable[..., Any], event: _Event) -> None:
+def _submit_function(dispatcher: Dispatcher, fn: Callable[..., Any], event: _Event) -> None:
     """Plain functions: ``fn(kwargs, response_obj, start_time, end_time)``, sync or ``async def``."""
-    get_dispatcher().submit(fn, _name(fn), lambda: fn(*event.args()), is_async=_is_async_callable(fn))
+    dispatcher.submit(fn, _name(fn), lambda: fn(*event.args()), is_async=_is_async_callable(fn))
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,11 +329,17 @@ class CallStart:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def start_call(start: CallStart, lists: Mapping[str, list[Callback]] | None = None) -> CallLog:
+def start_call(
+    start: CallStart,
+    lists: Mapping[str, list[Callback]] | None = None,
+    workers: CallbackWorkers | None = None,
+) -> CallLog:
     """Open the log handle of one call (see the module docstring).
 
     ``lists``: the four callback lists in effect (a runtime's, ``Runtime.callback_lists()``); default:
     the package's, read now (a callback registered while the call runs sees the next call).
+    ``workers``: the runtime's dispatcher and record pipeline (``Runtime.workers``); default: the
+    process-wide ones.
     ``no_log`` (or ``context.no_log``) drops content from every payload while usage and cost are
     still logged.
     """
@@ -333,4 +357,4 @@ def start_call(start: CallStart, lists: Mapping[str, list[Callback]] | None = No
         start_time=time.time(),
         extra=dict(start.extra),
     )
-    return CallLog(info, start.per_call_callbacks, lists if lists is not None else current_lists())
+    return CallLog(info, start.per_call_callbacks, lists if lists is not None else current_lists(), workers)

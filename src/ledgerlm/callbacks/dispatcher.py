@@ -12,6 +12,10 @@ hook that raises is logged and counted; one that hangs holds its own lane (and o
 sync hook) while every other callback keeps running. A full lane drops the event for that callback
 only, counted in :meth:`Dispatcher.stats` and logged as a warning. :meth:`Dispatcher.flush` waits until
 every accepted job has run; the first start registers a flush at interpreter exit.
+
+The SDK's calls use the process-wide dispatcher (:func:`get_dispatcher`); a runtime of its own (each
+proxy app's) has one from :func:`own_dispatcher`, stopped with :meth:`Dispatcher.close` when the app shuts
+down. The interpreter-exit flush drains every live one; a forked child starts with none.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
+import dataclasses
 import logging
 import os
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +37,14 @@ from typing import Any
 from ledgerlm.callbacks.pool import ThreadPool
 from ledgerlm.exit_order import add_producer
 
-__all__ = ["CallbackError", "Dispatcher", "DispatcherConfig", "get_dispatcher"]
+__all__ = [
+    "CallbackError",
+    "Dispatcher",
+    "DispatcherConfig",
+    "all_dispatchers",
+    "get_dispatcher",
+    "own_dispatcher",
+]
 
 logger = logging.getLogger("ledgerlm.callbacks")
 
@@ -158,6 +171,41 @@ class Dispatcher:
     def add_stage_thread(self, thread: threading.Thread) -> None:
         """A stage's own thread: :meth:`flush` called from it returns False at once (no deadlock)."""
         self._stage_threads.append(thread)
+
+    def remove_stage_thread(self, thread: threading.Thread) -> None:
+        """Forget a stage thread that has stopped."""
+        if thread in self._stage_threads:
+            self._stage_threads.remove(thread)
+
+    def close(self, timeout: float | None = 5.0) -> bool:
+        """Flush (``timeout`` seconds), then stop the pool and loop threads (a runtime's own dispatcher, at
+        its app's shutdown); True when drained. A later :meth:`submit` starts them afresh."""
+        drained = self.flush(timeout)
+        with _START_LOCK:
+            pool, loop, thread = self._pool, self._loop, self._loop_thread
+            self._pool, self._loop, self._loop_thread = None, None, None
+        if pool is not None:
+            pool.shutdown()
+        if loop is not None and thread is not None:
+            self._stop_loop(loop, thread)
+        return drained
+
+    def _stop_loop(self, loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+        """Let the async lanes retire (their linger; 1 s at most: a hung hook is left), stop the loop."""
+        settle = asyncio.run_coroutine_threadsafe(self._settle(), loop)
+        try:
+            settle.result(1.0)
+        except TimeoutError:  # concurrent.futures.TimeoutError is TimeoutError (Python 3.11)
+            settle.cancel()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(1.0)
+        if not thread.is_alive():
+            loop.close()
+
+    async def _settle(self) -> None:
+        """Wait for the loop's lane and job tasks to end (on the dispatcher loop)."""
+        while self._tasks:
+            await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
 
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to the counter ``name`` (e.g. ``duplicate_terminal``, ``abandoned``)."""
@@ -386,6 +434,7 @@ LANE_LINGER_S = 0.02
 """Seconds an idle async lane waits for more events before it retires (batches wake-ups)."""
 _START_LOCK = threading.Lock()
 _dispatcher: Dispatcher | None = None
+_live: weakref.WeakSet[Dispatcher] = weakref.WeakSet()
 _exit_registered = False
 
 
@@ -397,6 +446,21 @@ def get_dispatcher() -> Dispatcher:
             if _dispatcher is None:
                 _dispatcher = Dispatcher()
     return _dispatcher
+
+
+def own_dispatcher(config: DispatcherConfig | None = None) -> Dispatcher:
+    """A runtime's own dispatcher (limits: ``config``, else a copy of the process-wide one's)."""
+    if config is None:
+        config = dataclasses.replace(get_dispatcher().config)
+    dispatcher = Dispatcher(config)
+    _live.add(dispatcher)
+    return dispatcher
+
+
+def all_dispatchers() -> list[Dispatcher]:
+    """The process-wide dispatcher (when created) and every live runtime's own."""
+    found = [] if _dispatcher is None else [_dispatcher]
+    return found + [d for d in tuple(_live) if d is not _dispatcher]
 
 
 def _register_exit_flush() -> None:
@@ -412,20 +476,19 @@ def _register_exit_flush() -> None:
 
 def _flush_for_exporters(timeout_s: float) -> bool:
     """Hand the last queued events to the exporters (``ledgerlm.exit_order``); False when not drained."""
-    dispatcher = _dispatcher
-    if dispatcher is None or not dispatcher.started or dispatcher.on_own_thread():
-        return True
-    return dispatcher.flush(timeout_s)
+    drained = True
+    for dispatcher in all_dispatchers():
+        if dispatcher.started and not dispatcher.on_own_thread():
+            drained = dispatcher.flush(timeout_s) and drained
+    return drained
 
 
 def _flush_at_exit() -> None:
-    dispatcher = _dispatcher
-    if dispatcher is None or not dispatcher.started:
-        return
-    if not dispatcher.flush(dispatcher.config.exit_flush_timeout):
-        logger.warning(
-            "ledgerlm callbacks: exit flush timed out; %d job(s) lost", dispatcher.stats()["pending"]
-        )
+    for dispatcher in all_dispatchers():
+        if dispatcher.started and not dispatcher.flush(dispatcher.config.exit_flush_timeout):
+            logger.warning(
+                "ledgerlm callbacks: exit flush timed out; %d job(s) lost", dispatcher.stats()["pending"]
+            )
 
 
 def _reset_after_fork() -> None:
@@ -433,3 +496,4 @@ def _reset_after_fork() -> None:
     global _dispatcher, _START_LOCK
     _START_LOCK = threading.Lock()
     _dispatcher = None
+    _live.clear()

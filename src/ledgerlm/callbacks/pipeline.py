@@ -15,7 +15,11 @@ a lock and wakes the thread only when it is idle; the thread then lingers ``LING
 next batch, so steady traffic costs one hand-off per batch, not one per call (issue 22). A stage that
 raises is counted and logged by the dispatcher (``record_error``) and never reaches the caller; stages
 must not block (exporters append to their own queue; metrics update memory). Pending records count in
-the dispatcher's ``pending`` (``flush`` waits for them) and in ``enqueued`` / ``delivered``.
+its dispatcher's ``pending`` (``flush`` waits for them) and in ``enqueued`` / ``delivered``.
+
+The SDK's calls use the process-wide pipeline (:func:`get_pipeline`, on the process-wide dispatcher); a
+runtime of its own (each proxy app's) has ``RecordPipeline(its_dispatcher)``, stopped with
+:meth:`RecordPipeline.stop` when the app shuts down.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import threading
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from ledgerlm.callbacks.dispatcher import get_dispatcher
+from ledgerlm.callbacks.dispatcher import Dispatcher, get_dispatcher
 from ledgerlm.record import RecordEvent
 
 __all__ = [
@@ -92,7 +96,9 @@ def _stage_order(consumer: object) -> int:
 class RecordPipeline:
     """The record stages' queue and thread (see the module docstring). Thread-safe; started lazily."""
 
-    def __init__(self) -> None:
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        dispatcher.add_flush_hook(self.hurry)
         self._cond = threading.Condition(threading.Lock())
         self._pending: collections.deque[tuple[RecordEvent, tuple[object, ...]]] = collections.deque()
         self._thread: threading.Thread | None = None
@@ -101,7 +107,7 @@ class RecordPipeline:
 
     def submit(self, event: RecordEvent, consumers: Sequence[object]) -> None:
         """Queue ``event`` for ``consumers`` (record stages); never blocks, never raises."""
-        dispatcher = get_dispatcher()
+        dispatcher = self.dispatcher
         if len(self._pending) >= MAX_PENDING:
             for consumer in consumers:
                 dispatcher.count_drop(f"{type(consumer).__qualname__}.consume_records")
@@ -120,35 +126,48 @@ class RecordPipeline:
             self._hurry = True
             self._cond.notify()
 
+    def stop(self, timeout_s: float = 1.0) -> None:
+        """Stop the thread once the queue is empty (flush the dispatcher first); a later :meth:`submit`
+        starts a new one."""
+        with self._cond:
+            thread, self._thread = self._thread, None
+            self._cond.notify()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+            self.dispatcher.remove_stage_thread(thread)
+
     def _start(self) -> None:
         thread = threading.Thread(target=self._serve, name="ledgerlm-record-pipeline", daemon=True)
-        thread.start()
+        self.dispatcher.add_stage_thread(thread)
         self._thread = thread
-        get_dispatcher().add_stage_thread(thread)
+        thread.start()
 
     def _serve(self) -> None:
+        me = threading.current_thread()
         while True:
             with self._cond:
                 while not self._pending:
+                    if self._thread is not me:  # stopped
+                        return
                     self._idle = True
                     self._cond.wait()
                 self._idle = False
                 batch = list(self._pending)
                 self._pending.clear()
-            run_batch(batch)
+            run_batch(batch, self.dispatcher)
             with self._cond:
                 if not self._hurry:
                     self._cond.wait(LINGER_S)
                 self._hurry = False
 
 
-def run_batch(batch: Sequence[tuple[RecordEvent, tuple[object, ...]]]) -> None:
-    """Hand each consumer its events of ``batch`` in call order, stages in order; never raises."""
+def run_batch(batch: Sequence[tuple[RecordEvent, tuple[object, ...]]], dispatcher: Dispatcher) -> None:
+    """Hand each consumer its events of ``batch`` in call order, stages in order; errors and deliveries
+    are counted on ``dispatcher``; never raises."""
     by_consumer: dict[int, tuple[object, list[RecordEvent]]] = {}
     for event, consumers in batch:
         for consumer in consumers:
             by_consumer.setdefault(id(consumer), (consumer, []))[1].append(event)
-    dispatcher = get_dispatcher()
     for consumer, events in sorted(by_consumer.values(), key=lambda item: _stage_order(item[0])):
         try:
             consumer.consume_records(events)  # type: ignore[attr-defined]
@@ -172,8 +191,7 @@ def get_pipeline() -> RecordPipeline:
                 if not _fork_registered:
                     _fork_registered = True
                     os.register_at_fork(after_in_child=_reset_after_fork)
-                _pipeline = RecordPipeline()
-                get_dispatcher().add_flush_hook(_pipeline.hurry)
+                _pipeline = RecordPipeline(get_dispatcher())
     return _pipeline
 
 

@@ -19,7 +19,7 @@ class ThreadPool:
 
     def __init__(self, max_workers: int) -> None:
         self._max = max(1, max_workers)
-        self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._pending = 0
@@ -40,9 +40,22 @@ class ThreadPool:
         """True when called from one of the pool's threads."""
         return threading.current_thread() in self._threads
 
+    def shutdown(self, timeout_s: float = 1.0) -> None:
+        """Stop the started threads once they finish the jobs queued before this (waits ``timeout_s``
+        seconds per thread at most); jobs submitted afterwards are not run."""
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
+            self._queue.put(None)
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout_s)
+
     def _work(self) -> None:
         while True:
             fn = self._queue.get()
+            if fn is None:
+                return
             with self._lock:
                 self._pending -= 1
                 self._busy += 1

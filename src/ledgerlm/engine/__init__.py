@@ -72,7 +72,8 @@ def _open_log(call: Call) -> CallLog:
         is_async=options.call_type.startswith("a"),
         per_call_callbacks=list(options.callbacks),
     )
-    log = start_call(start, options.in_runtime().callback_lists())
+    runtime = options.in_runtime()
+    log = start_call(start, runtime.callback_lists(), runtime.workers)
     for sink in options.sinks:
         log.add_sink(sink)
     return log

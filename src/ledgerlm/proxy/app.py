@@ -153,8 +153,8 @@ async def _start_services(
     reverse order at shutdown, also when a later start fails)."""
     general = state.config.general_settings
     stack.push_async_callback(transport.close_session)  # the default transport (pass-through routes)
-    stack.push_async_callback(state.runtime.aclose)  # this app's transport sessions
-    stack.push_async_callback(close_callbacks, state.callbacks)
+    stack.push_async_callback(state.runtime.aclose)  # this app's transport sessions and callback threads
+    stack.push_async_callback(close_callbacks, state.callbacks, state.runtime.workers)
     await state.store.start()
     stack.push_async_callback(state.store.stop)
     stack.push_async_callback(state.alerts.close)

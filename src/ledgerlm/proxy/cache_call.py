@@ -94,7 +94,9 @@ def _emit_hit(call: ProxyCall, key: str, entry: dict[str, Any]) -> ChatResult:
             context=ctx,
             is_async=True,
             per_call_callbacks=call.state.callbacks.per_call or [],
-        )
+        ),
+        call.state.runtime.callback_lists(),
+        call.state.runtime.workers,  # the app's own dispatcher and record pipeline
     )
     handle.add_sink(call.sink)
     handle.success(record, body)

@@ -401,7 +401,7 @@ class ProxyCall:
         options = CallOptions(self.ctx, self.call_type)
         call = Call(options, self.deployment, {}, self.stream, self.start_time, requested_model=self.model)
         record = failure_record(call, exc, self.content() if self.state.store_prompts else None)
-        emit_failure(record, exc, self.state.callbacks.per_call, self.sink, self.ctx)
+        emit_failure(record, exc, self.state.callbacks.per_call, self.sink, self.ctx, self.state.runtime)
 
 
 def _estimated(call_type: CallType, body: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ledgerlm.callbacks import CustomLogger
+from ledgerlm.callbacks.workers import CallbackWorkers
 from ledgerlm.errors import BadRequestError, ConfigError, LedgerLMError
 from ledgerlm.proxy.auth import KeyContext
 
@@ -312,13 +313,16 @@ async def _guarded(awaitable: Any) -> Any:
         raise BadRequestError(str(exc) or type(exc).__name__, code="rejected_by_hook") from exc
 
 
-async def close_callbacks(loaded: LoadedCallbacks, timeout_s: float = 10.0) -> None:
-    """At shutdown: drain the callback queues, then flush and close every loaded exporter (objects
-    with an ``aclose()``), so queued events reach their backends. Errors are logged, never raised."""
+async def close_callbacks(
+    loaded: LoadedCallbacks, workers: CallbackWorkers | None = None, timeout_s: float = 10.0
+) -> None:
+    """At shutdown: drain the callback queues (the app's own ``workers``; ``None``: every dispatcher),
+    then flush and close every loaded exporter (objects with an ``aclose()``), so queued events reach
+    their backends. Errors are logged, never raised."""
     from ledgerlm.callbacks import aflush
 
     try:
-        await aflush(timeout=timeout_s)
+        await aflush(timeout=timeout_s, workers=workers)
     except Exception:
         log.exception("flushing callbacks at shutdown failed")
     for obj in loaded.per_call:

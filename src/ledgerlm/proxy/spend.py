@@ -16,6 +16,7 @@ from ledgerlm.callbacks import CallStart, start_call
 from ledgerlm.engine.call import Call
 from ledgerlm.engine.record import build_record
 from ledgerlm.record import CallRecord
+from ledgerlm.runtime import Runtime, default_runtime
 from ledgerlm.types import CallContext, Cost
 
 __all__ = ["RecordingSink", "emit_failure", "failure_record"]
@@ -63,10 +64,17 @@ def failure_record(call: Call, exc: BaseException, messages: Any = None) -> Call
 
 
 def emit_failure(
-    record: CallRecord, exc: BaseException, callbacks: list[Any], sink: RecordingSink, context: CallContext
+    record: CallRecord,
+    exc: BaseException,
+    callbacks: list[Any],
+    sink: RecordingSink,
+    context: CallContext,
+    runtime: Runtime | None = None,
 ) -> None:
     """The terminal event of a call that failed in the proxy: the spend row (through ``sink``) and the
-    configured failure callbacks, through the same ``CallLog`` the engine uses."""
+    configured failure callbacks, through the same ``CallLog`` the engine uses, on ``runtime``'s
+    callback lists and workers (the app's; ``None``: the process-wide ones)."""
+    runtime = runtime or default_runtime()
     log = start_call(
         CallStart(
             call_type=record.call_type,
@@ -77,7 +85,9 @@ def emit_failure(
             stream=record.stream,
             is_async=True,
             per_call_callbacks=callbacks or None,
-        )
+        ),
+        runtime.callback_lists(),
+        runtime.workers,
     )
     log.add_sink(sink)
     log.failure(record, exc)

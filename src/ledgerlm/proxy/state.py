@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledgerlm.budgets.contract import Admission, NoAdmission
+from ledgerlm.callbacks.workers import CallbackWorkers
 from ledgerlm.proxy.auth import Authenticator, KeyCache
 from ledgerlm.proxy.budget_setup import build_admission
 from ledgerlm.proxy.config import ProxyConfig
@@ -109,7 +110,7 @@ def build_state(config: ProxyConfig, *, base_dir: Path | None = None, migrate: b
         alerts=alerts,
         router=build_router(config, registry),
         response_cache=build_response_cache(config, redis_url),
-        runtime=Runtime(),
+        runtime=Runtime(workers=CallbackWorkers.own()),  # the app's own callback threads and queues
     )
 
 
