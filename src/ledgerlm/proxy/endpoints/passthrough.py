@@ -151,7 +151,8 @@ def _prepare(call: ProxyCall, admitted: dict[str, Any]) -> Upstream:
 async def _send(
     deployment: Deployment, body: dict[str, Any], http: HTTPRequest, options: CallOptions, stream: bool
 ) -> Any:
-    """Send once; an error answer is logged as the call's failure and raised (relayed by ``relayed_error``)."""
+    """Send once; an error answer is logged as the call's failure and raised (relayed by
+    ``relayed_error``)."""
     impl, start = get_provider(deployment.provider), time.time()
     try:
         mapper = partial(impl.error_from_response, deployment)
