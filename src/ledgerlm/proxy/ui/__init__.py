@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-__all__ = ["DASHBOARD_PATHS", "routes"]
+__all__ = ["DASHBOARD_PATHS", "WRITE_PATHS", "routes"]
 
 DASHBOARD_PATHS: tuple[str, ...] = (
     "/ui",
@@ -36,6 +36,8 @@ DASHBOARD_PATHS: tuple[str, ...] = (
     "/ui/api/budgets",
     "/ui/api/models",
     "/ui/api/feature",
+)
+WRITE_PATHS: tuple[str, ...] = (
     "/ui/api/keys/new",
     "/ui/api/keys/update",
     "/ui/api/keys/block",
@@ -47,6 +49,8 @@ DASHBOARD_PATHS: tuple[str, ...] = (
     "/ui/api/end_users/new",
     "/ui/api/end_users/block",
 )
+"""The dashboard's ``POST`` routes (creates and edits; ``ledgerlm.proxy.ui.writes``)."""
+DASHBOARD_PATHS = DASHBOARD_PATHS + WRITE_PATHS
 """Every dashboard path: no bearer key opens them; ``/ui/api/*`` need the session cookie and check the
 person's role themselves (``ledgerlm.proxy.ui.roles``), so the management table lists them as public."""
 

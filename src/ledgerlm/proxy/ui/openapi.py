@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledgerlm.proxy.ui import WRITE_PATHS
+
 __all__ = ["dashboard_paths"]
 
 _ERROR: dict[str, Any] = {"$ref": "#/components/schemas/Error"}
@@ -44,18 +46,6 @@ _READS = {
         ("name", "run_id", "start_date", "end_date", "dimension"),
     ),
 }
-_WRITES = (
-    "/ui/api/keys/new",
-    "/ui/api/keys/update",
-    "/ui/api/keys/block",
-    "/ui/api/keys/regenerate",
-    "/ui/api/teams/new",
-    "/ui/api/teams/update",
-    "/ui/api/teams/block",
-    "/ui/api/users/new",
-    "/ui/api/end_users/new",
-    "/ui/api/end_users/block",
-)
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -148,6 +138,6 @@ def dashboard_paths() -> dict[str, Any]:
     }
     paths.update({path: {"get": _api(summary, params)} for path, (summary, params) in _READS.items()})
     paths.update(
-        {path: {"post": _api("Dashboard change (see docs/dashboard.md)", body=True)} for path in _WRITES}
+        {path: {"post": _api("Dashboard change (see docs/dashboard.md)", body=True)} for path in WRITE_PATHS}
     )
     return paths
