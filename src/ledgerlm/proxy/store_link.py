@@ -134,7 +134,7 @@ class StoreLink:
         self.writer_max_lag_s = 30.0  # general_settings.spend_writer_max_lag_s
         self.on_anomaly: Any = None  # the writer's hook for flagged rows (proxy.ops_alerts)
         self.retention: Any = None  # store.retention.RetentionPolicy (general_settings), None: defaults
-        self.maintenance: Any = None  # store.retention.MaintenanceLoop: partitions ahead + retention
+        self.maintenance: Any = None  # store.retention.MaintenanceLoop: partitions, weekly rollups, retention
 
     @property
     def engine(self) -> AsyncEngine:
@@ -164,14 +164,11 @@ class StoreLink:
         self._start_maintenance()
 
     def _start_maintenance(self) -> None:
-        """Partitions ahead (PostgreSQL) and spend log retention, when either applies."""
+        """Partitions ahead (PostgreSQL), the weekly rollups of ended weeks, spend log retention."""
         from ledgerlm.store.retention import MaintenanceLoop, RetentionPolicy
 
-        policy = self.retention or RetentionPolicy()
-        postgres = self.engine.dialect.name == "postgresql"
-        if postgres or policy.keep_days is not None or policy.prompt_days is not None:
-            self.maintenance = MaintenanceLoop(lambda: self.engine, policy)
-            self.maintenance.start()
+        self.maintenance = MaintenanceLoop(lambda: self.engine, self.retention or RetentionPolicy())
+        self.maintenance.start()
 
     async def stop(self) -> None:
         """Drain the writer (best effort), close the spool and the engine, release the slot."""

@@ -4,9 +4,10 @@
   dimension for ``[start, end]`` (inclusive UTC dates), read ONLY from the daily rollup tables (kept
   by the spend writer in the same transaction as the rows), each time the narrowest one: day x entity
   (``DAILY_TOTAL_TABLES``) for totals and the daily chart; groups by entity read the FULL ISO weeks of
-  the range from the week x entity tables (``WEEKLY_TOTAL_TABLES``) and only the edge days from the
-  daily ones (``week_tiers``); the per-model split (``DAILY_TABLES``) only for a restricted caller's
-  "model" groups. So its cost grows with weeks x entities, never with calls.
+  the range from the week x entity tables (``WEEKLY_TOTAL_TABLES``, built for ended weeks by
+  ``store.weekly``) and the other days from the daily ones (``week_tiers``); the per-model split
+  (``DAILY_TABLES``) only for a restricted caller's "model" groups. So its cost grows with weeks x
+  entities, never with calls.
 * ``log_page(engine, LogFilter, Visible, limit, cursor)``: spend log rows newest first
   (``startTime`` desc, ``request_id`` asc) after an opaque ``cursor`` (keyset pagination on the
   ``startTime`` and ``(entity, startTime)`` indexes; never ``OFFSET``), and the next cursor.
@@ -20,12 +21,13 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ledgerlm.store import weekly
 from ledgerlm.store.coltypes import to_decimal
 from ledgerlm.store.spend_queries import LogFilter
 from ledgerlm.store.tables import (
@@ -163,12 +165,17 @@ async def overview(engine: AsyncEngine, query: OverviewQuery) -> Row:
     return {"totals": total_row, "daily": days, "groups": groups}
 
 
-def week_tiers(start: date, end: date) -> tuple[list[tuple[date, date]], tuple[date, date] | None]:
-    """Split inclusive ``[start, end]`` into the edge days read from the daily rollups and the FULL ISO
-    weeks inside it, read from the weekly ones: ``([(first day, last day), ...], (first Monday, last
-    Monday) | None)``."""
+def week_tiers(
+    start: date, end: date, built_through: date | None
+) -> tuple[list[tuple[date, date]], tuple[date, date] | None]:
+    """Split inclusive ``[start, end]`` into the days read from the daily rollups and the FULL ISO weeks
+    inside it that the weekly rollups hold (Monday ``<= built_through``, ``store.weekly``): ``([(first
+    day, last day), ...], (first Monday, last Monday) | None)``."""
+    if built_through is None:
+        return [(start, end)], None
+    end_weeks = min(end, built_through + timedelta(days=6))
     monday = start + timedelta(days=-start.weekday() % 7)
-    last = end - timedelta(days=(end.weekday() + 1) % 7)  # the last Sunday on or before end
+    last = end_weeks - timedelta(days=(end_weeks.weekday() + 1) % 7)  # the last Sunday on or before
     if monday + timedelta(days=6) > last:
         return [(start, end)], None
     edges = [(start, monday - timedelta(days=1))] if start < monday else []
@@ -177,17 +184,19 @@ def week_tiers(start: date, end: date) -> tuple[list[tuple[date, date]], tuple[d
 
 
 def _group_parts(
-    query: OverviewQuery, source: tuple[sa.Table, str, str], only: list[Any] | None = None
+    query: OverviewQuery, source: _Source, only: list[Any] | None = None
 ) -> list[sa.Select[Any]]:
     """The rows to group: the daily rollup for the edge days, the weekly one for the full weeks
     (when the kind has one), each restricted to what the caller may read (and to ``only`` groups)."""
-    table, column, kind = source
-    weekly = WEEKLY_TOTAL_TABLES.get(kind) if table is DAILY_TOTAL_TABLES.get(kind) else None
-    edges, weeks = week_tiers(query.start, query.end) if weekly is not None else ([], None)
-    if weekly is None or weeks is None:
+    table, column, kind = source.table, source.column, source.kind
+    by_week = WEEKLY_TOTAL_TABLES.get(kind) if table is DAILY_TOTAL_TABLES.get(kind) else None
+    edges, weeks = (
+        week_tiers(query.start, query.end, source.weeks_through) if by_week is not None else ([], None)
+    )
+    if by_week is None or weeks is None:
         edges = [(query.start, query.end)]
     parts = []
-    for rollup, periods in ((table, edges), (weekly, [weeks] if weeks else [])):
+    for rollup, periods in ((table, edges), (by_week, [weeks] if weeks else [])):
         for period in periods:
             assert rollup is not None
             counters = [rollup.c.spend, *(rollup.c[name] for name in COUNTER_COLUMNS)]
@@ -202,12 +211,23 @@ def _union(parts: list[sa.Select[Any]]) -> Any:
     return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery()
 
 
+class _Source(NamedTuple):
+    """A dimension's rollup (``dimension_source``) and how far its weekly rollup is built."""
+
+    table: sa.Table
+    column: str
+    kind: str
+    weeks_through: date | None
+
+
 async def _groups(conn: Any, query: OverviewQuery) -> list[Row] | None:
     """The top ``query.top`` groups by spend: first the ranking (one sum per group), then every sum
     of those groups only (a second, small query)."""
-    source = dimension_source(query.dimension, query.visible)
-    if source is None:
+    rollup = dimension_source(query.dimension, query.visible)
+    if rollup is None:
         return None
+    # read before the groups: the watermark only moves forward, and a week below it is complete
+    source = _Source(*rollup, weeks_through=await weekly.built_through(conn))
     ranked = _union(_group_parts(query, source))
     spend = sa.func.coalesce(sa.func.sum(ranked.c.spend), 0)
     ranking = sa.select(ranked.c.group).group_by(ranked.c.group).order_by(spend.desc(), ranked.c.group)

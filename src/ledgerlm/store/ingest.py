@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledgerlm.record import ATTEMPT_MARK
-from ledgerlm.store import pg_copy, sqlite_fast
+from ledgerlm.store import pg_copy, sqlite_fast, weekly
 from ledgerlm.store.spend_log import SpendLog
 from ledgerlm.store.tables import (
     ALL_DAILY_TABLES,
@@ -117,11 +117,16 @@ def _by_signature(rows: Iterable[Mapping[str, Any]]) -> dict[_Signature, list[An
     return groups
 
 
-def daily_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[tuple[date, str, str], dict[str, Any]]]:
+def daily_deltas(
+    rows: Iterable[Mapping[str, Any]], weeks_through: date | None
+) -> dict[str, dict[tuple[date, str, str], dict[str, Any]]]:
     """Per daily-table kind (``ALL_DAILY_TABLES``), ``(date, entity, model) -> counters`` summed over
     ``rows`` (DB form).
 
     Empty entities count nowhere; the third key part is ``""`` for the tables without a model split.
+    The ISO-week kinds (``*_weekly``) get only the rows of weeks already built, Monday ``<=
+    weeks_through`` (``store.weekly.built_through``; ``None``: none): later weeks are folded from the
+    daily rows once they end.
     """
     sums: dict[str, dict[tuple[date, str, str], list[Any]]] = defaultdict(dict)
     for (day, model, key, user, team, end_user, labels, provider), vector in _by_signature(rows).items():
@@ -138,8 +143,8 @@ def daily_deltas(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[tuple[date
                     _add(sums[kind], (day, entity, model), vector)
                 if kind != "provider":  # the day x entity and ISO week x entity rollups
                     _add(sums[f"{kind}_totals"], (day, entity, ""), vector)
-                    if f"{kind}_weekly" in ALL_DAILY_TABLES:
-                        monday = day - timedelta(days=day.weekday())
+                    monday = day - timedelta(days=day.weekday())
+                    if f"{kind}_weekly" in ALL_DAILY_TABLES and weeks_through and monday <= weeks_through:
                         _add(sums[f"{kind}_weekly"], (monday, entity, ""), vector)
         _add(sums["model"], (day, model, ""), vector)
     names = ("spend", *COUNTER_COLUMNS)
@@ -321,7 +326,9 @@ async def _insert_unique(
         conn, ((row["request_id"], tag, row["startTime"]) for row in fresh for tag in row["request_tags"])
     )
     await _update_totals(conn, total_deltas(fresh))
-    for kind, deltas in sorted(daily_deltas(fresh).items()) if _rollups[0] else ():
+    # this transaction has written: it holds SQLite's write lock, so no weekly build runs until it ends
+    through = await weekly.built_through(conn)
+    for kind, deltas in sorted(daily_deltas(fresh, through).items()) if _rollups[0] else ():
         await _upsert_daily(conn, kind, deltas)
     return [row["request_id"] for row in fresh]
 

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledgerlm.record import ATTEMPT_MARK
-from ledgerlm.store import partitions
+from ledgerlm.store import partitions, weekly
 from ledgerlm.store.engine import json_dumps
 from ledgerlm.store.tables import ALL_DAILY_TABLES, TOKEN_COLUMNS, spend_logs
 
@@ -93,11 +93,13 @@ def _daily_cte(kind: str) -> str:
     keys = [column.name for column in table.primary_key.columns]
     source, entity = _DAILY_SOURCES[kind]
     period = "week" if kind.endswith("_weekly") else "day"
+    # the weekly rollups take only the rows of weeks already built (store.weekly): late rows
+    built = f" AND week <= {weekly.THROUGH_SQL}" if period == "week" else ""
     group = [period, entity, "m"] if "model" in keys and kind != "model" else [period, entity]
     updates = ", ".join(f"{name} = {table.name}.{name} + EXCLUDED.{name}" for name in _COUNTERS)
     return (
         f"d_{kind} AS (INSERT INTO {table.name} ({', '.join(keys)}, {', '.join(_COUNTERS)}) "
-        f"SELECT {', '.join(group)}, {_SUMS} FROM {source} WHERE COALESCE({entity}, '') <> '' "
+        f"SELECT {', '.join(group)}, {_SUMS} FROM {source} WHERE COALESCE({entity}, '') <> ''{built} "
         f"GROUP BY {', '.join(group)} ORDER BY {', '.join(group)} "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates})"
     )
@@ -173,6 +175,7 @@ async def ingest(
         "(LIKE spend_logs INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
     await partitions.ensure_days(conn, {record[_START].astimezone(UTC).date() for record in copy_records})
+    await weekly.lock_shared(conn)  # before the statement that reads the weekly watermark
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection  # asyncpg.Connection
     await driver.copy_records_to_table(STAGING, records=list(copy_records), columns=list(COLUMNS))

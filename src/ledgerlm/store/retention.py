@@ -17,8 +17,9 @@ from ``spend_log_ids``), one day per transaction; prompts are nulled partition b
 ``DELETE`` / ``UPDATE`` by ``startTime``. The daily rollups and entity totals are NEVER touched: totals
 and reports keep counting the deleted calls (only the per-call rows go).
 
-``MaintenanceLoop`` (started by the proxy) creates the next days' partitions and applies the policy
-every interval; errors are logged and retried at the next tick, never raised.
+``MaintenanceLoop`` (started by the proxy) creates the next days' partitions, folds the weeks that
+have ended into the weekly rollups (``store.weekly.build_closed_weeks``) and applies the policy every
+interval; errors are logged and retried at the next tick, never raised.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledgerlm.store import partitions
+from ledgerlm.store import partitions, weekly
 from ledgerlm.store.tables import spend_log_tags, spend_logs
 from ledgerlm.ticker import Ticker
 
@@ -191,7 +192,8 @@ async def _apply_rows(
 
 class MaintenanceLoop:
     """Every ``policy.interval_s``: create the partitions of today and the next ``ahead_days`` days,
-    then ``apply`` the policy. ``engine_of`` returns the current engine (the proxy's store)."""
+    build the weekly rollups of ended weeks, then ``apply`` the policy. ``engine_of`` returns the
+    current engine (the proxy's store)."""
 
     def __init__(
         self, engine_of: Callable[[], AsyncEngine], policy: RetentionPolicy, ahead_days: int = 3
@@ -207,6 +209,9 @@ class MaintenanceLoop:
         """One pass (errors propagate)."""
         engine = self.engine_of()
         await partitions.create_ahead(engine, self.ahead_days)
+        built = await weekly.build_closed_weeks(engine)
+        if built:
+            logger.info("weekly rollups built for the weeks of %s", [d.isoformat() for d in built])
         self.last = await apply(engine, self.policy, cleared=self._cleared)
         if self.last.dropped_days or self.last.rows_deleted:
             logger.info(

@@ -210,6 +210,15 @@ WEEKLY_TOTAL_TABLES: dict[str, sa.Table] = {
 }
 """Per kind, the ISO-week x entity rollup (``date``: the Monday): full weeks of a range read it."""
 
+# migration 0018: how far the weekly rollups are built (``store.weekly``): row ``name = 'weekly'``,
+# ``built_through`` = the Monday of the last ISO week folded from the daily rollups
+rollup_watermarks = sa.Table(
+    "rollup_watermarks",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("built_through", sa.Date, nullable=False),
+)
+
 ALL_DAILY_TABLES: dict[str, sa.Table] = {
     **DAILY_TABLES,
     **{f"{kind}_totals": table for kind, table in DAILY_TOTAL_TABLES.items() if kind != "model"},
