@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import random
 import statistics
 import time
 import uuid
@@ -29,11 +31,11 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ledgerlm.store import dashboard, partitions, pg_copy
+from ledgerlm.store import dashboard, partitions, pg_copy, weekly
 from ledgerlm.store.migrate import migrate_async
 from ledgerlm.store.spend_log import SpendLog
 from ledgerlm.store.spend_queries import LogFilter
-from ledgerlm.store.tables import COUNTER_COLUMNS, DAILY_TOTAL_TABLES, TOKEN_COLUMNS, WEEKLY_TOTAL_TABLES
+from ledgerlm.store.tables import COUNTER_COLUMNS, TOKEN_COLUMNS, rollup_watermarks
 
 BASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 LOAD_BATCH = 1_000_000
@@ -141,18 +143,13 @@ async def _drop_indexes(engine: AsyncEngine) -> list[str]:
 
 
 async def weekly_rollups(engine: AsyncEngine) -> None:
-    """The ISO week x entity rollups from the day x entity ones (``INSERT ... SELECT ... GROUP BY``)."""
-    sums = ", ".join(f"SUM({name})" for name in ("spend", *COUNTER_COLUMNS))
-    week = "date_trunc('week', date)::date"
-    for kind, weekly in WEEKLY_TOTAL_TABLES.items():
-        daily = DAILY_TOTAL_TABLES[kind]
-        entity = list(daily.primary_key.columns)[1].name
-        await _sql(
-            engine,
-            weekly.name,
-            f"INSERT INTO {weekly.name} (date, {entity}, {_COUNTS}) SELECT {week}, {entity}, {sums} "
-            f"FROM {daily.name} GROUP BY {week}, {entity}",
-        )
+    """The ISO week x entity rollups of every ENDED week, by the maintenance loop's own function
+    (``store.weekly.build_closed_weeks``, from the day x entity rollups); the weeks after stay daily."""
+    started = time.perf_counter()
+    async with engine.begin() as conn:  # the migration's watermark assumed no history: start afresh
+        await conn.execute(rollup_watermarks.delete())
+    built = await weekly.build_closed_weeks(engine)
+    print(f"  weekly rollups ({len(built)} ended weeks): {time.perf_counter() - started:.1f} s", flush=True)
 
 
 async def load(engine: AsyncEngine, rows: int, days: int) -> float:
@@ -290,30 +287,53 @@ def _md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()  # the generated rows' key ids
 
 
-def _writer_rows(count: int, offset: int) -> list[dict[str, Any]]:
+def _zipf(size: int) -> list[float]:
+    """Cumulative Zipf weights (exponent 1: the n-th most active entity makes 1/n of the top one's calls)."""
+    return list(itertools.accumulate(1 / rank for rank in range(1, size + 1)))
+
+
+_ZIPF = {size: _zipf(size) for size in (KEYS, END_USERS, MODELS, TAGS)}
+
+
+def _pick(mix: str, n: int, rng: random.Random) -> dict[str, int]:
+    """Entity numbers for writer row ``n``. ``worst``: round robin as in the loaded data (every row of
+    a batch another key, user and end user: every rollup gets one upsert per row); ``zipf``: Zipf draws
+    over the same populations, a key's user and team fixed by the key as a key belongs to one owner."""
+    if mix == "worst":
+        return {"key": n % KEYS, "user": n % USERS, "team": n % TEAMS, "end_user": n % END_USERS,
+                "model": n % MODELS, "tag": n % TAGS}  # fmt: skip
+    key = rng.choices(range(KEYS), cum_weights=_ZIPF[KEYS])[0]
+    draws = {name: rng.choices(range(size), cum_weights=_ZIPF[size])[0]
+             for name, size in (("end_user", END_USERS), ("model", MODELS), ("tag", TAGS))}  # fmt: skip
+    return {"key": key, "user": key % USERS, "team": key % TEAMS, **draws}
+
+
+def _writer_rows(count: int, offset: int, mix: str) -> list[dict[str, Any]]:
     now = datetime.now(UTC).timestamp()
+    rng = random.Random(offset)
     out = []
     for i in range(count):
         n = offset + i
+        e = _pick(mix, n, rng)
         out.append(
             SpendLog.to_params(
                 {
                     "request_id": f"w-{n}",
                     "call_type": "acompletion",
-                    "api_key": _md5(f"key-{n % KEYS}"),
+                    "api_key": _md5(f"key-{e['key']}"),
                     "spend": str(Decimal("0.0000123") * (n % 997 + 1)),
                     "prompt_tokens": 100,
                     "completion_tokens": 20,
                     "total_tokens": 120,
                     "startTime": now,
                     "endTime": now + 0.8,
-                    "model": f"model-{n % MODELS}",
-                    "model_group": f"group-{n % MODELS}",
-                    "custom_llm_provider": PROVIDERS[n % 3],
-                    "user": f"user-{n % USERS}",
-                    "team_id": f"team-{n % TEAMS}",
-                    "end_user": f"eu-{n % END_USERS}",
-                    "request_tags": [f"app:{n % TAGS}"],
+                    "model": f"model-{e['model']}",
+                    "model_group": f"group-{e['model']}",
+                    "custom_llm_provider": PROVIDERS[e["model"] % 3],
+                    "user": f"user-{e['user']}",
+                    "team_id": f"team-{e['team']}",
+                    "end_user": f"eu-{e['end_user']}",
+                    "request_tags": [f"app:{e['tag']}"],
                     "metadata": {},
                     "status": "success",
                     "call_uid": uuid.uuid4().hex,
@@ -323,10 +343,10 @@ def _writer_rows(count: int, offset: int) -> list[dict[str, Any]]:
     return out
 
 
-async def writer_throughput(engine: AsyncEngine, rows: int, rollups: bool, offset: int) -> float:
+async def writer_throughput(engine: AsyncEngine, rows: int, rollups: bool, offset: int, mix: str) -> float:
     """Rows per second through ``pg_copy.ingest`` (batches of 500, one transaction each)."""
-    statement = pg_copy.INGEST_SQL if rollups else pg_copy.build_statement(())
-    batches = [_writer_rows(500, offset + i) for i in range(0, rows, 500)]
+    statement = pg_copy.INGEST_SQL if rollups else pg_copy.NO_ROLLUPS_SQL
+    batches = [_writer_rows(500, offset + i, mix) for i in range(0, rows, 500)]
     started = time.perf_counter()
     for batch in batches:
         async with engine.begin() as conn:
@@ -347,15 +367,19 @@ async def _queries(engine: AsyncEngine, args: argparse.Namespace) -> None:
 
 
 async def _writer(engine: AsyncEngine, args: argparse.Namespace) -> None:
-    on, off = [], []
-    for round_no in range(args.writer_rounds):
-        base = 10_000_000 + round_no * 4 * args.writer_rows + int(time.time()) * 1000
-        off.append(await writer_throughput(engine, args.writer_rows, False, base))
-        on.append(await writer_throughput(engine, args.writer_rows, True, base + 2 * args.writer_rows))
-    best_on, best_off = max(on), max(off)
-    print(f"writer rollups off: {best_off:,.0f} rows/s  (runs: {', '.join(f'{v:,.0f}' for v in off)})")
-    print(f"writer rollups on:  {best_on:,.0f} rows/s  (runs: {', '.join(f'{v:,.0f}' for v in on)})")
-    print(f"ratio on/off: {best_on / best_off:.2f} (target >= 0.80)")
+    """Per entity mix, alternating drains with the rollups off and on; the best of each and the ratio."""
+    base = 10_000_000 + int(time.time()) * 1000
+    for mix in args.writer_mix.split(","):
+        on, off = [], []
+        for _ in range(args.writer_rounds):
+            off.append(await writer_throughput(engine, args.writer_rows, False, base, mix))
+            on.append(await writer_throughput(engine, args.writer_rows, True, base + args.writer_rows, mix))
+            base += 2 * args.writer_rows
+        best_on, best_off = max(on), max(off)
+        for label, runs in (("off", off), ("on ", on)):
+            listed = ", ".join(f"{v:,.0f}" for v in runs)
+            print(f"writer ({mix}) rollups {label}: {max(runs):,.0f} rows/s  (runs: {listed})")
+        print(f"writer ({mix}) ratio on/off: {best_on / best_off:.2f} (target >= 0.80)", flush=True)
 
 
 async def run(args: argparse.Namespace, url: str) -> None:
@@ -385,7 +409,10 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of every query")
     parser.add_argument("--reuse", help="an already loaded database URL (no load, not dropped)")
-    parser.add_argument("--writer-rounds", type=int, default=2)
+    parser.add_argument("--writer-rounds", type=int, default=3)
+    parser.add_argument(
+        "--writer-mix", default="zipf,worst", help="zipf (Zipf draws of key, end user, model, tag), worst"
+    )
     parser.add_argument("--phases", default="queries,writer", help="queries, writer or both")
     parser.add_argument("--quick", action="store_true", help="100,000 rows, 5,000 writer rows")
     args = parser.parse_args()
