@@ -50,6 +50,7 @@ from ledgerlm.proxy.http import http_exception_response, json_response
 from ledgerlm.proxy.metrics import metrics_routes
 from ledgerlm.proxy.openapi import openapi_document
 from ledgerlm.proxy.state import ProxyState, build_state
+from ledgerlm.proxy.ui.login_limit import close_limiter
 
 __all__ = ["CONFIG_ENV", "app_factory", "build_app", "create_app"]
 
@@ -173,6 +174,7 @@ async def _start_services(
     stack.push_async_callback(state.router.aclose)
     await state.key_events.start()
     stack.push_async_callback(state.key_events.stop)
+    stack.push_async_callback(close_limiter, state)  # the /login limit's Redis client, if made
     await reconcile.start()
     stack.push_async_callback(reconcile.stop)
     await spend_alert_routes.start(state)  # budget forecast loop (issue 23)

@@ -2,9 +2,10 @@
 
 * ``assets``: the single page and its static files (vanilla JS, uPlot vendored; no CDN);
 * ``login``: ``POST /login`` (master key, a user's key, or username/password; ``login_limit``: 5
-  failures per username or IP in 5 minutes, then 429), ``POST /logout``; ``session``: the signed
-  ``HttpOnly; SameSite=Strict`` cookie; ``session_check``: every request re-checks it against the
-  store (blocked key, deleted user, changed role), ``GET /ui/api/me``;
+  failures per username (30 per IP) in 5 minutes, then 429; shared through Redis when the proxy has it,
+  ``login_limit_redis``), ``POST /logout``; ``session``: the signed ``HttpOnly; SameSite=Strict`` cookie;
+  ``session_check``: every request re-checks it against the store (blocked key, deleted user, changed
+  role), ``GET /ui/api/me``;
 * ``roles``: what each role may read and change (the one place that decides);
 * ``api``: overview (rollups only) and logs (keyset pages) with a row's detail;
 * ``entities``: keys and teams (with budget forecasts), users, end users, budgets, other features'

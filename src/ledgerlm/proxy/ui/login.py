@@ -11,7 +11,8 @@
 Success: 200 ``{"role", "user_id", "redirect": "/ui/"}`` (303 to ``/ui/`` for a form post) with the
 session cookie; anything else: 401 in the API's error format, the same for every wrong credential.
 After 5 failures of one username from one client IP (or 30 from one IP) in 5 minutes: 429
-``too_many_login_attempts`` with ``Retry-After`` (``login_limit``).
+``too_many_login_attempts`` with ``Retry-After`` (``login_limit``; counted on Redis across instances
+when the proxy has Redis).
 """
 
 from __future__ import annotations
@@ -133,14 +134,14 @@ async def login(request: Request) -> Response:
     username = ""
     try:
         username, password = await _credentials(request)
-        attempts.check(username, ip)
+        await attempts.check(username, ip)
         principal = await authenticate_login(state, username, password)
     except AuthenticationError as exc:
-        attempts.failed(username, ip)
+        await attempts.failed(username, ip)
         return error_response(exc)
     except Exception as exc:
         return error_response(exc)
-    attempts.succeeded(username, ip)
+    await attempts.succeeded(username, ip)
     response: Response = (
         RedirectResponse("/ui/", status_code=303)
         if form
