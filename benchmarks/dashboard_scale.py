@@ -1,16 +1,18 @@
 """Dashboard at scale: N spend rows in PostgreSQL, p95 of every query behind the overview and logs pages,
-and the spend writer's throughput with the daily rollups on vs off.
+and the spend writer's throughput with the rollups on vs off.
 
 Run: ``.venv/bin/python benchmarks/dashboard_scale.py [--rows 10000000] [--quick]`` (``--quick``: 100,000
 rows). It creates a scratch database ``ledgerlm_bench_<hex>`` on the machine's PostgreSQL
-(``--database-url``), migrates it, and loads the rows through the spend writer's OWN SQL
-(``store.pg_copy.build_statement``: rows, tag index, entity totals and every daily rollup in one
-statement per batch) from ``generate_series``: 2,000 keys in 100 teams, 1,000 users, 5,000 end users,
-12 models on 3 providers, 20 tags, 2 % unpriced, 1 % failures, spread over ``--days`` (90) UTC days.
+(``--database-url``), migrates it and generates the rows in SQL (``generate_series``): 2,000 keys in 100
+teams, 1,000 users, 5,000 end users, 12 models on 3 providers, 20 tags, 2 % unpriced, 1 % failures,
+spread over ``--days`` (90) UTC days; then every daily rollup with ``INSERT ... SELECT ... GROUP BY``
+and the weekly ones of the ended weeks with the maintenance loop's own ``weekly.build_closed_weeks``.
 Then it times (``--samples`` runs each, after one warm-up) the store calls the dashboard API makes
 (``store.dashboard.overview`` per dimension for 30 days, as an admin and as a team admin;
 ``store.dashboard.log_page`` first page, each filter, the next page by cursor; ``log_row``), and the
-writer path (``pg_copy.ingest``, batches of 500 rows) with rollups on and off, alternating.
+writer path (``pg_copy.ingest``, batches of ``--writer-batch`` rows, plus a ``rollup_deltas.fold``
+every ``FOLD_ROWS`` rows as ``SpendWriter`` does) with the rollups on and off, alternating, for two
+entity mixes (``--writer-mix``: ``zipf``, ``worst``; see ``_pick``).
 The database is dropped at the end unless ``--keep``.
 """
 
@@ -31,7 +33,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ledgerlm.store import dashboard, partitions, pg_copy, weekly
+from ledgerlm.store import dashboard, partitions, pg_copy, rollup_deltas, weekly
 from ledgerlm.store.migrate import migrate_async
 from ledgerlm.store.spend_log import SpendLog
 from ledgerlm.store.spend_queries import LogFilter
@@ -41,13 +43,14 @@ BASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 LOAD_BATCH = 1_000_000
 KEYS, TEAMS, USERS, END_USERS, MODELS, TAGS = 2000, 100, 1000, 5000, 12, 20
 PROVIDERS = ("openai", "anthropic", "gemini")
+RUN = uuid.uuid4().hex[:10]
 
 _ROWS_SQL = """
 INSERT INTO spend_logs (request_id, call_type, api_key, spend, prompt_tokens, completion_tokens, total_tokens,
   cache_read_input_tokens, cache_creation_input_tokens, reasoning_tokens, "startTime", "endTime", model,
   model_group, custom_llm_provider, "user", team_id, end_user, request_tags, metadata, cache_hit, status,
   call_uid)
-SELECT 'bench-' || g, 'acompletion', md5('key-' || (g % {keys})),
+SELECT 'bench-' || g, 'acompletion', encode(sha256(('key-' || (g % {keys}))::bytea), 'hex'),
   CASE WHEN g % 50 = 0 THEN NULL ELSE round(((g % 997) + 1) * 0.0000123, 10) END,
   100 + g % 900, 10 + g % 300, 110 + g % 900 + g % 300, g % 50, 0, g % 7,
   ts, ts + interval '800 milliseconds', 'model-' || (g % {models}), 'group-' || (g % {models}),
@@ -89,7 +92,8 @@ async def _entities(engine: AsyncEngine) -> None:
         )
         await conn.exec_driver_sql(
             f"INSERT INTO verification_tokens (token, key_name, key_alias, team_id, user_id) "
-            f"SELECT md5('key-' || k), 'sk-...' || k, 'key ' || k, 'team-' || (k % {TEAMS}), 'user-' || k "
+            f"SELECT encode(sha256(('key-' || k)::bytea), 'hex'), 'sk-...' || k, 'key ' || k, "
+            f"'team-' || (k % {TEAMS}), 'user-' || (k % {USERS}) "
             f"FROM generate_series(0, {KEYS - 1}) k"
         )
 
@@ -237,7 +241,7 @@ def _calls(engine: AsyncEngine) -> dict[str, Callable[[], Awaitable[Any]]]:
     filters = {
         "logs first page": LogFilter(),
         "logs last 7 days": LogFilter(start=today - timedelta(days=6), end=today),
-        "logs by key": LogFilter(api_key=_md5("key-42")),
+        "logs by key": LogFilter(api_key=_key_hash("key-42")),
         "logs by team": LogFilter(team_id="team-7"),
         "logs by user": LogFilter(user_id="user-42"),
         "logs by model": LogFilter(model="group-3"),
@@ -281,10 +285,10 @@ async def explain(engine: AsyncEngine, calls: dict[str, Callable[[], Awaitable[A
                 print("\n".join(str(line) for line in result.scalars()), flush=True)
 
 
-def _md5(text: str) -> str:
+def _key_hash(text: str) -> str:
     import hashlib
 
-    return hashlib.md5(text.encode()).hexdigest()  # the generated rows' key ids
+    return hashlib.sha256(text.encode()).hexdigest()  # the generated keys' hashes (as stored)
 
 
 def _zipf(size: int) -> list[float]:
@@ -292,20 +296,23 @@ def _zipf(size: int) -> list[float]:
     return list(itertools.accumulate(1 / rank for rank in range(1, size + 1)))
 
 
-_ZIPF = {size: _zipf(size) for size in (KEYS, END_USERS, MODELS, TAGS)}
+_ZIPF = {size: _zipf(size) for size in (KEYS, END_USERS, 3)}
 
 
 def _pick(mix: str, n: int, rng: random.Random) -> dict[str, int]:
-    """Entity numbers for writer row ``n``. ``worst``: round robin as in the loaded data (every row of
-    a batch another key, user and end user: every rollup gets one upsert per row); ``zipf``: Zipf draws
-    over the same populations, a key's user and team fixed by the key as a key belongs to one owner."""
+    """Entity numbers for writer row ``n``, with the loaded data's structure (a key belongs to one user
+    and one team, has its tag and uses 3 of the 12 models: ``n % 4`` of them). ``worst``: round robin
+    as in the loaded data (every row of a batch another key, user and end user, so every rollup gets
+    one upsert per row); ``zipf``: Zipf draws (exponent 1) of the key, of its model among its 3 and of
+    the end user."""
     if mix == "worst":
-        return {"key": n % KEYS, "user": n % USERS, "team": n % TEAMS, "end_user": n % END_USERS,
-                "model": n % MODELS, "tag": n % TAGS}  # fmt: skip
-    key = rng.choices(range(KEYS), cum_weights=_ZIPF[KEYS])[0]
-    draws = {name: rng.choices(range(size), cum_weights=_ZIPF[size])[0]
-             for name, size in (("end_user", END_USERS), ("model", MODELS), ("tag", TAGS))}  # fmt: skip
-    return {"key": key, "user": key % USERS, "team": key % TEAMS, **draws}
+        key, model, end_user = n % KEYS, n % MODELS, n % END_USERS
+    else:
+        key = rng.choices(range(KEYS), cum_weights=_ZIPF[KEYS])[0]
+        model = key % 4 + 4 * rng.choices(range(3), cum_weights=_ZIPF[3])[0]
+        end_user = rng.choices(range(END_USERS), cum_weights=_ZIPF[END_USERS])[0]
+    return {"key": key, "user": key % USERS, "team": key % TEAMS, "tag": key % TAGS, "model": model,
+            "end_user": end_user}  # fmt: skip
 
 
 def _writer_rows(count: int, offset: int, mix: str) -> list[dict[str, Any]]:
@@ -318,9 +325,9 @@ def _writer_rows(count: int, offset: int, mix: str) -> list[dict[str, Any]]:
         out.append(
             SpendLog.to_params(
                 {
-                    "request_id": f"w-{n}",
+                    "request_id": f"w-{RUN}-{n}",  # never an id of an earlier run (a conflict writes nothing)
                     "call_type": "acompletion",
-                    "api_key": _md5(f"key-{e['key']}"),
+                    "api_key": _key_hash(f"key-{e['key']}"),
                     "spend": str(Decimal("0.0000123") * (n % 997 + 1)),
                     "prompt_tokens": 100,
                     "completion_tokens": 20,
@@ -343,15 +350,37 @@ def _writer_rows(count: int, offset: int, mix: str) -> list[dict[str, Any]]:
     return out
 
 
-async def writer_throughput(engine: AsyncEngine, rows: int, rollups: bool, offset: int, mix: str) -> float:
-    """Rows per second through ``pg_copy.ingest`` (batches of 500, one transaction each)."""
+async def writer_throughput(
+    engine: AsyncEngine, args: argparse.Namespace, rollups: bool, offset: int, mix: str
+) -> float:
+    """Rows per second through ``pg_copy.ingest`` (batches of ``--writer-batch`` rows, one transaction
+    each)."""
     statement = pg_copy.INGEST_SQL if rollups else pg_copy.NO_ROLLUPS_SQL
-    batches = [_writer_rows(500, offset + i, mix) for i in range(0, rows, 500)]
-    started = time.perf_counter()
+    size = args.writer_batch
+    batches = [_writer_rows(size, offset + i, mix) for i in range(0, args.writer_rows, size)]
+    started, unfolded = time.perf_counter(), 0
     for batch in batches:
         async with engine.begin() as conn:
             await pg_copy.ingest(conn, pg_copy.records(batch), statement)
-    return rows / (time.perf_counter() - started)
+        unfolded += len(batch) if rollups else 0
+        if unfolded >= rollup_deltas.FOLD_ROWS:  # as SpendWriter does: the fold is part of the cost
+            await rollup_deltas.fold(engine)
+            unfolded = 0
+    if unfolded:
+        await rollup_deltas.fold(engine)
+    return size * len(batches) / (time.perf_counter() - started)
+
+
+async def _leave_pending(engine: AsyncEngine, rows: int) -> None:
+    """Write ``rows`` (Zipf mix) WITHOUT folding their rollup deltas, so the queries also read the most
+    a writer leaves pending between two folds (``rollup_deltas.FOLD_ROWS``)."""
+    await rollup_deltas.fold(engine)
+    for start in range(0, rows, 500):
+        async with engine.begin() as conn:
+            await pg_copy.ingest(conn, pg_copy.records(_writer_rows(500, 5 * 10**8 + start, "zipf")))
+    async with engine.connect() as conn:
+        pending = (await conn.exec_driver_sql("SELECT COUNT(*) FROM rollup_deltas")).scalar_one()
+    print(f"{pending:,} rollup deltas pending (from {rows:,} rows written, not folded)")
 
 
 async def _queries(engine: AsyncEngine, args: argparse.Namespace) -> None:
@@ -368,12 +397,12 @@ async def _queries(engine: AsyncEngine, args: argparse.Namespace) -> None:
 
 async def _writer(engine: AsyncEngine, args: argparse.Namespace) -> None:
     """Per entity mix, alternating drains with the rollups off and on; the best of each and the ratio."""
-    base = 10_000_000 + int(time.time()) * 1000
+    base = 0
     for mix in args.writer_mix.split(","):
         on, off = [], []
         for _ in range(args.writer_rounds):
-            off.append(await writer_throughput(engine, args.writer_rows, False, base, mix))
-            on.append(await writer_throughput(engine, args.writer_rows, True, base + args.writer_rows, mix))
+            off.append(await writer_throughput(engine, args, False, base, mix))
+            on.append(await writer_throughput(engine, args, True, base + args.writer_rows, mix))
             base += 2 * args.writer_rows
         best_on, best_off = max(on), max(off)
         for label, runs in (("off", off), ("on ", on)):
@@ -392,6 +421,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
             rate = await load(engine, args.rows, args.days)
             print(f"load: {rate:,.0f} rows/s (generate_series, then indexes and rollups in SQL)\n")
         if "queries" in args.phases:
+            await _leave_pending(engine, args.pending)
             await _queries(engine, args)
         if "writer" in args.phases:
             await _writer(engine, args)
@@ -410,6 +440,10 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of every query")
     parser.add_argument("--reuse", help="an already loaded database URL (no load, not dropped)")
     parser.add_argument("--writer-rounds", type=int, default=3)
+    parser.add_argument(
+        "--pending", type=int, default=rollup_deltas.FOLD_ROWS, help="rows left unfolded for the queries"
+    )
+    parser.add_argument("--writer-batch", type=int, default=500, help="rows per writer transaction")
     parser.add_argument(
         "--writer-mix", default="zipf,worst", help="zipf (Zipf draws of key, end user, model, tag), worst"
     )

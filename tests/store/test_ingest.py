@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledgerlm.record import CostRecord, ErrorRecord
-from ledgerlm.store import SpendLog, customers, keys, organizations, tags, teams, users
+from ledgerlm.store import SpendLog, customers, keys, organizations, rollup_deltas, tags, teams, users
 from ledgerlm.store.tables import (
     daily_end_user_totals,
     daily_key_spend,
@@ -148,13 +148,19 @@ async def test_daily_tables_match_rows(engine: AsyncEngine) -> None:
         (daily_team_totals, daily_team_totals.c.team_id, spend_logs.c.team_id, ids["team"]),
         (daily_end_user_totals, daily_end_user_totals.c.end_user, spend_logs.c.end_user, ids["end_user"]),
     ]
-    for table, entity, column, value in checks:
-        spend = await scalar(engine, sa.select(sa.func.sum(table.c.spend)).where(entity == value))
-        requests = await scalar(engine, sa.select(sa.func.sum(table.c.api_requests)).where(entity == value))
-        failed = await scalar(engine, sa.select(sa.func.sum(table.c.failed_requests)).where(entity == value))
-        assert spend == await sum_spend(engine, column == value), table.name
-        assert requests == await count_rows(engine, column == value), table.name
-        assert failed == await count_rows(engine, column == value, spend_logs.c.status == "failure")
+    # PostgreSQL: first with the batches' rollup deltas pending (read through the view), then folded
+    for folded in (False, True):
+        if folded:
+            await rollup_deltas.fold(engine)
+        for table, entity, column, value in checks:
+            source = table if folded else rollup_deltas.readable(table)
+            where = source.c[entity.name] == value
+            spend = await scalar(engine, sa.select(sa.func.sum(source.c.spend)).where(where))
+            requests = await scalar(engine, sa.select(sa.func.sum(source.c.api_requests)).where(where))
+            failed = await scalar(engine, sa.select(sa.func.sum(source.c.failed_requests)).where(where))
+            assert spend == await sum_spend(engine, column == value), (table.name, folded)
+            assert requests == await count_rows(engine, column == value), table.name
+            assert failed == await count_rows(engine, column == value, spend_logs.c.status == "failure")
     tagged = sa.select(spend_log_tags.c.request_id).where(spend_log_tags.c.tag == ids["tag"])
     tag_spend = await scalar(
         engine, sa.select(sa.func.sum(daily_tag_totals.c.spend)).where(daily_tag_totals.c.tag == ids["tag"])
@@ -170,6 +176,7 @@ async def test_daily_tables_match_rows(engine: AsyncEngine) -> None:
 async def test_daily_model_table_counts_unpriced_requests(engine: AsyncEngine) -> None:
     model = uid("model-")
     await ingest(engine, rows(3, model_group=model) + rows(2, model_group=model, cost=CostRecord()))
+    await rollup_deltas.fold(engine)
     async with engine.connect() as conn:
         day = (
             (await conn.execute(sa.select(daily_model_spend).where(daily_model_spend.c.model == model)))

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledgerlm.record import CostRecord, ErrorRecord
-from ledgerlm.store import keys, organizations, tags, teams, users
+from ledgerlm.store import keys, organizations, rollup_deltas, tags, teams, users
 from ledgerlm.store.migrate import migrate_async
 from ledgerlm.store.tables import DAILY_TABLES, end_users, verification_tokens
 from ledgerlm.store.tables import organizations as orgs_table
@@ -79,6 +79,7 @@ async def _seed(engine: AsyncEngine) -> None:
 
 async def _snapshot(engine: AsyncEngine) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    await rollup_deltas.fold(engine)  # PostgreSQL: the pending rollup deltas into the tables
     async with engine.connect() as conn:
         for kind, table in DAILY_TABLES.items():
             result = await conn.execute(sa.select(table))

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledgerlm.store import SpendLog, partitions
+from ledgerlm.store import SpendLog, partitions, rollup_deltas
 from ledgerlm.store.retention import RetentionPolicy, apply, duration_days
 from ledgerlm.store.tables import daily_team_totals, spend_log_tags, spend_logs
 
@@ -33,6 +33,7 @@ def _row(team: str, day: date, **overrides: Any) -> dict[str, Any]:
 
 
 async def _team_total(engine: AsyncEngine, team: str) -> tuple[Decimal, int]:
+    await rollup_deltas.fold(engine)  # PostgreSQL: the pending rollup deltas into the tables
     c = daily_team_totals.c
     statement = sa.select(sa.func.sum(c.spend), sa.func.sum(c.api_requests)).where(c.team_id == team)
     async with engine.connect() as conn:

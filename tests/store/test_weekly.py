@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledgerlm.store import SpendLog, weekly
+from ledgerlm.store import SpendLog, rollup_deltas, weekly
 from ledgerlm.store.ingest import write_rows
 from ledgerlm.store.tables import daily_end_user_totals, weekly_end_user_totals
 
@@ -29,6 +29,7 @@ def _row(end_user: str, day: date) -> dict[str, Any]:
 
 
 async def _weekly_rows(engine: AsyncEngine, end_user: str) -> dict[date, tuple[Any, int]]:
+    await rollup_deltas.fold(engine)  # PostgreSQL: the pending rollup deltas into the tables
     t = weekly_end_user_totals
     async with engine.connect() as conn:
         found = await conn.execute(
@@ -38,6 +39,7 @@ async def _weekly_rows(engine: AsyncEngine, end_user: str) -> dict[date, tuple[A
 
 
 async def _daily_sum(engine: AsyncEngine, end_user: str, monday: date) -> tuple[Any, int]:
+    await rollup_deltas.fold(engine)
     t = daily_end_user_totals
     async with engine.connect() as conn:
         found = await conn.execute(
@@ -72,17 +74,26 @@ async def test_build_folds_ended_weeks_once_and_late_rows_follow(engine: AsyncEn
     assert (rows[week3][0], int(rows[week3][1])) == await _daily_sum(engine, user, week3)
 
 
-async def test_build_waits_for_a_writer_in_flight(engine: AsyncEngine, database: Any) -> None:
+async def test_rows_in_flight_during_a_build_land_in_the_built_week(
+    engine: AsyncEngine, database: Any
+) -> None:
     if database.kind != "postgresql":
         pytest.skip("SQLite runs one write transaction at a time (the writer holds the database lock)")
     user = uid("eu-")
     first = date(2034, 1, 2)  # a Monday
     await ingest(engine, [_row(user, first)])
-    async with engine.begin() as conn:  # a writer mid-batch, its rows of the week not yet committed
+    async with engine.begin() as conn:  # a writer mid-batch: its delta is not committed yet
         await write_rows(conn, [_row(user, first + timedelta(days=3))])
-        build = asyncio.create_task(weekly.build_closed_weeks(engine, today=first + timedelta(days=8)))
+        # the build does not wait for it (the writer only appends deltas) ...
+        await weekly.build_closed_weeks(engine, today=first + timedelta(days=8))
+    # ... and the fold after its commit adds it to the built week too
+    assert int((await _weekly_rows(engine, user))[first][1]) == 2
+    async with engine.begin() as conn:  # a FOLD in flight holds the shared lock: the build waits
+        await write_rows(conn, [_row(user, first + timedelta(days=8))])
+        await rollup_deltas.fold_in(conn)
+        build = asyncio.create_task(weekly.build_closed_weeks(engine, today=first + timedelta(days=15)))
         await asyncio.sleep(0.5)
-        assert not build.done()  # held by the writer's shared lock
+        assert not build.done()
     await build
-    rows = await _weekly_rows(engine, user)
-    assert int(rows[first][1]) == 2  # the in-flight writer's row is in the built week
+    week2 = first + timedelta(days=7)
+    assert (await _weekly_rows(engine, user))[week2][1] == 1

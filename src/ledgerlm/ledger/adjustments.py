@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledgerlm.ledger.periods import closed_periods, landing, lock_periods
-from ledgerlm.store import weekly
+from ledgerlm.store import rollup_deltas, weekly
 from ledgerlm.store.coltypes import to_decimal
 from ledgerlm.store.ingest import _update_totals, _upsert_daily, daily_deltas, total_deltas
 from ledgerlm.store.tables import TOKEN_COLUMNS, spend_adjustments, spend_logs
@@ -169,6 +169,7 @@ def _as_spend_row(row: Mapping[str, Any]) -> dict[str, Any]:
 
 async def _move_aggregates(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
     shaped = [_as_spend_row(row) for row in rows]
+    await rollup_deltas.lock_folds(conn)  # no fold upserts the same rollup rows meanwhile
     await weekly.lock_shared(conn)  # the weekly build waits for this transaction (store.weekly)
     through = await weekly.built_through(conn)
     daily = daily_deltas(shaped, through)

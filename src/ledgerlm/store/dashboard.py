@@ -27,7 +27,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledgerlm.store import weekly
+from ledgerlm.store import rollup_deltas, weekly
 from ledgerlm.store.coltypes import to_decimal
 from ledgerlm.store.spend_queries import LogFilter
 from ledgerlm.store.tables import (
@@ -97,15 +97,16 @@ def _sums(table: Any) -> list[sa.ColumnElement[Any]]:
     ]
 
 
-def _entity(table: sa.Table) -> sa.ColumnElement[Any]:
-    return table.c[list(table.primary_key.columns)[1].name]
+def _entity(source: Any) -> sa.ColumnElement[Any]:
+    """The entity column of a rollup or of its ``rollup_deltas.readable`` view (the second column)."""
+    return list(source.c)[1]  # type: ignore[no-any-return]
 
 
 def _restricted(
-    query: OverviewQuery, table: sa.Table, kind: str, period: tuple[date, date] | None = None
+    query: OverviewQuery, table: Any, kind: str, period: tuple[date, date] | None = None
 ) -> list[sa.ColumnElement[bool]]:
-    """Date range (``period``, default the query's) and visibility conditions on rollup ``table``
-    (of kind ``kind``)."""
+    """Date range (``period``, default the query's) and visibility conditions on rollup ``table`` (of
+    kind ``kind``; a table or its ``rollup_deltas.readable`` view)."""
     low, high = period or (query.start, query.end)
     out = [table.c.date >= low, table.c.date <= high]
     base = query.visible.base()
@@ -151,7 +152,8 @@ async def overview(engine: AsyncEngine, query: OverviewQuery) -> Row:
     available to this caller). Raises ``ValueError`` for an unknown dimension."""
     if query.dimension not in DIMENSIONS:
         raise ValueError(f"dimension must be one of {', '.join(DIMENSIONS)}")
-    table, kind = _totals_table(query.visible)
+    rollup, kind = _totals_table(query.visible)
+    table = rollup_deltas.readable(rollup)  # with the deltas not folded yet
     where = _restricted(query, table, kind)
     daily = sa.select(table.c.date, *_sums(table)).where(*where).group_by(table.c.date).order_by(table.c.date)
     totals = sa.select(*_sums(table)).where(*where)
@@ -196,9 +198,12 @@ def _group_parts(
     if by_week is None or weeks is None:
         edges = [(query.start, query.end)]
     parts = []
-    for rollup, periods in ((table, edges), (by_week, [weeks] if weeks else [])):
+    # the weekly rows' dates are Mondays, a pending delta's its day: the weeks are read by day range
+    full_weeks = [(weeks[0], weeks[1] + timedelta(days=6))] if weeks else []
+    for stored, periods in ((table, edges), (by_week, full_weeks)):
         for period in periods:
-            assert rollup is not None
+            assert stored is not None
+            rollup = rollup_deltas.readable(stored)
             counters = [rollup.c.spend, *(rollup.c[name] for name in COUNTER_COLUMNS)]
             where = _restricted(query, rollup, kind, period)
             if only is not None:

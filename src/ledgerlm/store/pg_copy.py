@@ -7,8 +7,10 @@
    ``INSERT INTO spend_log_ids ... ON CONFLICT (request_id) DO NOTHING RETURNING request_id`` (a request
    id unique across the daily partitions), ``INSERT INTO spend_logs ... SELECT`` the rows whose id was
    new (``ON CONFLICT (request_id, "startTime") DO NOTHING``) ``RETURNING ...``, and from
-   the RETURNED (newly inserted) rows only: the ``spend_log_tags`` rows, the daily aggregate upserts and
-   the entity ``spend`` totals, with the same attribution rules (``ingest.total_deltas``).
+   the RETURNED (newly inserted) rows only: the ``spend_log_tags`` rows, the batch's rollup aggregate
+   appended to ``rollup_deltas`` (one row per call signature and per tag; folded into the rollup
+   tables in bulk, ``store.rollup_deltas``) and the entity ``spend`` totals, with the same attribution
+   rules (``ingest.total_deltas``).
 
 The aggregation runs inside PostgreSQL, so a batch costs two round trips whatever its size. Everything
 runs in the caller's transaction. Concurrent writers may rarely deadlock on the same totals rows; the
@@ -25,9 +27,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledgerlm.record import ATTEMPT_MARK
-from ledgerlm.store import partitions, weekly
+from ledgerlm.store import partitions, rollup_deltas
 from ledgerlm.store.engine import json_dumps
-from ledgerlm.store.tables import ALL_DAILY_TABLES, TOKEN_COLUMNS, spend_logs
+from ledgerlm.store.tables import TOKEN_COLUMNS, spend_logs
 
 COLUMNS: tuple[str, ...] = tuple(column.name for column in spend_logs.c)
 # named after the column list: a connection's temporary table made before a migration added a column
@@ -53,31 +55,6 @@ _SUMS = ", ".join(
         *(f"COALESCE(SUM({name}), 0)" for name in TOKEN_COLUMNS),
     ]
 )
-_COUNTERS = (
-    "spend",
-    "api_requests",
-    "successful_requests",
-    "failed_requests",
-    "unpriced_requests",
-    *TOKEN_COLUMNS,
-)
-# daily kind -> (source CTE, entity expression) ; the source rows are ``r`` (one per new spend row) or
-# ``t`` (one per new spend row and tag)
-_DAILY_SOURCES = {
-    "key": ("r", "api_key"),
-    "user": ("r", '"user"'),
-    "team": ("r", "team_id"),
-    "model": ("r", "m"),
-    "provider": ("r", "custom_llm_provider"),
-    "key_totals": ("r", "api_key"),
-    "user_totals": ("r", '"user"'),
-    "team_totals": ("r", "team_id"),
-    "end_user_totals": ("r", "end_user"),
-    "tag_totals": ("t", "tag"),
-    "key_weekly": ("r", "api_key"),
-    "user_weekly": ("r", '"user"'),
-    "end_user_weekly": ("r", "end_user"),
-}
 # totals table, its key column, the source entity expression, extra condition
 _TOTALS = (
     ("verification_tokens", "token", "r", "api_key", ""),
@@ -88,21 +65,14 @@ _TOTALS = (
 )
 
 
-def _daily_cte(kind: str) -> str:
-    table = ALL_DAILY_TABLES[kind]
-    keys = [column.name for column in table.primary_key.columns]
-    source, entity = _DAILY_SOURCES[kind]
-    period = "week" if kind.endswith("_weekly") else "day"
-    # the weekly rollups take only the rows of weeks already built (store.weekly): late rows
-    built = f" AND week <= {weekly.THROUGH_SQL}" if period == "week" else ""
-    group = [period, entity, "m"] if "model" in keys and kind != "model" else [period, entity]
-    updates = ", ".join(f"{name} = {table.name}.{name} + EXCLUDED.{name}" for name in _COUNTERS)
-    return (
-        f"d_{kind} AS (INSERT INTO {table.name} ({', '.join(keys)}, {', '.join(_COUNTERS)}) "
-        f"SELECT {', '.join(group)}, {_SUMS} FROM {source} WHERE COALESCE({entity}, '') <> ''{built} "
-        f"GROUP BY {', '.join(group)} ORDER BY {', '.join(group)} "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates})"
-    )
+_SIGNATURE = ", ".join(f'"{name}"' for name in rollup_deltas.SIGNATURE)
+_SIGNATURE_OF_R = 'day, api_key, "user", team_id, end_user, m, custom_llm_provider'
+_DELTAS = (
+    f"d_rows AS (INSERT INTO rollup_deltas ({_SIGNATURE}, {', '.join(rollup_deltas.COUNTERS)}) "
+    f"SELECT {_SIGNATURE_OF_R}, {_SUMS} FROM r GROUP BY {_SIGNATURE_OF_R})",
+    f"d_tags AS (INSERT INTO rollup_deltas (date, tag, {', '.join(rollup_deltas.COUNTERS)}) "
+    f"SELECT day, tag, {_SUMS} FROM t GROUP BY day, tag)",
+)
 
 
 def _total_cte(table: str, key: str, source: str, entity: str, extra: str) -> str:
@@ -114,9 +84,9 @@ def _total_cte(table: str, key: str, source: str, entity: str, extra: str) -> st
     )
 
 
-def build_statement(daily_kinds: tuple[str, ...] = tuple(ALL_DAILY_TABLES)) -> str:
-    """The ingest statement, maintaining the daily rollups of ``daily_kinds`` (all by default; the
-    dashboard benchmark measures the writer with none)."""
+def build_statement(rollups: bool = True) -> str:
+    """The ingest statement; ``rollups=False`` (benchmarks only) leaves out the rollup deltas, to
+    measure what the rollups cost the writer."""
     ctes = [
         # a request id is unique across the daily partitions through spend_log_ids (migration 0017)
         f'ids AS (INSERT INTO spend_log_ids (request_id, "startTime") SELECT request_id, "startTime" '
@@ -130,7 +100,7 @@ def build_statement(daily_kinds: tuple[str, ...] = tuple(ALL_DAILY_TABLES)) -> s
         "t AS (SELECT r.*, tag FROM r CROSS JOIN LATERAL jsonb_array_elements_text(r.request_tags) AS tag)",
         'tag_rows AS (INSERT INTO spend_log_tags (request_id, tag, "startTime") '
         'SELECT request_id, tag, "startTime" FROM t)',
-        *(_daily_cte(kind) for kind in daily_kinds),
+        *(_DELTAS if rollups else ()),
         *(_total_cte(*spec) for spec in _TOTALS),
         "s_end_users AS (INSERT INTO end_users (user_id, spend) "
         "SELECT end_user, SUM(spend) FROM r WHERE spend IS NOT NULL AND COALESCE(end_user, '') <> '' "
@@ -141,7 +111,7 @@ def build_statement(daily_kinds: tuple[str, ...] = tuple(ALL_DAILY_TABLES)) -> s
 
 
 INGEST_SQL = build_statement()
-NO_ROLLUPS_SQL = build_statement(())  # benchmarks only: the writer's cost without the daily rollups
+NO_ROLLUPS_SQL = build_statement(rollups=False)  # benchmarks only: the writer without rollups
 
 
 _START = COLUMNS.index("startTime")
@@ -175,7 +145,6 @@ async def ingest(
         "(LIKE spend_logs INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
     await partitions.ensure_days(conn, {record[_START].astimezone(UTC).date() for record in copy_records})
-    await weekly.lock_shared(conn)  # before the statement that reads the weekly watermark
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection  # asyncpg.Connection
     await driver.copy_records_to_table(STAGING, records=list(copy_records), columns=list(COLUMNS))

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledgerlm.record import ATTEMPT_MARK
+from ledgerlm.store import rollup_deltas
 from ledgerlm.store.coltypes import to_decimal
 from ledgerlm.store.tables import (
     COUNTER_COLUMNS,
@@ -142,13 +143,14 @@ def _sums(source: Any) -> list[sa.ColumnElement[Any]]:
 
 
 def _daily_statement(group_by: str, start: date | None, end: date | None) -> sa.Select[Any]:
-    table = DAILY_TOTAL_TABLES[_DAILY_KIND.get(group_by, "model")]  # the day x entity rollups (narrowest)
+    rollup = DAILY_TOTAL_TABLES[_DAILY_KIND.get(group_by, "model")]  # the day x entity rollups (narrowest)
+    table = rollup_deltas.readable(rollup)  # with the deltas not folded yet
     if group_by == "day":
         group = table.c.date
     elif group_by == "model":
         group = table.c.model
     else:
-        group = table.c[list(table.primary_key.columns)[1].name]
+        group = table.c[list(rollup.primary_key.columns)[1].name]
     statement = sa.select(group.label("group"), *_sums(table)).group_by(group)
     if start is not None:
         statement = statement.where(table.c.date >= start)

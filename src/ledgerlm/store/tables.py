@@ -219,6 +219,23 @@ rollup_watermarks = sa.Table(
     sa.Column("built_through", sa.Date, nullable=False),
 )
 
+# migration 0018: the PostgreSQL writer's per-batch rollup aggregates, folded into the rollups in bulk
+# (``store.rollup_deltas``); no key and no index: the writer only appends, the fold deletes them all
+rollup_deltas = sa.Table(
+    "rollup_deltas",
+    metadata,
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("api_key", sa.String(255), nullable=True),
+    sa.Column("user", sa.String(255), nullable=True),
+    sa.Column("team_id", sa.String(255), nullable=True),
+    sa.Column("end_user", sa.String(255), nullable=True),
+    sa.Column("model", sa.String(255), nullable=True),
+    sa.Column("custom_llm_provider", sa.String(255), nullable=True),
+    sa.Column("tag", sa.String(255), nullable=True),  # set on the per-tag rows only
+    sa.Column("spend", Money, nullable=False, server_default="0"),
+    *(sa.Column(name, sa.BigInteger, nullable=False, server_default="0") for name in COUNTER_COLUMNS),
+)
+
 ALL_DAILY_TABLES: dict[str, sa.Table] = {
     **DAILY_TABLES,
     **{f"{kind}_totals": table for kind, table in DAILY_TOTAL_TABLES.items() if kind != "model"},

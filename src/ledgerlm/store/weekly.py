@@ -7,16 +7,18 @@ row ``name = 'weekly'``, ``built_through`` = the Monday of the last week built. 
 * The weekly tables hold exactly the weeks ``<= built_through``, each equal to the sum of its 7 daily
   rows. Readers (``store.dashboard``) read a full week from the weekly tables only when its Monday is
   ``<= built_through`` and the daily tables otherwise: totals always equal the rows.
-* The spend writer (``store.pg_copy``, ``store.ingest``) and ledger adjustments keep adding to the
-  weekly rows only for rows of a week already built (a late row); the rows of the current week cost no
-  weekly upsert, which is the point: three fewer upserts per distinct key / user / end user per batch.
+* Whatever adds to the rollups later (the fold of the PostgreSQL writer's deltas,
+  ``store.rollup_deltas``; the SQLite writer, ``store.ingest``; ledger adjustments) adds to the weekly
+  rows only for a week already built (a late row); the rows of the current week cost no weekly upsert.
 
 Concurrency (PostgreSQL): ``build_closed_weeks`` holds an exclusive transaction-level advisory lock
-(``LOCK_ID``) while it reads the daily rows and moves the watermark; every writer transaction takes the
-SHARED lock (``lock_shared``) in a statement BEFORE the one that reads the watermark. A writer that
-started first finishes before the build reads the daily rows (the build sees its rows); one that starts
-later waits and then sees the new watermark (so it adds its late rows to the weekly rows itself). SQLite
-runs one write transaction at a time; its writer reads the watermark after its first write.
+(``LOCK_ID``) while it reads the daily rows and moves the watermark; the fold and ledger adjustments take
+the SHARED lock (``lock_shared``) in a statement BEFORE the one that reads the watermark. One that
+started first finishes before the build reads the daily rows (the build sees what it added); one that
+starts later waits and then sees the new watermark (so it adds late rows to the weekly rows itself).
+The PostgreSQL writer needs no lock: it only appends deltas, and a delta of a week built meanwhile is
+added to that week by the fold that takes it. SQLite runs one write transaction at a time; its writer
+reads the watermark after its first write.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ import orjson
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ledgerlm.store import rollup_deltas
 from ledgerlm.store.bounds import ANOMALIES, minimal_row
 from ledgerlm.store.ingest import Prepared, prepare, write_prepared
 from ledgerlm.store.segments import Chunk, SegmentReader, parse_lines
@@ -138,6 +139,8 @@ class SpendWriter:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._wake = asyncio.Event()
+        self._unfolded = 0  # rows written since the last rollup fold (PostgreSQL)
+        self._folded_at = time.monotonic()
 
     # -- public surface ----------------------------------------------------------------------------
 
@@ -220,6 +223,7 @@ class SpendWriter:
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
             backoff = self.interval_s
+            await self._fold(idle=not progressed)
             if not progressed:
                 self._idle_at = time.time()
                 if self._stopping:
@@ -230,6 +234,23 @@ class SpendWriter:
                 # and stop() cut the wait short), so that steady traffic makes a few transactions of many
                 # rows each instead of one per request (per-statement round trips were its main cost).
                 await self._sleep(self.interval_s)
+
+    async def _fold(self, idle: bool) -> None:
+        """PostgreSQL: fold the pending rollup deltas (``store.rollup_deltas``) every ``FOLD_ROWS`` rows
+        written, ``FOLD_S`` seconds, or when the spool is drained. A failure is logged; the deltas stay
+        pending (readers count them) and the next fold takes them."""
+        if self._unfolded == 0 or self.engine.dialect.name != "postgresql":
+            return
+        due = time.monotonic() - self._folded_at >= rollup_deltas.FOLD_S
+        if not (idle or due or self._unfolded >= rollup_deltas.FOLD_ROWS):
+            return
+        try:
+            async with asyncio.timeout(self.write_timeout_s):
+                await rollup_deltas.fold(self.engine)
+        except Exception as exc:  # the database is down: the deltas wait for the next fold
+            logger.warning("spend writer: rollup fold failed, deltas stay pending: %s", _short(exc))
+            return
+        self._unfolded, self._folded_at = 0, time.monotonic()
 
     async def _step(self, ahead: _Ahead) -> tuple[bool, _Ahead]:
         """Write one batch (the prepared-ahead one if any); ``(progressed, next prepared-ahead)``."""
@@ -296,6 +317,7 @@ class SpendWriter:
         async with asyncio.timeout(self.write_timeout_s), self.engine.begin() as conn:
             inserted = await write_prepared(conn, prepared)
         self.rows_written += len(inserted)
+        self._unfolded += len(inserted)
         self.rows_duplicate += len(prepared.params) + len(prepared.reused) - len(inserted)
         self.last_error = None
         self.failing_since = None

@@ -1,4 +1,8 @@
-"""Issue 21: the ISO-week rollups are built for ENDED weeks only (``store.weekly``).
+"""Issue 21: cheaper rollups for the spend writer: pending deltas folded in bulk, and the ISO-week
+rollups built for ENDED weeks only.
+
+* ``rollup_deltas`` (no key, no index; ``store.rollup_deltas``): the PostgreSQL writer appends its
+  batch's rollup aggregate there, in the rows' transaction; the fold moves it into the rollup tables.
 
 * ``rollup_watermarks`` (``name`` primary key, ``built_through`` date): row ``weekly`` holds the Monday
   of the last week folded into ``weekly_key_totals``, ``weekly_user_totals`` and
@@ -6,7 +10,8 @@
   week, and deletes the weekly rows of later weeks (until now the writer kept the current week too);
   from now on the maintenance loop folds each week from the daily rollups once it has ended, and the
   writer adds to the weekly rows only for the rows of a week already built.
-* Downgrade rebuilds the deleted weeks from the daily rollups (the writer of 0017 kept every week).
+* Downgrade folds the pending deltas, then rebuilds the deleted weeks from the daily rollups (the
+  writer of 0017 kept every week).
 
 Revision ID: 0018
 Revises: 0017
@@ -19,6 +24,8 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
+from ledgerlm.store.coltypes import Money
+
 revision = "0018"
 down_revision = "0017"
 branch_labels = None
@@ -30,6 +37,7 @@ _WEEKLY = {  # weekly table -> (its daily source, entity column)
     "weekly_user_totals": ("daily_user_totals", "user_id"),
     "weekly_end_user_totals": ("daily_end_user_totals", "end_user"),
 }
+_DELTA_KEYS = ("api_key", "user", "team_id", "end_user", "model", "custom_llm_provider", "tag")
 _COUNTS = (
     "spend",
     "api_requests",
@@ -49,7 +57,18 @@ def _day(name: str, value: date) -> sa.BindParameter[date]:
     return sa.bindparam(name, value, type_=sa.Date)
 
 
+def _create_deltas() -> None:
+    op.create_table(
+        "rollup_deltas",
+        sa.Column("date", sa.Date, nullable=False),
+        *(sa.Column(name, sa.String(255), nullable=True) for name in _DELTA_KEYS),
+        *(sa.Column(name, Money if name == "spend" else sa.BigInteger, nullable=False, server_default="0")
+          for name in _COUNTS),
+    )  # fmt: skip
+
+
 def upgrade() -> None:
+    _create_deltas()
     op.create_table(
         "rollup_watermarks",
         sa.Column("name", sa.String(32), nullable=False),
@@ -66,6 +85,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     bind = op.get_bind()
+    if bind.dialect.name == "postgresql":  # the pending deltas into the rollups first (0017 has none)
+        from ledgerlm.store.rollup_deltas import FOLD_SQL
+
+        bind.exec_driver_sql(FOLD_SQL)
     week = (
         "date_trunc('week', date)::date"
         if bind.dialect.name == "postgresql"
@@ -83,3 +106,4 @@ def downgrade() -> None:
         )
         op.execute(sa.text(rebuild).bindparams(_day("after", after)))
     op.drop_table("rollup_watermarks")
+    op.drop_table("rollup_deltas")
