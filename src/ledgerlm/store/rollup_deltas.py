@@ -13,7 +13,7 @@ writer about as much as the rows themselves. So on PostgreSQL the writer's state
 ``fold`` then moves ALL pending deltas into the rollup tables in one transaction (``DELETE ...
 RETURNING`` feeding one ``INSERT ... ON CONFLICT DO UPDATE`` per rollup), so each distinct entity costs
 one upsert per fold instead of one per batch; ``SpendWriter`` folds every ``FOLD_ROWS`` rows or
-``FOLD_S`` seconds, and the weekly build folds first. Readers never wait for it: ``readable(table)`` is
+``FOLD_S`` seconds and whenever its spool is drained. Readers never wait for it: ``readable(table)`` is
 the rollup table ``UNION ALL`` the pending deltas projected onto it, so totals ALWAYS equal the rows,
 folded or not. One fold runs at a time (a transaction advisory lock; a writer finding it taken skips
 its fold), and what else upserts the rollups (ledger adjustments) waits for it (``lock_folds``).
@@ -32,11 +32,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ledgerlm.store import weekly
 from ledgerlm.store.tables import ALL_DAILY_TABLES, COUNTER_COLUMNS, TOKEN_COLUMNS, rollup_deltas
 
-__all__ = ["FOLD_ROWS", "FOLD_S", "SIGNATURE", "fold", "fold_statement", "readable", "upsert_ctes"]
+__all__ = [
+    "COUNTERS",
+    "FOLD_LOCK_ID",
+    "FOLD_ROWS",
+    "FOLD_S",
+    "FOLD_SQL",
+    "SIGNATURE",
+    "fold",
+    "fold_in",
+    "fold_statement",
+    "lock_folds",
+    "readable",
+    "upsert_ctes",
+]
 
 FOLD_ROWS = 20_000
-"""Spend rows written by a ``SpendWriter`` after which it folds (a fold of 20,000 rows' deltas takes
-well under a second)."""
+"""Spend rows written by a ``SpendWriter`` after which it folds. Larger folds cost less per row (an
+entity costs one upsert per fold), but readers add up to that many pending deltas; measured in
+docs/dashboard.md ("Spend writer: rollups on vs off")."""
 FOLD_LOCK_ID = 0x6C6C6D66  # "llmf": one fold at a time (pg_try_advisory_xact_lock)
 FOLD_S = 2.0
 """Seconds after which a ``SpendWriter`` with rows written since its last fold folds."""
