@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,14 +17,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledgerlm.store import partitions
+from ledgerlm.store import partitions, weekly
+from ledgerlm.store.dashboard import OverviewQuery, Visible, overview
 from ledgerlm.store.migrate import VERSION_TABLE, current_revision, head_revision, migrate_async
 from ledgerlm.store.spend_log import SpendLog
 from ledgerlm.store.spend_queries import LogFilter, query_logs
 from ledgerlm.store.tables import metadata, spend_logs
 
-from .factories import Database
-from .helpers import count_rows, rows
+from .factories import Database, make_record
+from .helpers import count_rows, ingest, rows
 
 
 def _not_a_partition(name: str | None, type_: str, parent_names: Any) -> bool:
@@ -191,3 +193,48 @@ async def test_partitioning_revision_downgrades_and_upgrades_with_the_rows(fresh
         assert await ingest(engine, rows(1)) != []  # the writer works on the rebuilt tables
     finally:
         await engine.dispose()
+
+
+async def test_0018_down_and_up_keeps_the_weekly_rollups_equal_to_the_rows(fresh_database: Database) -> None:
+    """Downgrade folds the pending deltas and rebuilds the weeks not built; the weekly rows then equal
+    their daily rows for every week; upgraded again, the overview still equals the rows."""
+    engine = fresh_database.engine()
+    today = datetime.now(UTC).date()
+    days = [today - timedelta(days=offset) for offset in (0, 3, 9, 16, 30)]
+    try:
+        await migrate_async(engine)
+        await ingest(engine, [_dated_row(day, end_user=f"eu-{n % 2}") for n, day in enumerate(days * 2)])
+        await weekly.build_closed_weeks(engine)
+        await ingest(engine, [_dated_row(day, end_user="eu-0") for day in days])  # pending (PostgreSQL)
+        async with engine.begin() as conn:
+            await conn.run_sync(_downgrade, "0017")
+        async with engine.connect() as conn:
+            for table, daily, entity in (
+                ("weekly_end_user_totals", "daily_end_user_totals", "end_user"),
+                ("weekly_key_totals", "daily_key_totals", "api_key"),
+            ):
+                found = await conn.exec_driver_sql(f"SELECT date, {entity}, api_requests FROM {table}")
+                weeks = {(weekly.monday(_day(d)), e): int(n) for d, e, n in found}
+                sums: dict[tuple[date, str], int] = {}
+                for d, e, n in await conn.exec_driver_sql(
+                    f"SELECT date, {entity}, api_requests FROM {daily}"
+                ):
+                    key = (weekly.monday(_day(d)), e)
+                    sums[key] = sums.get(key, 0) + int(n)
+                assert weeks == sums, table
+        await migrate_async(engine)
+        result = await overview(engine, OverviewQuery("end_user", days[-1], today, Visible(everything=True)))
+        assert {g["group"]: g["api_requests"] for g in result["groups"] or []} == {"eu-0": 10, "eu-1": 5}
+    finally:
+        await engine.dispose()
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _dated_row(day: date, **fields: Any) -> dict[str, Any]:
+    at = datetime.combine(day, time(12), UTC).timestamp()
+    row = SpendLog.from_record(make_record(start_time=at, end_time=at + 1), store_prompts=False)
+    row.update(fields)
+    return row

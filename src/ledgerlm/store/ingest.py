@@ -123,7 +123,9 @@ def daily_deltas(
     """Per daily-table kind (``ALL_DAILY_TABLES``), ``(date, entity, model) -> counters`` summed over
     ``rows`` (DB form).
 
-    Empty entities count nowhere; the third key part is ``""`` for the tables without a model split.
+    Empty entities count nowhere, except in the ``model`` rollup, which counts every row (the totals),
+    also one without a model (``""``: it failed before routing); the third key part is ``""`` for the
+    tables without a model split.
     The ISO-week kinds (``*_weekly``) get only the rows of weeks already built, Monday ``<=
     weeks_through`` (``store.weekly.built_through``; ``None``: none): later weeks are folded from the
     daily rows once they end.

@@ -111,9 +111,12 @@ def _upsert_cte(kind: str, sums: str) -> str:
     built = f" AND week <= {weekly.THROUGH_SQL}" if period == "week" else ""
     group = [period, entity, "m"] if "model" in keys and kind != "model" else [period, entity]
     updates = ", ".join(f"{name} = {table.name}.{name} + EXCLUDED.{name}" for name in COUNTERS)
+    # every call counts in the model rollup (the overview's totals), also one without a model ("": it
+    # failed before routing), as on SQLite (``ingest.daily_deltas``); other empty entities count nowhere
+    present = "TRUE" if kind == "model" else f"COALESCE({entity}, '') <> ''"
     return (
         f"d_{kind} AS (INSERT INTO {table.name} ({', '.join(keys)}, {', '.join(COUNTERS)}) "
-        f"SELECT {', '.join(group)}, {sums} FROM {source} WHERE COALESCE({entity}, '') <> ''{built} "
+        f"SELECT {', '.join(group)}, {sums} FROM {source} WHERE {present}{built} "
         f"GROUP BY {', '.join(group)} "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates})"
     )
@@ -181,9 +184,8 @@ def readable(table: sa.Table) -> Any:
     projected = [d.date.label("date"), *(d[_ENTITY_SOURCE[name]].label(name) for name in keys[1:])]
     entity = d[_ENTITY_SOURCE[keys[1]]]
     tagged = d.tag.is_not(None) if keys[1] == "tag" else d.tag.is_(None)
-    pending = sa.select(*projected, *(d[name] for name in COUNTERS)).where(
-        tagged, sa.func.coalesce(entity, "") != ""
-    )
+    present = sa.true() if keys[1] == "model" else sa.func.coalesce(entity, "") != ""  # as the fold
+    pending = sa.select(*projected, *(d[name] for name in COUNTERS)).where(tagged, present)
     own = sa.select(*(table.c[name] for name in (*keys, *COUNTERS)))
     return sa.union_all(own, pending).subquery(f"{table.name}_view")
 
