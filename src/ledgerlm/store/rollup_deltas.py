@@ -140,12 +140,13 @@ def fold_statement() -> str:
 FOLD_SQL = fold_statement()
 
 
-async def fold_in(conn: AsyncConnection) -> int:
-    """Fold inside the caller's transaction (PostgreSQL; SQLite: nothing to fold); the deltas folded."""
+async def fold_in(conn: AsyncConnection) -> int | None:
+    """Fold inside the caller's transaction (PostgreSQL; SQLite: nothing to fold); the deltas folded,
+    ``None`` when another fold was running (it, or the next one, takes them)."""
     if conn.dialect.name != "postgresql":
         return 0
     if not await conn.scalar(sa.text(f"SELECT pg_try_advisory_xact_lock({FOLD_LOCK_ID})")):
-        return 0  # another fold runs (another instance): it or the next one takes these deltas
+        return None  # another fold runs (another instance)
     await weekly.lock_shared(conn)  # a weekly build waits for this fold (it adds to built weeks)
     # The planner cannot know how many deltas are pending (it estimates a CTE at a few dozen rows) and
     # would sort them all once per rollup: hash them instead (folds never run two at a time, so the
@@ -161,8 +162,9 @@ async def lock_folds(conn: AsyncConnection) -> None:
         await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({FOLD_LOCK_ID})")
 
 
-async def fold(engine: AsyncEngine) -> int:
-    """Fold every pending delta into the rollups in one transaction; the deltas folded."""
+async def fold(engine: AsyncEngine) -> int | None:
+    """Fold every pending delta into the rollups in one transaction; the deltas folded, ``None`` when
+    another fold was running."""
     if engine.dialect.name != "postgresql":
         return 0
     async with engine.begin() as conn:

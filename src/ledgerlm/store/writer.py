@@ -246,11 +246,13 @@ class SpendWriter:
             return
         try:
             async with asyncio.timeout(self.write_timeout_s):
-                await rollup_deltas.fold(self.engine)
+                folded = await rollup_deltas.fold(self.engine)
         except Exception as exc:  # the database is down: the deltas wait for the next fold
             logger.warning("spend writer: rollup fold failed, deltas stay pending: %s", _short(exc))
             return
-        self._unfolded, self._folded_at = 0, time.monotonic()
+        self._folded_at = time.monotonic()
+        if folded is not None:  # None: another instance was folding; try again after FOLD_S
+            self._unfolded = 0
 
     async def _step(self, ahead: _Ahead) -> tuple[bool, _Ahead]:
         """Write one batch (the prepared-ahead one if any); ``(progressed, next prepared-ahead)``."""
