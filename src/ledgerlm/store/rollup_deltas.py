@@ -86,9 +86,9 @@ _SOURCES = {
     "team_totals": ("k", "team_id"),
     "end_user_totals": ("r", "end_user"),
     "tag_totals": ("t", "tag"),
-    "key_weekly": ("k", "api_key"),
-    "user_weekly": ("k", '"user"'),
-    "end_user_weekly": ("r", "end_user"),
+    "key_weekly": ("late_k", "api_key"),
+    "user_weekly": ("late_k", '"user"'),
+    "end_user_weekly": ("late", "end_user"),
 }
 
 
@@ -98,8 +98,8 @@ _K = 'day, week, api_key, "user", team_id, m, custom_llm_provider'
 def upsert_ctes(sums: str) -> list[str]:
     """One ``d_<kind> AS (INSERT ... ON CONFLICT DO UPDATE)`` CTE per rollup, reading CTEs ``r``
     (columns ``day``, ``week``, ``m`` and the signature's), ``k`` (``r`` summed without the end user) and
-    ``t`` (``day``, ``tag``) with ``sums`` (the ``COUNTERS`` aggregates, in order). The weekly rollups
-    take only weeks already built (``store.weekly``)."""
+    ``t`` (``day``, ``tag``), and ``late`` / ``late_k`` (the rows of ``r`` / ``k`` of weeks already
+    built, for the weekly rollups; ``store.weekly``), with ``sums`` (the ``COUNTERS`` aggregates)."""
     return [_upsert_cte(kind, sums) for kind in ALL_DAILY_TABLES]
 
 
@@ -108,7 +108,6 @@ def _upsert_cte(kind: str, sums: str) -> str:
     keys = [column.name for column in table.primary_key.columns]
     source, entity = _SOURCES[kind]
     period = "week" if kind.endswith("_weekly") else "day"
-    built = f" AND week <= {weekly.THROUGH_SQL}" if period == "week" else ""
     group = [period, entity, "m"] if "model" in keys and kind != "model" else [period, entity]
     updates = ", ".join(f"{name} = {table.name}.{name} + EXCLUDED.{name}" for name in COUNTERS)
     # every call counts in the model rollup (the overview's totals), also one without a model ("": it
@@ -116,7 +115,7 @@ def _upsert_cte(kind: str, sums: str) -> str:
     present = "TRUE" if kind == "model" else f"COALESCE({entity}, '') <> ''"
     return (
         f"d_{kind} AS (INSERT INTO {table.name} ({', '.join(keys)}, {', '.join(COUNTERS)}) "
-        f"SELECT {', '.join(group)}, {sums} FROM {source} WHERE {present}{built} "
+        f"SELECT {', '.join(group)}, {sums} FROM {source} WHERE {present} "
         f"GROUP BY {', '.join(group)} "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates})"
     )
@@ -132,6 +131,9 @@ def fold_statement() -> str:
         "FROM pending WHERE tag IS NULL)",
         "t AS (SELECT pending.*, date AS day FROM pending WHERE tag IS NOT NULL)",
         f"k AS (SELECT {_K}, {named} FROM r GROUP BY {_K})",
+        # the weekly rollups take only the deltas of weeks already built (late rows; store.weekly)
+        f"late AS (SELECT * FROM r WHERE week <= {weekly.THROUGH_SQL})",
+        f"late_k AS (SELECT * FROM k WHERE week <= {weekly.THROUGH_SQL})",
         *upsert_ctes(sums),
     ]
     return "WITH " + ",\n".join(ctes) + "\nSELECT COUNT(*) FROM pending"
@@ -168,7 +170,12 @@ async def fold(engine: AsyncEngine) -> int | None:
     if engine.dialect.name != "postgresql":
         return 0
     async with engine.begin() as conn:
-        return await fold_in(conn)
+        folded = await fold_in(conn)
+    if folded:  # a queue: its dead rows would slow every reader's scan until autovacuum comes by
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql("VACUUM rollup_deltas")
+    return folded
 
 
 # -- reading -----------------------------------------------------------------------------------------

@@ -140,6 +140,7 @@ class SpendWriter:
         self._stopping = False
         self._wake = asyncio.Event()
         self._unfolded = 0  # rows written since the last rollup fold (PostgreSQL)
+        self._folding: asyncio.Task[None] | None = None
         self._folded_at = time.monotonic()
 
     # -- public surface ----------------------------------------------------------------------------
@@ -203,6 +204,8 @@ class SpendWriter:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            if self._folding is not None:  # rolled back: its deltas stay pending for the next fold
+                self._folding.cancel()
         finally:
             self._task = None
             self._reader.close()
@@ -237,22 +240,34 @@ class SpendWriter:
 
     async def _fold(self, idle: bool) -> None:
         """PostgreSQL: fold the pending rollup deltas (``store.rollup_deltas``) every ``FOLD_ROWS`` rows
-        written, ``FOLD_S`` seconds, or when the spool is drained. A failure is logged; the deltas stay
-        pending (readers count them) and the next fold takes them."""
+        written, ``FOLD_S`` seconds, or when the spool is drained; in the background (a second
+        connection), so batches keep being written meanwhile; awaited when stopping."""
+        running = self._folding
+        if running is not None and not running.done():
+            if not self._stopping:
+                return
+            await running
         if self._unfolded == 0 or self.engine.dialect.name != "postgresql":
             return
         due = time.monotonic() - self._folded_at >= rollup_deltas.FOLD_S
         if not (idle or due or self._unfolded >= rollup_deltas.FOLD_ROWS):
             return
+        self._folded_at = time.monotonic()
+        self._folding = asyncio.create_task(self._fold_once(self._unfolded), name="ledgerlm-rollup-fold")
+        if self._stopping:
+            await self._folding
+
+    async def _fold_once(self, counted: int) -> None:
+        """One fold; a failure is logged and the deltas stay pending (readers count them, the next
+        fold takes them)."""
         try:
             async with asyncio.timeout(self.write_timeout_s):
                 folded = await rollup_deltas.fold(self.engine)
-        except Exception as exc:  # the database is down: the deltas wait for the next fold
+        except Exception as exc:  # the database is down
             logger.warning("spend writer: rollup fold failed, deltas stay pending: %s", _short(exc))
             return
-        self._folded_at = time.monotonic()
         if folded is not None:  # None: another instance was folding; try again after FOLD_S
-            self._unfolded = 0
+            self._unfolded -= counted
 
     async def _step(self, ahead: _Ahead) -> tuple[bool, _Ahead]:
         """Write one batch (the prepared-ahead one if any); ``(progressed, next prepared-ahead)``."""
