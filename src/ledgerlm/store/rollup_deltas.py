@@ -15,8 +15,8 @@ RETURNING`` feeding one ``INSERT ... ON CONFLICT DO UPDATE`` per rollup), so eac
 one upsert per fold instead of one per batch; ``SpendWriter`` folds every ``FOLD_ROWS`` rows or
 ``FOLD_S`` seconds and whenever its spool is drained. Readers never wait for it: ``readable(table)`` is
 the rollup table ``UNION ALL`` the pending deltas projected onto it, so totals ALWAYS equal the rows,
-folded or not. One fold runs at a time (a transaction advisory lock; a writer finding it taken skips
-its fold), and what else upserts the rollups (ledger adjustments) waits for it (``lock_folds``).
+folded or not. One fold runs at a time (a transaction advisory lock; a writer finding it taken tries
+again later), and what else upserts the rollups (ledger adjustments) waits for it (``lock_folds``).
 
 SQLite (one writer, small installs) keeps upserting the rollups directly; its ``rollup_deltas`` stays
 empty, and reading it costs nothing.
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledgerlm.store import weekly
-from ledgerlm.store.tables import ALL_DAILY_TABLES, COUNTER_COLUMNS, TOKEN_COLUMNS, rollup_deltas
+from ledgerlm.store.tables import ALL_DAILY_TABLES, COUNTER_COLUMNS, rollup_deltas
 
 __all__ = [
     "COUNTERS",
@@ -64,14 +64,8 @@ SIGNATURE: tuple[str, ...] = (
     "model",
     "custom_llm_provider",
 )
-COUNTERS: tuple[str, ...] = (
-    "spend",
-    "api_requests",
-    "successful_requests",
-    "failed_requests",
-    "unpriced_requests",
-    *TOKEN_COLUMNS,
-)
+COUNTERS: tuple[str, ...] = ("spend", *COUNTER_COLUMNS)
+"""What every rollup and delta row sums: USD ``spend``, then the request and token counters."""
 # rollup kind -> (the source CTE of the fold: ``k`` the deltas summed per day x key x user x team x
 # model x provider (the end user left out: it is the column that makes most signatures distinct), ``r``
 # the deltas themselves, ``t`` the tag rows; the entity column)
@@ -197,6 +191,3 @@ def readable(table: sa.Table) -> Any:
     pending = sa.select(*projected, *(d[name] for name in COUNTERS)).where(tagged, present)
     own = sa.select(*(table.c[name] for name in (*keys, *COUNTERS)))
     return sa.union_all(own, pending).subquery(f"{table.name}_view")
-
-
-assert tuple(COUNTERS[1:]) == tuple(COUNTER_COLUMNS), "rollup counters out of step with the tables"

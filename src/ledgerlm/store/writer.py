@@ -141,6 +141,7 @@ class SpendWriter:
         self._wake = asyncio.Event()
         self._unfolded = 0  # rows written since the last rollup fold (PostgreSQL)
         self._folding: asyncio.Task[None] | None = None
+        self._fold_failed = False
         self._folded_at = time.monotonic()
 
     # -- public surface ----------------------------------------------------------------------------
@@ -250,8 +251,8 @@ class SpendWriter:
         if self._unfolded == 0 or self.engine.dialect.name != "postgresql":
             return
         due = time.monotonic() - self._folded_at >= rollup_deltas.FOLD_S
-        if not (idle or due or self._unfolded >= rollup_deltas.FOLD_ROWS):
-            return
+        if not (due or (not self._fold_failed and (idle or self._unfolded >= rollup_deltas.FOLD_ROWS))):
+            return  # (after a failed fold: only every FOLD_S seconds, not at every idle tick)
         self._folded_at = time.monotonic()
         self._folding = asyncio.create_task(self._fold_once(self._unfolded), name="ledgerlm-rollup-fold")
         if self._stopping:
@@ -264,8 +265,11 @@ class SpendWriter:
             async with asyncio.timeout(self.write_timeout_s):
                 folded = await rollup_deltas.fold(self.engine)
         except Exception as exc:  # the database is down
-            logger.warning("spend writer: rollup fold failed, deltas stay pending: %s", _short(exc))
+            level = logging.DEBUG if self._fold_failed else logging.WARNING
+            logger.log(level, "spend writer: rollup fold failed, deltas stay pending: %s", _short(exc))
+            self._fold_failed = True
             return
+        self._fold_failed = False
         if folded is not None:  # None: another instance was folding; try again after FOLD_S
             self._unfolded -= counted
 
